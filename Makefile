@@ -1,0 +1,48 @@
+# wnae — every target is one `python -m wnae ...` call, so it also runs without make.
+PYTHON_BASE ?= python3.11
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+WNAE        := $(PY) -m wnae
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install test data data-check train evaluate hls-csim synth-report clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON_BASE) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(PY) -m pip check
+	touch $@
+
+install: $(VENV)/.installed  ## create .venv and install wnae with its pinned dependencies
+
+test: $(VENV)/.installed  ## run the test suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+data: $(VENV)/.installed  ## generate the embedded default data set under data/
+	$(WNAE) generate
+
+data-check: $(VENV)/.installed  ## summarise the default data set (counts, spectra, plots)
+	$(WNAE) data summary data/*.h5
+
+train: $(VENV)/.installed  ## train the default model
+	$(WNAE) train
+
+evaluate: $(VENV)/.installed  ## evaluate the latest run (or RUN=...)
+	$(WNAE) evaluate $(RUN)
+
+hls-csim: $(VENV)/.installed  ## hls4ml C simulation, bit for bit against QKeras
+	$(WNAE) csim $(RUN)
+
+synth-report: $(VENV)/.installed  ## synthesis reports against the L1 budget
+	$(WNAE) synth-report $(RUN)
+
+clean:  ## remove generated data, runs and HLS projects (keeps .venv)
+	find data -mindepth 1 ! -name README.md -exec rm -rf {} +
+	find hls_projects -mindepth 1 ! -name README.md -exec rm -rf {} +
+	rm -rf runs .pytest_cache
+	find . -name __pycache__ -not -path './$(VENV)/*' -exec rm -rf {} +

@@ -1,0 +1,390 @@
+"""Reading and writing L1-object events in HDF5.
+
+Two layouts are supported:
+
+* **ADC2021** (and ours, a superset): dataset ``Particles`` float (N, 19, 4) with
+  ``Particles_Names``/``Particles_Classes``; our files add per-event ``process_label`` (int) and
+  ``sample_name`` (bytes), and generator metadata as root attributes (``meta/<key>``, JSON-encoded).
+* **AXOL1TL**: one file with ``data/Background_data/{Train,Test}/DATA``,
+  ``data/Signal_data/<name>/DATA`` (float (N, 19, 3) pT/η/φ, or (N, 57) flattened) and
+  ``Normalisation/{norm_scale,norm_bias}`` (57 values each; normalised = (x − bias) / scale).
+
+Large files are read in chunks (:func:`iter_events`) so memory stays bounded; every write goes to a
+temporary file that is renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from wnae._io import atomic_path
+from wnae.data.schema import (
+    N_FEATURES,
+    N_OBJECTS,
+    PARTICLES_CLASSES,
+    PARTICLES_NAMES,
+    SLOT_CLASS,
+)
+from wnae.data.validate import validate_particles
+from wnae.errors import DataError
+
+__all__ = [
+    "AXOL1TLDataset",
+    "EventSet",
+    "count_events",
+    "iter_events",
+    "read_axol1tl",
+    "read_events",
+    "write_axol1tl",
+    "write_events",
+]
+
+logger = logging.getLogger(__name__)
+
+PARTICLES = "Particles"
+PROCESS_LABEL = "process_label"
+SAMPLE_NAME = "sample_name"
+_META_PREFIX = "meta/"
+DEFAULT_CHUNK_EVENTS = 100_000
+
+
+@dataclass
+class EventSet:
+    """A block of events in memory.
+
+    Attributes:
+        particles: float32 (n_events, 19, 4): pT (GeV), η, φ (rad), class id.
+        process_label: int (n_events,) SM process label for the classification loss (−1 = none).
+        sample_name: str (n_events,) name of the sample each event came from.
+        metadata: generator metadata (cross-section, seed, settings, …), JSON-serialisable values.
+    """
+
+    particles: np.ndarray
+    process_label: np.ndarray | None = None
+    sample_name: np.ndarray | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.particles = np.asarray(self.particles, dtype=np.float32)
+        n = len(self.particles)
+        for name in ("process_label", "sample_name"):
+            value = getattr(self, name)
+            if value is not None and len(value) != n:
+                msg = f"{name} has {len(value)} entries for {n} events"
+                raise DataError(msg)
+        if self.process_label is not None:
+            self.process_label = np.asarray(self.process_label, dtype=np.int16)
+        if self.sample_name is not None:
+            self.sample_name = np.asarray(self.sample_name, dtype=str)
+
+    def __len__(self) -> int:
+        return len(self.particles)
+
+    @property
+    def features(self) -> np.ndarray:
+        """float32 (n_events, 57): pT, η, φ of the 19 slots (see :data:`~wnae.data.schema.FEATURE_NAMES`)."""
+        return self.particles[:, :, :3].reshape(len(self), N_FEATURES)
+
+    def select(self, index: np.ndarray | slice) -> EventSet:
+        """A new EventSet with the events at ``index`` (metadata shared)."""
+        return EventSet(
+            self.particles[index],
+            None if self.process_label is None else self.process_label[index],
+            None if self.sample_name is None else self.sample_name[index],
+            dict(self.metadata),
+        )
+
+    @classmethod
+    def concatenate(cls, parts: list[EventSet]) -> EventSet:
+        """Join EventSets; per-event labels are kept only if every part has them."""
+        if not parts:
+            msg = "no event sets to concatenate"
+            raise DataError(msg)
+
+        def join(name: str) -> np.ndarray | None:
+            values = [getattr(p, name) for p in parts]
+            return None if any(v is None for v in values) else np.concatenate(values)
+
+        return cls(
+            np.concatenate([p.particles for p in parts]),
+            join("process_label"),
+            join("sample_name"),
+            dict(parts[0].metadata),
+        )
+
+
+def _open(path: str | Path) -> h5py.File:
+    path = Path(path)
+    if not path.exists():
+        msg = "file not found"
+        raise DataError(msg, path=path)
+    if path.is_dir():
+        msg = "is a directory, not an HDF5 file"
+        raise DataError(msg, path=path)
+    try:
+        return h5py.File(path, "r")
+    except OSError as err:
+        msg = f"not a readable HDF5 file ({err})"
+        raise DataError(msg, path=path) from err
+
+
+def _dataset(f: h5py.File, name: str, path: Path) -> h5py.Dataset:
+    obj = f.get(name)
+    if obj is None:
+        keys = sorted(f.keys())
+        msg = f"missing dataset '{name}' (file has: {', '.join(keys) or 'nothing'})"
+        raise DataError(msg, path=path)
+    if not isinstance(obj, h5py.Dataset):
+        msg = f"'{name}' is a group, not a dataset"
+        raise DataError(msg, path=path)
+    return obj
+
+
+def _read_block(ds: h5py.Dataset, start: int, stop: int, path: Path) -> np.ndarray:
+    try:
+        return ds[start:stop]
+    except (OSError, RuntimeError) as err:
+        msg = f"cannot read events {start}–{stop} ({err}); the file may be truncated or corrupt"
+        raise DataError(msg, path=path, dataset=ds.name) from err
+
+
+def _read_metadata(f: h5py.File) -> dict[str, Any]:
+    meta = {}
+    for key, value in f.attrs.items():
+        if key.startswith(_META_PREFIX):
+            meta[key[len(_META_PREFIX) :]] = json.loads(value)
+    return meta
+
+
+def _check_particles_dataset(ds: h5py.Dataset, path: Path) -> None:
+    if ds.ndim != 3 or ds.shape[1:] != (N_OBJECTS, 4):
+        msg = f"expected shape (n_events, {N_OBJECTS}, 4), got {ds.shape}"
+        raise DataError(msg, path=path, dataset=PARTICLES)
+    if not np.issubdtype(ds.dtype, np.number):
+        msg = f"expected a numeric dataset, got dtype {ds.dtype}"
+        raise DataError(msg, path=path, dataset=PARTICLES)
+
+
+def count_events(path: str | Path) -> int:
+    """Number of events in an ADC2021-layout file, without reading them."""
+    path = Path(path)
+    with _open(path) as f:
+        ds = _dataset(f, PARTICLES, path)
+        _check_particles_dataset(ds, path)
+        return int(ds.shape[0])
+
+
+def iter_events(
+    path: str | Path,
+    *,
+    chunk_events: int = DEFAULT_CHUNK_EVENTS,
+    start: int = 0,
+    stop: int | None = None,
+    validate: bool = True,
+) -> Iterator[EventSet]:
+    """Yield the events of an ADC2021-layout file in chunks of at most ``chunk_events``.
+
+    Memory use is bounded by one chunk. Each chunk is validated (:func:`validate_particles`) with
+    event indices counted from the start of the file.
+    """
+    if chunk_events <= 0:
+        msg = f"chunk_events must be positive, got {chunk_events}"
+        raise DataError(msg)
+    path = Path(path)
+    with _open(path) as f:
+        ds = _dataset(f, PARTICLES, path)
+        _check_particles_dataset(ds, path)
+        n = ds.shape[0]
+        stop = n if stop is None else min(stop, n)
+        labels = f.get(PROCESS_LABEL)
+        names = f.get(SAMPLE_NAME)
+        for extra, name in ((labels, PROCESS_LABEL), (names, SAMPLE_NAME)):
+            if extra is not None and extra.shape != (n,):
+                msg = f"expected shape ({n},) to match {PARTICLES}, got {extra.shape}"
+                raise DataError(msg, path=path, dataset=name)
+        metadata = _read_metadata(f)
+        for lo in range(start, stop, chunk_events):
+            hi = min(lo + chunk_events, stop)
+            particles = _read_block(ds, lo, hi, path).astype(np.float32, copy=False)
+            if validate:
+                validate_particles(particles, path=path, dataset=PARTICLES, first_event=lo)
+            yield EventSet(
+                particles,
+                None if labels is None else _read_block(labels, lo, hi, path),
+                None if names is None else _read_block(names, lo, hi, path).astype(str),
+                dict(metadata),
+            )
+
+
+def read_events(
+    path: str | Path, *, start: int = 0, stop: int | None = None, validate: bool = True
+) -> EventSet:
+    """Read (part of) an ADC2021-layout file into one :class:`EventSet`."""
+    parts = list(iter_events(path, start=start, stop=stop, validate=validate))
+    if not parts:
+        path = Path(path)
+        with _open(path) as f:
+            metadata = _read_metadata(f)
+            has_labels = PROCESS_LABEL in f
+            has_names = SAMPLE_NAME in f
+        return EventSet(
+            np.zeros((0, N_OBJECTS, 4), np.float32),
+            np.zeros(0, np.int16) if has_labels else None,
+            np.zeros(0, str) if has_names else None,
+            metadata,
+        )
+    return EventSet.concatenate(parts)
+
+
+def write_events(
+    path: str | Path,
+    events: EventSet,
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    validate: bool = True,
+    compression: str | None = "gzip",
+) -> Path:
+    """Write ``events`` in the ADC2021 layout (plus our per-event labels and metadata), atomically.
+
+    The output is byte-stable: the same events and metadata give the same file (no timestamps,
+    attributes in sorted order).
+
+    Args:
+        path: output ``.h5`` file; parent directories are created.
+        events: the events; ``process_label``/``sample_name`` are written when present.
+        metadata: extra generator metadata merged over ``events.metadata``; values must be
+            JSON-serialisable.
+        validate: check the layout first (never write a file that would not read back).
+        compression: HDF5 filter for the datasets (``None`` for none).
+
+    Returns:
+        The path written.
+    """
+    path = Path(path)
+    if validate:
+        validate_particles(events.particles, path=path, dataset=PARTICLES)
+    meta = {**events.metadata, **(metadata or {})}
+    try:
+        encoded = {key: json.dumps(meta[key], sort_keys=True) for key in sorted(meta)}
+    except TypeError as err:
+        msg = f"metadata is not JSON-serialisable: {err}"
+        raise DataError(msg, path=path) from err
+    n = len(events)
+    opts: dict[str, Any] = {"track_times": False}
+    if compression and n:
+        opts.update(compression=compression, shuffle=True, chunks=(min(n, 4096), N_OBJECTS, 4))
+    with atomic_path(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
+        f.create_dataset(PARTICLES, data=events.particles.astype(np.float32), **opts)
+        f.create_dataset("Particles_Names", data=np.array(PARTICLES_NAMES, dtype="S"), track_times=False)
+        f.create_dataset("Particles_Classes", data=np.array(PARTICLES_CLASSES, dtype="S"), track_times=False)
+        small = {"track_times": False}
+        if compression and n:
+            small.update(compression=compression, chunks=(min(n, 65536),))
+        if events.process_label is not None:
+            f.create_dataset(PROCESS_LABEL, data=events.process_label.astype(np.int16), **small)
+        if events.sample_name is not None:
+            f.create_dataset(SAMPLE_NAME, data=np.char.encode(events.sample_name.astype(str)), **small)
+        for key, value in encoded.items():
+            f.attrs[_META_PREFIX + key] = value
+    logger.debug("wrote %d events to %s", n, path)
+    return path
+
+
+# --------------------------------------------------------------------------------------- AXOL1TL
+
+
+@dataclass
+class AXOL1TLDataset:
+    """Contents of an AXOL1TL-style file.
+
+    Attributes:
+        background_train, background_test: float32 (n, 19, 4) events (class ids reconstructed from
+            the slot for pT > 0).
+        signals: signal name → float32 (n, 19, 4) events.
+        norm_scale, norm_bias: float (57,) normalisation, or None if the file has none;
+            normalised features = (features − norm_bias) / norm_scale.
+    """
+
+    background_train: np.ndarray
+    background_test: np.ndarray
+    signals: dict[str, np.ndarray]
+    norm_scale: np.ndarray | None = None
+    norm_bias: np.ndarray | None = None
+
+
+def _to_particles(data: np.ndarray, path: Path, dataset: str) -> np.ndarray:
+    """(n,57) / (n,19,3) / (n,19,4) → (n,19,4) with class ids from the slot for filled objects."""
+    n = data.shape[0] if data.ndim else 0
+    if data.ndim == 2 and data.shape[1] == N_FEATURES:
+        data = data.reshape(n, N_OBJECTS, 3)
+    if data.ndim == 3 and data.shape[1:] == (N_OBJECTS, 4):
+        particles = data.astype(np.float32)
+    elif data.ndim == 3 and data.shape[1:] == (N_OBJECTS, 3):
+        particles = np.zeros((n, N_OBJECTS, 4), np.float32)
+        particles[..., :3] = data
+        particles[..., 3] = np.where(data[..., 0] > 0, SLOT_CLASS[None, :], 0)
+    else:
+        msg = f"expected shape (n, {N_FEATURES}), (n, {N_OBJECTS}, 3) or (n, {N_OBJECTS}, 4), got {data.shape}"
+        raise DataError(msg, path=path, dataset=dataset)
+    validate_particles(particles, path=path, dataset=dataset)
+    return particles
+
+
+def read_axol1tl(path: str | Path) -> AXOL1TLDataset:
+    """Read an AXOL1TL-style file (see module docstring) and validate every sample."""
+    path = Path(path)
+    with _open(path) as f:
+
+        def load(name: str) -> np.ndarray:
+            ds = _dataset(f, name, path)
+            return _to_particles(_read_block(ds, 0, ds.shape[0], path), path, name)
+
+        train = load("data/Background_data/Train/DATA")
+        test = load("data/Background_data/Test/DATA")
+        signals = {}
+        group = f.get("data/Signal_data")
+        if group is not None:
+            for name in sorted(group.keys()):
+                signals[name] = load(f"data/Signal_data/{name}/DATA")
+        scale = bias = None
+        if "Normalisation" in f:
+            scale = np.asarray(_dataset(f, "Normalisation/norm_scale", path)[()], np.float64).reshape(-1)
+            bias = np.asarray(_dataset(f, "Normalisation/norm_bias", path)[()], np.float64).reshape(-1)
+            for name, arr in (("norm_scale", scale), ("norm_bias", bias)):
+                if arr.shape != (N_FEATURES,):
+                    msg = f"expected {N_FEATURES} values, got {arr.size}"
+                    raise DataError(msg, path=path, dataset=f"Normalisation/{name}")
+                if not np.isfinite(arr).all():
+                    msg = "non-finite normalisation value"
+                    raise DataError(msg, path=path, dataset=f"Normalisation/{name}")
+            if np.any(scale == 0):
+                msg = f"norm_scale is zero for feature {int(np.argmax(scale == 0))}"
+                raise DataError(msg, path=path, dataset="Normalisation/norm_scale")
+    return AXOL1TLDataset(train, test, signals, scale, bias)
+
+
+def write_axol1tl(path: str | Path, dataset: AXOL1TLDataset) -> Path:
+    """Write an AXOL1TL-style file atomically (DATA as float32 (n, 19, 3))."""
+    path = Path(path)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+
+        def put(name: str, particles: np.ndarray) -> None:
+            validate_particles(particles, path=path, dataset=name)
+            f.create_dataset(name, data=particles[..., :3].astype(np.float32), track_times=False)
+
+        put("data/Background_data/Train/DATA", dataset.background_train)
+        put("data/Background_data/Test/DATA", dataset.background_test)
+        for name, particles in sorted(dataset.signals.items()):
+            put(f"data/Signal_data/{name}/DATA", particles)
+        if dataset.norm_scale is not None and dataset.norm_bias is not None:
+            f.create_dataset("Normalisation/norm_scale", data=np.asarray(dataset.norm_scale), track_times=False)
+            f.create_dataset("Normalisation/norm_bias", data=np.asarray(dataset.norm_bias), track_times=False)
+    return path

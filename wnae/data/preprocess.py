@@ -1,0 +1,264 @@
+"""From events to the 57 model inputs, with a fitted and saved normalisation.
+
+Two normalisers share one interface (``fit`` on chunks, ``transform``, ``save``/``load``):
+
+* :class:`StandardNormaliser` — ``(x − mean) / std`` per feature, in float.
+* :class:`FixedPointNormaliser` — the FPGA-friendly variant used by AXOL1TL: each physical value is
+  first digitised to its L1 hardware unit (``lsb``: pT 0.5 GeV, η and φ 2π/144 ≈ 0.0436), then an
+  integer ``offset`` is subtracted and the result is shifted right by ``shift`` bits::
+
+      hw  = round(x / lsb)                 (integer, as the L1 objects arrive on the FPGA)
+      out = (hw − offset) · 2^(−shift)     (exact fixed-point number)
+
+  The output lies exactly on a fixed-point grid with ``max(shift)`` fractional bits, so the model's
+  input quantizer and the firmware input type see the same numbers as software.
+
+Both are fitted in one pass over chunks (:func:`fit_normaliser`), so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from wnae._io import atomic_path
+from wnae.data.schema import FEATURE_NAMES, N_FEATURES, N_OBJECTS
+from wnae.errors import DataError
+
+__all__ = [
+    "DEFAULT_LSB",
+    "FixedPointNormaliser",
+    "Normaliser",
+    "StandardNormaliser",
+    "fit_normaliser",
+    "load_normaliser",
+]
+
+#: L1 hardware units per kinematic feature: pT 0.5 GeV, η 0.0435 (= 0.087/2), φ 2π/144 rad.
+DEFAULT_LSB: dict[str, float] = {"pt": 0.5, "eta": 0.0435, "phi": 2 * math.pi / 144}
+
+
+def _as_features(x: np.ndarray) -> np.ndarray:
+    """Accept (n, 19, 4), (n, 19, 3) or (n, 57); return float64 (n, 57)."""
+    x = np.asarray(x)
+    if x.ndim == 3 and x.shape[1] == N_OBJECTS and x.shape[2] in (3, 4):
+        x = x[:, :, :3].reshape(len(x), N_FEATURES)
+    if x.ndim != 2 or x.shape[1] != N_FEATURES:
+        msg = f"expected events of shape (n, {N_OBJECTS}, 4) or features (n, {N_FEATURES}), got {x.shape}"
+        raise DataError(msg)
+    if not np.isfinite(x).all():
+        row = int(np.argmax(~np.isfinite(x).all(axis=1)))
+        msg = "non-finite input feature"
+        raise DataError(msg, event_index=row)
+    return x.astype(np.float64, copy=False)
+
+
+class _Moments:
+    """Streaming per-feature mean and variance (Chan et al. parallel update, float64)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.mean = np.zeros(N_FEATURES)
+        self.m2 = np.zeros(N_FEATURES)
+
+    def update(self, x: np.ndarray) -> None:
+        n_b = len(x)
+        if n_b == 0:
+            return
+        mean_b = x.mean(axis=0)
+        m2_b = ((x - mean_b) ** 2).sum(axis=0)
+        delta = mean_b - self.mean
+        total = self.n + n_b
+        self.mean = self.mean + delta * n_b / total
+        self.m2 = self.m2 + m2_b + delta**2 * self.n * n_b / total
+        self.n = total
+
+    @property
+    def std(self) -> np.ndarray:
+        return np.sqrt(self.m2 / max(self.n, 1))
+
+
+class Normaliser:
+    """Interface of the normalisers; subclasses register under :attr:`kind`."""
+
+    kind: ClassVar[str] = ""
+    _registry: ClassVar[dict[str, type[Normaliser]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        Normaliser._registry[cls.kind] = cls
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """float32 (n, 57) normalised features from events (n, 19, 4|3) or features (n, 57)."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Normaliser:
+        raise NotImplementedError
+
+    @classmethod
+    def fit_moments(cls, moments: _Moments, **options: Any) -> Normaliser:
+        raise NotImplementedError
+
+    def save(self, path: str | Path) -> None:
+        """Write the normalisation as JSON, atomically."""
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps({"kind": self.kind, **self.to_dict()}, indent=1) + "\n")
+
+
+@dataclass(frozen=True)
+class StandardNormaliser(Normaliser):
+    """``(x − mean) / std`` per feature; features with zero spread get std = 1."""
+
+    kind: ClassVar[str] = "standard"
+    mean: np.ndarray
+    std: np.ndarray
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        return ((_as_features(x) - self.mean) / self.std).astype(np.float32)
+
+    def inverse_transform(self, y: np.ndarray) -> np.ndarray:
+        """float64 (n, 57) physical features from normalised ones."""
+        return np.asarray(y, np.float64) * self.std + self.mean
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"features": list(FEATURE_NAMES), "mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StandardNormaliser:
+        return cls(np.asarray(d["mean"], np.float64), np.asarray(d["std"], np.float64))
+
+    @classmethod
+    def fit_moments(cls, moments: _Moments, **options: Any) -> StandardNormaliser:
+        if options:
+            msg = f"unknown option(s) for the standard normaliser: {sorted(options)}"
+            raise DataError(msg)
+        std = moments.std.copy()
+        std[std == 0] = 1.0
+        return cls(moments.mean.copy(), std)
+
+
+@dataclass(frozen=True)
+class FixedPointNormaliser(Normaliser):
+    """AXOL1TL-style normalisation: integer offset and power-of-two shift on L1 hardware units.
+
+    Attributes:
+        lsb: float (57,) physical size of one hardware unit per feature (GeV or rad or η).
+        offset: int (57,) subtracted from the hardware integer.
+        shift: int (57,) right shift (division by 2**shift) after the offset.
+    """
+
+    kind: ClassVar[str] = "fixed_point"
+    lsb: np.ndarray
+    offset: np.ndarray
+    shift: np.ndarray
+    feature_names: tuple[str, ...] = field(default=FEATURE_NAMES)
+
+    @property
+    def fractional_bits(self) -> int:
+        """Fractional bits a fixed-point type needs to hold every output exactly."""
+        return int(max(0, self.shift.max()))
+
+    def to_hardware(self, x: np.ndarray) -> np.ndarray:
+        """int64 (n, 57): physical features digitised to L1 hardware units (round half to even)."""
+        return np.rint(_as_features(x) / self.lsb).astype(np.int64)
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        hw = self.to_hardware(x)
+        return np.ldexp((hw - self.offset).astype(np.float64), -self.shift).astype(np.float32)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": list(self.feature_names),
+            "lsb": self.lsb.tolist(),
+            "offset": self.offset.astype(int).tolist(),
+            "shift": self.shift.astype(int).tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FixedPointNormaliser:
+        return cls(
+            np.asarray(d["lsb"], np.float64),
+            np.asarray(d["offset"], np.int64),
+            np.asarray(d["shift"], np.int64),
+        )
+
+    @classmethod
+    def fit_moments(
+        cls, moments: _Moments, *, lsb: dict[str, float] | None = None, **options: Any
+    ) -> FixedPointNormaliser:
+        if options:
+            msg = f"unknown option(s) for the fixed-point normaliser: {sorted(options)}"
+            raise DataError(msg)
+        units = {**DEFAULT_LSB, **(lsb or {})}
+        if set(units) != set(DEFAULT_LSB) or any(not v > 0 for v in units.values()):
+            msg = f"lsb must give positive units for exactly {sorted(DEFAULT_LSB)}, got {units}"
+            raise DataError(msg)
+        lsb_arr = np.tile([units["pt"], units["eta"], units["phi"]], N_OBJECTS).astype(np.float64)
+        mean_hw = moments.mean / lsb_arr
+        std_hw = moments.std / lsb_arr
+        offset = np.rint(mean_hw).astype(np.int64)
+        # Smallest power of two ≥ the spread, so outputs have unit-order spread (std in (0.5, 1]).
+        with np.errstate(divide="ignore"):
+            shift = np.where(std_hw > 1, np.ceil(np.log2(np.maximum(std_hw, 1.0))), 0).astype(np.int64)
+        return cls(lsb_arr, offset, shift)
+
+
+def fit_normaliser(
+    chunks: Iterable[np.ndarray], kind: str = "standard", **options: Any
+) -> Normaliser:
+    """Fit a normaliser in one pass over chunks of events or features.
+
+    Args:
+        chunks: arrays of shape (n, 19, 4), (n, 19, 3) or (n, 57), e.g. ``e.particles for e in
+            iter_events(path)``; a single array works too when wrapped in a list.
+        kind: ``"standard"`` or ``"fixed_point"``.
+        options: ``lsb={"pt": ..., "eta": ..., "phi": ...}`` for ``fixed_point``.
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.random.default_rng(0).normal(size=(1000, 57))
+        >>> norm = fit_normaliser([x], "standard")
+        >>> bool(abs(norm.transform(x).mean()) < 1e-6)
+        True
+    """
+    if kind not in Normaliser._registry:
+        msg = f"unknown normaliser '{kind}'; choose one of {sorted(Normaliser._registry)}"
+        raise DataError(msg)
+    moments = _Moments()
+    for chunk in chunks:
+        moments.update(_as_features(chunk))
+    if moments.n == 0:
+        msg = "cannot fit a normaliser on zero events"
+        raise DataError(msg)
+    return Normaliser._registry[kind].fit_moments(moments, **options)
+
+
+def load_normaliser(path: str | Path) -> Normaliser:
+    """Read a normaliser written by :meth:`Normaliser.save`."""
+    path = Path(path)
+    try:
+        d = json.loads(path.read_text())
+        cls = Normaliser._registry[d.pop("kind")]
+        norm = cls.from_dict(d)
+    except FileNotFoundError as err:
+        msg = "normalisation file not found"
+        raise DataError(msg, path=path) from err
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        msg = f"not a valid normalisation file ({type(err).__name__}: {err})"
+        raise DataError(msg, path=path) from err
+    for name in ("mean", "std", "lsb", "offset", "shift"):
+        value = getattr(norm, name, None)
+        if value is not None and value.shape != (N_FEATURES,):
+            msg = f"'{name}' has {value.size} values, expected {N_FEATURES}"
+            raise DataError(msg, path=path)
+    return norm
