@@ -29,3 +29,33 @@ def random_particles(n_events: int, seed: int = 0) -> np.ndarray:
 @pytest.fixture
 def particles() -> np.ndarray:
     return random_particles(500, seed=1)
+
+
+def write_toy_data_dir(data_dir, n_background: int = 400, n_zero_bias: int = 600, n_signal: int = 200):
+    """A small data directory with manifest: 4 SM processes, zero bias, two signals.
+
+    Events are random but valid; signals have harder pT spectra so a model can tell them apart.
+    """
+    from wnae.data.io import EventSet, write_events
+    from wnae.data.samples import SM_PROCESSES, SampleInfo, SampleRole, write_manifest
+
+    samples = []
+    for i, (label, name) in enumerate(SM_PROCESSES.items()):
+        p = random_particles(n_background, seed=10 + i)
+        write_events(data_dir / f"{name}.h5", EventSet(p, np.full(len(p), label), np.full(len(p), name)))
+        samples.append(SampleInfo(name, SampleRole.BACKGROUND, label, f"{name}.h5", len(p), len(p), 1e3, 1.0))
+    p = random_particles(n_zero_bias, seed=20)
+    write_events(data_dir / "zero_bias.h5", EventSet(p, np.full(len(p), -1), np.full(len(p), "zero_bias")))
+    samples.append(SampleInfo("zero_bias", SampleRole.ZERO_BIAS, -1, "zero_bias.h5", len(p), len(p), 8e10, 1e8))
+    for j, name in enumerate(("sig_a", "sig_b")):
+        p = random_particles(n_signal, seed=30 + j)
+        p[..., 0] *= 3.0  # harder spectrum
+        write_events(data_dir / f"{name}.h5", EventSet(p, np.full(len(p), -1), np.full(len(p), name)))
+        samples.append(SampleInfo(name, SampleRole.SIGNAL, -1, f"{name}.h5", len(p), 2 * len(p), 1.0, 0.1))
+    write_manifest(data_dir, samples)
+    return data_dir
+
+
+@pytest.fixture
+def toy_data_dir(tmp_path):
+    return write_toy_data_dir(tmp_path / "data")

@@ -1,0 +1,58 @@
+"""``wnae data``: validate event files, fit the input normalisation."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+HELP = "inspect, validate and normalise L1 event files"
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from wnae.data.io import iter_events
+
+    for path in args.files:
+        n = sum(len(chunk) for chunk in iter_events(path, chunk_events=args.chunk_events))
+        sys.stdout.write(f"{path}: OK, {n} events\n")
+    return 0
+
+
+def _fit_norm(args: argparse.Namespace) -> int:
+    from wnae.data.io import iter_events
+    from wnae.data.preprocess import fit_normaliser
+
+    def chunks() -> Iterator[np.ndarray]:
+        for path in args.files:
+            for chunk in iter_events(path, chunk_events=args.chunk_events):
+                yield chunk.particles
+
+    fit_normaliser(chunks(), args.kind).save(args.output)
+    sys.stdout.write(f"wrote {args.kind} normalisation to {args.output}\n")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    data = sub.add_parser("data", help=HELP, description=HELP)
+    data_sub = data.add_subparsers(dest="data_command", metavar="<data command>", required=True)
+
+    p = data_sub.add_parser("validate", help="check that HDF5 files follow the ADC2021 event layout")
+    p.add_argument("files", nargs="+", type=Path, help="HDF5 files with a 'Particles' dataset")
+    p.add_argument("--chunk-events", type=int, default=100_000, help="events read at a time (default 100000)")
+    p.set_defaults(func=_validate)
+
+    p = data_sub.add_parser("fit-norm", help="fit the input normalisation on event files and save it as JSON")
+    p.add_argument("files", nargs="+", type=Path, help="HDF5 files to fit on (SM training events)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output JSON file")
+    p.add_argument(
+        "--kind",
+        choices=("standard", "fixed_point"),
+        default="fixed_point",
+        help="'fixed_point': integer offset + power-of-two shift on L1 hardware units (FPGA); "
+        "'standard': (x - mean)/std in float (default fixed_point)",
+    )
+    p.add_argument("--chunk-events", type=int, default=100_000, help="events read at a time (default 100000)")
+    p.set_defaults(func=_fit_norm)

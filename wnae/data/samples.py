@@ -1,0 +1,137 @@
+"""The samples of a data directory, their roles, and the fixed train/validation/test split.
+
+A data directory (``data/`` by default) holds one HDF5 file per sample and ``manifest.json``::
+
+    {"format": 1,
+     "samples": [{"name": "qcd", "role": "background", "process_label": 1, "file": "qcd.h5",
+                  "n_events": 20000, "n_generated": 20000,
+                  "cross_section_pb": 1.2e8, "cross_section_error_pb": 1.0e6}, ...]}
+
+Roles: ``background`` (SM, labelled for the classification loss), ``zero_bias`` (random bunch
+crossings, turns a threshold into a rate) and ``signal``. ``n_generated`` counts events before any
+pre-selection, so signal efficiencies can be quoted against it.
+
+The SM split is a pure function of the event index (:func:`split_mask`): every model and the
+evaluation see the same test events without storing index lists.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from wnae._io import write_json_atomic
+from wnae.errors import DataError
+
+__all__ = [
+    "MANIFEST_NAME",
+    "SM_PROCESSES",
+    "SampleInfo",
+    "SampleRole",
+    "Split",
+    "load_manifest",
+    "split_mask",
+    "write_manifest",
+]
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_FORMAT = 1
+
+#: SM process labels used by the classification loss (label → name).
+SM_PROCESSES: dict[int, str] = {0: "dy", 1: "qcd", 2: "ttbar", 3: "wjets"}
+
+
+class SampleRole(str, enum.Enum):
+    BACKGROUND = "background"
+    ZERO_BIAS = "zero_bias"
+    SIGNAL = "signal"
+
+
+class Split(str, enum.Enum):
+    TRAIN = "train"
+    VALIDATION = "validation"
+    TEST = "test"
+
+
+@dataclass(frozen=True)
+class SampleInfo:
+    """One sample of a data directory.
+
+    Attributes:
+        name: sample name (also the ``sample_name`` of its events).
+        role: background, zero_bias or signal.
+        process_label: SM process label (see :data:`SM_PROCESSES`), −1 for non-SM samples.
+        file: HDF5 file, relative to the data directory.
+        n_events: events stored (after pre-selection).
+        n_generated: events generated (before pre-selection).
+        cross_section_pb: generator cross-section in pb (after forced decays), or None.
+        cross_section_error_pb: its statistical error in pb, or None.
+    """
+
+    name: str
+    role: SampleRole
+    process_label: int
+    file: str
+    n_events: int
+    n_generated: int
+    cross_section_pb: float | None = None
+    cross_section_error_pb: float | None = None
+
+    def path(self, data_dir: str | Path) -> Path:
+        return Path(data_dir) / self.file
+
+
+def split_mask(n_events: int, split: Split | str) -> np.ndarray:
+    """Boolean mask of the events of a sample that belong to ``split``.
+
+    Event ``i`` goes to test if ``i % 5 == 4``, to validation if ``i % 5 == 3``, else to train
+    (60 / 20 / 20 %). Events are generated independently, so this is a random split.
+    """
+    split = Split(split)
+    r = np.arange(n_events) % 5
+    if split is Split.TEST:
+        return r == 4
+    if split is Split.VALIDATION:
+        return r == 3
+    return r < 3
+
+
+def write_manifest(data_dir: str | Path, samples: list[SampleInfo]) -> Path:
+    """Write ``manifest.json`` atomically (samples in the given order)."""
+    path = Path(data_dir) / MANIFEST_NAME
+    rows = [{**asdict(s), "role": s.role.value} for s in samples]
+    write_json_atomic(path, {"format": MANIFEST_FORMAT, "samples": rows})
+    return path
+
+
+def load_manifest(data_dir: str | Path) -> list[SampleInfo]:
+    """Samples of a data directory; clear errors for a missing or malformed manifest or file."""
+    data_dir = Path(data_dir)
+    path = data_dir / MANIFEST_NAME
+    if not path.exists():
+        msg = f"no {MANIFEST_NAME} in {data_dir}: generate the data first with 'make data' (python -m wnae generate)"
+        raise DataError(msg, path=path)
+    try:
+        doc = json.loads(path.read_text())
+        if doc.get("format") != MANIFEST_FORMAT:
+            msg = f"unsupported manifest format {doc.get('format')!r} (expected {MANIFEST_FORMAT})"
+            raise DataError(msg, path=path)
+        samples = [SampleInfo(**{**row, "role": SampleRole(row["role"])}) for row in doc["samples"]]
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        if isinstance(err, DataError):
+            raise
+        msg = f"malformed manifest ({type(err).__name__}: {err})"
+        raise DataError(msg, path=path) from err
+    names = [s.name for s in samples]
+    if len(set(names)) != len(names):
+        msg = "duplicate sample names in manifest"
+        raise DataError(msg, path=path)
+    for s in samples:
+        if not s.path(data_dir).exists():
+            msg = f"sample '{s.name}' is listed but its file is missing; re-run 'make data'"
+            raise DataError(msg, path=s.path(data_dir))
+    return samples
