@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,10 +40,12 @@ from wnae.errors import DataError
 __all__ = [
     "AXOL1TLDataset",
     "EventSet",
+    "EventWriter",
     "count_events",
     "iter_events",
     "read_axol1tl",
     "read_events",
+    "read_metadata",
     "write_axol1tl",
     "write_events",
 ]
@@ -244,6 +247,113 @@ def read_events(
     return EventSet.concatenate(parts)
 
 
+class EventWriter:
+    """Append events block by block to a new ADC2021-layout file; the file appears only on success.
+
+    Memory stays bounded by one block. Use as a context manager: on any exception the temporary
+    file is deleted and ``path`` is left untouched.
+
+    Example:
+        >>> import tempfile, pathlib, numpy as np
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.h5"
+        >>> with EventWriter(path, with_labels=False) as w:
+        ...     w.append(EventSet(np.zeros((3, 19, 4), np.float32)))
+        >>> count_events(path)
+        3
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        with_labels: bool = True,
+        validate: bool = True,
+        compression: str | None = "gzip",
+        chunk_events: int = 4096,
+    ) -> None:
+        self.path = Path(path)
+        self.metadata = dict(metadata or {})
+        self.with_labels = with_labels
+        self.validate = validate
+        self.compression = compression
+        self.chunk_events = chunk_events
+        self.n_events = 0
+        self._atomic: Any = None
+        self._file: h5py.File | None = None
+
+    def _encoded_metadata(self) -> dict[str, str]:
+        try:
+            return {key: json.dumps(self.metadata[key], sort_keys=True) for key in sorted(self.metadata)}
+        except TypeError as err:
+            msg = f"metadata is not JSON-serialisable: {err}"
+            raise DataError(msg, path=self.path) from err
+
+    def __enter__(self) -> EventWriter:
+        self._encoded_metadata()  # fail before writing anything
+        self._atomic = atomic_path(self.path)
+        tmp = self._atomic.__enter__()
+        try:
+            self._file = h5py.File(tmp, "w", track_order=True)
+            self._create(self._file)
+        except BaseException:
+            if self._file is not None:
+                self._file.close()
+            self._atomic.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def _create(self, f: h5py.File) -> None:
+        opts: dict[str, Any] = {"track_times": False}
+        if self.compression:
+            opts.update(compression=self.compression, shuffle=True)
+        c = self.chunk_events
+        f.create_dataset(PARTICLES, shape=(0, N_OBJECTS, 4), maxshape=(None, N_OBJECTS, 4), dtype=np.float32,
+                         chunks=(c, N_OBJECTS, 4), **opts)
+        f.create_dataset("Particles_Names", data=np.array(PARTICLES_NAMES, dtype="S"), track_times=False)
+        f.create_dataset("Particles_Classes", data=np.array(PARTICLES_CLASSES, dtype="S"), track_times=False)
+        if self.with_labels:
+            f.create_dataset(PROCESS_LABEL, shape=(0,), maxshape=(None,), dtype=np.int16, chunks=(16 * c,), **opts)
+            f.create_dataset(SAMPLE_NAME, shape=(0,), maxshape=(None,), dtype="S32", chunks=(16 * c,), **opts)
+
+    def append(self, events: EventSet) -> None:
+        """Append a block (validated first unless ``validate=False``)."""
+        f = self._file
+        if f is None:
+            msg = "EventWriter.append called outside its 'with' block"
+            raise DataError(msg, path=self.path)
+        if self.validate:
+            validate_particles(events.particles, path=self.path, dataset=PARTICLES, first_event=self.n_events)
+        lo = self.n_events
+        hi = lo + len(events)
+        f[PARTICLES].resize(hi, axis=0)
+        f[PARTICLES][lo:hi] = events.particles
+        if self.with_labels:
+            if events.process_label is None or events.sample_name is None:
+                msg = "this file stores process_label and sample_name, but the block has none"
+                raise DataError(msg, path=self.path)
+            for name, values in ((PROCESS_LABEL, events.process_label), (SAMPLE_NAME, np.char.encode(events.sample_name))):
+                f[name].resize(hi, axis=0)
+                f[name][lo:hi] = values
+        self.n_events = hi
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
+        """Write the metadata (which may have been updated while appending), close, rename."""
+        f, self._file = self._file, None
+        if f is None:
+            return
+        if exc_type is None:
+            try:
+                for key, value in self._encoded_metadata().items():
+                    f.attrs[_META_PREFIX + key] = value
+            except BaseException:
+                f.close()
+                self._atomic.__exit__(*sys.exc_info())
+                raise
+        f.close()
+        self._atomic.__exit__(exc_type, exc, tb)
+
+
 def write_events(
     path: str | Path,
     events: EventSet,
@@ -259,7 +369,7 @@ def write_events(
 
     Args:
         path: output ``.h5`` file; parent directories are created.
-        events: the events; ``process_label``/``sample_name`` are written when present.
+        events: the events; ``process_label``/``sample_name`` are written when both are present.
         metadata: extra generator metadata merged over ``events.metadata``; values must be
             JSON-serialisable.
         validate: check the layout first (never write a file that would not read back).
@@ -271,31 +381,25 @@ def write_events(
     path = Path(path)
     if validate:
         validate_particles(events.particles, path=path, dataset=PARTICLES)
-    meta = {**events.metadata, **(metadata or {})}
-    try:
-        encoded = {key: json.dumps(meta[key], sort_keys=True) for key in sorted(meta)}
-    except TypeError as err:
-        msg = f"metadata is not JSON-serialisable: {err}"
-        raise DataError(msg, path=path) from err
-    n = len(events)
-    opts: dict[str, Any] = {"track_times": False}
-    if compression and n:
-        opts.update(compression=compression, shuffle=True, chunks=(min(n, 4096), N_OBJECTS, 4))
-    with atomic_path(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
-        f.create_dataset(PARTICLES, data=events.particles.astype(np.float32), **opts)
-        f.create_dataset("Particles_Names", data=np.array(PARTICLES_NAMES, dtype="S"), track_times=False)
-        f.create_dataset("Particles_Classes", data=np.array(PARTICLES_CLASSES, dtype="S"), track_times=False)
-        small = {"track_times": False}
-        if compression and n:
-            small.update(compression=compression, chunks=(min(n, 65536),))
-        if events.process_label is not None:
-            f.create_dataset(PROCESS_LABEL, data=events.process_label.astype(np.int16), **small)
-        if events.sample_name is not None:
-            f.create_dataset(SAMPLE_NAME, data=np.char.encode(events.sample_name.astype(str)), **small)
-        for key, value in encoded.items():
-            f.attrs[_META_PREFIX + key] = value
-    logger.debug("wrote %d events to %s", n, path)
+    with_labels = events.process_label is not None and events.sample_name is not None
+    with EventWriter(
+        path,
+        metadata={**events.metadata, **(metadata or {})},
+        with_labels=with_labels,
+        validate=False,
+        compression=compression,
+        chunk_events=max(1, min(len(events), 4096)),
+    ) as writer:
+        writer.append(events)
+    logger.debug("wrote %d events to %s", len(events), path)
     return path
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """Generator metadata of an event file, without reading the events."""
+    path = Path(path)
+    with _open(path) as f:
+        return _read_metadata(f)
 
 
 # --------------------------------------------------------------------------------------- AXOL1TL

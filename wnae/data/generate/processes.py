@@ -1,0 +1,135 @@
+"""The physics processes of the embedded default data set, as Pythia 8 settings.
+
+Each :class:`Process` is a named list of Pythia ``readString`` settings plus its role
+(SM background with a process label, zero bias, or signal). Common settings (beam energy, quiet
+output, seeding) are added by :mod:`wnae.data.generate.pythia`; multiparton interactions and
+hadronisation stay on (Pythia's defaults), so the underlying event, MET and jets are realistic.
+
+Signals follow the public ADC2021 benchmark (arXiv:2107.02157): A→4ℓ (m = 50 GeV), LQ→bτ
+(m = 80 GeV), h⁰→ττ and h±→τν (m = 60 GeV); plus a 1 TeV Z′→ℓℓ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wnae.data.samples import SM_PROCESSES, SampleRole
+
+__all__ = ["PROCESSES", "Process", "get_process"]
+
+#: Z/γ*, W decays to e, μ, τ.
+_Z_TO_LEPTONS = ("23:onMode = off", "23:onIfAny = 11 13 15")
+_W_TO_LEPTONS = ("24:onMode = off", "24:onIfAny = 11 13 15")
+
+
+@dataclass(frozen=True)
+class Process:
+    """A sample's physics process.
+
+    Attributes:
+        name: sample name (file ``<name>.h5``).
+        role: background, zero_bias or signal.
+        description: one line for humans, with the physics.
+        settings: Pythia ``readString`` lines specific to the process.
+        process_label: SM label (:data:`~wnae.data.samples.SM_PROCESSES`), −1 otherwise.
+    """
+
+    name: str
+    role: SampleRole
+    description: str
+    settings: tuple[str, ...]
+    process_label: int = -1
+
+
+def _label(name: str) -> int:
+    return {v: k for k, v in SM_PROCESSES.items()}[name]
+
+
+PROCESSES: dict[str, Process] = {
+    p.name: p
+    for p in (
+        # ------------------------------------------------------------------ SM background cocktail
+        Process(
+            "dy",
+            SampleRole.BACKGROUND,
+            "Drell-Yan Z/gamma* -> ll (l = e, mu, tau), m(ll) > 40 GeV",
+            ("WeakSingleBoson:ffbar2gmZ = on", "PhaseSpace:mHatMin = 40.", *_Z_TO_LEPTONS),
+            _label("dy"),
+        ),
+        Process(
+            "qcd",
+            SampleRole.BACKGROUND,
+            "QCD multijet 2 -> 2, pT-hat > 20 GeV",
+            ("HardQCD:all = on", "PhaseSpace:pTHatMin = 20."),
+            _label("qcd"),
+        ),
+        Process(
+            "ttbar",
+            SampleRole.BACKGROUND,
+            "top-pair production, inclusive decays",
+            ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on"),
+            _label("ttbar"),
+        ),
+        Process(
+            "wjets",
+            SampleRole.BACKGROUND,
+            "W(-> l nu) + jet, pT-hat > 10 GeV (l = e, mu, tau)",
+            ("WeakBosonAndParton:qqbar2Wg = on", "WeakBosonAndParton:qg2Wq = on", "PhaseSpace:pTHatMin = 10.",
+             *_W_TO_LEPTONS),
+            _label("wjets"),
+        ),
+        # ------------------------------------------------------------------------------ zero bias
+        Process(
+            "zero_bias",
+            SampleRole.ZERO_BIAS,
+            "random bunch crossings: one inelastic pp interaction + Poisson pile-up",
+            ("SoftQCD:inelastic = on",),
+        ),
+        # -------------------------------------------------------------------------------- signals
+        Process(
+            "ato4l",
+            SampleRole.SIGNAL,
+            "neutral scalar A (m = 50 GeV) -> Z Z* -> 4 l (e, mu), gg fusion",
+            ("Higgs:useBSM = on", "HiggsBSM:gg2H2 = on", "35:m0 = 50.", "35:onMode = off", "35:onIfMatch = 23 23",
+             "23:onMode = off", "23:onIfAny = 11 13", "23:mMin = 2."),
+        ),
+        Process(
+            "lq_btau",
+            SampleRole.SIGNAL,
+            "leptoquark pair (m = 80 GeV), LQ -> b tau",
+            ("LeptoQuark:gg2LQLQbar = on", "LeptoQuark:qqbar2LQLQbar = on", "42:m0 = 80.", "42:chargeType = -4",
+             "42:oneChannel = 1 1.0 0 5 15"),
+        ),
+        Process(
+            "h0_tautau",
+            SampleRole.SIGNAL,
+            "neutral scalar h0 (m = 60 GeV) -> tau tau, gg fusion",
+            ("HiggsSM:gg2H = on", "25:m0 = 60.", "25:onMode = off", "25:onIfMatch = 15 -15"),
+        ),
+        Process(
+            "hplus_taunu",
+            SampleRole.SIGNAL,
+            "charged scalar h+- (m = 60 GeV) -> tau nu, f fbar' -> h+-",
+            ("Higgs:useBSM = on", "HiggsBSM:ffbar2H+- = on", "37:m0 = 60.", "37:onMode = off",
+             "37:onIfMatch = 15 16"),
+        ),
+        Process(
+            "zprime_ll",
+            SampleRole.SIGNAL,
+            "Z' (m = 1 TeV) -> ll (e, mu), SSM couplings",
+            ("NewGaugeBoson:ffbar2gmZZprime = on", "Zprime:gmZmode = 3", "32:m0 = 1000.", "32:onMode = off",
+             "32:onIfAny = 11 13"),
+        ),
+    )
+}
+
+
+def get_process(name: str) -> Process:
+    """The process called ``name``; a :class:`~wnae.errors.ConfigError` lists the known ones."""
+    from wnae.errors import ConfigError
+
+    try:
+        return PROCESSES[name]
+    except KeyError:
+        msg = f"unknown sample '{name}'; known samples: {', '.join(PROCESSES)}"
+        raise ConfigError(msg) from None
