@@ -4,6 +4,8 @@ VENV        ?= .venv
 PY          := $(VENV)/bin/python
 WNAE        := $(PY) -m wnae
 PYTEST_ARGS ?=
+TARGET      ?= gt_run3
+RUN         ?= $(shell ls -td runs/*/ 2>/dev/null | head -n 1)
 
 .DEFAULT_GOAL := help
 .PHONY: help install test data data-check train evaluate hls-csim synth-report clean
@@ -38,8 +40,8 @@ evaluate: $(VENV)/.installed  ## evaluate the latest run (or RUN=...)
 hls-csim: $(VENV)/.installed  ## hls4ml C simulation, bit for bit against QKeras
 	$(WNAE) csim $(RUN)
 
-synth-report: $(VENV)/.installed  ## synthesis reports against the L1 budget
-	$(WNAE) synth-report $(RUN)
+synth-report: $(VENV)/.installed  ## synthesis reports against the L1 budget (RUN=..., TARGET=..., REPORTS=...)
+	$(WNAE) synth-report $(RUN) --target $(TARGET) $(if $(REPORTS),--reports $(REPORTS))
 
 clean:  ## remove generated data, runs and HLS projects (keeps .venv)
 	find data -mindepth 1 ! -name README.md -exec rm -rf {} +
