@@ -35,6 +35,22 @@ def _fit_norm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _summary(args: argparse.Namespace) -> int:
+    from wnae.data.summary import format_summary, plot_samples, summarise_file
+    from wnae.errors import DataError
+
+    files = [f for f in args.files if f.name != "manifest.json"]
+    if not files:
+        msg = "no event files given (generate them with 'make data')"
+        raise DataError(msg)
+    summaries = [summarise_file(path, chunk_events=args.chunk_events) for path in files]
+    sys.stdout.write(format_summary(summaries) + "\n")
+    if not args.no_plots:
+        written = plot_samples(summaries, args.plots)
+        sys.stdout.write(f"wrote {len(written)} plots to {args.plots}/\n")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     data = sub.add_parser("data", help=HELP, description=HELP)
     data_sub = data.add_subparsers(dest="data_command", metavar="<data command>", required=True)
@@ -43,6 +59,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="+", type=Path, help="HDF5 files with a 'Particles' dataset")
     p.add_argument("--chunk-events", type=int, default=100_000, help="events read at a time (default 100000)")
     p.set_defaults(func=_validate)
+
+    p = data_sub.add_parser(
+        "summary", help="per-sample counts, multiplicities, MET, pT quantiles, and sanity plots"
+    )
+    p.add_argument("files", nargs="+", type=Path, help="HDF5 event files (e.g. data/*.h5)")
+    p.add_argument("--plots", type=Path, default=Path("data/plots"), help="plot directory (default data/plots)")
+    p.add_argument("--no-plots", action="store_true", help="only print the table")
+    p.add_argument("--chunk-events", type=int, default=100_000, help="events read at a time (default 100000)")
+    p.set_defaults(func=_summary)
 
     p = data_sub.add_parser("fit-norm", help="fit the input normalisation on event files and save it as JSON")
     p.add_argument("files", nargs="+", type=Path, help="HDF5 files to fit on (SM training events)")

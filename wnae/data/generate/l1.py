@@ -4,7 +4,10 @@ From the visible final-state particles of each event (hard scatter plus pile-up)
 the L1 Global Trigger receives — missing E_T, e/γ candidates, muons and jets — and fills the 19
 slots of the ADC2021 layout (:mod:`wnae.data.schema`).
 
-**Calorimeter.** Every visible particle except muons deposits its pT in a tower of a uniform
+**Calorimeter.** Every visible particle except muons, and except charged particles too soft to
+reach the calorimeter through the 3.8 T solenoid (pT < ``calo_charged_pt_min_gev`` = 0.7 GeV:
+the helix diameter pT / (0.3 B) is smaller than the 1.29 m ECAL barrel radius), deposits its pT in a
+tower of a uniform
 Δη × Δφ = 0.087 × 2π/72 grid covering |η| < 5 (115 × 72 towers, the granularity of the CMS
 barrel trigger towers). Towers below ``tower_et_min_gev`` are dropped (the L1 tower threshold).
 The total grid and its electromagnetic part (photons, electrons) are both kept.
@@ -22,8 +25,9 @@ E_T > ``egamma_pt_min_gev`` are kept; η, φ are the seed tower's centre.
 (muons leave no calorimeter energy).
 
 **Jets.** anti-kT (FastJet) with R = ``jet_radius`` on the towers, after removing the EM core of
-the selected e/γ candidates. Each jet is corrected by −ρ·πR², smeared, and kept if
-pT > ``jet_pt_min_gev`` and |η| < ``jet_abs_eta_max``.
+the selected e/γ candidates. As in the CMS L1 jet algorithm, a jet needs a seed: a tower with
+E_T ≥ ``jet_seed_et_gev`` (4 GeV) within ±4 towers of its axis. Each jet is corrected by −ρ·πR²,
+smeared, and kept if pT > ``jet_pt_min_gev`` and |η| < ``jet_abs_eta_max``.
 
 **MET.** Negative vector sum of tower E_T over |η| < ``met_abs_eta_max`` (calorimeter MET, as CMS
 L1 ETMiss; muons added only if ``met_includes_muons``), with a Gaussian resolution of
@@ -58,6 +62,8 @@ D_PHI = 2 * math.pi / N_PHI  # 0.0873
 ETA_CENTRES = -ETA_MAX + D_ETA * (np.arange(N_ETA) + 0.5)
 PHI_CENTRES = -math.pi + D_PHI * (np.arange(N_PHI) + 0.5)
 TOWER_AREA = D_ETA * D_PHI
+#: Long-lived charged particles (PDG ids): e, μ, π, K, p, Σ±, Ξ, Ω.
+_CHARGED = np.array([11, 13, 211, 321, 2212, 3112, 3222, 3312, 3334])
 # ρ patches: 7 × 9 patches of 9 η-towers × 8 φ-towers, central |η| < 2.74.
 _RHO_ETA_FIRST = (N_ETA - 63) // 2
 
@@ -66,6 +72,7 @@ class L1Config(StrictModel):
     """Settings of the L1 emulation (defaults from CMS Run-3 L1 where known). Units: GeV, rad."""
 
     tower_et_min_gev: float = Field(0.5, ge=0, description="calorimeter tower E_T threshold")
+    calo_charged_pt_min_gev: float = Field(0.7, ge=0, description="softer charged particles curl up in the field")
     pileup_subtraction: bool = Field(True, description="subtract ρ·area from jets and e/γ isolation")
     egamma_seed_et_gev: float = Field(2.0, ge=0)
     egamma_pt_min_gev: float = Field(3.0, ge=0)
@@ -78,19 +85,21 @@ class L1Config(StrictModel):
     muon_resolution: float = Field(0.02, ge=0)
     jet_radius: float = Field(0.4, gt=0, le=1.5)
     jet_pt_min_gev: float = Field(15.0, ge=0)
+    jet_seed_et_gev: float = Field(4.0, ge=0, description="a jet needs a tower this hard near its axis")
     jet_abs_eta_max: float = Field(4.0, gt=0, le=5)
     jet_resolution_stochastic: float = Field(1.0, ge=0, description="a in a/sqrt(pT), sqrt(GeV)")
     jet_resolution_constant: float = Field(0.05, ge=0)
     met_abs_eta_max: float = Field(5.0, gt=0, le=5)
     met_includes_muons: bool = False
-    met_resolution_sqrt_gev: float = Field(0.5, ge=0, description="k in sigma(MET_x,y) = k sqrt(sum E_T)")
+    met_resolution_sqrt_gev: float = Field(0.3, ge=0, description="k in sigma(MET_x,y) = k sqrt(sum E_T)")
 
 
 def _tower_grids(block: ParticleBlock, cfg: L1Config) -> tuple[np.ndarray, np.ndarray]:
     """Total and EM tower E_T grids, float64 (n_events, N_ETA, N_PHI), after the threshold."""
     n = block.n_events
     apid = np.abs(block.pid)
-    calo = (apid != 13) & (np.abs(block.eta) < ETA_MAX)
+    soft_charged = np.isin(apid, _CHARGED) & (block.pt < cfg.calo_charged_pt_min_gev)
+    calo = (apid != 13) & ~soft_charged & (np.abs(block.eta) < ETA_MAX)
     evt = block.event_index[calo]
     ieta = np.clip(((block.eta[calo] + ETA_MAX) / D_ETA).astype(np.int64), 0, N_ETA - 1)
     iphi = ((block.phi[calo] + math.pi) / D_PHI).astype(np.int64) % N_PHI
@@ -224,6 +233,11 @@ def emulate_l1(block: ParticleBlock, rngs: list[np.random.Generator], cfg: L1Con
 
     # ---- jets
     j_evt, j_pt, j_eta, j_phi = _cluster_jets(jet_towers, cfg.jet_radius)
+    seed_max = ndimage.maximum_filter(jet_towers, size=(1, 9, 9), mode=("constant", "constant", "wrap"))
+    j_ieta = np.clip(((j_eta + ETA_MAX) / D_ETA).astype(np.int64), 0, N_ETA - 1)
+    j_iphi = ((j_phi + math.pi) / D_PHI).astype(np.int64) % N_PHI
+    seeded = seed_max[j_evt, j_ieta, j_iphi] >= cfg.jet_seed_et_gev
+    j_evt, j_pt, j_eta, j_phi = j_evt[seeded], j_pt[seeded], j_eta[seeded], j_phi[seeded]
     j_pt = j_pt - rho[j_evt] * math.pi * cfg.jet_radius**2
     sigma = np.sqrt(cfg.jet_resolution_stochastic**2 / np.maximum(j_pt, 1.0) + cfg.jet_resolution_constant**2)
     j_pt = j_pt * (1 + sigma * _per_event_normals(rngs, j_evt))
