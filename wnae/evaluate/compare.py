@@ -1,0 +1,122 @@
+"""Side-by-side comparison of several evaluated runs on the same samples: one table, overlaid curves.
+
+All runs are evaluated with the same :class:`~wnae.evaluate.config.EvaluateConfig`, so the working
+points share names and target rates (each run has its own thresholds, since score scales differ).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from wnae._io import atomic_path, write_json_atomic
+from wnae.errors import ConfigError
+
+if TYPE_CHECKING:
+    from wnae.evaluate.evaluation import RunEvaluation
+
+__all__ = ["comparison_doc", "format_comparison", "write_comparison"]
+
+
+def _label(e: RunEvaluation) -> str:
+    return f"{e.run_name} ({e.model})" if e.model else e.run_name
+
+
+def _winners(values: dict[str, float | None]) -> list[str]:
+    """Runs with the highest value; empty when all runs tie (nothing to pick)."""
+    known = {r: v for r, v in values.items() if v is not None}
+    if not known:
+        return []
+    top = max(known.values())
+    winners = [r for r, v in known.items() if v >= top - 1e-12]
+    return [] if len(winners) == len(values) else winners
+
+
+def comparison_doc(evaluations: Sequence[RunEvaluation]) -> dict[str, Any]:
+    """JSON-ready comparison: per signal and run AUC, TPR at FPR, efficiency at each WP; the best runs.
+
+    ``best[signal][metric]`` lists the run(s) with the highest value (empty when all tie).
+    """
+    if not evaluations:
+        msg = "nothing to compare: no evaluated runs"
+        raise ConfigError(msg)
+    wps = [(wp.name, wp.target_rate_khz) for wp in evaluations[0].working_points]
+    signals = sorted({name for e in evaluations for name in e.signals})
+    doc: dict[str, Any] = {
+        "runs": [{"run": e.run_name, "model": e.model,
+                  "working_points": {wp.name: {"threshold": wp.threshold, "rate_khz": wp.rate_khz,
+                                               "resolved": wp.resolved} for wp in e.working_points}}
+                 for e in evaluations],
+        "working_points_khz": dict(wps),
+        "signals": {},
+        "best": {},
+    }
+    for sig in signals:
+        per_run = {}
+        for e in evaluations:
+            s = e.signals.get(sig)
+            if s is None:
+                continue
+            per_run[e.run_name] = {
+                "auc": s.roc.auc,
+                "tpr_at_fpr": s.tpr_at_fpr.tpr,
+                "efficiency": {name: s.efficiency[name][0] for name, _ in wps if name in s.efficiency},
+            }
+        doc["signals"][sig] = per_run
+        best: dict[str, list[str]] = {}
+        if per_run:
+            best["auc"] = _winners({r: v["auc"] for r, v in per_run.items()})
+            for name, _ in wps:
+                best[f"efficiency_{name}"] = _winners({r: v["efficiency"].get(name) for r, v in per_run.items()})
+        doc["best"][sig] = best
+    return doc
+
+
+def format_comparison(evaluations: Sequence[RunEvaluation]) -> str:
+    """Markdown table: one row per signal and run, winners in bold."""
+    doc = comparison_doc(evaluations)
+    wps = list(doc["working_points_khz"].items())
+    models = {e.run_name: _label(e) for e in evaluations}
+    head = ["signal", "run (model)", "AUC"] + [f"ε {n} {r:g} kHz (%)" for n, r in wps]
+    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
+    for sig, per_run in doc["signals"].items():
+        best = doc["best"][sig]
+        for run, v in per_run.items():
+            auc = f"{v['auc']:.3f}"
+            if run in best.get("auc", []):
+                auc = f"**{auc}**"
+            cells = [sig, models[run], auc]
+            for name, _ in wps:
+                eff = v["efficiency"].get(name)
+                text = "–" if eff is None else f"{100 * eff:.3g}"
+                if run in best.get(f"efficiency_{name}", []):
+                    text = f"**{text}**"
+                cells.append(text)
+            lines.append("| " + " | ".join(cells) + " |")
+    unresolved = sorted({wp.name for e in evaluations for wp in e.working_points if not wp.resolved})
+    if unresolved:
+        lines += ["", f"Working points not resolved by the zero-bias statistics: {', '.join(unresolved)} "
+                      "(see each run's working_points.json)."]
+    return "\n".join(lines)
+
+
+def write_comparison(evaluations: Sequence[RunEvaluation], out_dir: str | Path) -> list[Path]:
+    """Write ``comparison.md``, ``comparison.json`` and the overlaid plots into ``out_dir``."""
+    from wnae.evaluate.plots import plot_comparison
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    md = out_dir / "comparison.md"
+    with atomic_path(md) as tmp:
+        tmp.write_text("# Comparison\n\n" + format_comparison(evaluations) + "\n")
+    written.append(md)
+    js = out_dir / "comparison.json"
+    write_json_atomic(js, comparison_doc(evaluations))
+    written.append(js)
+    formats = evaluations[0].config.plot_formats
+    if evaluations[0].config.plots:
+        for files in plot_comparison(evaluations, out_dir, formats).values():
+            written += files
+    return written

@@ -1,0 +1,74 @@
+"""``EvaluateConfig``: input rate, named working points and the options of ``wnae evaluate``.
+
+Default working points (``wnae/configs/evaluate_default.yml``) are chosen so that the default data
+(20 000 zero-bias events at 40 MHz, i.e. 2 kHz per ZB event) can resolve them: Loose 100 kHz (50 ZB
+events above threshold) and Medium 20 kHz (10 events). Tight 1 kHz is the physics-like L1 operating
+point (AXOL1TL runs at rates of order 1 kHz); with 20 000 ZB events it is half an event, so its
+threshold is extrapolated from a fit to the ZB tail and flagged ``resolved: false``. Counting it needs
+≳ 400 000 ZB events; any rate 0 < R ≤ ``input_rate_khz`` can be configured.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from wnae.config import StrictModel
+
+__all__ = ["DEFAULT_WORKING_POINTS_KHZ", "EvaluateConfig"]
+
+#: name → target rate in kHz at the default 40 MHz input.
+DEFAULT_WORKING_POINTS_KHZ: dict[str, float] = {"Loose": 100.0, "Medium": 20.0, "Tight": 1.0}
+
+
+class EvaluateConfig(StrictModel):
+    """Settings of the evaluation step.
+
+    Attributes:
+        input_rate_khz: :math:`R_0`, input rate of the stream the model sees, kHz (40 000 = every
+            LHC bunch crossing at L1; e.g. 6 kHz after an L1 seed).
+        working_points: name → target output rate in kHz; each becomes a threshold in
+            ``working_points.json``.
+        confidence_level: coverage of the Clopper–Pearson intervals (0.6827 = 1σ).
+        min_zb_events: ZB events above threshold needed to call a working point resolved.
+        tail_fit_events: ZB events in the exponential tail fit used below that floor (0 = no
+            extrapolation: counted threshold, or the highest ZB score below one event).
+        target_fpr: false-positive rate on the SM test sample at which the TPR is quoted (ADC2021: 1e-5).
+        weighting: ``equal`` event weights for S/B, or ``cross_section`` (σ / n_generated per event).
+        plots: write the plots.
+        plot_formats: file formats of every plot.
+        latent_events: events per sample in the latent-space map (PCA, t-SNE); 0 = no map.
+        tsne: also run t-SNE (slow on CPU for many thousand events).
+        chunk_events: events read and scored at a time (bounds memory).
+        seed: seed for the latent-map subsample and t-SNE.
+    """
+
+    input_rate_khz: float = Field(40_000.0, gt=0)
+    working_points: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WORKING_POINTS_KHZ))
+    confidence_level: float = Field(0.6827, gt=0, lt=1)
+    min_zb_events: int = Field(10, ge=1)
+    tail_fit_events: int = Field(200, ge=0)
+    target_fpr: float = Field(1e-5, gt=0, lt=1)
+    weighting: Literal["equal", "cross_section"] = "equal"
+    plots: bool = True
+    plot_formats: tuple[Literal["png", "pdf", "svg"], ...] = ("png", "pdf")
+    latent_events: int = Field(500, ge=0)
+    tsne: bool = True
+    chunk_events: int = Field(100_000, gt=0)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _check_working_points(self) -> EvaluateConfig:
+        if not self.working_points:
+            msg = "at least one working point (name: rate_khz) is needed"
+            raise ValueError(msg)
+        for name, rate in self.working_points.items():
+            if not rate > 0:
+                msg = f"working point '{name}': rate must be positive, got {rate} kHz"
+                raise ValueError(msg)
+            if rate > self.input_rate_khz:
+                msg = (f"working point '{name}': target rate {rate:g} kHz is above the input rate "
+                       f"{self.input_rate_khz:g} kHz")
+                raise ValueError(msg)
+        return self

@@ -1,0 +1,196 @@
+"""One run evaluated: working points on zero bias, signal efficiency at each, ROC/AUC, S/B.
+
+:func:`evaluate_scores` does the physics on scores already computed (no model, no files), and
+:func:`write_evaluation` writes ``working_points.json`` (read by the firmware step), the metrics,
+the plots and ``report.md`` into the run directory.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wnae._io import write_json_atomic
+from wnae.data.samples import SampleRole
+from wnae.errors import DataError
+from wnae.evaluate.config import EvaluateConfig
+from wnae.evaluate.metrics import Roc, TprAtFpr, purity, roc, tpr_at_fpr
+from wnae.evaluate.rates import RateCurve, WorkingPoint, efficiency_at_threshold, threshold_for_rate
+from wnae.evaluate.scores import SampleScores
+
+__all__ = [
+    "EVALUATION_DIR",
+    "WORKING_POINTS_FILE",
+    "RunEvaluation",
+    "SignalResult",
+    "evaluate_scores",
+    "write_evaluation",
+]
+
+logger = logging.getLogger(__name__)
+
+WORKING_POINTS_FILE = "working_points.json"
+EVALUATION_DIR = "evaluation"
+
+
+@dataclass
+class SignalResult:
+    """Metrics of one signal sample.
+
+    Attributes:
+        name: signal sample.
+        n_events: stored (pre-selected) events.
+        n_generated: :math:`S_0`, events before pre-selection.
+        roc: ROC against the SM test sample (stored events).
+        tpr_at_fpr: TPR at the target FPR.
+        efficiency: WP name → (ε, low, high), :math:`\\varepsilon_S = N_S(s>t)/S_0`.
+        purity: WP name → S/B (None when no SM test event passes).
+    """
+
+    name: str
+    n_events: int
+    n_generated: int
+    roc: Roc
+    tpr_at_fpr: TprAtFpr
+    efficiency: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    purity: dict[str, float | None] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n_events": self.n_events,
+            "n_generated": self.n_generated,
+            "auc": self.roc.auc,
+            "tpr_at_fpr": self.tpr_at_fpr.to_dict(),
+            "efficiency": {k: {"value": v[0], "low": v[1], "high": v[2]} for k, v in self.efficiency.items()},
+            "purity_s_over_b": self.purity,
+        }
+
+
+@dataclass
+class RunEvaluation:
+    """Everything computed for one run."""
+
+    run_name: str
+    model: str
+    config: EvaluateConfig
+    scores: SampleScores
+    curve: RateCurve
+    working_points: list[WorkingPoint]
+    signals: dict[str, SignalResult]
+    sm_test_events: int
+    sm_rate_at_wp: dict[str, float] = field(default_factory=dict)
+
+    def working_points_doc(self) -> dict[str, Any]:
+        """The ``working_points.json`` document the firmware step reads (score > threshold fires)."""
+        return {
+            "run": self.run_name,
+            "model": self.model,
+            "input_rate_khz": self.config.input_rate_khz,
+            "fires_when": "score > threshold",
+            "n_zero_bias": self.curve.n_zb,
+            "rate_per_zb_event_khz": self.curve.rate_per_event_khz,
+            "confidence_level": self.config.confidence_level,
+            "working_points": [wp.to_dict() for wp in self.working_points],
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.working_points_doc(),
+            "sm_test_events": self.sm_test_events,
+            "sm_test_efficiency": self.sm_rate_at_wp,
+            "weighting": self.config.weighting,
+            "target_fpr": self.config.target_fpr,
+            "signals": {name: s.to_dict() for name, s in self.signals.items()},
+        }
+
+
+def _weights(scores: SampleScores, weighting: str) -> dict[str, float]:
+    """Per-event weight of each sample: 1, or σ / N_gen (pb per event; the luminosity cancels in S/B)."""
+    out = {}
+    for s in scores.samples.values():
+        if weighting == "equal":
+            out[s.name] = 1.0
+            continue
+        sigma = s.info.cross_section_pb
+        if sigma is None:
+            msg = f"weighting 'cross_section' needs a cross-section for sample '{s.name}' (manifest has none)"
+            raise DataError(msg)
+        out[s.name] = sigma / s.n_generated if s.n_generated > 0 else 0.0
+    return out
+
+
+def evaluate_scores(scores: SampleScores, config: EvaluateConfig, *, model: str = "") -> RunEvaluation:
+    """Working points, efficiencies, ROC/AUC, TPR at FPR and S/B from the scores of one run.
+
+    Args:
+        scores: the run's scores on every sample.
+        config: the evaluation settings.
+        model: model family (from ``run.json``), for the tables.
+
+    Raises:
+        DataError: no zero-bias events or no SM test events.
+        ConfigError: a target rate above the input rate.
+    """
+    curve = RateCurve.from_scores(scores.zero_bias.scores, config.input_rate_khz)
+    wps = [
+        threshold_for_rate(
+            curve, rate, name=name, confidence_level=config.confidence_level,
+            min_zb_events=config.min_zb_events, tail_fit_events=config.tail_fit_events,
+        )
+        for name, rate in sorted(config.working_points.items(), key=lambda kv: -kv[1])
+    ]
+    sm = scores.by_role(SampleRole.BACKGROUND)
+    sm_all = scores.sm_test
+    if len(sm_all) == 0:
+        msg = "no SM background test events: ROC and purity need the background samples"
+        raise DataError(msg)
+    weights = _weights(scores, config.weighting)
+    sm_eff = {wp.name: float(np.mean(sm_all > wp.threshold)) for wp in wps}
+    signals = {}
+    for sig in scores.signals:
+        if len(sig.scores) == 0:
+            logger.warning("signal '%s' has no events; skipped", sig.name)
+            continue
+        curve_roc = roc(sm_all, sig.scores)
+        result = SignalResult(sig.name, sig.n_scored, int(sig.info.n_generated), curve_roc,
+                              tpr_at_fpr(curve_roc, config.target_fpr))
+        for wp in wps:
+            result.efficiency[wp.name] = efficiency_at_threshold(
+                sig.scores, wp.threshold, int(sig.info.n_generated), config.confidence_level)
+            result.purity[wp.name] = purity(
+                np.count_nonzero(sig.scores > wp.threshold),
+                np.array([np.count_nonzero(b.scores > wp.threshold) for b in sm]),
+                signal_weight=weights[sig.name],
+                background_weight=np.array([weights[b.name] for b in sm]),
+            )
+        signals[sig.name] = result
+    return RunEvaluation(scores.run_name, model, config, scores, curve, wps, signals, len(sm_all), sm_eff)
+
+
+def write_evaluation(evaluation: RunEvaluation, run_dir: str | Path) -> list[Path]:
+    """Write ``working_points.json``, ``evaluation/metrics.json``, the plots and ``report.md``.
+
+    Every file is written atomically. Returns the paths written.
+    """
+    from wnae.evaluate.plots import plot_run
+    from wnae.evaluate.report import write_report
+
+    run_dir = Path(run_dir)
+    written = []
+    wp_path = run_dir / WORKING_POINTS_FILE
+    write_json_atomic(wp_path, evaluation.working_points_doc())
+    written.append(wp_path)
+    eval_dir = run_dir / EVALUATION_DIR
+    metrics_path = eval_dir / "metrics.json"
+    write_json_atomic(metrics_path, evaluation.to_dict())
+    written.append(metrics_path)
+    plots: dict[str, list[Path]] = {}
+    if evaluation.config.plots:
+        plots = plot_run(evaluation, eval_dir / "plots", run_dir=run_dir)
+        written += [p for paths in plots.values() for p in paths]
+    written.append(write_report(evaluation, run_dir, plots))
+    return written

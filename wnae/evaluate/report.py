@@ -1,0 +1,108 @@
+"""``report.md`` in the run directory and the text tables of ``wnae evaluate``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from wnae._io import atomic_path
+
+if TYPE_CHECKING:
+    from wnae.evaluate.evaluation import RunEvaluation
+
+__all__ = ["format_summary", "format_working_points", "write_report"]
+
+REPORT_FILE = "report.md"
+
+
+def _fmt(value: float | None, spec: str = ".3g") -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def format_working_points(evaluation: RunEvaluation) -> str:
+    """Markdown table of the working points: target, threshold ± uncertainty, measured rate, status."""
+    lines = [
+        "| WP | target (kHz) | threshold | ± | ZB events > t | rate (kHz) [CL interval] | SM test eff. | status |",
+        "|---|---:|---:|---:|---:|---|---:|---|",
+    ]
+    for wp in evaluation.working_points:
+        status = "resolved" if wp.resolved else f"**{wp.method}**, below {evaluation.config.min_zb_events} ZB events"
+        lines.append(
+            f"| {wp.name} | {wp.target_rate_khz:g} | {wp.threshold:.5g} | {wp.threshold_uncertainty:.2g} | "
+            f"{wp.n_zb_above} / {wp.n_zb} | {wp.rate_khz:.3g} [{wp.rate_low_khz:.3g}, {wp.rate_high_khz:.3g}] | "
+            f"{evaluation.sm_rate_at_wp[wp.name]:.2e} | {status} |"
+        )
+    return "\n".join(lines)
+
+
+def format_signals(evaluation: RunEvaluation) -> str:
+    """Markdown table per signal: AUC, TPR at the target FPR, efficiency and S/B at each WP."""
+    wps = [wp.name for wp in evaluation.working_points]
+    head = ["signal", "AUC", f"TPR@FPR={evaluation.config.target_fpr:.0e}"]
+    head += [f"ε {w} (%)" for w in wps] + [f"S/B {w}" for w in wps]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    for name, s in evaluation.signals.items():
+        tpr = _fmt(s.tpr_at_fpr.tpr, ".3f") if s.tpr_at_fpr.reachable else "n/a*"
+        row = [name, f"{s.roc.auc:.3f}", tpr]
+        row += [f"{100 * s.efficiency[w][0]:.3g}" for w in wps]
+        row += [_fmt(s.purity[w]) for w in wps]
+        lines.append("| " + " | ".join(row) + " |")
+    unreachable = [s.tpr_at_fpr for s in evaluation.signals.values() if not s.tpr_at_fpr.reachable]
+    if unreachable:
+        lines.append("")
+        lines.append(f"\\* {unreachable[0].message}.")
+    return "\n".join(lines)
+
+
+def format_summary(evaluation: RunEvaluation) -> str:
+    """The text written to stdout for one run."""
+    cfg = evaluation.config
+    return "\n".join([
+        f"## {evaluation.run_name}" + (f" ({evaluation.model})" if evaluation.model else ""),
+        "",
+        f"Input rate R0 = {cfg.input_rate_khz:g} kHz; {evaluation.curve.n_zb} zero-bias events "
+        f"(1 event = {evaluation.curve.rate_per_event_khz:.3g} kHz); {evaluation.sm_test_events} SM test events; "
+        f"ε = S(t)/S0 with S0 before pre-selection; S/B with {cfg.weighting} weights.",
+        "",
+        format_working_points(evaluation),
+        "",
+        format_signals(evaluation),
+    ])
+
+
+def write_report(evaluation: RunEvaluation, run_dir: str | Path, plots: Mapping[str, Sequence[Path]]) -> Path:
+    """Write ``<run_dir>/report.md`` with the tables and links to the PNG plots."""
+    run_dir = Path(run_dir)
+    titles = {
+        "scores": "Score distributions",
+        "rate_vs_threshold": "Rate vs threshold",
+        "efficiency_vs_rate": "Signal efficiency vs rate",
+        "roc": "ROC against the SM test sample",
+        "latent_pca": "Latent space (PCA)",
+        "latent_tsne": "Latent space (t-SNE)",
+        "loss": "Training history",
+    }
+    parts = [
+        f"# Evaluation of `{evaluation.run_name}`",
+        "",
+        "Working points are in `working_points.json` (score > threshold fires), all numbers in "
+        "`evaluation/metrics.json`.",
+        "",
+        format_summary(evaluation).split("\n", 2)[2],
+        "",
+    ]
+    if plots:
+        parts.append("## Plots")
+        parts.append("")
+    for key, files in plots.items():
+        png = [p for p in files if p.suffix == ".png"] or list(files)
+        if not png:
+            continue
+        rel = png[0].relative_to(run_dir).as_posix()
+        others = ", ".join(f"[{p.suffix[1:].upper()}]({p.relative_to(run_dir).as_posix()})" for p in files if p != png[0])
+        parts += [f"### {titles.get(key, key)}", "", f"![{key}]({rel})" + (f" ({others})" if others else ""), ""]
+    path = run_dir / REPORT_FILE
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(parts))
+    return path

@@ -1,0 +1,95 @@
+"""Evaluate run directories end to end: load, score every sample, compute, write, compare."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from wnae.errors import ModelError
+from wnae.evaluate.config import EvaluateConfig
+from wnae.evaluate.evaluation import RunEvaluation, evaluate_scores, write_evaluation
+from wnae.evaluate.scores import RUN_INFO, Scorer, load_scorer, score_samples
+
+__all__ = ["evaluate_run", "evaluate_runs", "latest_run_dir"]
+
+logger = logging.getLogger(__name__)
+
+
+def latest_run_dir(runs_dir: str | Path = "runs") -> Path:
+    """The most recently modified run (a directory of ``runs_dir`` with a ``run.json``).
+
+    Raises:
+        ModelError: no trained run in ``runs_dir``.
+    """
+    runs_dir = Path(runs_dir)
+    candidates = [p for p in runs_dir.iterdir() if (p / RUN_INFO).is_file()] if runs_dir.is_dir() else []
+    if not candidates:
+        msg = f"no trained run in {runs_dir}/ (train one with 'make train', or name a run directory)"
+        raise ModelError(msg)
+    return max(candidates, key=lambda p: ((p / RUN_INFO).stat().st_mtime, p.name))
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    *,
+    data_dir: str | Path = "data",
+    config: EvaluateConfig | None = None,
+    scorer: Scorer | None = None,
+    write: bool = True,
+) -> RunEvaluation:
+    """Score ``run_dir``'s model on every sample of ``data_dir``, compute working points and metrics.
+
+    Writes ``working_points.json``, ``evaluation/metrics.json``, ``evaluation/plots/`` and
+    ``report.md`` into the run directory (unless ``write=False``).
+
+    Args:
+        run_dir: the run directory.
+        data_dir: data directory with ``manifest.json``.
+        config: evaluation settings (default :class:`EvaluateConfig`).
+        scorer: use this instead of loading the run's model (tests, custom models).
+        write: write the outputs.
+    """
+    config = config or EvaluateConfig()
+    run_dir = Path(run_dir)
+    scorer = scorer if scorer is not None else load_scorer(run_dir)
+    logger.info("evaluating %s on %s", run_dir, data_dir)
+    scores = score_samples(scorer, data_dir, chunk_events=config.chunk_events,
+                           latent_events=config.latent_events if config.plots else 0, seed=config.seed)
+    evaluation = evaluate_scores(scores, config, model=str(scorer.info.get("model", "")))
+    if write:
+        written = write_evaluation(evaluation, run_dir)
+        logger.info("wrote %d files to %s", len(written), run_dir)
+    return evaluation
+
+
+def evaluate_runs(
+    run_dirs: Sequence[str | Path],
+    *,
+    data_dir: str | Path = "data",
+    config: EvaluateConfig | None = None,
+    comparison_dir: str | Path | None = None,
+    load: Callable[[Path], Scorer] = load_scorer,
+) -> list[RunEvaluation]:
+    """Evaluate several runs on the same samples; with two or more, also write the comparison.
+
+    Args:
+        run_dirs: run directories.
+        data_dir: data directory.
+        config: evaluation settings, shared by all runs.
+        comparison_dir: where ``comparison.md``/``.json`` and overlaid plots go (default
+            ``<parent of the first run>/comparison``).
+        load: how a run directory becomes a :class:`Scorer`.
+    """
+    from wnae.evaluate.compare import write_comparison
+
+    config = config or EvaluateConfig()
+    scorers = [load(Path(r)) for r in run_dirs]  # fail on a bad run before any scoring
+    evaluations = [
+        evaluate_run(r, data_dir=data_dir, config=config, scorer=s) for r, s in zip(run_dirs, scorers, strict=True)
+    ]
+    if len(evaluations) > 1:
+        out = Path(comparison_dir) if comparison_dir is not None else Path(run_dirs[0]).parent / "comparison"
+        write_comparison(evaluations, out)
+        logger.info("wrote the comparison to %s", out)
+    return evaluations

@@ -1,0 +1,260 @@
+"""Score a trained run on every sample of a data directory, in chunks.
+
+Which events are scored:
+
+* SM background (``role: background``): the **test** split only (:func:`~wnae.data.samples.split_mask`),
+  the events no model was trained or validated on;
+* zero bias: every event (it turns a threshold into a rate);
+* signals: every stored event (after pre-selection); efficiencies divide by ``n_generated``.
+
+The evaluation depends on a model only through the small :class:`Scorer` protocol, so a run can be
+anything that maps events to a score: :func:`load_scorer` adapts ``wnae.models.serialization.load_run``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from wnae.data.io import iter_events
+from wnae.data.samples import SampleInfo, SampleRole, load_manifest, split_mask
+from wnae.errors import DataError, ModelError
+
+__all__ = [
+    "SampleScores",
+    "Scorer",
+    "ScoreSet",
+    "has_latent",
+    "load_scorer",
+    "score_samples",
+]
+
+logger = logging.getLogger(__name__)
+
+RUN_INFO = "run.json"
+MODEL_FILE = "deploy.h5"
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """What the evaluation needs from a trained run.
+
+    Attributes:
+        name: run name (directory name).
+        info: the run's ``run.json`` (``model``, ``deployed_output``, ...).
+    """
+
+    name: str
+    info: dict[str, Any]
+
+    def anomaly_score(self, particles: np.ndarray) -> np.ndarray:
+        """float (n,) anomaly scores of float32 (n, 19, 4) events; higher = more anomalous."""
+        ...
+
+
+def has_latent(scorer: Scorer) -> bool:
+    """Whether the run exposes ``latent(particles) -> (n, d)``."""
+    return callable(getattr(scorer, "latent", None))
+
+
+@dataclass
+class _LoadedRun:
+    """Adapter: a ``wnae.models`` run object seen through :class:`Scorer`."""
+
+    name: str
+    info: dict[str, Any]
+    run: Any
+
+    def anomaly_score(self, particles: np.ndarray) -> np.ndarray:
+        return self.run.anomaly_score(particles)
+
+    def latent(self, particles: np.ndarray) -> np.ndarray:
+        latent = getattr(self.run, "latent", None)
+        if latent is None:
+            msg = f"run '{self.name}' ({self.info.get('model')}) has no latent space"
+            raise ModelError(msg)
+        return latent(particles)
+
+
+def _load_model_run(run_dir: Path) -> Any:
+    """``wnae.models.serialization.load_run`` (imported lazily: TensorFlow is heavy)."""
+    try:
+        from wnae.models.serialization import load_run
+    except ModuleNotFoundError as err:
+        msg = f"{run_dir}: cannot load the model, the models package is not available ({err})"
+        raise ModelError(msg) from err
+    return load_run(run_dir)
+
+
+def load_scorer(run_dir: str | Path) -> Scorer:
+    """Open a run directory (``runs/<name>/``) for evaluation.
+
+    Raises:
+        ModelError: not a directory, no ``run.json``, no model file, or the model fails to load.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        msg = f"{run_dir}: run directory not found (train one with 'make train')"
+        raise ModelError(msg)
+    info_path = run_dir / RUN_INFO
+    if not info_path.exists() or not (run_dir / MODEL_FILE).exists():
+        missing = [p for p in (RUN_INFO, MODEL_FILE) if not (run_dir / p).exists()]
+        msg = f"{run_dir}: not a trained run, missing {', '.join(missing)}"
+        raise ModelError(msg)
+    try:
+        info = json.loads(info_path.read_text())
+    except json.JSONDecodeError as err:
+        msg = f"{info_path}: not valid JSON ({err})"
+        raise ModelError(msg) from err
+    run = _load_model_run(run_dir)
+    return _LoadedRun(run_dir.name, dict(getattr(run, "info", None) or info), run)
+
+
+@dataclass
+class ScoreSet:
+    """Scores of one sample.
+
+    Attributes:
+        info: the sample (role, n_events, n_generated, cross-section).
+        scores: float64 (n_scored,) anomaly scores.
+        n_scored: events scored (the test split for SM samples).
+        n_generated: events generated before pre-selection that ``scores`` stand for (scaled by the
+            test fraction for SM samples).
+        latent: float (n_latent, d) latent coordinates of a subsample, or None.
+    """
+
+    info: SampleInfo
+    scores: np.ndarray
+    n_scored: int
+    n_generated: float
+    latent: np.ndarray | None = None
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def role(self) -> SampleRole:
+        return self.info.role
+
+
+@dataclass
+class SampleScores:
+    """All samples of a data directory scored by one run."""
+
+    run_name: str
+    samples: dict[str, ScoreSet] = field(default_factory=dict)
+
+    def by_role(self, role: SampleRole) -> list[ScoreSet]:
+        return [s for s in self.samples.values() if s.role is role]
+
+    @property
+    def zero_bias(self) -> ScoreSet:
+        zb = self.by_role(SampleRole.ZERO_BIAS)
+        if not zb:
+            msg = "no zero-bias sample in the data: rates cannot be calibrated (the manifest has no role 'zero_bias')"
+            raise DataError(msg)
+        return zb[0]
+
+    @property
+    def sm_test(self) -> np.ndarray:
+        """Scores of all SM background test events, concatenated."""
+        parts = [s.scores for s in self.by_role(SampleRole.BACKGROUND)]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    @property
+    def signals(self) -> list[ScoreSet]:
+        return self.by_role(SampleRole.SIGNAL)
+
+
+def _score_chunk(scorer: Scorer, particles: np.ndarray, where: str) -> np.ndarray:
+    scores = np.asarray(scorer.anomaly_score(particles), dtype=np.float64)
+    if scores.ndim == 2 and scores.shape[1] == 1:
+        scores = scores[:, 0]
+    if scores.shape != (len(particles),):
+        msg = (f"run '{scorer.name}' returned scores of shape {scores.shape} for {len(particles)} events of "
+               f"{where}; expected ({len(particles)},): is the deployed output a latent vector?")
+        raise ModelError(msg)
+    if not np.isfinite(scores).all():
+        msg = f"run '{scorer.name}': {int((~np.isfinite(scores)).sum())} NaN/inf scores on {where}"
+        raise ModelError(msg)
+    return scores
+
+
+def score_samples(
+    scorer: Scorer,
+    data_dir: str | Path,
+    *,
+    samples: Sequence[SampleInfo] | None = None,
+    chunk_events: int = 100_000,
+    latent_events: int = 0,
+    seed: int = 0,
+) -> SampleScores:
+    """Score every sample of ``data_dir`` (SM test split, all zero bias, all signal events).
+
+    Args:
+        scorer: the run.
+        data_dir: directory with ``manifest.json`` and the HDF5 files.
+        samples: samples to score (default: the manifest's).
+        chunk_events: events read and scored at a time.
+        latent_events: events per sample whose latent coordinates are kept (0 = none, or no latent).
+        seed: seed of the latent subsample.
+
+    Returns:
+        The :class:`SampleScores`.
+
+    Raises:
+        DataError: missing manifest or file, a file without the ``Particles`` features, an empty
+            zero-bias sample.
+        ModelError: the run returns scores of the wrong shape or non-finite scores.
+    """
+    data_dir = Path(data_dir)
+    infos = list(samples) if samples is not None else load_manifest(data_dir)
+    out = SampleScores(scorer.name)
+    want_latent = latent_events > 0 and has_latent(scorer)
+    rng = np.random.default_rng(seed)
+    for info in infos:
+        path = info.path(data_dir)
+        parts: list[np.ndarray] = []
+        latent_parts: list[np.ndarray] = []
+        n_read = 0
+        for chunk in iter_events(path, chunk_events=chunk_events):
+            particles = chunk.particles
+            if info.role is SampleRole.BACKGROUND:
+                mask = split_mask(n_read + len(particles), "test")[n_read:]
+                particles = particles[mask]
+            n_read += len(chunk)
+            if len(particles) == 0:
+                continue
+            parts.append(_score_chunk(scorer, particles, f"{path} ({info.name})"))
+            if want_latent and sum(len(x) for x in latent_parts) < latent_events:
+                take = min(latent_events - sum(len(x) for x in latent_parts), len(particles))
+                idx = np.sort(rng.choice(len(particles), size=take, replace=False))
+                try:
+                    latent_parts.append(np.asarray(scorer.latent(particles[idx]), dtype=np.float64))
+                except (ModelError, NotImplementedError, AttributeError) as err:
+                    logger.info("run '%s' has no latent space (%s): no latent map", scorer.name, err)
+                    want_latent = False
+                    latent_parts = []
+        scores = np.concatenate(parts) if parts else np.zeros(0)
+        if info.role is SampleRole.ZERO_BIAS and len(scores) == 0:
+            msg = f"zero-bias sample '{info.name}' has no events: rates cannot be calibrated"
+            raise DataError(msg, path=path)
+        if n_read and n_read != info.n_events:
+            logger.warning("%s: manifest says %d events, file has %d", path, info.n_events, n_read)
+        n_generated = float(info.n_generated)
+        if info.role is SampleRole.BACKGROUND and n_read:
+            n_generated *= len(scores) / n_read  # the test split's share of the generated events
+        latent = np.concatenate(latent_parts) if latent_parts else None
+        out.samples[info.name] = ScoreSet(info, scores, len(scores), n_generated, latent)
+        logger.info("scored %s (%s): %d events", info.name, info.role.value, len(scores))
+    if not out.by_role(SampleRole.ZERO_BIAS):
+        msg = "no zero-bias sample in the manifest: rates cannot be calibrated"
+        raise DataError(msg, path=data_dir / "manifest.json")
+    return out
