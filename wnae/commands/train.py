@@ -1,0 +1,53 @@
+"""``wnae train``: train a model on the SM background and write its run directory."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "train a model (WNAE, AE, NAE, VAE, MLP encoder)"
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+MODELS = ("wnae", "ae", "nae", "vae", "mlp_encoder")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from wnae.config import load_config
+    from wnae.train.config import TrainConfig
+    from wnae.train.loop import train
+
+    config_path = args.config or CONFIG_DIR / f"train_{args.model or 'wnae'}.yml"
+    overrides = {}
+    if args.model is not None:
+        overrides["model"] = args.model
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    cfg = load_config(config_path, TrainConfig, overrides=overrides)
+    result = train(cfg, data_dir=args.data_dir, runs_dir=args.runs_dir, name=args.name, resume=args.resume)
+    final = result.metrics["final"]
+    sys.stdout.write(
+        f"{result.run_dir}: {cfg.model}, {len(result.history.get('loss', []))} epochs, "
+        f"{result.metrics['train_events']} training events, "
+        f"{result.metrics['mean_events_per_second']:.0f} events/s, final loss {final.get('loss', float('nan')):.5g}\n"
+    )
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help=HELP,
+        description=f"{HELP}. Writes runs/<name>/: deploy.h5 (the firmware model with its score head), "
+        "normalisation, resolved config, history, metrics, loss plot, checkpoints.",
+    )
+    p.add_argument("--model", choices=MODELS, help="model family (default: the config's, wnae)")
+    p.add_argument("--config", type=Path, help="YAML config (default: wnae/configs/train_<model>.yml)")
+    p.add_argument("--data-dir", type=Path, default=Path("data"), help="data directory (default data/)")
+    p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="runs directory (default runs/)")
+    p.add_argument("--name", help="run name (default <model>-<UTC time>)")
+    p.add_argument("--epochs", type=int, help="override the config's epochs")
+    p.add_argument("--seed", type=int, help="override the config's seed")
+    p.add_argument("--resume", action="store_true", help="continue run --name from its last checkpoint")
+    p.set_defaults(func=_run)

@@ -1,0 +1,154 @@
+"""Loading a trained run: the deployable QKeras model, its normalisation and score.
+
+A run directory (written by :func:`wnae.train.loop.train`) holds ``run.json`` (written last: a run
+without it is incomplete), ``config.yml``, ``normalisation.json``, ``deploy.h5`` and, for the MLP
+encoder, ``gmm.joblib`` and ``deploy_mahalanobis.h5``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wnae.data.preprocess import Normaliser, load_normaliser
+from wnae.errors import ModelError
+
+__all__ = ["TrainedRun", "custom_objects", "latest_run", "load_qkeras_model", "load_run"]
+
+logger = logging.getLogger(__name__)
+
+RUN_INFO = "run.json"
+DEPLOY_MODEL = "deploy.h5"
+MAHALANOBIS_MODEL = "deploy_mahalanobis.h5"
+GMM_FILE = "gmm.joblib"
+PREDICT_BATCH = 8192
+
+
+def custom_objects() -> dict[str, Any]:
+    """Every QKeras layer and quantizer, for ``keras.models.load_model``."""
+    from qkeras.utils import _add_supported_quantized_objects
+
+    objects: dict[str, Any] = {}
+    _add_supported_quantized_objects(objects)
+    return objects
+
+
+def load_qkeras_model(path: str | Path):  # noqa: ANN201
+    """Load a QKeras model saved as ``.h5`` (clear error if missing or unreadable)."""
+    from tensorflow import keras
+
+    path = Path(path)
+    if not path.is_file():
+        msg = f"{path}: model file not found"
+        raise ModelError(msg)
+    try:
+        return keras.models.load_model(path, custom_objects=custom_objects(), compile=False)
+    except (OSError, ValueError) as err:
+        msg = f"{path}: cannot load the model ({err})"
+        raise ModelError(msg) from err
+
+
+def save_qkeras_model(model, path: str | Path) -> None:  # noqa: ANN001
+    """Save a model as ``.h5``, atomically."""
+    from wnae._io import atomic_path
+
+    with atomic_path(path) as tmp:
+        model.save(tmp.with_suffix(".h5"), include_optimizer=False)
+        tmp.with_suffix(".h5").replace(tmp)
+
+
+@dataclass
+class TrainedRun:
+    """A trained run, ready to score events.
+
+    Attributes:
+        path: the run directory.
+        info: ``run.json`` (model family, deployed output, input quantizer, seed, …).
+        config: the resolved training config (a :class:`~wnae.train.config.TrainConfig`).
+        normaliser: input normalisation fitted at training time.
+        deploy_model: the deployable QKeras model (input: 57 normalised features).
+        gmm: scikit-learn GaussianMixture on SM latents (MLP encoder), else None.
+        mahalanobis_model: the MLP encoder's on-chip one-Gaussian score model, else None.
+    """
+
+    path: Path
+    info: dict[str, Any]
+    config: Any
+    normaliser: Normaliser
+    deploy_model: Any
+    gmm: Any = None
+    mahalanobis_model: Any = None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def features(self, x: np.ndarray) -> np.ndarray:
+        """float32 (n, 57) normalised inputs from raw events (n, 19, 4|3) or raw features (n, 57)."""
+        return self.normaliser.transform(x)
+
+    def deploy_output(self, x: np.ndarray) -> np.ndarray:
+        """The deployed model's output on raw events: (n,) score or (n, latent_dim) latent."""
+        out = self.deploy_model.predict(self.features(x), batch_size=PREDICT_BATCH, verbose=0)
+        return out[:, 0] if out.shape[-1] == 1 and self.info["deployed_output"] == "score" else out
+
+    def latent(self, x: np.ndarray) -> np.ndarray:
+        """(n, latent_dim) latent representation (MLP encoder only)."""
+        if self.info["deployed_output"] != "latent":
+            msg = f"run {self.name} ({self.info['model']}) has no latent space output"
+            raise ModelError(msg)
+        return self.deploy_output(x)
+
+    def anomaly_score(self, x: np.ndarray) -> np.ndarray:
+        """float64 (n,) anomaly score, higher = more anomalous.
+
+        E(x) on chip for AE/NAE/WNAE, Σμ² for the VAE, −log p(z) under the GMM for the MLP encoder.
+        """
+        if self.info["deployed_output"] == "latent":
+            return -self.gmm.score_samples(self.latent(x).astype(np.float64))
+        return self.deploy_output(x).astype(np.float64)
+
+
+def load_run(run_dir: str | Path) -> TrainedRun:
+    """Load a complete run directory; clear errors for missing pieces."""
+    from wnae.config import load_config
+    from wnae.train.config import TrainConfig
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        msg = f"{run_dir}: run directory not found"
+        raise ModelError(msg)
+    info_path = run_dir / RUN_INFO
+    if not info_path.is_file():
+        msg = f"{run_dir}: not a finished run (no {RUN_INFO}); train it, or resume with 'wnae train --resume'"
+        raise ModelError(msg)
+    info = json.loads(info_path.read_text())
+    config = load_config(run_dir / "config.yml", TrainConfig)
+    normaliser = load_normaliser(run_dir / "normalisation.json")
+    deploy = load_qkeras_model(run_dir / DEPLOY_MODEL)
+    gmm = mahalanobis = None
+    if info.get("deployed_output") == "latent":
+        import joblib
+
+        gmm_path = run_dir / GMM_FILE
+        if not gmm_path.is_file():
+            msg = f"{gmm_path}: missing Gaussian mixture of the MLP encoder"
+            raise ModelError(msg)
+        gmm = joblib.load(gmm_path)
+        if (run_dir / MAHALANOBIS_MODEL).is_file():
+            mahalanobis = load_qkeras_model(run_dir / MAHALANOBIS_MODEL)
+    return TrainedRun(run_dir, info, config, normaliser, deploy, gmm, mahalanobis)
+
+
+def latest_run(runs_dir: str | Path = "runs") -> Path:
+    """The most recently finished run in ``runs_dir``."""
+    runs = sorted(Path(runs_dir).glob(f"*/{RUN_INFO}"), key=lambda p: p.stat().st_mtime)
+    if not runs:
+        msg = f"no finished run in {runs_dir}/: train one with 'make train'"
+        raise ModelError(msg)
+    return runs[-1].parent

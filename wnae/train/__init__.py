@@ -1,0 +1,1 @@
+"""Training loop and run directories (``wnae train``)."""

@@ -1,0 +1,294 @@
+"""Training: data → normalisation → model family → epochs with checkpoints → run directory.
+
+The run directory ``runs/<name>/`` is filled as training goes (config, normalisation, checkpoints
+after every epoch, so ``--resume`` continues an interrupted run) and completed at the end: the
+deployable model, history, metrics, loss plot, GMM where relevant, and last ``run.json``, which
+marks the run as finished. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wnae._io import atomic_path, write_json_atomic
+from wnae.config import dump_config, load_config
+from wnae.data.io import EventSet, read_events
+from wnae.data.preprocess import Normaliser, fit_normaliser
+from wnae.data.samples import SM_PROCESSES, SampleRole, Split, load_manifest, split_mask
+from wnae.errors import ConfigError, DataError, ModelError
+from wnae.train.config import TrainConfig
+
+__all__ = ["TrainResult", "load_sm_split", "train"]
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_DIR = "checkpoints"
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    history: dict[str, list[float]]
+    metrics: dict[str, Any]
+
+
+def load_sm_split(data_dir: str | Path, split: Split | str, max_events: int | None = None,
+                  seed: int = 0) -> EventSet:
+    """The SM background events of one split, all processes together (labels kept)."""
+    parts = []
+    for sample in load_manifest(data_dir):
+        if sample.role is not SampleRole.BACKGROUND:
+            continue
+        events = read_events(sample.path(data_dir))
+        if events.process_label is None:
+            events.process_label = np.full(len(events), sample.process_label, np.int16)
+        parts.append(events.select(split_mask(len(events), split)))
+    if not parts:
+        msg = f"no SM background samples in {data_dir}/manifest.json"
+        raise DataError(msg)
+    events = EventSet.concatenate(parts)
+    if max_events is not None and len(events) > max_events:
+        keep = np.sort(np.random.default_rng(seed).choice(len(events), max_events, replace=False))
+        events = events.select(keep)
+    if len(events) == 0:
+        msg = f"the SM {Split(split).value} split is empty"
+        raise DataError(msg)
+    return events
+
+
+def _check_input_precision(cfg: TrainConfig, norm: Normaliser, train_features: np.ndarray) -> None:
+    q = cfg.quant.input
+    frac = getattr(norm, "fractional_bits", None)
+    if frac is not None and q.fractional_bits < frac:
+        msg = (f"quant.input has {q.fractional_bits} fractional bits but the fixed-point normalisation needs "
+               f"{frac}: raise quant.input.bits or lower quant.input.integer")
+        raise ConfigError(msg)
+    outside = np.mean((train_features > q.max_value) | (train_features < q.min_value))
+    if outside > 0:
+        logger.info("%.3g%% of the input features saturate the input quantizer [%g, %g]",
+                    100 * outside, q.min_value, q.max_value)
+
+
+def _batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    order = rng.permutation(n)
+    return [order[i : i + batch_size] for i in range(0, n - batch_size + 1, batch_size)] or [order]
+
+
+def _views(particles: np.ndarray, norm: Normaliser, cfg: TrainConfig, rng: np.random.Generator) -> tuple:
+    from wnae.models.augment import augment
+
+    c = cfg.contrastive
+    kw = {"pt_smear": c.pt_smear, "drop_pt_gev": c.drop_pt_gev, "drop_probability": c.drop_probability}
+    return norm.transform(augment(particles, rng, **kw)), norm.transform(augment(particles, rng, **kw))
+
+
+def _make_batch(family, events: EventSet, features: np.ndarray, index: np.ndarray, norm, cfg, rng) -> dict:  # noqa: ANN001
+    if family.batch_kind == "features":
+        return {"features": features[index]}
+    v1, v2 = _views(events.particles[index], norm, cfg, rng)
+    return {"view1": v1, "view2": v2, "labels": events.process_label[index].astype(np.int32)}
+
+
+def _mean_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {key: float(np.mean([r[key] for r in rows if key in r])) for key in rows[0]} if rows else {}
+
+
+def _plot_history(history: dict[str, list[float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in history if k not in ("epoch", "seconds", "events_per_second")]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for key in keys:
+        ax = axes[1] if key.startswith("val_") else axes[0]
+        ax.plot(np.arange(1, len(history[key]) + 1), history[key], label=key)
+    for ax, title in zip(axes, ("training", "validation"), strict=True):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss / energy (normalised units)")
+        ax.set_title(title)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def _fit_gmm(latents: np.ndarray, cfg: TrainConfig, seed: int):  # noqa: ANN202
+    from sklearn.mixture import GaussianMixture
+
+    g = cfg.gmm
+    candidates = range(1, g.max_components + 1) if g.n_components == "bic" else [int(g.n_components)]
+    best, best_bic = None, math.inf
+    for k in candidates:
+        gmm = GaussianMixture(k, covariance_type=g.covariance_type, random_state=seed, reg_covar=1e-4)
+        gmm.fit(latents)
+        bic = gmm.bic(latents)
+        if bic < best_bic:
+            best, best_bic = gmm, bic
+    logger.info("GMM: %d components (BIC %.1f)", best.n_components, best_bic)
+    return best
+
+
+def train(
+    cfg: TrainConfig,
+    *,
+    data_dir: str | Path = "data",
+    runs_dir: str | Path = "runs",
+    name: str | None = None,
+    resume: bool = False,
+    progress: bool | None = None,
+) -> TrainResult:
+    """Train one model and write its run directory.
+
+    Args:
+        cfg: the training config (ignored on ``resume``: the run's own config is used).
+        data_dir: data directory with ``manifest.json``.
+        runs_dir: where run directories live.
+        name: run name (default ``<model>-<UTC yyyymmdd-HHMMSS>``); required with ``resume``.
+        resume: continue the run ``name`` from its last checkpoint.
+        progress: show a progress bar (default: only on a terminal).
+
+    Raises:
+        ModelError: the run exists (without ``resume``), or the loss became NaN/inf (the last good
+            checkpoint is kept).
+    """
+    import tensorflow as tf
+    from tqdm.auto import tqdm
+
+    from wnae.models.families import FAMILIES
+    from wnae.models.serialization import (
+        DEPLOY_MODEL,
+        GMM_FILE,
+        MAHALANOBIS_MODEL,
+        RUN_INFO,
+        save_qkeras_model,
+    )
+
+    runs_dir = Path(runs_dir)
+    if resume:
+        if name is None:
+            msg = "--resume needs --name of the run to continue"
+            raise ModelError(msg)
+        run_dir = runs_dir / name
+        if not (run_dir / "config.yml").is_file():
+            msg = f"{run_dir}: nothing to resume (no config.yml)"
+            raise ModelError(msg)
+        cfg = load_config(run_dir / "config.yml", TrainConfig)
+    else:
+        name = name or f"{cfg.model}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+        run_dir = runs_dir / name
+        if run_dir.exists():
+            msg = f"{run_dir} exists: choose another --name, or --resume it"
+            raise ModelError(msg)
+
+    tf.keras.utils.set_random_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    train_events = load_sm_split(data_dir, Split.TRAIN, cfg.max_train_events, cfg.seed)
+    val_events = load_sm_split(data_dir, Split.VALIDATION, None if cfg.max_train_events is None
+                               else max(1, cfg.max_train_events // 3), cfg.seed)
+    norm = fit_normaliser([train_events.particles], cfg.normalisation)
+    train_x, val_x = norm.transform(train_events.particles), norm.transform(val_events.particles)
+    _check_input_precision(cfg, norm, train_x)
+    family = FAMILIES[cfg.model](cfg, cfg.seed, n_classes=len(SM_PROCESSES))
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(run_dir / "config.yml") as tmp:
+        tmp.write_text(dump_config(cfg))
+    norm.save(run_dir / "normalisation.json")
+    ckpt = tf.train.Checkpoint(**family.checkpoint_objects())
+    manager = tf.train.CheckpointManager(ckpt, run_dir / CHECKPOINT_DIR, max_to_keep=1)
+    state_path = run_dir / CHECKPOINT_DIR / "state.npz"
+    history: dict[str, list[float]] = {}
+    start_epoch = 0
+    if resume and manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint)
+        with np.load(state_path, allow_pickle=False) as state:
+            history = json.loads(str(state["history"]))
+            start_epoch = int(state["epoch"])
+            family.load_extra_state({k: state[k] for k in state.files if k not in ("history", "epoch")})
+        logger.info("resuming %s at epoch %d", run_dir, start_epoch + 1)
+
+    bar = tqdm(range(start_epoch, cfg.epochs), initial=start_epoch, total=cfg.epochs, desc=f"train {cfg.model}",
+               unit="epoch", disable=None if progress is None else not progress)
+    started = time.perf_counter()
+    for epoch in bar:
+        t0 = time.perf_counter()
+        rows = []
+        for index in _batches(len(train_x), cfg.batch_size, rng):
+            metrics = family.train_step(_make_batch(family, train_events, train_x, index, norm, cfg, rng), epoch)
+            if not all(math.isfinite(v) for v in metrics.values()):
+                msg = (f"non-finite loss at epoch {epoch + 1} ({metrics}); training stopped. The last good "
+                       f"checkpoint (epoch {epoch}) is kept in {run_dir / CHECKPOINT_DIR}: lower the learning "
+                       "rate or the Langevin step and --resume")
+                raise ModelError(msg)
+            rows.append(metrics)
+        seconds = time.perf_counter() - t0
+        val_index = np.arange(len(val_x))
+        val_rows = [family.validation_step(_make_batch(family, val_events, val_x, chunk, norm, cfg, rng))
+                    for chunk in np.array_split(val_index, max(1, len(val_index) // 4096))]
+        epoch_metrics = {**_mean_metrics(rows), **{f"val_{k}": v for k, v in _mean_metrics(val_rows).items()}}
+        epoch_metrics["events_per_second"] = len(rows) * cfg.batch_size / seconds
+        epoch_metrics["seconds"] = seconds
+        for key, value in epoch_metrics.items():
+            history.setdefault(key, []).append(value)
+        manager.save(checkpoint_number=epoch + 1)
+        with atomic_path(state_path) as tmp, tmp.open("wb") as f:
+            np.savez(f, history=json.dumps(history), epoch=epoch + 1, **family.extra_state())
+        bar.set_postfix(loss=f"{epoch_metrics['loss']:.4g}", ev_s=f"{epoch_metrics['events_per_second']:.0f}")
+        logger.info("epoch %d/%d: %s", epoch + 1, cfg.epochs,
+                    ", ".join(f"{k}={v:.4g}" for k, v in epoch_metrics.items()))
+
+    deploy = family.deploy_model()
+    save_qkeras_model(deploy, run_dir / DEPLOY_MODEL)
+    metrics: dict[str, Any] = {
+        "train_events": len(train_x),
+        "validation_events": len(val_x),
+        "final": {k: v[-1] for k, v in history.items()},
+        "training_seconds": time.perf_counter() - started,
+        "mean_events_per_second": float(np.mean(history["events_per_second"])) if history else None,
+    }
+    if family.deployed_output == "latent":
+        import joblib
+
+        latents = deploy.predict(train_x, batch_size=8192, verbose=0).astype(np.float64)
+        gmm = _fit_gmm(latents, cfg, cfg.seed)
+        with atomic_path(run_dir / GMM_FILE) as tmp:
+            joblib.dump(gmm, tmp)
+        metrics["gmm_components"] = int(gmm.n_components)
+        save_qkeras_model(
+            family.mahalanobis_model(latents.mean(axis=0), np.cov(latents, rowvar=False)),
+            run_dir / MAHALANOBIS_MODEL,
+        )
+    write_json_atomic(run_dir / "history.json", history)
+    with atomic_path(run_dir / "history.csv") as tmp:
+        keys = list(history)
+        lines = [",".join(["epoch", *keys])]
+        lines += [",".join([str(i + 1), *(f"{history[k][i]:.8g}" for k in keys)]) for i in range(len(history[keys[0]]))]
+        tmp.write_text("\n".join(lines) + "\n")
+    write_json_atomic(run_dir / "metrics.json", metrics)
+    if history:
+        _plot_history(history, run_dir / "loss.png")
+    q = cfg.quant.input
+    write_json_atomic(run_dir / RUN_INFO, {
+        "model": cfg.model,
+        "deployed_output": family.deployed_output,
+        "input_quantizer": {"bits": q.bits, "integer": q.integer, "signed": q.signed},
+        "score_quantizer": cfg.quant.score.model_dump(),
+        "seed": cfg.seed,
+        "epochs": cfg.epochs,
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "data_dir": str(data_dir),
+    })
+    logger.info("run written to %s", run_dir)
+    return TrainResult(run_dir, history, metrics)
