@@ -240,8 +240,10 @@ def train(
         epoch_metrics = {**_mean_metrics(rows), **{f"val_{k}": v for k, v in _mean_metrics(val_rows).items()}}
         epoch_metrics["events_per_second"] = len(rows) * cfg.batch_size / seconds
         epoch_metrics["seconds"] = seconds
-        for key, value in epoch_metrics.items():
-            history.setdefault(key, []).append(value)
+        n_done = len(history.get("loss", []))
+        for key in [*history, *(k for k in epoch_metrics if k not in history)]:
+            # a metric may start later (energy_neg after AE pre-training): earlier epochs get NaN
+            history.setdefault(key, [math.nan] * n_done).append(epoch_metrics.get(key, math.nan))
         manager.save(checkpoint_number=epoch + 1)
         with atomic_path(state_path) as tmp, tmp.open("wb") as f:
             np.savez(f, history=json.dumps(history), epoch=epoch + 1, **family.extra_state())
@@ -254,7 +256,7 @@ def train(
     metrics: dict[str, Any] = {
         "train_events": len(train_x),
         "validation_events": len(val_x),
-        "final": {k: v[-1] for k, v in history.items()},
+        "final": {k: v[-1] for k, v in history.items() if not math.isnan(v[-1])},
         "training_seconds": time.perf_counter() - started,
         "mean_events_per_second": float(np.mean(history["events_per_second"])) if history else None,
     }
@@ -270,7 +272,8 @@ def train(
             family.mahalanobis_model(latents.mean(axis=0), np.cov(latents, rowvar=False)),
             run_dir / MAHALANOBIS_MODEL,
         )
-    write_json_atomic(run_dir / "history.json", history)
+    write_json_atomic(run_dir / "history.json",
+                      {k: [None if math.isnan(v) else v for v in values] for k, values in history.items()})
     with atomic_path(run_dir / "history.csv") as tmp:
         keys = list(history)
         lines = [",".join(["epoch", *keys])]

@@ -1,0 +1,109 @@
+"""End-to-end training on a small data directory: run directory, reload, resume, NaN, errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from wnae.cli import main
+from wnae.config import parse_config
+from wnae.errors import ConfigError, ModelError
+from wnae.models.families import AutoencoderFamily
+from wnae.models.serialization import latest_run, load_run
+from wnae.train.config import TrainConfig
+from wnae.train.loop import train
+from tests.conftest import random_particles, write_toy_data_dir
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return write_toy_data_dir(tmp_path_factory.mktemp("toy") / "data", n_background=500)
+
+
+def _cfg(model: str, **extra) -> TrainConfig:
+    base = {"model": model, "epochs": 2, "batch_size": 128, "architecture": {"encoder": [16, 8], "latent_dim": 4},
+            "mcmc": {"steps": 2, "buffer_size": 512, "pretrain_epochs": 1}, "gmm": {"max_components": 2}}
+    return parse_config(TrainConfig, {**base, **extra})
+
+
+@pytest.mark.parametrize("model", ["wnae", "vae", "mlp_encoder"])
+def test_run_directory_and_reload(model, data_dir, tmp_path):
+    result = train(_cfg(model), data_dir=data_dir, runs_dir=tmp_path, name="r", progress=False)
+    run_dir = result.run_dir
+    for name in ("config.yml", "normalisation.json", "deploy.h5", "history.json", "history.csv", "metrics.json",
+                 "loss.png", "run.json"):
+        assert (run_dir / name).stat().st_size > 0, name
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["model"] == model
+    assert info["deployed_output"] == ("latent" if model == "mlp_encoder" else "score")
+    history = json.loads((run_dir / "history.json").read_text())
+    assert len(history["loss"]) == 2
+    run = load_run(run_dir)
+    events = random_particles(100, 9)
+    scores = run.anomaly_score(events)
+    assert scores.shape == (100,)
+    assert np.all(np.isfinite(scores))
+    np.testing.assert_array_equal(scores, load_run(run_dir).anomaly_score(events))
+    if model == "mlp_encoder":
+        assert (run_dir / "gmm.joblib").is_file()
+        assert run.latent(events).shape == (100, 4)
+        assert run.mahalanobis_model.predict(run.features(events), verbose=0).shape == (100, 1)
+    else:
+        with pytest.raises(ModelError, match="no latent space"):
+            run.latent(events)
+    assert latest_run(tmp_path) == run_dir
+
+
+def test_same_seed_same_model(data_dir, tmp_path):
+    a = train(_cfg("ae"), data_dir=data_dir, runs_dir=tmp_path, name="a", progress=False)
+    b = train(_cfg("ae"), data_dir=data_dir, runs_dir=tmp_path, name="b", progress=False)
+    events = random_particles(50, 3)
+    np.testing.assert_array_equal(load_run(a.run_dir).anomaly_score(events), load_run(b.run_dir).anomaly_score(events))
+
+
+def test_resume_continues_from_the_checkpoint(data_dir, tmp_path):
+    train(_cfg("wnae", epochs=1), data_dir=data_dir, runs_dir=tmp_path, name="x", progress=False)
+    (tmp_path / "x" / "run.json").unlink()  # as if interrupted after epoch 1
+    cfg_path = tmp_path / "x" / "config.yml"
+    cfg_path.write_text(cfg_path.read_text().replace("epochs: 1", "epochs: 3"))
+    result = train(_cfg("wnae"), data_dir=data_dir, runs_dir=tmp_path, name="x", resume=True, progress=False)
+    assert len(result.history["loss"]) == 3
+    assert (tmp_path / "x" / "run.json").is_file()
+    with pytest.raises(ModelError, match="exists"):
+        train(_cfg("wnae"), data_dir=data_dir, runs_dir=tmp_path, name="x", progress=False)
+
+
+def test_nan_loss_stops_with_a_clear_message(data_dir, tmp_path, monkeypatch):
+    original = AutoencoderFamily.train_step
+
+    def diverging(self, batch, epoch):  # noqa: ANN001, ANN202
+        metrics = original(self, batch, epoch)
+        return {**metrics, "loss": float("nan")} if epoch == 1 else metrics
+
+    monkeypatch.setattr(AutoencoderFamily, "train_step", diverging)
+    with pytest.raises(ModelError, match="non-finite loss at epoch 2") as info:
+        train(_cfg("ae", epochs=3), data_dir=data_dir, runs_dir=tmp_path, name="nan", progress=False)
+    assert "last good checkpoint (epoch 1)" in str(info.value)
+    assert (tmp_path / "nan" / "checkpoints" / "state.npz").is_file()
+    assert not (tmp_path / "nan" / "run.json").exists()
+
+
+def test_input_precision_must_hold_the_normalisation(data_dir, tmp_path):
+    cfg = _cfg("ae", quant={"input": {"bits": 8, "integer": 5}})
+    with pytest.raises(ConfigError, match="fractional bits"):
+        train(cfg, data_dir=data_dir, runs_dir=tmp_path, name="p", progress=False)
+
+
+def test_cli_train_and_errors(data_dir, tmp_path, capsys):
+    cfg = tmp_path / "c.yml"
+    cfg.write_text("model: ae\nepochs: 1\nbatch_size: 128\narchitecture: {encoder: [8], latent_dim: 2}\n")
+    assert main(["train", "--config", str(cfg), "--data-dir", str(data_dir), "--runs-dir", str(tmp_path),
+                 "--name", "cli"]) == 0
+    assert "cli: ae, 1 epochs" in capsys.readouterr().out
+    cfg.write_text("model: ae\nepochz: 1\n")
+    assert main(["train", "--config", str(cfg), "--data-dir", str(data_dir)]) == 2
+    assert "did you mean 'epochs'" in capsys.readouterr().err
+    assert main(["train", "--model", "ae", "--data-dir", str(tmp_path / "none")]) == 2
+    assert "generate the data first" in capsys.readouterr().err
