@@ -1,0 +1,246 @@
+"""QKeras model → hls4ml HLS project, configured so that its C simulation is bit-exact.
+
+hls4ml 1.3.0 needs help to reproduce QKeras exactly; every fix is applied here, derived from the
+model's own quantizers (nothing is loosened):
+
+* ``granularity='name'`` (``'model'`` silently drops activation quantizers).
+* A ``quantized_bits`` quantizer becomes ``ap_fixed<W, I+1, AP_RND_CONV, AP_SAT>`` — or
+  ``ap_ufixed<W, I, …>`` when ``keep_negative=False``: hls4ml maps those to a signed type with one
+  fractional bit less.
+* hls4ml removes a linear quantizer that follows a layer (the input quantizer, a ``QDense``'s
+  activation quantizer, a ``QActivation`` after a merge or a plain ``Dense``) and keeps the
+  preceding layer's inferred, unrounded type. So the preceding layer's ``result`` type is set to
+  the quantizer's type: the layer rounds its exact (wide) result once, as QKeras does.
+* Quantizers must use ``alpha=1`` (a power-of-two scale is not a fixed-point grid).
+
+The project is written to ``hls_projects/<run>-<target>/`` through a ``.partial`` directory,
+with test-bench data (``tb_data/``) from real events.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wnae.errors import FirmwareError
+
+__all__ = ["ConvertedProject", "build_hls_config", "convert_model", "quantizer_type"]
+
+logger = logging.getLogger(__name__)
+
+
+def quantizer_type(qconfig: dict[str, Any] | None, where: str) -> str | None:
+    """hls4ml precision string of a serialised QKeras quantizer (None if not a fixed-point grid)."""
+    if not qconfig:
+        return None
+    cls, c = qconfig.get("class_name"), qconfig.get("config", {})
+    if cls not in ("quantized_bits", "quantized_relu"):
+        return None
+    alpha = c.get("alpha")
+    if cls == "quantized_bits" and alpha not in (1, 1.0, None):
+        msg = f"{where}: quantized_bits with alpha={alpha!r} is not a fixed-point grid; use alpha=1"
+        raise FirmwareError(msg)
+    bits, integer = int(c["bits"]), int(c["integer"])
+    if cls == "quantized_bits" and c.get("keep_negative", True):
+        return f"fixed<{bits},{integer + 1},RND_CONV,SAT>"
+    return f"ufixed<{bits},{integer},RND_CONV,SAT>"
+
+
+def _inbound(layer) -> list[str]:  # noqa: ANN001
+    nodes = layer.inbound_nodes
+    if not nodes:
+        return []
+    names = []
+    for node in nodes[:1]:
+        inbound = node.inbound_layers
+        for lay in inbound if isinstance(inbound, list) else [inbound]:
+            names.append(lay.name)
+    return names
+
+
+def _consumers(model) -> dict[str, list[str]]:  # noqa: ANN001
+    users: dict[str, list[str]] = {layer.name: [] for layer in model.layers}
+    for layer in model.layers:
+        for src in _inbound(layer):
+            users[src].append(layer.name)
+    return users
+
+
+def _quantizer_config(layer, key: str) -> dict[str, Any] | None:  # noqa: ANN001
+    from qkeras import QActivation
+
+    if isinstance(layer, QActivation) and key == "activation":
+        q = layer.quantizer
+        return {"class_name": q.__class__.__name__, "config": q.get_config()}
+    value = layer.get_config().get(key)
+    return value if isinstance(value, dict) else None
+
+
+def build_hls_config(model, target, *, trace: bool = False) -> dict[str, Any]:  # noqa: ANN001
+    """hls4ml config (``granularity='name'``) for a bit-exact conversion of ``model`` on ``target``.
+
+    Args:
+        model: the QKeras model.
+        target: a :class:`~wnae.firmware.config.FirmwareConfig`.
+        trace: record every layer's output (hls4ml ``Trace``) for layer-by-layer debugging.
+    """
+    import hls4ml
+
+    t = target.hls4ml_target()
+    default = t.default_precision.replace("ap_", "")
+    cfg = hls4ml.utils.config_from_keras_model(
+        model, granularity="name", backend=t.backend, default_precision=default, default_reuse_factor=t.reuse_factor
+    )
+    cfg["Model"]["Strategy"] = t.strategy
+    cfg["Model"]["ReuseFactor"] = t.reuse_factor
+    layers = cfg["LayerName"]
+    users = _consumers(model)
+    def set_result(name: str, qtype: str) -> None:
+        # the layer and the linear activation hls4ml appends to a Dense (``<name>_linear``)
+        for key in (name, f"{name}_linear", f"{name}_quantized_bits", f"{name}_quantized_relu"):
+            if key in layers:
+                layers[key].setdefault("Precision", {})["result"] = qtype
+
+    for layer in model.layers:
+        name = layer.name
+        act = _quantizer_config(layer, "activation")
+        qtype = quantizer_type(act, f"layer '{name}'")
+        if qtype is None:
+            continue
+        set_result(name, qtype)
+        if layer.__class__.__name__ == "QActivation" and act["class_name"] == "quantized_bits":
+            for src in _inbound(layer):  # hls4ml folds the quantizer into the preceding layer
+                if users[src] == [name]:
+                    set_result(src, qtype)
+    for name, override in target.precision.layers.items():
+        if name not in layers:
+            msg = f"precision override for layer '{name}', which the model does not have ({', '.join(layers)})"
+            raise FirmwareError(msg)
+        layers[name]["Precision"].update({k: v.replace("ap_", "") for k, v in override.as_dict().items()})
+    for name in layers:
+        layers[name]["Trace"] = trace
+    return cfg
+
+
+def _check_weights_fit(model, target) -> None:  # noqa: ANN001
+    """A weight/bias precision set in the target config must hold the layer's values (names the layer)."""
+    from wnae.firmware.config import parse_ap_type
+
+    for name, override in target.precision.layers.items():
+        try:
+            weights = model.get_layer(name).get_weights()
+        except ValueError:
+            continue  # reported by build_hls_config
+        for key, index in (("weight", 0), ("bias", 1)):
+            text = getattr(override, key)
+            if text is None or len(weights) <= index:
+                continue
+            ap = parse_ap_type(text)
+            values = np.asarray(weights[index], np.float64)
+            lsb = 2.0 ** -ap.fractional_bits
+            hi = 2.0 ** (ap.integer_bits - (1 if ap.signed else 0)) - lsb
+            lo = -(2.0 ** (ap.integer_bits - 1)) if ap.signed else 0.0
+            on_grid = np.all(np.abs(values / lsb - np.round(values / lsb)) < 1e-6)
+            if values.max(initial=0) > hi or values.min(initial=0) < lo or not on_grid:
+                msg = (f"layer '{name}': {key} precision {text} cannot hold its values "
+                       f"(range [{values.min():.6g}, {values.max():.6g}], needs grid {lsb:g})")
+                raise FirmwareError(msg)
+
+
+@dataclass
+class ConvertedProject:
+    """An hls4ml project on disk and its in-memory model (compiled when ``compiled``)."""
+
+    path: Path
+    hls_model: Any
+    config: dict[str, Any]
+    compiled: bool = False
+
+
+def _compile(hls_model, where: Path) -> None:  # noqa: ANN001
+    """g++ build of the C simulation library (hls4ml's ``compile``), with the compiler's errors."""
+    import contextlib
+    import io
+    import subprocess
+
+    log = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(log):
+            hls_model.compile()
+    except (subprocess.CalledProcessError, RuntimeError, OSError) as err:
+        detail = (getattr(err, "stderr", None) or getattr(err, "output", None) or "") + log.getvalue()
+        msg = f"g++ build of {where} failed (project kept for inspection):\n{str(detail)[-4000:] or err}"
+        raise FirmwareError(msg) from err
+
+
+def convert_model(
+    model,  # noqa: ANN001
+    target,  # noqa: ANN001
+    output_dir: str | Path,
+    *,
+    tb_inputs: np.ndarray | None = None,
+    compile: bool = True,  # noqa: A002 (hls4ml's word)
+    trace: bool = False,
+) -> ConvertedProject:
+    """Write (and compile) the hls4ml project of ``model`` for ``target`` in ``output_dir``.
+
+    The project is written in ``<output_dir>.partial`` and renamed when complete, then compiled in
+    place; a failing g++ build leaves the project there for inspection.
+
+    Args:
+        model: the deployable QKeras model.
+        target: :class:`~wnae.firmware.config.FirmwareConfig`.
+        output_dir: the project directory.
+        tb_inputs: float (n, n_inputs) real events for the project's test bench (``tb_data/``).
+        compile: build the C simulation library with g++ (no Vivado needed).
+        trace: hls4ml layer tracing.
+    """
+    import tempfile
+
+    import hls4ml
+
+    output_dir = Path(output_dir)
+    cfg = build_hls_config(model, target, trace=trace)
+    _check_weights_fit(model, target)
+    t = target.hls4ml_target()
+    partial = output_dir.with_name(output_dir.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    with tempfile.TemporaryDirectory() as tb_dir:
+        kwargs: dict[str, Any] = {}
+        if tb_inputs is not None:
+            x_path, y_path = Path(tb_dir) / "tb_input_features.dat", Path(tb_dir) / "tb_output_predictions.dat"
+            np.savetxt(x_path, tb_inputs.astype(np.float64), fmt="%.10g")
+            np.savetxt(y_path, np.asarray(model.predict(tb_inputs, verbose=0), np.float64).reshape(len(tb_inputs), -1),
+                       fmt="%.10g")
+            kwargs.update(input_data_tb=str(x_path), output_data_tb=str(y_path))
+        try:
+            hls_model = hls4ml.converters.convert_from_keras_model(
+                model,
+                hls_config=cfg,
+                output_dir=str(partial),
+                backend=t.backend,
+                io_type=t.io_type,
+                part=t.part,
+                clock_period=t.clock_period_ns,
+                project_name="myproject",
+                **kwargs,
+            )
+            hls_model.write()
+        except Exception as err:  # hls4ml raises bare Exceptions for unsupported layers/configs
+            shutil.rmtree(partial, ignore_errors=True)
+            msg = f"hls4ml could not convert the model for target {target.name}: {err}"
+            raise FirmwareError(msg) from err
+        if output_dir.exists():
+            shutil.rmtree(output_dir)
+        partial.rename(output_dir)
+        # the C simulation library refers to its project directory by absolute path: build it in place
+        hls_model.config.config["OutputDir"] = str(output_dir)
+        if compile:  # hls4ml's compile() writes the project again: the tb files must still exist
+            _compile(hls_model, output_dir)
+    logger.info("wrote hls4ml project %s", output_dir)
+    return ConvertedProject(output_dir, hls_model, cfg, compiled=compile)
