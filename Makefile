@@ -5,10 +5,10 @@ PY          := $(VENV)/bin/python
 WNAE        := $(PY) -m wnae
 PYTEST_ARGS ?=
 TARGET      ?= gt_run3
-RUN         ?= $(shell ls -td runs/*/ 2>/dev/null | head -n 1)
+RUN         ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test data data-check train evaluate hls-csim synth-report clean
+.PHONY: help install test data data-check train evaluate convert hls-csim synth-report clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -31,14 +31,17 @@ data: $(VENV)/.installed  ## generate the embedded default data set under data/
 data-check: $(VENV)/.installed  ## summarise the default data set (counts, spectra, plots)
 	$(WNAE) data summary data/*.h5
 
-train: $(VENV)/.installed  ## train the default model
-	$(WNAE) train
+train: $(VENV)/.installed  ## train the default model (WNAE); MODEL=ae|nae|vae|mlp_encoder for another
+	$(WNAE) train $(if $(MODEL),--model $(MODEL))
 
 evaluate: $(VENV)/.installed  ## evaluate the latest run (or RUN=...)
 	$(WNAE) evaluate $(RUN)
 
-hls-csim: $(VENV)/.installed  ## hls4ml C simulation, bit for bit against QKeras
-	$(WNAE) csim $(RUN)
+convert: $(VENV)/.installed  ## hls4ml project of the latest run (or RUN=...) for TARGET (default gt_run3)
+	$(WNAE) convert $(RUN) --target $(TARGET)
+
+hls-csim: $(VENV)/.installed  ## g++ C simulation of the HLS project, bit for bit against QKeras (RUN=, TARGET=)
+	$(WNAE) csim $(RUN) --target $(TARGET)
 
 synth-report: $(VENV)/.installed  ## synthesis reports against the L1 budget (RUN=..., TARGET=..., REPORTS=...)
 	$(WNAE) synth-report $(RUN) --target $(TARGET) $(if $(REPORTS),--reports $(REPORTS))

@@ -94,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
     from wnae.firmware.tools import HLS_TOOLS, hls_tool_for, run_hls_build
 
     config = resolve_target(args.target)
+    if args.project is None:
+        from wnae.models.serialization import latest_run
+
+        args.project = latest_run()
     project, run_dir = _resolve_project(args.project, config.name or str(args.target), args.hls_projects)
     tool_name = HLS_TOOLS[config.backend]
     tool = hls_tool_for(config.backend)
@@ -140,9 +144,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "project",
+        nargs="?",
         type=Path,
         help="hls4ml project directory, or a run (runs/<name>/ or <name>) whose project is "
-        "hls_projects/<name>-<target>/",
+        "hls_projects/<name>-<target>/ (default: the latest run)",
     )
     p.add_argument(
         "--target",
