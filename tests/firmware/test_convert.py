@@ -10,7 +10,7 @@ from wnae.config import parse_config
 from wnae.errors import FirmwareError
 from wnae.firmware.config import LayerPrecision, resolve_target
 from wnae.firmware.convert import build_hls_config, convert_model, quantizer_type
-from wnae.models.families import AutoencoderFamily
+from wnae.models.wnae import AutoencoderFamily
 from wnae.train.config import TrainConfig
 
 

@@ -72,3 +72,30 @@ def test_info_nce_against_numpy():
     assert got == pytest.approx(expected, rel=1e-5)
     # perfectly aligned views give a lower loss than random ones
     assert float(losses.info_nce_loss(tf.constant(z1), tf.constant(z1), t)) < got
+
+
+def test_emd_loss_equals_pot_emd2_on_unequal_sizes():
+    import ot
+
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(12, 4))
+    b = rng.normal(size=(7, 4)) + 1.0
+    expected = ot.emd2(np.full(12, 1 / 12), np.full(7, 1 / 7), ot.dist(a, b))  # squared Euclidean
+    got = float(losses.emd_loss(tf.constant(a, tf.float32), tf.constant(b, tf.float32)))
+    assert got == pytest.approx(expected, rel=1e-5)
+
+
+def test_sliced_emd_lower_bounds_the_exact_emd_and_is_positive():
+    rng = np.random.default_rng(6)
+    a = tf.constant(rng.normal(size=(64, 5)), tf.float32)
+    b = tf.constant(rng.normal(size=(64, 5)) * 2.0 + 0.5, tf.float32)
+    sliced = float(losses.sliced_emd_loss(a, b, n_projections=256, seed=1))
+    exact = float(losses.emd_loss(a, b))
+    # the optimal full plan is admissible for every projection and E_θ[(θᵀv)²] = |v|²/d for θ uniform on
+    # the sphere, so E_θ W2²(θᵀa, θᵀb) ≤ W2²(a, b)/d (up to the Monte Carlo error of 256 projections)
+    assert 0 < sliced <= exact / 5 * 1.2
+    g = tf.Variable(b)
+    with tf.GradientTape() as tape:
+        loss = losses.sliced_emd_loss(a, g, n_projections=32, seed=2)
+    grad = tape.gradient(loss, g)
+    assert grad is not None and np.all(np.isfinite(grad.numpy())) and float(tf.reduce_sum(tf.abs(grad))) > 0

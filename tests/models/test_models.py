@@ -8,14 +8,16 @@ import tensorflow as tf
 
 from tests.conftest import random_particles
 from wnae.config import parse_config
+from wnae.data.validate import validate_particles
+from wnae.errors import ConfigError, ModelError
 from wnae.models.augment import augment
-from wnae.models.families import FAMILIES, AutoencoderFamily
+from wnae.models.mlp_encoder import MlpEncoderFamily, whitening_spec
 from wnae.models.quantization import QuantSpec
+from wnae.models.registry import available_models, build_model, register_model
 from wnae.models.sampler import ReplayBuffer, langevin_chain
 from wnae.models.serialization import load_qkeras_model, save_qkeras_model
+from wnae.models.wnae import AutoencoderFamily
 from wnae.train.config import TrainConfig
-from wnae.data.validate import validate_particles
-from wnae.errors import ConfigError
 
 
 def _cfg(model: str = "wnae", **extra) -> TrainConfig:
@@ -56,7 +58,7 @@ def test_langevin_gradients_reach_the_weights():
 @pytest.mark.parametrize("model", ["wnae", "nae", "ae", "vae"])
 def test_a_few_steps_lower_the_loss(model):
     tf.keras.utils.set_random_seed(0)
-    fam = FAMILIES[model](_cfg(model, learning_rate=3e-3), 0)
+    fam = build_model(model, _cfg(model, learning_rate=3e-3), 0)
     x = _features(512)
     first = [fam.train_step({"features": x[i : i + 128]}, epoch=0)["loss"] for i in range(0, 512, 128)]
     for _ in range(25):
@@ -66,7 +68,7 @@ def test_a_few_steps_lower_the_loss(model):
 
 def test_mlp_encoder_learns_process_labels():
     tf.keras.utils.set_random_seed(0)
-    fam = FAMILIES["mlp_encoder"](_cfg("mlp_encoder", learning_rate=3e-3), 0, n_classes=2)
+    fam = build_model("mlp_encoder", _cfg("mlp_encoder", learning_rate=3e-3), 0, n_classes=2)
     rng = np.random.default_rng(0)
     a, b = rng.normal(-1, 0.3, size=(128, 57)), rng.normal(1, 0.3, size=(128, 57))
     v = np.concatenate([a, b]).astype(np.float32)
@@ -82,7 +84,7 @@ def test_mlp_encoder_learns_process_labels():
 @pytest.mark.parametrize("model", ["wnae", "vae"])
 def test_deployed_score_is_on_the_fixed_point_grid_and_matches_the_energy(model, tmp_path):
     cfg = _cfg(model)
-    fam = FAMILIES[model](cfg, 0)
+    fam = build_model(model, cfg, 0)
     x = _features(64)
     score = fam.deploy_model().predict(x, verbose=0)[:, 0]
     lsb = cfg.quant.score.lsb
@@ -123,3 +125,60 @@ def test_config_errors_are_clear():
         parse_config(TrainConfig, {"model": "transformer"})
     with pytest.raises(ConfigError, match="square is not exact in float32"):
         parse_config(TrainConfig, {"quant": {"diff": {"bits": 16, "integer": 4}}})
+
+
+def test_registry_names_and_errors():
+    assert available_models() == ["ae", "mlp_encoder", "nae", "vae", "wnae"]
+    with pytest.raises(ModelError, match="unknown model 'transformer'; available: ae, mlp_encoder"):
+        build_model("transformer", _cfg(), 0)
+    fam = build_model("nae", _cfg("nae"), 0)
+    assert isinstance(fam, AutoencoderFamily)
+    assert fam.objective == "nae"
+    with pytest.raises(ModelError, match="already registered"):
+        register_model("wnae", lambda cfg, seed, **kw: None)
+
+
+def test_wnae_step_reports_chain_diagnostics_and_fills_the_buffer():
+    tf.keras.utils.set_random_seed(0)
+    fam = build_model("wnae", _cfg("wnae", mcmc={"steps": 2, "buffer_size": 256, "init": "gaussian"}), 0)
+    metrics = fam.train_step({"features": _features(64)}, epoch=0)
+    assert set(metrics) == {"loss", "energy_pos", "energy_neg", "neg_at_bound"}
+    assert 0.0 <= metrics["neg_at_bound"] <= 1.0
+    assert fam.buffer.samples.shape == (64, 57)
+    assert np.all(np.abs(fam.buffer.samples) <= 3.0)
+
+
+def test_gaussian_chain_starts_are_clipped_normal():
+    buf = ReplayBuffer(size=10, dim=4, bound=1.0, replay_ratio=0.9, seed=0, init="gaussian")
+    starts = buf.sample(20_000)
+    assert np.all(np.abs(starts) <= 1.0)
+    assert np.mean(np.abs(starts) == 1.0) == pytest.approx(0.317, abs=0.01)  # P(|N(0,1)| > 1)
+    with pytest.raises(ValueError, match="unknown chain initialisation"):
+        ReplayBuffer(size=10, dim=4, bound=1.0, replay_ratio=0.9, seed=0, init="cauchy")
+
+
+def test_whitening_spec_holds_the_values():
+    spec = whitening_spec(np.array([[-5.3, 0.1], [2.0, 0.0]]), 16)
+    assert spec.integer == 3  # |x| < 8
+    assert spec.min_value <= -5.3 and spec.max_value >= 2.0
+    assert whitening_spec(np.zeros(3), 8).integer == 0
+
+
+def test_mahalanobis_head_is_flat_and_computes_the_distance(tmp_path):
+    tf.keras.utils.set_random_seed(0)
+    cfg = _cfg("mlp_encoder")
+    fam = MlpEncoderFamily(cfg, 0)
+    x = _features(512, seed=4)
+    z = fam.deploy_model().predict(x, verbose=0).astype(np.float64)
+    mean, cov = z.mean(0), np.cov(z, rowvar=False) + 1e-3 * np.eye(z.shape[1])
+    model = fam.mahalanobis_model(mean, cov)
+    assert not any(isinstance(layer, tf.keras.Model) for layer in model.layers)  # hls4ml needs a flat graph
+    score = model.predict(x, verbose=0)[:, 0]
+    d = z - mean
+    expected = np.einsum("ni,ij,nj->n", d, np.linalg.inv(cov), d)
+    lsb = cfg.quant.score.lsb
+    np.testing.assert_array_equal(score / lsb, np.round(score / lsb))
+    inside = expected < 0.8 * 2**cfg.quant.diff.integer  # no saturation of the whitened components
+    assert np.corrcoef(score[inside], expected[inside])[0, 1] > 0.99
+    save_qkeras_model(model, tmp_path / "m.h5")
+    np.testing.assert_array_equal(load_qkeras_model(tmp_path / "m.h5").predict(x, verbose=0)[:, 0], score)

@@ -10,8 +10,8 @@ import pytest
 from wnae.cli import main
 from wnae.config import parse_config
 from wnae.errors import ConfigError, ModelError
-from wnae.models.families import AutoencoderFamily
-from wnae.models.serialization import latest_run, load_run
+from wnae.models.wnae import AutoencoderFamily
+from wnae.models.serialization import latest_run, load_run, load_training_model
 from wnae.train.config import TrainConfig
 from wnae.train.loop import train
 from tests.conftest import random_particles, write_toy_data_dir
@@ -54,6 +54,12 @@ def test_run_directory_and_reload(model, data_dir, tmp_path):
         with pytest.raises(ModelError, match="no latent space"):
             run.latent(events)
     assert latest_run(tmp_path) == run_dir
+    family = load_training_model(run_dir)  # the full training model from the last checkpoint
+    if model == "wnae":  # its autoencoder gives the deployed score: Σ(x − x̂)² = 57 E(x) up to rounding
+        features = run.features(events)
+        energy = 57 * family.energy(features, training=False).numpy()
+        np.testing.assert_allclose(scores, energy, rtol=0.05, atol=0.5)
+        assert len(family.buffer.samples) > 0
 
 
 def test_same_seed_same_model(data_dir, tmp_path):
@@ -64,13 +70,16 @@ def test_same_seed_same_model(data_dir, tmp_path):
 
 
 def test_resume_continues_from_the_checkpoint(data_dir, tmp_path):
-    train(_cfg("wnae", epochs=1), data_dir=data_dir, runs_dir=tmp_path, name="x", progress=False)
+    no_warmup = {"steps": 2, "buffer_size": 512, "pretrain_epochs": 0}
+    train(_cfg("wnae", epochs=1, mcmc=no_warmup), data_dir=data_dir, runs_dir=tmp_path, name="x", progress=False)
     (tmp_path / "x" / "run.json").unlink()  # as if interrupted after epoch 1
-    cfg_path = tmp_path / "x" / "config.yml"
-    cfg_path.write_text(cfg_path.read_text().replace("epochs: 1", "epochs: 3"))
-    result = train(_cfg("wnae"), data_dir=data_dir, runs_dir=tmp_path, name="x", resume=True, progress=False)
+    buffer_before = np.load(tmp_path / "x" / "checkpoints" / "state.npz")["replay_buffer"]
+    result = train(_cfg("wnae"), data_dir=data_dir, runs_dir=tmp_path, name="x", resume=True, epochs=3,
+                   progress=False)
     assert len(result.history["loss"]) == 3
     assert (tmp_path / "x" / "run.json").is_file()
+    assert "epochs: 3" in (tmp_path / "x" / "config.yml").read_text()
+    assert len(buffer_before) > 0  # the replay buffer is checkpointed with the weights
     with pytest.raises(ModelError, match="exists"):
         train(_cfg("wnae"), data_dir=data_dir, runs_dir=tmp_path, name="x", progress=False)
 
@@ -102,6 +111,11 @@ def test_cli_train_and_errors(data_dir, tmp_path, capsys):
     assert main(["train", "--config", str(cfg), "--data-dir", str(data_dir), "--runs-dir", str(tmp_path),
                  "--name", "cli"]) == 0
     assert "cli: ae, 1 epochs" in capsys.readouterr().out
+    assert main(["train", "--data-dir", str(data_dir), "--runs-dir", str(tmp_path), "--name", "cli",
+                 "--resume", "--epochs", "2"]) == 0  # a finished run trains on to the new total
+    assert "cli: ae, 2 epochs" in capsys.readouterr().out
+    assert main(["train", "--data-dir", str(data_dir), "--runs-dir", str(tmp_path), "--resume"]) == 2
+    assert "--resume needs --name" in capsys.readouterr().err
     cfg.write_text("model: ae\nepochz: 1\n")
     assert main(["train", "--config", str(cfg), "--data-dir", str(data_dir)]) == 2
     assert "did you mean 'epochs'" in capsys.readouterr().err

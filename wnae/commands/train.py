@@ -25,10 +25,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.seed is not None:
         overrides["seed"] = args.seed
     cfg = load_config(config_path, TrainConfig, overrides=overrides)
-    result = train(cfg, data_dir=args.data_dir, runs_dir=args.runs_dir, name=args.name, resume=args.resume)
+    result = train(cfg, data_dir=args.data_dir, runs_dir=args.runs_dir, name=args.name, resume=args.resume,
+                   epochs=args.epochs if args.resume else None)
     final = result.metrics["final"]
     sys.stdout.write(
-        f"{result.run_dir}: {cfg.model}, {len(result.history.get('loss', []))} epochs, "
+        f"{result.run_dir}: {result.config.model}, {len(result.history.get('loss', []))} epochs, "
         f"{result.metrics['train_events']} training events, "
         f"{result.metrics['mean_events_per_second']:.0f} events/s, final loss {final.get('loss', float('nan')):.5g}\n"
     )
@@ -47,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", type=Path, default=Path("data"), help="data directory (default data/)")
     p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="runs directory (default runs/)")
     p.add_argument("--name", help="run name (default <model>-<UTC time>)")
-    p.add_argument("--epochs", type=int, help="override the config's epochs")
+    p.add_argument("--epochs", type=int, help="override the config's epochs (with --resume: the new total)")
     p.add_argument("--seed", type=int, help="override the config's seed")
     p.add_argument("--resume", action="store_true", help="continue run --name from its last checkpoint")
     p.set_defaults(func=_run)

@@ -172,8 +172,11 @@ def _compile(hls_model, where: Path) -> None:  # noqa: ANN001
     try:
         with contextlib.redirect_stdout(log):
             hls_model.compile()
-    except (subprocess.CalledProcessError, RuntimeError, OSError) as err:
-        detail = (getattr(err, "stderr", None) or getattr(err, "output", None) or "") + log.getvalue()
+    except Exception as err:  # hls4ml raises a bare Exception when build_lib.sh fails  # noqa: BLE001
+        if isinstance(err, subprocess.CalledProcessError):
+            detail = f"{err.stderr or ''}{err.output or ''}{log.getvalue()}"
+        else:
+            detail = f"{err}\n{log.getvalue()}"
         msg = f"g++ build of {where} failed (project kept for inspection):\n{str(detail)[-4000:] or err}"
         raise FirmwareError(msg) from err
 

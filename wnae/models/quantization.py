@@ -22,7 +22,17 @@ __all__ = ["QuantSpec"]
 
 
 class QuantSpec(StrictModel):
-    """A fixed-point format: total bits, integer bits (sign excluded), signedness."""
+    """A fixed-point format: total bits, integer bits (sign excluded), signedness.
+
+    Example:
+        >>> q = QuantSpec(bits=16, integer=7)
+        >>> q.fractional_bits, q.lsb, q.min_value, q.max_value
+        (8, 0.00390625, -128.0, 127.99609375)
+        >>> q.ap_type()
+        'ap_fixed<16,8,AP_RND_CONV,AP_SAT>'
+        >>> QuantSpec(bits=18, integer=14, signed=False).ap_type()
+        'ap_ufixed<18,14,AP_RND_CONV,AP_SAT>'
+    """
 
     bits: int = Field(ge=2, le=32)
     integer: int = Field(ge=0, le=31)

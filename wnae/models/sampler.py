@@ -23,19 +23,29 @@ class ReplayBuffer:
     Args:
         size: capacity in samples.
         dim: sample dimension.
-        bound: fresh samples are uniform in [−bound, bound].
+        bound: samples live in [−bound, bound].
         replay_ratio: fraction of each batch of chain starts drawn from the buffer once it has
             enough samples; the rest start fresh.
         seed: generator seed.
+        init: distribution of fresh starts: ``"uniform"`` in [−bound, bound] or ``"gaussian"``
+            𝒩(0, 1) clipped to the bounds.
     """
 
-    def __init__(self, size: int, dim: int, bound: float, replay_ratio: float, seed: int) -> None:
-        self.size, self.dim, self.bound, self.replay_ratio = size, dim, bound, replay_ratio
+    def __init__(self, size: int, dim: int, bound: float, replay_ratio: float, seed: int,
+                 init: str = "uniform") -> None:
+        if init not in ("uniform", "gaussian"):
+            msg = f"unknown chain initialisation '{init}' (uniform or gaussian)"
+            raise ValueError(msg)
+        self.size, self.dim, self.bound, self.replay_ratio, self.init = size, dim, bound, replay_ratio, init
         self.rng = np.random.default_rng(seed)
         self.samples = np.zeros((0, dim), np.float32)
 
     def _fresh(self, n: int) -> np.ndarray:
-        return self.rng.uniform(-self.bound, self.bound, size=(n, self.dim)).astype(np.float32)
+        if self.init == "gaussian":
+            x = np.clip(self.rng.standard_normal((n, self.dim)), -self.bound, self.bound)
+        else:
+            x = self.rng.uniform(-self.bound, self.bound, size=(n, self.dim))
+        return x.astype(np.float32)
 
     def sample(self, n: int) -> np.ndarray:
         """float32 (n, dim) chain starts."""

@@ -18,7 +18,15 @@ import numpy as np
 from wnae.data.preprocess import Normaliser, load_normaliser
 from wnae.errors import ModelError
 
-__all__ = ["TrainedRun", "custom_objects", "latest_run", "load_qkeras_model", "load_run"]
+__all__ = [
+    "TrainedRun",
+    "custom_objects",
+    "latest_run",
+    "load_qkeras_model",
+    "load_run",
+    "load_training_model",
+    "save_qkeras_model",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +34,8 @@ RUN_INFO = "run.json"
 DEPLOY_MODEL = "deploy.h5"
 MAHALANOBIS_MODEL = "deploy_mahalanobis.h5"
 GMM_FILE = "gmm.joblib"
+CHECKPOINT_DIR = "checkpoints"
+CHECKPOINT_STATE = "state.npz"
 PREDICT_BATCH = 8192
 
 
@@ -143,6 +153,40 @@ def load_run(run_dir: str | Path) -> TrainedRun:
         if (run_dir / MAHALANOBIS_MODEL).is_file():
             mahalanobis = load_qkeras_model(run_dir / MAHALANOBIS_MODEL)
     return TrainedRun(run_dir, info, config, normaliser, deploy, gmm, mahalanobis)
+
+
+def load_training_model(run_dir: str | Path):  # noqa: ANN201 (a ModelFamily)
+    """The full training model of a run (all networks, optimizer, replay buffer) at its last checkpoint.
+
+    Rebuilds the family from the run's ``config.yml`` and restores ``checkpoints/``: e.g. the
+    autoencoder behind a WNAE's ``deploy.h5``, or the MLP encoder's projection/classification heads.
+
+    Raises:
+        ModelError: no config or no checkpoint in ``run_dir``.
+    """
+    import tensorflow as tf
+
+    from wnae.config import load_config
+    from wnae.data.samples import SM_PROCESSES
+    from wnae.models.registry import build_model
+    from wnae.train.config import TrainConfig
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yml").is_file():
+        msg = f"{run_dir}: no config.yml, not a run directory"
+        raise ModelError(msg)
+    cfg = load_config(run_dir / "config.yml", TrainConfig)
+    latest = tf.train.latest_checkpoint(run_dir / CHECKPOINT_DIR)
+    if latest is None:
+        msg = f"{run_dir / CHECKPOINT_DIR}: no checkpoint to restore"
+        raise ModelError(msg)
+    family = build_model(cfg.model, cfg, cfg.seed, n_classes=len(SM_PROCESSES))
+    tf.train.Checkpoint(**family.checkpoint_objects()).restore(latest).expect_partial()
+    state_path = run_dir / CHECKPOINT_DIR / CHECKPOINT_STATE
+    if state_path.is_file():
+        with np.load(state_path, allow_pickle=False) as state:
+            family.load_extra_state({k: state[k] for k in state.files if k not in ("history", "epoch")})
+    return family
 
 
 def latest_run(runs_dir: str | Path = "runs") -> Path:

@@ -25,20 +25,30 @@ from wnae.data.io import EventSet, read_events
 from wnae.data.preprocess import Normaliser, fit_normaliser
 from wnae.data.samples import SM_PROCESSES, SampleRole, Split, load_manifest, split_mask
 from wnae.errors import ConfigError, DataError, ModelError
+from wnae.models.serialization import CHECKPOINT_DIR, CHECKPOINT_STATE
 from wnae.train.config import TrainConfig
 
 __all__ = ["TrainResult", "load_sm_split", "train"]
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_DIR = "checkpoints"
 
 
 @dataclass
 class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes:
+        run_dir: the finished run directory.
+        history: per-epoch metrics (``loss``, energies, ``val_*``, ``events_per_second``, ``seconds``).
+        metrics: the content of ``metrics.json``.
+        config: the config the run used (the run's own on ``resume``).
+    """
+
     run_dir: Path
     history: dict[str, list[float]]
     metrics: dict[str, Any]
+    config: TrainConfig | None = None
 
 
 def load_sm_split(data_dir: str | Path, split: Split | str, max_events: int | None = None,
@@ -94,6 +104,7 @@ def _views(particles: np.ndarray, norm: Normaliser, cfg: TrainConfig, rng: np.ra
 def _make_batch(family, events: EventSet, features: np.ndarray, index: np.ndarray, norm, cfg, rng) -> dict:  # noqa: ANN001
     if family.batch_kind == "features":
         return {"features": features[index]}
+    # "views": two augmented views of each event and its process label
     v1, v2 = _views(events.particles[index], norm, cfg, rng)
     return {"view1": v1, "view2": v2, "labels": events.process_label[index].astype(np.int32)}
 
@@ -147,6 +158,7 @@ def train(
     runs_dir: str | Path = "runs",
     name: str | None = None,
     resume: bool = False,
+    epochs: int | None = None,
     progress: bool | None = None,
 ) -> TrainResult:
     """Train one model and write its run directory.
@@ -156,7 +168,9 @@ def train(
         data_dir: data directory with ``manifest.json``.
         runs_dir: where run directories live.
         name: run name (default ``<model>-<UTC yyyymmdd-HHMMSS>``); required with ``resume``.
-        resume: continue the run ``name`` from its last checkpoint.
+        resume: continue the run ``name`` from its last checkpoint (a finished run too: give a
+            larger ``epochs`` to train it further).
+        epochs: on ``resume``, the new total number of epochs (default: the run's own).
         progress: show a progress bar (default: only on a terminal).
 
     Raises:
@@ -166,7 +180,7 @@ def train(
     import tensorflow as tf
     from tqdm.auto import tqdm
 
-    from wnae.models.families import FAMILIES
+    from wnae.models.registry import build_model
     from wnae.models.serialization import (
         DEPLOY_MODEL,
         GMM_FILE,
@@ -184,7 +198,9 @@ def train(
         if not (run_dir / "config.yml").is_file():
             msg = f"{run_dir}: nothing to resume (no config.yml)"
             raise ModelError(msg)
-        cfg = load_config(run_dir / "config.yml", TrainConfig)
+        cfg = load_config(run_dir / "config.yml", TrainConfig,
+                          overrides=None if epochs is None else {"epochs": epochs})
+        (run_dir / RUN_INFO).unlink(missing_ok=True)  # unfinished again until the end
     else:
         name = name or f"{cfg.model}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
         run_dir = runs_dir / name
@@ -200,7 +216,7 @@ def train(
     norm = fit_normaliser([train_events.particles], cfg.normalisation)
     train_x, val_x = norm.transform(train_events.particles), norm.transform(val_events.particles)
     _check_input_precision(cfg, norm, train_x)
-    family = FAMILIES[cfg.model](cfg, cfg.seed, n_classes=len(SM_PROCESSES))
+    family = build_model(cfg.model, cfg, cfg.seed, n_classes=len(SM_PROCESSES))
 
     run_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(run_dir / "config.yml") as tmp:
@@ -208,7 +224,7 @@ def train(
     norm.save(run_dir / "normalisation.json")
     ckpt = tf.train.Checkpoint(**family.checkpoint_objects())
     manager = tf.train.CheckpointManager(ckpt, run_dir / CHECKPOINT_DIR, max_to_keep=1)
-    state_path = run_dir / CHECKPOINT_DIR / "state.npz"
+    state_path = run_dir / CHECKPOINT_DIR / CHECKPOINT_STATE
     history: dict[str, list[float]] = {}
     start_epoch = 0
     if resume and manager.latest_checkpoint:
@@ -294,4 +310,4 @@ def train(
         "data_dir": str(data_dir),
     })
     logger.info("run written to %s", run_dir)
-    return TrainResult(run_dir, history, metrics)
+    return TrainResult(run_dir, history, metrics, cfg)

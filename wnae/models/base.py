@@ -1,0 +1,73 @@
+"""The interface every model family implements (networks, steps, deployable model)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+__all__ = ["ModelFamily", "apply_gradients", "make_optimizer"]
+
+
+def make_optimizer(learning_rate: float, weight_decay: float):  # noqa: ANN201 (keras optimizer)
+    """AdamW (decoupled weight decay, Loshchilov & Hutter arXiv:1711.05101)."""
+    import tensorflow as tf
+
+    return tf.keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay)
+
+
+def apply_gradients(optimizer, tape, loss, variables) -> None:  # noqa: ANN001
+    """One optimizer update of ``variables`` from ``tape``'s gradient of ``loss``."""
+    grads = tape.gradient(loss, variables)
+    optimizer.apply_gradients(zip(grads, variables, strict=True))
+
+
+class ModelFamily:
+    """A model family: its Keras networks, one training step, one validation step, the deployable model.
+
+    Subclasses set the class attributes and implement the methods; :mod:`wnae.train.loop` drives
+    them without knowing which family it trains.
+
+    Attributes:
+        name: registry name (``wnae``, ``ae``, ``nae``, ``vae``, ``mlp_encoder``).
+        deployed_output: ``"score"`` (the firmware emits one anomaly score per event) or
+            ``"latent"`` (the firmware emits z).
+        batch_kind: the batches the family trains on: ``"features"`` (normalised inputs,
+            float32 (n, 57)) or ``"views"`` (two augmented, normalised views + process labels).
+        networks: the trainable Keras models by name (checkpointed).
+        optimizer: the optimizer (checkpointed with the networks).
+    """
+
+    name: ClassVar[str] = ""
+    deployed_output: ClassVar[str] = "score"
+    batch_kind: ClassVar[str] = "features"
+
+    def __init__(self, cfg: Any, seed: int) -> None:  # cfg: wnae.train.config.TrainConfig
+        self.cfg = cfg
+        self.seed = seed
+        self.optimizer = make_optimizer(cfg.learning_rate, cfg.weight_decay)
+        self.networks: dict[str, Any] = {}
+
+    def checkpoint_objects(self) -> dict[str, Any]:
+        """Objects for :class:`tf.train.Checkpoint`: the networks and the optimizer."""
+        return {**self.networks, "optimizer": self.optimizer}
+
+    def train_step(self, batch: dict[str, np.ndarray], epoch: int) -> dict[str, float]:
+        """One optimizer step on ``batch`` (0-based ``epoch``); returns named scalar metrics incl. ``loss``."""
+        raise NotImplementedError
+
+    def validation_step(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
+        """Metrics on a validation batch, without updating anything."""
+        raise NotImplementedError
+
+    def deploy_model(self):  # noqa: ANN201 (keras model)
+        """The QKeras model that goes on the FPGA: input (57,) normalised features."""
+        raise NotImplementedError
+
+    def extra_state(self) -> dict[str, np.ndarray]:
+        """Non-Keras state to checkpoint (e.g. the replay buffer)."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore :meth:`extra_state`."""
+        return None
