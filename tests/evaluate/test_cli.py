@@ -121,7 +121,7 @@ def test_run_without_model_is_an_error(tmp_path, data_dir, capsys):
     err = _error(capsys, ["evaluate", str(tmp_path / "nope"), "--data-dir", str(data_dir)])
     assert "run directory not found" in err
     err = _error(capsys, ["evaluate", "--runs-dir", str(tmp_path / "none"), "--data-dir", str(data_dir)])
-    assert "no trained run" in err
+    assert "no finished run" in err
 
 
 def test_sample_missing_features_is_an_error(tmp_path, fake_models, fast_config, capsys):

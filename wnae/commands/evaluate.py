@@ -15,7 +15,8 @@ def _run(args: argparse.Namespace) -> int:
     from wnae.evaluate.compare import format_comparison
     from wnae.evaluate.config import EvaluateConfig
     from wnae.evaluate.report import format_summary
-    from wnae.evaluate.run import evaluate_runs, latest_run_dir
+    from wnae.evaluate.run import evaluate_runs
+    from wnae.models.serialization import latest_run
 
     overrides = {}
     if args.input_rate_khz is not None:
@@ -23,7 +24,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.no_plots:
         overrides["plots"] = False
     cfg = load_config(args.config, EvaluateConfig, overrides=overrides)
-    runs = list(args.runs) or [latest_run_dir(args.runs_dir)]
+    runs = list(args.runs) or [latest_run(args.runs_dir)]
     evaluations = evaluate_runs(runs, data_dir=args.data_dir, config=cfg, comparison_dir=args.output)
     out = sys.stdout
     for run, e in zip(runs, evaluations, strict=True):

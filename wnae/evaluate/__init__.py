@@ -19,7 +19,7 @@ from wnae.evaluate.rates import (
     efficiency_at_threshold,
     threshold_for_rate,
 )
-from wnae.evaluate.run import evaluate_run, evaluate_runs, latest_run_dir
+from wnae.evaluate.run import evaluate_run, evaluate_runs
 from wnae.evaluate.scores import Scorer, load_scorer, score_samples
 
 __all__ = [
@@ -35,7 +35,6 @@ __all__ = [
     "evaluate_run",
     "evaluate_runs",
     "evaluate_scores",
-    "latest_run_dir",
     "load_scorer",
     "purity",
     "roc",

@@ -6,28 +6,13 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from wnae.errors import ModelError
 from wnae.evaluate.config import EvaluateConfig
 from wnae.evaluate.evaluation import RunEvaluation, evaluate_scores, write_evaluation
-from wnae.evaluate.scores import RUN_INFO, Scorer, load_scorer, score_samples
+from wnae.evaluate.scores import Scorer, load_scorer, score_samples
 
-__all__ = ["evaluate_run", "evaluate_runs", "latest_run_dir"]
+__all__ = ["evaluate_run", "evaluate_runs"]
 
 logger = logging.getLogger(__name__)
-
-
-def latest_run_dir(runs_dir: str | Path = "runs") -> Path:
-    """The most recently modified run (a directory of ``runs_dir`` with a ``run.json``).
-
-    Raises:
-        ModelError: no trained run in ``runs_dir``.
-    """
-    runs_dir = Path(runs_dir)
-    candidates = [p for p in runs_dir.iterdir() if (p / RUN_INFO).is_file()] if runs_dir.is_dir() else []
-    if not candidates:
-        msg = f"no trained run in {runs_dir}/ (train one with 'make train', or name a run directory)"
-        raise ModelError(msg)
-    return max(candidates, key=lambda p: ((p / RUN_INFO).stat().st_mtime, p.name))
 
 
 def evaluate_run(

@@ -190,8 +190,8 @@ def load_training_model(run_dir: str | Path):  # noqa: ANN201 (a ModelFamily)
 
 
 def latest_run(runs_dir: str | Path = "runs") -> Path:
-    """The most recently finished run in ``runs_dir``."""
-    runs = sorted(Path(runs_dir).glob(f"*/{RUN_INFO}"), key=lambda p: p.stat().st_mtime)
+    """The most recently finished run in ``runs_dir`` (newest ``run.json``; ties by name)."""
+    runs = sorted(Path(runs_dir).glob(f"*/{RUN_INFO}"), key=lambda p: (p.stat().st_mtime, p.parent.name))
     if not runs:
         msg = f"no finished run in {runs_dir}/: train one with 'make train'"
         raise ModelError(msg)
