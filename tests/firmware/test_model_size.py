@@ -79,3 +79,17 @@ def test_cli_prints_model_size_without_reports(tiny_model, tmp_path, monkeypatch
     assert "No synthesis reports" in out
     assert "tiny: model size (counted from the model, without synthesis" in out
     assert "| d1    | QDense" in out
+
+
+def test_score_head_squares_are_multiplications():
+    from wnae.config import parse_config
+    from wnae.firmware.model_size import model_size
+    from wnae.models.wnae import AutoencoderFamily
+    from wnae.train.config import TrainConfig
+
+    cfg = parse_config(TrainConfig, {"architecture": {"encoder": [8], "latent_dim": 2}})
+    size = model_size(AutoencoderFamily(cfg, 0).deploy_model())
+    by_name = {layer.name: layer for layer in size.layers}
+    assert by_name["score_square"].n_multiplications == 57  # one square per input feature
+    dense = 57 * 8 + 8 * 2 + 2 * 8 + 8 * 57 + 57  # QDense stack + the unit-weight sum
+    assert size.n_multiplications == dense + 57

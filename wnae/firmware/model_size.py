@@ -182,6 +182,9 @@ def _layer_size(layer: Any) -> LayerSize:
             n_mult = n_weights
     elif class_name in ("BatchNormalization", "QBatchNormalization"):
         n_mult = int(np.asarray(layer.moving_variance.numpy()).size)  # one scale per feature
+    elif class_name == "Multiply":  # element-wise product of two variables (e.g. a squared difference)
+        n_inputs = len(layer.input) if isinstance(layer.input, list) else 1
+        n_mult = (n_inputs - 1) * int(np.prod(layer.output_shape[1:]))
     bias = getattr(layer, "bias", None) if getattr(layer, "use_bias", False) else None
     if bias is not None:
         n_biases = int(np.asarray(bias.numpy()).size)
