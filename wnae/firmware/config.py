@@ -30,18 +30,21 @@ from wnae.errors import ConfigError
 __all__ = [
     "FIRMWARE_CONFIG_DIR",
     "PART_CAPACITIES",
+    "ADDER_DELAY_NS",
     "ApType",
     "BudgetConfig",
     "FirmwareConfig",
     "Hls4mlTarget",
     "LayerPrecision",
     "PartCapacity",
+    "RtlConfig",
     "PrecisionConfig",
     "list_targets",
     "load_firmware_config",
     "parse_ap_type",
     "part_capacity",
     "resolve_target",
+    "yosys_family",
 ]
 
 logger = logging.getLogger(__name__)
@@ -325,6 +328,44 @@ class Hls4mlTarget:
     default_precision: str
 
 
+#: Assumed delay of one adder level (a LUT + carry chain of moderate width plus routing), in ns, per
+#: family; it sets how many adder levels fit in one clock cycle. Conservative round numbers (Virtex-7
+#: -2: a 16-bit CARRY4 adder with local routing ≈ 1.2–1.5 ns; UltraScale+ ≈ 0.8–1.0 ns); override
+#: ``rtl.adder_delay_ns`` or ``rtl.latency_cutoff`` in a target for a measured value.
+ADDER_DELAY_NS: dict[str, float] = {"xc7": 1.5, "xcup": 1.0}
+
+
+def yosys_family(part: str) -> str:
+    """Yosys ``synth_xilinx -family`` of a part: ``xcup`` for UltraScale+, ``xcu`` for UltraScale, else ``xc7``."""
+    p = part.lower()
+    if p.startswith(("xczu", "xcau")) or re.match(r"xc(vu|ku)\d+p", p):
+        return "xcup"
+    if re.match(r"xc(vu|ku)\d+", p):
+        return "xcu"
+    return "xc7"
+
+
+class RtlConfig(StrictModel):
+    """The open-source RTL flow (da4ml → Verilog → Verilator, Yosys) for a target.
+
+    Attributes:
+        adder_delay_ns: delay of one adder level in ns (default per family, :data:`ADDER_DELAY_NS`).
+        clock_uncertainty: share of the clock period kept free for routing and clock skew (0–0.9).
+        latency_cutoff: adder levels per pipeline stage; default
+            ``floor(clock_period_ns · (1 − clock_uncertainty) / adder_delay_ns)``.
+        delay_constraint: da4ml's ``hard_dc``: adder levels each constant matrix–vector product may
+            add beyond its minimum depth to share more adders (−1: unconstrained).
+        use_dsp: let Yosys map the score head's multiplications to DSP slices (``false``: LUTs only,
+            as distributed-arithmetic firmware does).
+    """
+
+    adder_delay_ns: float | None = Field(None, gt=0)
+    clock_uncertainty: float = Field(0.1, ge=0, le=0.9)
+    latency_cutoff: int | None = Field(None, ge=1)
+    delay_constraint: int = Field(2, ge=-1)
+    use_dsp: bool = True
+
+
 class FirmwareConfig(StrictModel):
     """One FPGA target: how the model becomes firmware and the L1 budget it must meet.
 
@@ -342,6 +383,7 @@ class FirmwareConfig(StrictModel):
         deployed_output: which model output is built into firmware: ``score`` (the anomaly score)
             or ``latent`` (the encoder's latent vector, score computed downstream).
         budget: the L1 budget (:class:`BudgetConfig`).
+        rtl: settings of the open-source RTL flow (:class:`RtlConfig`).
     """
 
     name: str | None = None
@@ -355,6 +397,7 @@ class FirmwareConfig(StrictModel):
     precision: PrecisionConfig = Field(default_factory=PrecisionConfig)
     deployed_output: Literal["score", "latent"] = "score"
     budget: BudgetConfig
+    rtl: RtlConfig = Field(default_factory=RtlConfig)
 
     @field_validator("part")
     @classmethod
@@ -381,6 +424,26 @@ class FirmwareConfig(StrictModel):
     def clock_frequency_mhz(self) -> float:
         """1000 / :attr:`clock_period_ns`."""
         return 1000.0 / self.clock_period_ns
+
+    @property
+    def yosys_family(self) -> str:
+        """Yosys ``synth_xilinx -family`` of :attr:`part`."""
+        return yosys_family(self.part)
+
+    @property
+    def adder_delay_ns(self) -> float:
+        """Delay of one adder level assumed for this part, in ns."""
+        if self.rtl.adder_delay_ns is not None:
+            return self.rtl.adder_delay_ns
+        return ADDER_DELAY_NS["xc7" if self.yosys_family == "xc7" else "xcup"]
+
+    @property
+    def latency_cutoff(self) -> int:
+        """Adder levels per pipeline stage of the RTL (see :class:`RtlConfig`), at least 1."""
+        if self.rtl.latency_cutoff is not None:
+            return self.rtl.latency_cutoff
+        usable = self.clock_period_ns * (1.0 - self.rtl.clock_uncertainty)
+        return max(1, int(usable / self.adder_delay_ns + 1e-9))
 
     def hls4ml_target(self) -> Hls4mlTarget:
         """The pieces of this target that go into an hls4ml conversion (see :class:`Hls4mlTarget`)."""

