@@ -8,7 +8,7 @@ TARGET      ?= gt_run3
 RUN         ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test data data-check train evaluate convert hls-csim synth-report clean
+.PHONY: help install test data data-check train evaluate convert hls-csim rtl synth-report clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -16,7 +16,7 @@ help:  ## list the targets
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON_BASE) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,rtl]'
 	$(PY) -m pip check
 	touch $@
 
@@ -40,8 +40,11 @@ evaluate: $(VENV)/.installed  ## evaluate the latest run (or RUN=...)
 convert: $(VENV)/.installed  ## hls4ml project of the latest run (or RUN=...) for TARGET (default gt_run3)
 	$(WNAE) convert $(RUN) --target $(TARGET)
 
-hls-csim: $(VENV)/.installed  ## g++ C simulation of the HLS project, bit for bit against QKeras (RUN=, TARGET=)
+hls-csim: $(VENV)/.installed  ## g++ C sim of the HLS project (+ Verilator RTL sim), bit for bit against QKeras (RUN=, TARGET=)
 	$(WNAE) csim $(RUN) --target $(TARGET)
+
+rtl: $(VENV)/.installed  ## open-source RTL: da4ml Verilog, Verilator bit-exact sim, Yosys resources (RUN=, TARGET=)
+	$(WNAE) rtl $(RUN) --target $(TARGET) --check-budget
 
 synth-report: $(VENV)/.installed  ## synthesis reports against the L1 budget (RUN=..., TARGET=..., REPORTS=...)
 	$(WNAE) synth-report $(RUN) --target $(TARGET) $(if $(REPORTS),--reports $(REPORTS))

@@ -44,7 +44,29 @@ def _csim(args: argparse.Namespace) -> int:
                       hls_projects=args.output_dir, n_events=args.events, csim_tool=args.csim_tool)
     sys.stdout.write(result.summary())
     require_bit_exact(result)
+    if not getattr(args, "no_rtl", True):
+        _rtl_simulation(args, target)
     return 0
+
+
+def _rtl_simulation(args: argparse.Namespace, target) -> None:  # noqa: ANN001
+    """The RTL (da4ml + Verilator) against QKeras too, when the open-source tools are installed."""
+    import logging
+
+    from wnae.errors import ToolNotFoundError
+    from wnae.firmware.rtl import require_bit_exact_rtl, run_rtl
+    from wnae.firmware.rtl.tools import require_da4ml, verilator_path_dir
+
+    try:
+        require_da4ml()
+        verilator_path_dir(Path(args.output_dir) / ".tools")
+    except ToolNotFoundError as exc:
+        logging.getLogger(__name__).warning("RTL simulation skipped: %s", exc)
+        return
+    result = run_rtl(_resolve_run(args.run, args.runs_dir), target, data_dir=args.data_dir,
+                     hls_projects=args.output_dir, n_events=args.events, synthesize=False)
+    sys.stdout.write("\n" + result.summary())
+    require_bit_exact_rtl(result)
 
 
 def _common(p: argparse.ArgumentParser) -> None:

@@ -68,7 +68,8 @@ def _no_reports(args: argparse.Namespace, project: Path, run_dir: Path | None, t
     out.write(
         f"No synthesis reports in {project} and no {tool_name} on PATH: latency, II and resources "
         "cannot be checked against the budget.\n"
-        "Run this on a machine with the vendor tools, or copy the reports from one and pass --reports DIR.\n"
+        "Run this on a machine with the vendor tools, or copy the reports from one and pass --reports DIR;\n"
+        "or install the open-source RTL tools (`make install`) and run `wnae rtl RUN --target TARGET`.\n"
     )
     payload: dict[str, Any] = {"verdict": "no reports", "project": str(project), "exit_code": EXIT_BUDGET_INCOMPLETE}
     model_path = _find_model(run_dir, args.model)
@@ -83,6 +84,36 @@ def _no_reports(args: argparse.Namespace, project: Path, run_dir: Path | None, t
     if args.json is not None:
         _write_json(args.json, payload)
     return 0 if args.no_fail else EXIT_BUDGET_INCOMPLETE
+
+
+def _rtl_report(args: argparse.Namespace, config, project: Path, run_dir: Path | None):  # noqa: ANN001, ANN202
+    """Numbers of the open-source RTL flow when no vendor report exists: ``<project>/rtl/rtl.json``
+    if it was made for this part and clock, else a fresh ``wnae rtl`` run when the tools are installed."""
+    from wnae.errors import ToolNotFoundError
+    from wnae.firmware.rtl.flow import RTL_DIR_NAME, load_rtl_result, run_rtl
+
+    saved = project / RTL_DIR_NAME / "rtl.json"
+    if saved.is_file():
+        result = load_rtl_result(saved.parent)
+        if result.part == config.part and result.clock_period_ns == config.clock_period_ns and result.resources:
+            logger.info("using the open-source RTL numbers in %s", saved)
+            return result.synth_report()
+        logger.info("%s was made for another part/clock or without Yosys: rebuilding", saved)
+    from wnae.models.serialization import RUN_INFO
+
+    if run_dir is None or not (run_dir / RUN_INFO).is_file():
+        return None
+    try:
+        result = run_rtl(run_dir, config, data_dir=args.data_dir, hls_projects=args.hls_projects)
+    except ToolNotFoundError as exc:
+        logger.warning("no vendor reports and no open-source RTL tools: %s", exc)
+        return None
+    if not result.bit_exact:
+        from wnae.errors import FirmwareError
+
+        msg = f"the RTL does not match QKeras ({result.n_mismatch} outputs differ); see {result.project}/rtl.md"
+        raise FirmwareError(msg)
+    return result.synth_report()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -112,9 +143,11 @@ def run(args: argparse.Namespace) -> int:
 
     report_dir = args.reports if args.reports is not None else project
     if args.reports is None and not _has_any_report(report_dir):
-        return _no_reports(args, project, run_dir, tool_name)
-
-    report = parse_reports(report_dir)
+        report = None if args.no_rtl else _rtl_report(args, config, project, run_dir)
+        if report is None:
+            return _no_reports(args, project, run_dir, tool_name)
+    else:
+        report = parse_reports(report_dir)
     check = check_budget(report, config)
     payload = check.to_dict()
     if args.model is not None:
@@ -138,7 +171,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             f"{HELP}. Parses the C-synthesis (HLS estimate) and Vivado synthesis reports with hls4ml's "
             "report API and checks latency, II and LUT/FF/DSP/BRAM/URAM against the target's budget. "
             "Runs C synthesis first when vivado_hls (Vivado) / vitis-run (Vitis) is on PATH and the "
-            "project has no report yet. Exit status: 0 within budget, 1 exceeded, 3 not verifiable "
+            "project has no report yet. Without vendor reports, uses the open-source RTL flow's numbers "
+            "(`wnae rtl`: latency from the da4ml pipeline, resources from Yosys), labelled as such. Exit status: 0 within budget, 1 exceeded, 3 not verifiable "
             "(missing numbers or no reports), 2 error."
         ),
     )
@@ -173,6 +207,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="when synthesising, also run Vivado logic synthesis (needs vivado on PATH)",
     )
     p.add_argument("--model", type=Path, help="QKeras .h5 model: also report its size (known without synthesis)")
+    p.add_argument(
+        "--no-rtl",
+        action="store_true",
+        help="without vendor reports, do not fall back to the open-source RTL numbers (da4ml + Verilator + Yosys)",
+    )
+    p.add_argument("--data-dir", type=Path, default=Path("data"), help="events for the RTL simulation (default data/)")
     p.add_argument(
         "--hls-projects",
         type=Path,

@@ -1,0 +1,118 @@
+"""QKeras → da4ml tracing: the traced logic computes exactly what QKeras computes.
+
+Fast (da4ml's interpreter, no Verilator): the quantizers' round-half-to-even ties and saturation on
+every point of the input grid, a quantized MLP with a Σμ²-style head on random inputs, and clear
+errors for what the RTL flow cannot build.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("da4ml")
+
+from qkeras import QActivation, QDense, quantized_bits, quantized_relu  # noqa: E402
+from tensorflow import keras  # noqa: E402
+
+from wnae.errors import FirmwareError  # noqa: E402
+from wnae.firmware.config import resolve_target, yosys_family  # noqa: E402
+from wnae.firmware.rtl.trace import FixedFormat, quantizer_format, trace_model  # noqa: E402
+
+IN_Q = "quantized_bits(10,4,alpha=1)"  # 1 sign + 4 integer + 5 fractional bits
+
+
+def _grid(fmt: FixedFormat) -> np.ndarray:
+    """Every value of a fixed-point format, ascending."""
+    return np.arange(fmt.min_value, fmt.max_value + fmt.lsb / 2, fmt.lsb)
+
+
+def _one_quantizer_model(quantizer: str, n: int) -> keras.Model:
+    x = keras.Input((n,))
+    y = QActivation(IN_Q, name="input_quant")(x)
+    y = QActivation(quantizer, name="q")(y)
+    return keras.Model(x, y)
+
+
+def _assert_exact(model: keras.Model, x: np.ndarray) -> None:
+    traced = trace_model(model)
+    x_q = traced.quantize_inputs(x)
+    expected = np.asarray(model.predict(x, verbose=0), np.float64)
+    got = np.asarray(traced.comb.predict(x_q), np.float64).reshape(expected.shape)
+    diff = np.flatnonzero(expected != got)
+    assert diff.size == 0, f"{diff.size} of {expected.size} differ, e.g. x={x.ravel()[diff[:5]]}: " \
+        f"QKeras {expected.ravel()[diff[:5]]}, traced {got.ravel()[diff[:5]]}"
+
+
+@pytest.mark.parametrize("quantizer", [
+    "quantized_bits(4,2,alpha=1)",   # LSB 0.5: ties at ±0.25, ±0.75, ... and saturation at 3.5 / -4
+    "quantized_bits(6,1,alpha=1)",   # LSB 1/16: ties one input LSB below
+    "quantized_relu(3,1)",           # unsigned, LSB 0.25, saturates at 1.75
+    "quantized_relu(8,4)",           # as wide as the input's fraction: no rounding, only clamping
+])
+def test_every_input_value_rounds_like_qkeras(quantizer):
+    in_fmt = quantizer_format(quantized_bits(10, 4, alpha=1), "input")
+    values = _grid(in_fmt)
+    assert values.size == 1024
+    x = values.reshape(-1, 1)
+    _assert_exact(_one_quantizer_model(quantizer, 1), x)
+
+
+def test_ties_go_to_even():
+    """The cases that truncation or round-half-up would get wrong."""
+    model = _one_quantizer_model("quantized_bits(4,2,alpha=1)", 1)
+    x = np.array([[0.25], [0.75], [-0.25], [-0.75], [1.25], [9.0], [-9.0]])
+    np.testing.assert_array_equal(model.predict(x, verbose=0).ravel(), [0.0, 1.0, 0.0, -1.0, 1.0, 3.5, -4.0])
+    _assert_exact(model, x)
+
+
+def _mlp_with_square_head(seed: int) -> keras.Model:
+    rng = np.random.default_rng(seed)
+    x = keras.Input((12,))
+    y = QActivation(IN_Q, name="input_quant")(x)
+    y = QDense(6, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 0, alpha=1),
+               name="dense1")(y)
+    y = QActivation(quantized_relu(6, 2), name="relu1")(y)
+    mu = QDense(3, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 0, alpha=1),
+                name="mu")(y)
+    mu = QActivation(quantized_bits(8, 3, alpha=1), name="mu_q")(mu)
+    sq = keras.layers.Multiply(name="square")([mu, mu])
+    score = keras.layers.Dense(1, use_bias=False, trainable=False, kernel_initializer="ones", name="sum")(sq)
+    model = keras.Model(x, score)
+    for layer in model.layers:
+        if layer.name in ("dense1", "mu"):
+            layer.set_weights([rng.normal(0, 0.5, w.shape) for w in layer.get_weights()])
+    return model
+
+
+def test_mlp_with_square_head_is_exact_on_random_events():
+    model = _mlp_with_square_head(seed=3)
+    x = np.random.default_rng(4).normal(0, 4, size=(20_000, 12))
+    _assert_exact(model, x)
+    traced = trace_model(model)
+    assert traced.n_inputs == 12 and traced.n_outputs == 1
+    assert traced.adder_depth > 0 and traced.lut_estimate > 0
+    assert str(traced.input_format) == "ap_fixed<10,5>"
+
+
+def test_unsupported_quantizers_and_layers_are_named():
+    with pytest.raises(FirmwareError, match="layer 'q'.*alpha"):
+        trace_model(_one_quantizer_model("quantized_bits(4,2,alpha='auto_po2')", 2))
+    x = keras.Input((3,))
+    y = QActivation(IN_Q, name="input_quant")(x)
+    y = keras.layers.Dense(2, activation="tanh", name="tanh_dense")(y)
+    with pytest.raises(FirmwareError, match="tanh_dense.*tanh"):
+        trace_model(keras.Model(x, y))
+    x = keras.Input((3,))
+    with pytest.raises(FirmwareError, match="input quantizer"):
+        trace_model(keras.Model(x, keras.layers.Dense(1, name="d")(x)))
+
+
+def test_pipeline_depth_from_the_clock():
+    assert resolve_target("gt_run3").latency_cutoff == 15       # 25 ns · 0.9 / 1.5 ns
+    assert resolve_target("phase2_vu13p").latency_cutoff == 3   # 4.167 ns · 0.9 / 1.0 ns
+    t = resolve_target("gt_run3")
+    assert t.model_copy(update={"rtl": t.rtl.model_copy(update={"latency_cutoff": 4})}).latency_cutoff == 4
+    assert resolve_target("gt_run3_da").rtl.use_dsp is False
+    assert [yosys_family(p) for p in ("xc7vx690tffg1927-2", "xcvu13p-flga2577-2-e", "xcku115-flvb2104-2-e")] == \
+        ["xc7", "xcup", "xcu"]
