@@ -24,7 +24,7 @@ from wnae.firmware.budgets import check_budget  # noqa: E402
 from wnae.firmware.config import resolve_target  # noqa: E402
 from wnae.firmware.rtl import load_rtl_result, require_bit_exact_rtl, run_rtl  # noqa: E402
 from wnae.firmware.rtl import tools as rtl_tools  # noqa: E402
-from wnae.firmware.rtl.yosys import count_resources  # noqa: E402
+from wnae.firmware.rtl.yosys import count_resources, run_yosys  # noqa: E402
 from wnae.train.config import TrainConfig  # noqa: E402
 from wnae.train.loop import train  # noqa: E402
 
@@ -136,3 +136,17 @@ def test_failing_verilator_build_is_reported_and_leaves_nothing(tiny, tmp_path, 
         run_rtl(run_dir, target, data_dir=data, hls_projects=tmp_path / "hls", n_events=100, synthesize=False)
     assert not (tmp_path / "hls" / "tiny-gt_run3_da" / "rtl.partial").exists()
     assert not (tmp_path / "hls" / "tiny-gt_run3_da" / "rtl").exists()
+
+
+def test_failing_yosys_names_its_log(tmp_path):
+    rtl_dir = tmp_path / "rtl"
+    (rtl_dir / "src" / "static").mkdir(parents=True)
+    (rtl_dir / "src" / "wnae_model.v").write_text("module wnae_model(); endmodule\n")
+    fake = tmp_path / "yosys"
+    fake.write_text("#!/bin/sh\necho 'reading synth.ys'\necho 'ERROR: fake yosys cannot map this' >&2\nexit 1\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    tool = rtl_tools.YosysTool("yosys", "Yosys 0.0", str(fake))
+    with pytest.raises(FirmwareError, match=r"Yosys failed .*exit 1(.|\n)*fake yosys cannot map this"):
+        run_yosys(rtl_dir, "wnae_model", "xc7", tool)
+    assert "reading synth.ys" in (rtl_dir / "yosys.log").read_text()  # the whole log is kept
+    assert not (rtl_dir / "yosys_stat.json").exists()

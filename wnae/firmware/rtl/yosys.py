@@ -142,19 +142,21 @@ def run_yosys(
     script, synth = write_synth_script(rtl_dir, top, family, use_dsp=use_dsp)
     (rtl_dir / STAT_NAME).unlink(missing_ok=True)
     cmd = tool.command(script)
-    logger.info("Yosys (%s): %s in %s", tool.kind, synth, rtl_dir)
+    log = rtl_dir / LOG_NAME
+    logger.info("Yosys (%s): %s in %s (progress: tail -f %s)", tool.kind, synth, rtl_dir, log)
     start = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, cwd=rtl_dir, capture_output=True, text=True, timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired as exc:
-        msg = f"Yosys ran past {timeout_s:.0f} s on {rtl_dir} (model too large for open-source synthesis here?)"
-        raise FirmwareError(msg) from exc
+    with log.open("w") as out:  # streamed, so a long synthesis can be followed
+        try:
+            proc = subprocess.run(cmd, cwd=rtl_dir, stdout=out, stderr=subprocess.STDOUT, timeout=timeout_s,
+                                  check=False)
+        except subprocess.TimeoutExpired as exc:
+            msg = f"Yosys ran past {timeout_s:.0f} s on {rtl_dir} (model too large for open-source synthesis here?)"
+            raise FirmwareError(msg) from exc
     seconds = time.perf_counter() - start
-    (rtl_dir / LOG_NAME).write_text(proc.stdout + proc.stderr)
     stat = rtl_dir / STAT_NAME
     if proc.returncode != 0 or not stat.is_file():
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-        msg = f"Yosys failed on {rtl_dir} (exit {proc.returncode}); log {rtl_dir / LOG_NAME}:\n{tail}"
+        tail = "\n".join(log.read_text(errors="replace").strip().splitlines()[-15:])
+        msg = f"Yosys failed on {rtl_dir} (exit {proc.returncode}); log {log}:\n{tail}"
         raise FirmwareError(msg)
     cells = _cells_from_stat(json.loads(stat.read_text()), top)
     return count_resources(cells, source=f"{tool.version} {synth.replace(f' -top {top}', '')} ({tool.kind})",
