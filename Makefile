@@ -43,8 +43,8 @@ convert: $(VENV)/.installed  ## hls4ml project of the latest run (or RUN=...) fo
 hls-csim: $(VENV)/.installed  ## g++ C sim of the HLS project (+ Verilator RTL sim), bit for bit against QKeras (RUN=, TARGET=)
 	$(WNAE) csim $(RUN) --target $(TARGET)
 
-rtl: $(VENV)/.installed  ## open-source RTL: da4ml Verilog, Verilator bit-exact sim, Yosys resources (RUN=, TARGET=)
-	$(WNAE) rtl $(RUN) --target $(TARGET) --check-budget
+rtl: $(VENV)/.installed  ## open-source RTL: da4ml Verilog, Verilator bit-exact sim, Yosys resources (RUN=, TARGET=, NO_SYNTH=1)
+	$(WNAE) rtl $(RUN) --target $(TARGET) --check-budget $(if $(NO_SYNTH),--no-synth)
 
 synth-report: $(VENV)/.installed  ## synthesis reports against the L1 budget (RUN=..., TARGET=..., REPORTS=...)
 	$(WNAE) synth-report $(RUN) --target $(TARGET) $(if $(REPORTS),--reports $(REPORTS))
