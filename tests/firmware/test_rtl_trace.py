@@ -118,18 +118,21 @@ def test_pipeline_depth_from_the_clock():
         ["xc7", "xcup", "xcu"]
 
 
-@pytest.mark.xfail(reason="da4ml 0.5.2: the product of two variables that carry a large power-of-two factor "
-                          "(here 2^-20 each, as CMVM outputs with 16-bit weights do) saturates wrongly; this is "
-                          "why the default MLP encoder's Mahalanobis-score RTL mismatches QKeras", strict=True)
-def test_square_of_operands_with_a_large_shift_saturates_exactly():
+@pytest.mark.parametrize("shift", [0, 20, 25])
+def test_square_of_operands_with_a_large_shift_saturates_exactly(shift):
+    """da4ml keeps power-of-two shifts as a free factor; the square of a 16-bit-weight layer's output
+    carries 2^-50. da4ml 0.5.2's own ``quantize(..., "SAT")`` is wrong there (its msb_mux), which
+    made the MLP encoder's score RTL differ from QKeras; ours saturates through relu and is exact."""
     from da4ml.trace import FixedVariableArray, HWConfig, comb_trace
 
-    shift = 20
+    from wnae.firmware.rtl.trace import round_half_even
+
     inp = FixedVariableArray.from_kif(np.ones(1), np.full(1, 4 + shift), np.full(1, 7 - shift),
                                       hwconf=HWConfig(1, -1, -1), solver_options={"hard_dc": 2})
-    x = inp * 2.0**-shift  # the grid of quantized_bits(12, 4): da4ml keeps the 2^-20 as a free factor
+    x = inp * 2.0**-shift  # the grid of quantized_bits(12, 4), with da4ml factor 2^-shift
     square = (x * x)._vars.ravel()[0]  # noqa: SLF001
-    out = FixedVariableArray(np.array([square.quantize(0, 8, 8, "SAT", "TRN")], dtype=object), inp.solver_options)
+    fmt = FixedFormat(False, 8, 4)  # rounds (ties included) and saturates at 255.9375
+    out = FixedVariableArray(np.array([round_half_even(square, fmt)], dtype=object), inp.solver_options)
     grid = np.arange(-(2**11), 2**11) * 2.0**-7
     y = np.asarray(comb_trace(inp, out).predict((grid * 2.0**shift).reshape(-1, 1)), np.float64).ravel()
-    np.testing.assert_array_equal(y, np.minimum(np.floor(grid**2 * 256) / 256, 256 - 1 / 256))
+    np.testing.assert_array_equal(y, fmt.quantize(grid**2))

@@ -123,14 +123,29 @@ def quantizer_format(quantizer: Any, where: str) -> FixedFormat:
 
 
 def round_half_even(v, fmt: FixedFormat):  # noqa: ANN001, ANN201 (da4ml FixedVariable)
-    """One da4ml variable rounded half to even onto ``fmt`` and saturated, as QKeras does it."""
-    _, _, f_in = v.kif
+    """One da4ml variable rounded half to even onto ``fmt`` and saturated, as QKeras does it.
+
+    The saturation is ``hi − relu(hi − v)`` and ``lo + relu(v − lo)`` rather than da4ml's own
+    ``quantize(..., "SAT")``: in da4ml 0.5.2 the latter's ``msb_mux`` is wrong when the variable
+    carries a large power-of-two factor (e.g. the square of a 16-bit-weight layer's output).
+    """
+    from decimal import Decimal
+
+    k_in, i_in, f_in = v.kif
     f = fmt.fractional
     if f_in > f:
         u = 2.0**-f_in
         lsb_bit = v.quantize(0, 1 - f, f)  # wraps to one bit: the bit of v at weight 2^-f, as 0 or 2^-f
         v = v + (2.0 ** (-f - 1) - u) + lsb_bit * (2.0 ** (f - f_in))
-    return v.quantize(int(fmt.signed), fmt.integer, fmt.fractional, "SAT", "TRN")
+        k_in, i_in, _ = v.kif
+        v = v.quantize(k_in, i_in, f, "WRAP", "TRN")  # drop the bits below 2^-f; the range is kept
+    hi = Decimal(2) ** fmt.integer - Decimal(2) ** -f
+    lo = -(Decimal(2) ** fmt.integer) if fmt.signed else Decimal(0)
+    if v.high > hi:
+        v = -((-v + hi).relu()) + hi
+    if v.low < lo:
+        v = (v - lo).relu() + lo
+    return v.quantize(int(fmt.signed), fmt.integer, fmt.fractional, "WRAP", "TRN")
 
 
 def _quantize_array(x, fmt: FixedFormat):  # noqa: ANN001, ANN202
