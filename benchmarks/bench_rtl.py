@@ -22,7 +22,9 @@ from pathlib import Path
 
 from wnae.errors import FirmwareError, ToolNotFoundError
 from wnae.firmware.config import resolve_target
+from wnae.firmware.reports import LHC_BUNCH_SPACING_NS
 from wnae.firmware.rtl import run_rtl
+from wnae.firmware.rtl.flow import TOP_MODULE
 from wnae.firmware.rtl.tools import find_yosys
 from wnae.firmware.rtl.yosys import run_yosys
 
@@ -70,7 +72,8 @@ def bench_targets(runs: list[Path], targets: list[str], args: argparse.Namespace
                 yosys_cols = (f"{res['lut']:7,d} {share(res['lut'], cap and cap.lut):>6} {res['ff']:6,d} "
                               f"{res['carry']:6,d} {res['dsp']:4d} {share(res['dsp'], cap and cap.dsp):>6}")
             print(f"{run.name:<34} {target.name:<14} {r.latency_cycles:7d} {r.latency_ns:7.1f} "
-                  f"{r.latency_ns / 25.0:5.2f} {target.budget.latency_ns or float('nan'):9.1f} {yosys_cols} "
+                  f"{r.latency_ns / LHC_BUNCH_SPACING_NS:5.2f} {target.budget.latency_ns or float('nan'):9.1f} "
+                  f"{yosys_cols} "
                   f"{r.seconds.get('trace', 0):7.1f} {r.seconds.get('verilator build', 0):6.1f} "
                   f"{r.rtl_events_per_second:10,.0f} {r.seconds.get('yosys', 0):7.1f} {str(r.bit_exact):>5}"
                   f"   (total {total:.0f} s, adder depth {r.adder_depth:g}, cutoff {r.latency_cutoff}, "
@@ -89,10 +92,7 @@ def compare_yosys(run: Path, target_name: str, args: argparse.Namespace) -> None
         except ToolNotFoundError as exc:
             print(f"  {kind:<13} not installed ({exc})")
             continue
-        if tool.kind != kind:
-            print(f"  {kind:<13} not installed")
-            continue
-        found = run_yosys(rtl_dir, "wnae_model", target.yosys_family, tool, use_dsp=target.rtl.use_dsp)
+        found = run_yosys(rtl_dir, TOP_MODULE, target.yosys_family, tool, use_dsp=target.rtl.use_dsp)
         print(f"  {kind:<13} {found.seconds:7.1f} s  LUT {found.lut:,} FF {found.ff:,} CARRY {found.carry:,} "
               f"DSP {found.dsp}  [{found.source}]", flush=True)
 

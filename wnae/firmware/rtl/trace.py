@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -129,9 +130,7 @@ def round_half_even(v, fmt: FixedFormat):  # noqa: ANN001, ANN201 (da4ml FixedVa
     ``quantize(..., "SAT")``: in da4ml 0.5.2 the latter's ``msb_mux`` is wrong when the variable
     carries a large power-of-two factor (e.g. the square of a 16-bit-weight layer's output).
     """
-    from decimal import Decimal
-
-    k_in, i_in, f_in = v.kif
+    _, _, f_in = v.kif
     f = fmt.fractional
     if f_in > f:
         u = 2.0**-f_in
