@@ -1,16 +1,88 @@
-"""Atomic file and directory writes: a reader never sees a half-written artifact."""
+"""Atomic file and directory writes: a reader never sees a half-written artifact.
+
+Every file ``wnae`` writes goes through :func:`atomic_path` (or :func:`atomic_dir`,
+:func:`write_json_atomic`): the content is written to ``.<name>.<pid>.tmp`` beside the target and
+renamed onto it only when complete. A target that cannot be written — it is a directory, it lies
+under a regular file, its directory is not writable, the disk is full — is an
+:class:`~wnae.errors.OutputError` naming the path and the reason, never a traceback, and nothing is
+left behind. Temporaries of a writer that was killed (SIGKILL cannot be cleaned up by the writer)
+are found and removed by :func:`remove_stale_temporaries`.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import logging
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_dir", "atomic_path", "write_json_atomic"]
+from wnae.errors import OutputError
+
+__all__ = [
+    "atomic_dir",
+    "atomic_path",
+    "ensure_dir",
+    "output_error",
+    "remove_stale_temporaries",
+    "write_json_atomic",
+]
+
+logger = logging.getLogger(__name__)
+
+#: ``.<name>.<pid>.tmp``: the temporary of :func:`atomic_path`, with the writer's process id.
+_TMP_PATTERN = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.tmp$")
+
+
+def _reason(err: OSError) -> str:
+    if isinstance(err, IsADirectoryError):
+        return "is a directory"
+    if isinstance(err, NotADirectoryError):
+        return "a parent of it is a regular file, not a directory"
+    if isinstance(err, PermissionError):
+        return "permission denied"
+    if err.errno == errno.ENOSPC:
+        return "no space left on the device"
+    if err.errno == errno.EROFS:
+        return "read-only file system"
+    if isinstance(err, FileExistsError):
+        return "a file of that name is in the way"
+    return err.strerror or str(err)
+
+
+def output_error(path: str | Path, err: OSError, what: str = "cannot write") -> OutputError:
+    """The :class:`OutputError` for an :class:`OSError` met while writing ``path``."""
+    return OutputError(f"{path}: {what}: {_reason(err)}")
+
+
+def ensure_dir(path: str | Path) -> Path:
+    """Create directory ``path`` (and its parents) or raise :class:`OutputError` naming it.
+
+    An existing regular file at ``path`` or above it, or an unwritable parent, is an error.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        msg = f"{path}: cannot write: it is a regular file, not a directory"
+        raise OutputError(msg)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise output_error(path, err, "cannot create the directory") from err
+    if not os.access(path, os.W_OK | os.X_OK):
+        msg = f"{path}: cannot write: permission denied"
+        raise OutputError(msg)
+    return path
+
+
+def _check_target(path: Path) -> None:
+    if path.is_dir():
+        msg = f"{path}: cannot write: it is a directory (give a file name)"
+        raise OutputError(msg)
 
 
 @contextlib.contextmanager
@@ -18,7 +90,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it onto ``path`` only if the block succeeds.
 
     The temporary file lives in the same directory (so :func:`os.replace` is atomic) and is
-    deleted on any exception, including ``KeyboardInterrupt``.
+    deleted on any exception, including ``KeyboardInterrupt``. An :class:`OSError` while writing
+    (target is a directory, parent is a file, no permission, disk full) becomes an
+    :class:`OutputError` naming ``path``.
 
     Example:
         >>> import tempfile, pathlib
@@ -29,13 +103,22 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         'hello'
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _check_target(path)
+    ensure_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        yield tmp
-        os.replace(tmp, path)
+        try:
+            yield tmp
+            os.replace(tmp, path)
+        except OutputError:
+            raise
+        except OSError as err:
+            # only the writes to this artifact are ours to explain; other OSErrors keep their type
+            if err.filename is None or Path(err.filename) in (tmp, path) or Path(str(err.filename)).parent == tmp.parent:
+                raise output_error(path, err) from err
+            raise
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             tmp.unlink()
 
 
@@ -46,10 +129,17 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     An existing ``path`` is replaced only after the new one is complete.
     """
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        msg = f"{path}: cannot write: it is a regular file, not a directory"
+        raise OutputError(msg)
+    ensure_dir(path.parent)
     partial = path.with_name(path.name + ".partial")
     if partial.exists():
         shutil.rmtree(partial)
-    partial.mkdir(parents=True)
+    try:
+        partial.mkdir()
+    except OSError as err:
+        raise output_error(partial, err, "cannot create the directory") from err
     try:
         yield partial
     except BaseException:
@@ -69,3 +159,45 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
     """Write ``obj`` as indented, key-sorted JSON, atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temporaries(directory: str | Path) -> list[Path]:
+    """Delete the :func:`atomic_path` temporaries in ``directory`` whose writer process is gone.
+
+    A writer killed with SIGKILL (or by the OOM killer) cannot delete its ``.<name>.<pid>.tmp``;
+    call this when a command starts writing into ``directory``. Temporaries of live processes are
+    kept. Each removal is logged (warning) with the file's size.
+
+    Returns:
+        the removed paths.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    removed = []
+    for entry in sorted(directory.iterdir()):
+        m = _TMP_PATTERN.match(entry.name)
+        if m is None or _pid_alive(int(m.group("pid"))):
+            continue
+        size = entry.stat().st_size if entry.is_file() else 0
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+        logger.warning("removed %s (%d bytes): left by process %s, which is no longer running",
+                       entry, size, m.group("pid"))
+        removed.append(entry)
+    return removed

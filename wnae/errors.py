@@ -16,6 +16,7 @@ __all__ = [
     "FirmwareError",
     "ModelError",
     "NotBuiltError",
+    "OutputError",
     "ToolNotFoundError",
     "WnaeError",
 ]
@@ -66,6 +67,13 @@ class ModelError(WnaeError, ValueError):
 
 class FirmwareError(WnaeError, RuntimeError):
     """Conversion, compilation or simulation of the firmware failed."""
+
+
+class OutputError(WnaeError, OSError):
+    """An output path cannot be written (a directory, under a regular file, not writable, disk full).
+
+    The message names the path and the reason; nothing half-written is left behind.
+    """
 
 
 class ToolNotFoundError(WnaeError, FileNotFoundError):
