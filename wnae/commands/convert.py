@@ -10,12 +10,21 @@ HELP = "convert a trained model into an hls4ml HLS project"
 
 
 def _resolve_run(run: str | None, runs_dir: Path) -> Path:
+    """``run`` as given when it is a directory, else the run of that name in ``runs_dir``."""
+    from wnae.errors import ModelError
     from wnae.models.serialization import latest_run
 
     if run is None:
         return latest_run(runs_dir)
     path = Path(run)
-    return path if path.exists() or path.is_absolute() else runs_dir / run
+    if path.is_dir():
+        return path
+    named = runs_dir / run
+    if len(path.parts) == 1 and named.is_dir():
+        return named
+    tried = f"{path}" if len(path.parts) > 1 or path.is_absolute() else f"neither {path} nor {named}"
+    msg = f"run {run!r} not found: no such run directory ({tried})"
+    raise ModelError(msg)
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -55,11 +64,11 @@ def _rtl_simulation(args: argparse.Namespace, target) -> None:  # noqa: ANN001
 
     from wnae.errors import ToolNotFoundError
     from wnae.firmware.rtl import require_bit_exact_rtl, run_rtl
-    from wnae.firmware.rtl.tools import require_da4ml, verilator_path_dir
+    from wnae.firmware.rtl.tools import require_da4ml, require_verilator
 
     try:
         require_da4ml()
-        verilator_path_dir(Path(args.output_dir) / ".tools")
+        require_verilator()
     except ToolNotFoundError as exc:
         logging.getLogger(__name__).warning("RTL simulation skipped: %s", exc)
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from wnae.commands._args import positive_int
 from wnae.commands.convert import _common, _csim
 
 HELP = "compile the HLS project and compare it bit for bit with QKeras"
@@ -18,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "model (`wnae rtl`, without Yosys) is simulated against QKeras too.",
     )
     _common(p)
-    p.add_argument("--events", type=int, default=10_000, help="events to simulate (default 10000)")
+    p.add_argument("--events", type=positive_int, default=10_000, help="events to simulate (default 10000)")
     p.add_argument("--csim-tool", action="store_true", help="also run the vendor C simulation if installed")
     p.add_argument("--no-rtl", action="store_true",
                    help="skip the RTL simulation (da4ml + Verilator), which runs when those tools are installed")

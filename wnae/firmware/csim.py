@@ -81,7 +81,7 @@ def run_csim(
     model, model_output = deployed_model(run, target)
     particles, counts, is_zb = collect_events(data_dir, n_events)
     x = run.features(particles)
-    project = Path(hls_projects) / f"{run.name}-{target.name}"
+    project = Path(hls_projects).absolute() / f"{run.name}-{target.name}"
     t0 = time.perf_counter()
     converted = convert_model(model, target, project, tb_inputs=x[: min(len(x), 1000)])
     compile_seconds = time.perf_counter() - t0

@@ -49,9 +49,13 @@ class BuildResult:
 
 
 def find_tool(name: str) -> Path | None:
-    """The path of executable ``name`` on PATH, or ``None``."""
+    """The absolute path of executable ``name`` on PATH, or ``None``.
+
+    Absolute because the tools run from the project directory: a relative PATH entry that found
+    the tool here would not find it there.
+    """
     found = shutil.which(name)
-    return None if found is None else Path(found)
+    return None if found is None else Path(found).absolute()
 
 
 def hls_tool_for(backend: str) -> Path | None:

@@ -208,7 +208,8 @@ def run_rtl(
     yosys_tool = find_yosys(yosys) if synthesize else None
     run = load_run(run_dir)
     model, model_output = deployed_model(run, target)
-    project = Path(hls_projects) / f"{run.name}-{target.name}"
+    # absolute: the Verilator and Yosys builds run in other directories than ours
+    project = Path(hls_projects).absolute() / f"{run.name}-{target.name}"
     final = project / RTL_DIR_NAME
     partial = project / f"{RTL_DIR_NAME}.partial"
     shutil.rmtree(partial, ignore_errors=True)

