@@ -65,3 +65,49 @@ def test_zero_padding_must_come_last():
     p[3, 6] = [10.0, 0.1, 0.2, 3]  # muon in slot 6 while slot 5 is empty
     with pytest.raises(DataError, match="event 3: muon slot 6 is filled after empty slot 5"):
         validate_particles(p)
+
+
+# ------------------------------------------------------------------ physical bounds (issue #14, 2)
+
+
+def test_pt_above_half_sqrt_s_is_an_error(particles):
+    from wnae.data.schema import MAX_PT_GEV, SQRT_S_GEV
+
+    assert SQRT_S_GEV == 13_600.0
+    assert MAX_PT_GEV == 6800.0
+    p = particles.copy()
+    p[42, 0, 0] = MAX_PT_GEV  # the bound itself is allowed
+    validate_particles(p)
+    p[42, 0, 0] = 1e30
+    with pytest.raises(DataError, match=r"event 1042: pT = 1e\+30 GeV > 6800 GeV = sqrt\(s\)/2, .* in slot 0 \(MET\)"):
+        validate_particles(p, path="data/zb.h5", first_event=1000)
+    p[42, 0, 0] = 6900.0
+    validate_particles(p, max_pt_gev=7000.0)  # a file generated at 14 TeV
+
+
+def test_bound_follows_the_files_sqrt_s():
+    from wnae.data.validate import max_pt_gev_for
+
+    assert max_pt_gev_for(None) == 6800.0
+    assert max_pt_gev_for({"sqrt_s_gev": 14_000.0}) == 7000.0
+    for bad in ("13600", -1.0, float("nan"), True, None):
+        assert max_pt_gev_for({"sqrt_s_gev": bad}) == 6800.0
+
+
+def test_complex_values_are_rejected(particles):
+    with pytest.raises(DataError, match="expected real numbers .* got dtype complex64"):
+        validate_particles(particles.astype(np.complex64))
+
+
+def test_empty_events_are_counted():
+    from wnae.data.validate import EmptyEventTally, empty_event_mask
+
+    p = random_particles(30, 2)
+    p[[4, 17]] = 0
+    np.testing.assert_array_equal(np.flatnonzero(empty_event_mask(p)), [4, 17])
+    tally = EmptyEventTally()
+    tally.update(p[:10], 100)
+    tally.update(p[10:], 110)
+    assert (tally.n_events, tally.n_empty, tally.first) == (30, 2, 104)
+    assert tally.message().startswith("2 of 30 events are empty (no MET, no objects), the first at event 104")
+    assert EmptyEventTally().message() is None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -34,7 +35,13 @@ from wnae.data.schema import (
     PARTICLES_NAMES,
     SLOT_CLASS,
 )
-from wnae.data.validate import validate_particles
+from wnae.data.validate import (
+    UNWRITTEN_TAIL_EVENTS,
+    EmptyEventTally,
+    empty_event_mask,
+    max_pt_gev_for,
+    validate_particles,
+)
 from wnae.errors import DataError
 
 __all__ = [
@@ -159,21 +166,127 @@ def _read_block(ds: h5py.Dataset, start: int, stop: int, path: Path) -> np.ndarr
         raise DataError(msg, path=path, dataset=ds.name) from err
 
 
-def _read_metadata(f: h5py.File) -> dict[str, Any]:
+def _read_metadata(f: h5py.File, path: Path) -> dict[str, Any]:
     meta = {}
-    for key, value in f.attrs.items():
-        if key.startswith(_META_PREFIX):
+    try:
+        keys = list(f.attrs.keys())
+    except (OSError, RuntimeError, TypeError) as err:
+        msg = f"cannot read the file's attributes ({err})"
+        raise DataError(msg, path=path) from err
+    for key in keys:
+        if not key.startswith(_META_PREFIX):
+            continue
+        try:
+            value = f.attrs[key]
+        except (OSError, RuntimeError, TypeError) as err:
+            msg = f"cannot read metadata attribute '{key}' ({err})"
+            raise DataError(msg, path=path) from err
+        if isinstance(value, bytes | np.bytes_):
+            try:
+                value = bytes(value).decode("utf-8")
+            except UnicodeDecodeError as err:
+                msg = f"metadata attribute '{key}' is not UTF-8 text ({err})"
+                raise DataError(msg, path=path) from err
+        if not isinstance(value, str):
+            kind = getattr(value, "dtype", type(value).__name__)
+            msg = f"metadata attribute '{key}' must be a JSON-encoded string, got {kind} {value!r:.60}"
+            raise DataError(msg, path=path)
+        try:
             meta[key[len(_META_PREFIX) :]] = json.loads(value)
+        except json.JSONDecodeError as err:
+            msg = f"metadata attribute '{key}' is not valid JSON ({err}): {value!r:.60}"
+            raise DataError(msg, path=path) from err
     return meta
+
+
+def _check_real(ds: h5py.Dataset, path: Path) -> None:
+    """Only real numbers (float or int) are events; complex values would be cast away silently."""
+    if not (np.issubdtype(ds.dtype, np.floating) or np.issubdtype(ds.dtype, np.integer)):
+        msg = f"expected real numbers (float or int), got dtype {ds.dtype}"
+        raise DataError(msg, path=path, dataset=ds.name)
 
 
 def _check_particles_dataset(ds: h5py.Dataset, path: Path) -> None:
     if ds.ndim != 3 or ds.shape[1:] != (N_OBJECTS, 4):
         msg = f"expected shape (n_events, {N_OBJECTS}, 4), got {ds.shape}"
         raise DataError(msg, path=path, dataset=PARTICLES)
-    if not np.issubdtype(ds.dtype, np.number):
-        msg = f"expected a numeric dataset, got dtype {ds.dtype}"
-        raise DataError(msg, path=path, dataset=PARTICLES)
+    _check_real(ds, path)
+    _check_written(ds, path)
+
+
+def _missing_chunk_rows(ds: h5py.Dataset) -> tuple[list[int], int, int]:
+    """Starts of the chunk rows (blocks of events) with unallocated chunks, missing and total chunks.
+
+    A chunk that was never written is never allocated: HDF5 reads it as the fill value.
+    """
+    n, rows = ds.shape[0], ds.chunks[0]
+    per_row = math.prod(math.ceil(size / c) for size, c in zip(ds.shape[1:], ds.chunks[1:], strict=True))
+    expected = math.ceil(n / rows) * per_row
+    try:
+        allocated = ds.id.get_num_chunks()
+    except (AttributeError, OSError, RuntimeError, ValueError):  # not answerable for this storage
+        return [], 0, expected
+    if allocated >= expected:
+        return [], 0, expected
+    counts: dict[int, int] = {}
+
+    def count(info: Any) -> None:
+        counts[info.chunk_offset[0]] = counts.get(info.chunk_offset[0], 0) + 1
+
+    try:
+        ds.id.chunk_iter(count)
+    except (AttributeError, OSError, RuntimeError, ValueError):
+        for i in range(allocated):
+            count(ds.id.get_chunk_info(i))
+    return [s for s in range(0, n, rows) if counts.get(s, 0) < per_row], expected - allocated, expected
+
+
+def _check_written(ds: h5py.Dataset, path: Path) -> None:
+    """Fail on a dataset that was declared larger than what was written into it.
+
+    HDF5 reads storage that was never written as the fill value (zeros), which would pass every
+    value check as "empty events". Two signs of it are errors (see :mod:`wnae.data.validate`):
+    unallocated chunks, and a tail of empty events at least one chunk long (for unchunked datasets
+    :data:`~wnae.data.validate.UNWRITTEN_TAIL_EVENTS`; every event for a shorter file).
+    """
+    n = ds.shape[0]
+    if n == 0:
+        return
+    rows = ds.chunks[0] if ds.chunks is not None else None
+    missing, n_missing_chunks, n_chunks = _missing_chunk_rows(ds) if rows is not None else ([], 0, 0)
+    if not missing and not empty_event_mask(_read_block(ds, n - 1, n, path))[0]:
+        return  # the usual case: one event read
+
+    # the last event with anything in it, reading backwards block by block (unallocated blocks skipped)
+    missing_set = set(missing)
+    step = rows if rows is not None else 65_536
+    last, hi = -1, n
+    while hi > 0:
+        lo = (hi - 1) // step * step
+        if lo not in missing_set:
+            filled = np.flatnonzero(~empty_event_mask(_read_block(ds, lo, hi, path)))
+            if len(filled):
+                last = lo + int(filled[-1])
+                break
+        hi = lo
+    tail_start = last + 1
+    tail = n - tail_start
+    if missing:
+        sizes = {s: min(rows, n - s) for s in missing}  # type: ignore[type-var]
+        first = min(tail_start, missing[0]) if tail else missing[0]
+        count = tail + sum(size for s, size in sizes.items() if s < tail_start)
+        msg = (
+            f"{count} of the {n} events, from this one on, were never written ({n_missing_chunks} of {n_chunks} HDF5 "
+            "chunks are unallocated and read back as zeros): the file is incomplete; was its writer interrupted?"
+        )
+        raise DataError(msg, path=path, dataset=ds.name, event_index=first)
+    threshold = min(n, rows if rows is not None else UNWRITTEN_TAIL_EVENTS)
+    if tail >= threshold:
+        msg = (
+            f"the last {tail} of {n} events are empty (no MET, no objects), which is how HDF5 reads storage "
+            "that was never written: the file is incomplete; was its writer interrupted?"
+        )
+        raise DataError(msg, path=path, dataset=ds.name, event_index=tail_start)
 
 
 def count_events(path: str | Path) -> int:
@@ -195,8 +308,10 @@ def iter_events(
 ) -> Iterator[EventSet]:
     """Yield the events of an ADC2021-layout file in chunks of at most ``chunk_events``.
 
-    Memory use is bounded by one chunk. Each chunk is validated (:func:`validate_particles`) with
-    event indices counted from the start of the file.
+    Memory use is bounded by one chunk. Each chunk is validated (:func:`validate_particles`, pT up
+    to √s/2 of the file's metadata) with event indices counted from the start of the file. A file
+    whose end was never written is an error before the first chunk; empty events elsewhere are
+    counted and reported in one warning once the last chunk has been read.
     """
     if chunk_events <= 0:
         msg = f"chunk_events must be positive, got {chunk_events}"
@@ -213,18 +328,23 @@ def iter_events(
             if extra is not None and extra.shape != (n,):
                 msg = f"expected shape ({n},) to match {PARTICLES}, got {extra.shape}"
                 raise DataError(msg, path=path, dataset=name)
-        metadata = _read_metadata(f)
+        metadata = _read_metadata(f, path)
+        max_pt = max_pt_gev_for(metadata)
+        empty = EmptyEventTally()
         for lo in range(start, stop, chunk_events):
             hi = min(lo + chunk_events, stop)
-            particles = _read_block(ds, lo, hi, path).astype(np.float32, copy=False)
-            if validate:
-                validate_particles(particles, path=path, dataset=PARTICLES, first_event=lo)
+            particles = _read_block(ds, lo, hi, path)
+            if validate:  # before the cast to float32, which would turn huge values into inf
+                validate_particles(particles, path=path, dataset=PARTICLES, first_event=lo, max_pt_gev=max_pt)
+                empty.update(particles, lo)
             yield EventSet(
-                particles,
+                particles.astype(np.float32, copy=False),
                 None if labels is None else _read_block(labels, lo, hi, path),
                 None if names is None else _read_block(names, lo, hi, path).astype(str),
                 dict(metadata),
             )
+        if empty.n_empty:
+            logger.warning("%s:/%s: %s", path, PARTICLES, empty.message())
 
 
 def read_events(
@@ -235,7 +355,7 @@ def read_events(
     if not parts:
         path = Path(path)
         with _open(path) as f:
-            metadata = _read_metadata(f)
+            metadata = _read_metadata(f, path)
             has_labels = PROCESS_LABEL in f
             has_names = SAMPLE_NAME in f
         return EventSet(
@@ -256,8 +376,10 @@ class EventWriter:
     Example:
         >>> import tempfile, pathlib, numpy as np
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.h5"
+        >>> met_only = np.zeros((3, 19, 4), np.float32)
+        >>> met_only[:, 0] = [12.5, 0.0, 1.0, 1]  # MET 12.5 GeV at phi = 1, nothing else
         >>> with EventWriter(path, with_labels=False) as w:
-        ...     w.append(EventSet(np.zeros((3, 19, 4), np.float32)))
+        ...     w.append(EventSet(met_only))
         >>> count_events(path)
         3
     """
@@ -323,7 +445,8 @@ class EventWriter:
             msg = "EventWriter.append called outside its 'with' block"
             raise DataError(msg, path=self.path)
         if self.validate:
-            validate_particles(events.particles, path=self.path, dataset=PARTICLES, first_event=self.n_events)
+            validate_particles(events.particles, path=self.path, dataset=PARTICLES, first_event=self.n_events,
+                               max_pt_gev=max_pt_gev_for(self.metadata))
         lo = self.n_events
         hi = lo + len(events)
         f[PARTICLES].resize(hi, axis=0)
@@ -379,12 +502,13 @@ def write_events(
         The path written.
     """
     path = Path(path)
+    merged = {**events.metadata, **(metadata or {})}
     if validate:
-        validate_particles(events.particles, path=path, dataset=PARTICLES)
+        validate_particles(events.particles, path=path, dataset=PARTICLES, max_pt_gev=max_pt_gev_for(merged))
     with_labels = events.process_label is not None and events.sample_name is not None
     with EventWriter(
         path,
-        metadata={**events.metadata, **(metadata or {})},
+        metadata=merged,
         with_labels=with_labels,
         validate=False,
         compression=compression,
@@ -399,7 +523,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     """Generator metadata of an event file, without reading the events."""
     path = Path(path)
     with _open(path) as f:
-        return _read_metadata(f)
+        return _read_metadata(f, path)
 
 
 # --------------------------------------------------------------------------------------- AXOL1TL
@@ -429,17 +553,18 @@ def _to_particles(data: np.ndarray, path: Path, dataset: str) -> np.ndarray:
     n = data.shape[0] if data.ndim else 0
     if data.ndim == 2 and data.shape[1] == N_FEATURES:
         data = data.reshape(n, N_OBJECTS, 3)
+    # float64 until validated: a cast to float32 first would turn huge values into inf
     if data.ndim == 3 and data.shape[1:] == (N_OBJECTS, 4):
-        particles = data.astype(np.float32)
+        particles = data.astype(np.float64)
     elif data.ndim == 3 and data.shape[1:] == (N_OBJECTS, 3):
-        particles = np.zeros((n, N_OBJECTS, 4), np.float32)
+        particles = np.zeros((n, N_OBJECTS, 4), np.float64)
         particles[..., :3] = data
         particles[..., 3] = np.where(data[..., 0] > 0, SLOT_CLASS[None, :], 0)
     else:
         msg = f"expected shape (n, {N_FEATURES}), (n, {N_OBJECTS}, 3) or (n, {N_OBJECTS}, 4), got {data.shape}"
         raise DataError(msg, path=path, dataset=dataset)
     validate_particles(particles, path=path, dataset=dataset)
-    return particles
+    return particles.astype(np.float32)
 
 
 def read_axol1tl(path: str | Path) -> AXOL1TLDataset:
@@ -449,6 +574,9 @@ def read_axol1tl(path: str | Path) -> AXOL1TLDataset:
 
         def load(name: str) -> np.ndarray:
             ds = _dataset(f, name, path)
+            _check_real(ds, path)
+            if ds.ndim >= 2:
+                _check_written(ds, path)
             return _to_particles(_read_block(ds, 0, ds.shape[0], path), path, name)
 
         train = load("data/Background_data/Train/DATA")
@@ -460,8 +588,12 @@ def read_axol1tl(path: str | Path) -> AXOL1TLDataset:
                 signals[name] = load(f"data/Signal_data/{name}/DATA")
         scale = bias = None
         if "Normalisation" in f:
-            scale = np.asarray(_dataset(f, "Normalisation/norm_scale", path)[()], np.float64).reshape(-1)
-            bias = np.asarray(_dataset(f, "Normalisation/norm_bias", path)[()], np.float64).reshape(-1)
+            scale_ds = _dataset(f, "Normalisation/norm_scale", path)
+            bias_ds = _dataset(f, "Normalisation/norm_bias", path)
+            for ds in (scale_ds, bias_ds):
+                _check_real(ds, path)
+            scale = np.asarray(scale_ds[()], np.float64).reshape(-1)
+            bias = np.asarray(bias_ds[()], np.float64).reshape(-1)
             for name, arr in (("norm_scale", scale), ("norm_bias", bias)):
                 if arr.shape != (N_FEATURES,):
                     msg = f"expected {N_FEATURES} values, got {arr.size}"

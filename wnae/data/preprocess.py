@@ -11,7 +11,10 @@ Two normalisers share one interface (``fit`` on chunks, ``transform``, ``save``/
       out = (hw − offset) · 2^(−shift)     (exact fixed-point number)
 
   The output lies exactly on a fixed-point grid with ``max(shift)`` fractional bits, so the model's
-  input quantizer and the firmware input type see the same numbers as software.
+  input quantizer and the firmware input type see the same numbers as software. Every digitised
+  value, offset and difference must fit the signed :data:`HW_WORD_BITS`-bit hardware word and the
+  shift must be below it; a fit (or a loaded file) that does not is a
+  :class:`~wnae.errors.DataError` naming the feature, never a silently wrapped integer.
 
 Both are fitted in one pass over chunks (:func:`fit_normaliser`), so memory stays bounded.
 """
@@ -28,11 +31,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from wnae._io import atomic_path
-from wnae.data.schema import FEATURE_NAMES, N_FEATURES, N_OBJECTS
+from wnae.data.schema import FEATURE_NAMES, MAX_ABS_ETA, MAX_PT_GEV, N_FEATURES, N_OBJECTS
 from wnae.errors import DataError
 
 __all__ = [
     "DEFAULT_LSB",
+    "HW_WORD_BITS",
     "FixedPointNormaliser",
     "Normaliser",
     "StandardNormaliser",
@@ -42,6 +46,20 @@ __all__ = [
 
 #: L1 hardware units per kinematic feature: pT 0.5 GeV, η 0.0435 (= 0.087/2), φ 2π/144 rad.
 DEFAULT_LSB: dict[str, float] = {"pt": 0.5, "eta": 0.0435, "phi": 2 * math.pi / 144}
+
+#: Width of the signed integer word that carries one digitised input on the FPGA.
+#:
+#: L1 objects reach the trigger as integers in these units (Phase-1 global trigger: pT 9–11 bits,
+#: η and φ 8 bits). A valid event (:mod:`wnae.data.validate`) has pT ≤ √s/2 = 6800 GeV, i.e.
+#: ≤ 13600 units of 0.5 GeV, |η| ≤ 5 (115 units) and |φ| ≤ π (72 units), so a signed 16-bit word
+#: holds every digitised value, every offset and their difference, and a shift of at most 15 bits
+#: keeps one significant bit. A fit outside it (a pT of 1e30 GeV, an lsb far too fine) would wrap
+#: around in hardware: it is an error.
+HW_WORD_BITS: int = 16
+_HW_MIN: int = -(2 ** (HW_WORD_BITS - 1))
+_HW_MAX: int = 2 ** (HW_WORD_BITS - 1) - 1
+_UNITS = {"pt": " GeV", "eta": "", "phi": " rad"}
+_VALID = {"pt": f"0 ≤ pT ≤ {MAX_PT_GEV:g} GeV", "eta": f"|eta| ≤ {MAX_ABS_ETA:g}", "phi": "|phi| ≤ pi"}
 
 
 def _as_features(x: np.ndarray) -> np.ndarray:
@@ -66,6 +84,8 @@ class _Moments:
         self.n = 0
         self.mean = np.zeros(N_FEATURES)
         self.m2 = np.zeros(N_FEATURES)
+        self.lo = np.full(N_FEATURES, np.inf)
+        self.hi = np.full(N_FEATURES, -np.inf)
 
     def update(self, x: np.ndarray) -> None:
         n_b = len(x)
@@ -78,6 +98,8 @@ class _Moments:
         self.mean = self.mean + delta * n_b / total
         self.m2 = self.m2 + m2_b + delta**2 * self.n * n_b / total
         self.n = total
+        self.lo = np.minimum(self.lo, x.min(axis=0))
+        self.hi = np.maximum(self.hi, x.max(axis=0))
 
     @property
     def std(self) -> np.ndarray:
@@ -206,11 +228,55 @@ class FixedPointNormaliser(Normaliser):
         lsb_arr = np.tile([units["pt"], units["eta"], units["phi"]], N_OBJECTS).astype(np.float64)
         mean_hw = moments.mean / lsb_arr
         std_hw = moments.std / lsb_arr
-        offset = np.rint(mean_hw).astype(np.int64)
+        offset = np.rint(mean_hw)
         # Smallest power of two ≥ the spread, so outputs have unit-order spread (std in (0.5, 1]).
         with np.errstate(divide="ignore"):
-            shift = np.where(std_hw > 1, np.ceil(np.log2(np.maximum(std_hw, 1.0))), 0).astype(np.int64)
-        return cls(lsb_arr, offset, shift)
+            shift = np.where(std_hw > 1, np.ceil(np.log2(np.maximum(std_hw, 1.0))), 0)
+        _check_word(lsb_arr, offset, shift, np.rint(moments.lo / lsb_arr), np.rint(moments.hi / lsb_arr))
+        return cls(lsb_arr, offset.astype(np.int64), shift.astype(np.int64))
+
+
+def _check_word(
+    lsb: np.ndarray,
+    offset: np.ndarray,
+    shift: np.ndarray,
+    lo_hw: np.ndarray | None = None,
+    hi_hw: np.ndarray | None = None,
+) -> None:
+    """Raise :class:`DataError` naming the first feature whose fixed-point numbers overflow the word.
+
+    All arguments are float64 (57,) in hardware units (``lo_hw``/``hi_hw``: the digitised data range).
+    """
+    word = f"the signed {HW_WORD_BITS}-bit hardware word [{_HW_MIN}, {_HW_MAX}]"
+    for i, name in enumerate(FEATURE_NAMES):
+        kin = name.rsplit("_", 1)[1]
+        unit = _UNITS[kin]
+        fit = f"offset {offset[i]:.6g}, shift {shift[i]:.6g}"
+        hint = f"check the input data (valid: {_VALID[kin]}) or choose a coarser lsb"
+        extremes = () if lo_hw is None or hi_hw is None else (hi_hw[i], lo_hw[i])
+        for value in extremes:
+            if not _HW_MIN <= value <= _HW_MAX:
+                msg = (
+                    f"fixed_point normalisation of feature '{name}' does not fit {word}: its values reach "
+                    f"{value * lsb[i]:.6g}{unit} = {value:.6g} units of {lsb[i]:.6g}{unit} ({fit}); {hint}"
+                )
+                raise DataError(msg)
+        if not _HW_MIN <= offset[i] <= _HW_MAX:
+            msg = f"fixed_point normalisation of feature '{name}': offset {offset[i]:.6g} does not fit {word}"
+            raise DataError(msg)
+        for value in extremes:
+            if not _HW_MIN <= value - offset[i] <= _HW_MAX:
+                msg = (
+                    f"fixed_point normalisation of feature '{name}' does not fit {word}: the value "
+                    f"{value:.6g} minus the offset {offset[i]:.6g} is {value - offset[i]:.6g} units; {hint}"
+                )
+                raise DataError(msg)
+        if not 0 <= shift[i] <= HW_WORD_BITS - 1:
+            msg = (
+                f"fixed_point normalisation of feature '{name}': shift {shift[i]:.6g} is outside "
+                f"[0, {HW_WORD_BITS - 1}] (the {HW_WORD_BITS}-bit hardware word)"
+            )
+            raise DataError(msg)
 
 
 def fit_normaliser(
@@ -253,7 +319,10 @@ def load_normaliser(path: str | Path) -> Normaliser:
     except FileNotFoundError as err:
         msg = "normalisation file not found"
         raise DataError(msg, path=path) from err
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+    except OSError as err:
+        msg = f"cannot read the normalisation file ({err.strerror or err})"
+        raise DataError(msg, path=path) from err
+    except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError, OverflowError) as err:
         msg = f"not a valid normalisation file ({type(err).__name__}: {err})"
         raise DataError(msg, path=path) from err
     for name in ("mean", "std", "lsb", "offset", "shift"):
@@ -261,4 +330,9 @@ def load_normaliser(path: str | Path) -> Normaliser:
         if value is not None and value.shape != (N_FEATURES,):
             msg = f"'{name}' has {value.size} values, expected {N_FEATURES}"
             raise DataError(msg, path=path)
+    if isinstance(norm, FixedPointNormaliser):
+        try:
+            _check_word(norm.lsb, norm.offset.astype(np.float64), norm.shift.astype(np.float64))
+        except DataError as err:
+            raise DataError(err.problem, path=path) from err
     return norm

@@ -22,6 +22,9 @@ import numpy as np
 
 __all__ = [
     "FEATURE_NAMES",
+    "MAX_ABS_ETA",
+    "MAX_ABS_PHI",
+    "MAX_PT_GEV",
     "N_FEATURES",
     "N_KINEMATIC",
     "N_OBJECTS",
@@ -29,6 +32,7 @@ __all__ = [
     "PARTICLES_NAMES",
     "SLOT_CLASS",
     "SLOT_NAMES",
+    "SQRT_S_GEV",
     "ObjectType",
     "SlotRange",
     "slot_ranges",
@@ -104,3 +108,16 @@ PARTICLES_CLASSES: tuple[str, ...] = ("MET_class_1", "Four_Ele_class_2", "Four_M
 MAX_ABS_ETA: float = 5.0
 #: φ is in [-π, π]; a tolerance absorbs float32 rounding of ±π.
 MAX_ABS_PHI: float = math.pi + 1e-5
+
+#: LHC Run-3 centre-of-mass energy of the pp collisions, in GeV (13.6 TeV).
+SQRT_S_GEV: float = 13_600.0
+
+#: Largest pT (GeV) any L1 object, MET included, can physically carry: √s/2 = 6800 GeV.
+#:
+#: Why √s/2: in the pp centre-of-mass frame momentum conservation lets no object (nor a vector sum
+#: of objects, which is what MET is) carry more transverse momentum than one beam's energy, √s/2;
+#: the colliding partons carry less still, and pile-up only adds soft minimum-bias interactions.
+#: A larger value is not physics but a corrupt or mis-scaled file (MeV stored as GeV, an
+#: uninitialised float), and it would overflow the fixed-point normalisation's hardware word.
+#: Files whose metadata records another ``sqrt_s_gev`` are checked against their own √s/2.
+MAX_PT_GEV: float = SQRT_S_GEV / 2

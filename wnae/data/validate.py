@@ -1,18 +1,96 @@
 """Checks that an array of events obeys the ADC2021 layout (:mod:`wnae.data.schema`).
 
 Every check is vectorised; the error names the file, the dataset and the first offending event.
+
+Rules (each an error, except the last):
+
+* shape (n, 19, 4) (or (n, 19, 3) without class ids) and a real dtype (no complex numbers);
+* finite values; 0 ≤ pT ≤ √s/2 (:data:`~wnae.data.schema.MAX_PT_GEV`, 6800 GeV at 13.6 TeV);
+  |η| ≤ 5; |φ| ≤ π;
+* a slot holds its own class id or 0; an empty slot has zero pT, η, φ; objects are zero-padded
+  at the end of their type's slots;
+* **empty events** (:func:`empty_event_mask`: no MET object and no other object — every value 0)
+  do not come out of an L1 trigger, which always delivers a MET object (class 1, also at
+  MET = 0): they are what HDF5 returns for storage that was never written (its fill value). When
+  a file *ends* with at least one HDF5 chunk of them (for unchunked datasets
+  :data:`UNWRITTEN_TAIL_EVENTS`; every event when the file is shorter), or when chunks of its
+  ``Particles`` dataset were never allocated, the file is incomplete and reading it is an error
+  (:func:`wnae.data.io.iter_events`); isolated empty events are only counted and reported as a
+  warning with the count and the first index (:class:`EmptyEventTally`).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from wnae.data.schema import MAX_ABS_ETA, MAX_ABS_PHI, N_OBJECTS, SLOT_CLASS, SLOT_NAMES, slot_ranges
+from wnae.data.schema import (
+    MAX_ABS_ETA,
+    MAX_ABS_PHI,
+    MAX_PT_GEV,
+    N_OBJECTS,
+    SLOT_CLASS,
+    SLOT_NAMES,
+    slot_ranges,
+)
 from wnae.errors import DataError
 
-__all__ = ["validate_particles"]
+__all__ = [
+    "UNWRITTEN_TAIL_EVENTS",
+    "EmptyEventTally",
+    "empty_event_mask",
+    "max_pt_gev_for",
+    "validate_particles",
+]
+
+#: Trailing empty events that mark an unchunked (contiguous) dataset as never completely written;
+#: chunked datasets use their chunk length instead (a writer fills storage chunk by chunk).
+UNWRITTEN_TAIL_EVENTS: int = 1024
+
+
+def max_pt_gev_for(metadata: Mapping[str, Any] | None) -> float:
+    """The pT bound √s/2 for a file: its metadata's ``sqrt_s_gev`` if it records a valid one."""
+    sqrt_s = (metadata or {}).get("sqrt_s_gev")
+    if isinstance(sqrt_s, int | float) and not isinstance(sqrt_s, bool) and math.isfinite(sqrt_s) and sqrt_s > 0:
+        return float(sqrt_s) / 2
+    return MAX_PT_GEV
+
+
+def empty_event_mask(particles: np.ndarray) -> np.ndarray:
+    """Boolean (n_events,): events with nothing at all in them — no MET, no object, all zeros."""
+    particles = np.asarray(particles)
+    return ~particles.reshape(len(particles), -1).any(axis=1)
+
+
+@dataclass
+class EmptyEventTally:
+    """Counts empty events (:func:`empty_event_mask`) over the chunks of one file."""
+
+    n_events: int = 0
+    n_empty: int = 0
+    first: int | None = None
+
+    def update(self, particles: np.ndarray, first_event: int) -> None:
+        mask = empty_event_mask(particles)
+        self.n_events += len(mask)
+        hits = np.flatnonzero(mask)
+        self.n_empty += len(hits)
+        if len(hits) and self.first is None:
+            self.first = first_event + int(hits[0])
+
+    def message(self) -> str | None:
+        """The warning text (None when there are no empty events)."""
+        if not self.n_empty:
+            return None
+        return (
+            f"{self.n_empty} of {self.n_events} events are empty (no MET, no objects), the first at "
+            f"event {self.first}; L1 events always carry a MET object, so check how the file was written"
+        )
 
 
 def _first(mask: np.ndarray) -> tuple[int, int] | None:
@@ -30,6 +108,7 @@ def validate_particles(
     dataset: str = "Particles",
     first_event: int = 0,
     with_class: bool = True,
+    max_pt_gev: float = MAX_PT_GEV,
 ) -> None:
     """Raise :class:`~wnae.errors.DataError` if ``particles`` breaks the event layout.
 
@@ -40,15 +119,20 @@ def validate_particles(
         dataset: dataset name inside the file, for the message.
         first_event: index of ``particles[0]`` in the file (for chunked reads).
         with_class: whether the last feature holds class ids.
+        max_pt_gev: largest physical pT, √s/2 (default :data:`~wnae.data.schema.MAX_PT_GEV`).
 
     Raises:
-        DataError: wrong shape, NaN/inf, negative pT, |η| > 5 or |φ| > π, a class id that does not
+        DataError: wrong shape, a complex dtype, NaN/inf, negative pT, pT > √s/2, |η| > 5 or
+            |φ| > π, a class id that does not
             belong in its slot, an empty slot with non-zero kinematics, or a filled slot after an
             empty one of the same type (objects must be zero-padded at the end).
     """
     n_feat = 4 if with_class else 3
     if particles.ndim != 3 or particles.shape[1:] != (N_OBJECTS, n_feat):
         msg = f"expected shape (n_events, {N_OBJECTS}, {n_feat}), got {particles.shape}"
+        raise DataError(msg, path=path, dataset=dataset)
+    if not (np.issubdtype(particles.dtype, np.floating) or np.issubdtype(particles.dtype, np.integer)):
+        msg = f"expected real numbers (float or int), got dtype {particles.dtype}"
         raise DataError(msg, path=path, dataset=dataset)
 
     def fail(problem: str, event: int) -> DataError:
@@ -63,6 +147,13 @@ def validate_particles(
     pt, eta, phi = particles[..., 0], particles[..., 1], particles[..., 2]
     checks = (
         (pt < 0, lambda e, s: f"pT = {pt[e, s]:.6g} GeV < 0 in slot {s} ({SLOT_NAMES[s]})"),
+        (
+            pt > max_pt_gev,
+            lambda e, s: (
+                f"pT = {pt[e, s]:.6g} GeV > {max_pt_gev:g} GeV = sqrt(s)/2, the most any object can "
+                f"carry, in slot {s} ({SLOT_NAMES[s]})"
+            ),
+        ),
         (
             np.abs(eta) > MAX_ABS_ETA,
             lambda e, s: f"|eta| = {abs(eta[e, s]):.6g} > {MAX_ABS_ETA} in slot {s} ({SLOT_NAMES[s]})",
