@@ -10,6 +10,23 @@ HELP = "anomaly score -> rate, signal efficiency, working points, plots"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "evaluate_default.yml"
 
 
+def _check_comparison_dir(output: Path | None, default: Path) -> None:
+    """Create the comparison directory, or raise :class:`~wnae.errors.OutputError` naming it (and ``--output``).
+
+    It is a regular file, lies under one, or cannot be written: one line, before minutes of scoring.
+    """
+    from wnae._io import ensure_dir
+    from wnae.errors import OutputError
+
+    try:
+        ensure_dir(default if output is None else output)
+    except OutputError as err:
+        if output is None:
+            raise
+        msg = f"--output {err}"
+        raise OutputError(msg) from err
+
+
 def _run(args: argparse.Namespace) -> int:
     from wnae.config import load_config
     from wnae.evaluate.compare import format_comparison
@@ -23,8 +40,11 @@ def _run(args: argparse.Namespace) -> int:
         overrides["input_rate_khz"] = args.input_rate_khz
     if args.no_plots:
         overrides["plots"] = False
-    cfg = load_config(args.config, EvaluateConfig, overrides=overrides)
+    cfg = load_config(args.config, EvaluateConfig, overrides=overrides,
+                      override_source={"input_rate_khz": "--input-rate-khz", "plots": "--no-plots"})
     runs = list(args.runs) or [latest_run(args.runs_dir)]
+    if len(runs) > 1:  # before any scoring: a comparison directory that cannot be written fails now
+        _check_comparison_dir(args.output, Path(runs[0]).parent / "comparison")
     evaluations = evaluate_runs(runs, data_dir=args.data_dir, config=cfg, comparison_dir=args.output)
     out = sys.stdout
     for run, e in zip(runs, evaluations, strict=True):

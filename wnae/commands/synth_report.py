@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,30 @@ def _find_model(run_dir: Path | None, explicit: Path | None) -> Path | None:
             return run_dir / name
     candidates = sorted(run_dir.glob("*.h5"))
     return candidates[0] if len(candidates) == 1 else None
+
+
+def _check_json_target(path: Path) -> None:
+    """Raise :class:`~wnae.errors.OutputError` naming ``--json PATH`` when it cannot be written.
+
+    Checked before any synthesis or RTL run (minutes); the atomic writer checks again when it writes.
+    Nothing is created here.
+    """
+    from wnae.errors import OutputError
+
+    if path.is_dir():
+        reason = "it is a directory (give a file name)"
+    else:
+        ancestor = path.parent
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if ancestor.exists() and not ancestor.is_dir():
+            reason = f"{ancestor} is a regular file, not a directory"
+        elif not os.access(ancestor, os.W_OK | os.X_OK):
+            reason = f"permission denied ({ancestor} is not writable)"
+        else:
+            return
+    msg = f"--json {path}: cannot write: {reason}"
+    raise OutputError(msg)
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
@@ -125,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
     from wnae.firmware.tools import HLS_TOOLS, hls_tool_for, run_hls_build
 
     config = resolve_target(args.target)
+    if args.json is not None:
+        _check_json_target(args.json)
     if args.project is None:
         from wnae.models.serialization import latest_run
 
