@@ -128,6 +128,15 @@ def test_bool_is_no_int_and_string_is_no_number(tmp_path, text, match):
     assert str(info.value).startswith(f"{path}: ")
 
 
+def test_exponent_floats_without_a_dot_are_numbers(tmp_path):
+    path = tmp_path / "t.yml"
+    path.write_text("learning_rate: 1e-3\nrates: {a: 5E4, b: -2.5e+1}\n")  # YAML 1.1 would read strings
+    cfg = load_config(path, Typed)
+    assert cfg.learning_rate == 1e-3 and cfg.rates == {"a": 5e4, "b": -25.0}
+    path.write_text("name: 1e3x\n")
+    assert load_config(path, Outer).name == "1e3x"
+
+
 def test_yaml_ints_and_numpy_scalars_still_validate(tmp_path):
     import numpy as np
 

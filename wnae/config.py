@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -201,9 +202,23 @@ def _check_unique_keys(loader: yaml.SafeLoader, node: yaml.Node, path: Path, whe
             _check_unique_keys(loader, item, path, (*where, str(i)), visited)
 
 
+class _ConfigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that also reads ``1e-3`` and ``5E4`` as floats (YAML 1.2; YAML 1.1 wants ``1.0e-3``).
+
+    Types are strict, so without this a learning rate written ``1e-3`` would be the string '1e-3'.
+    """
+
+
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
 def _read_yaml(text: str, path: Path) -> Any:
     """The single YAML document in ``text`` (``None`` when it holds none), rejecting duplicate keys."""
-    loader = yaml.SafeLoader(text)
+    loader = _ConfigLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
