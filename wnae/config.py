@@ -122,18 +122,18 @@ def _format_errors(
             close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
             hint = f"; did you mean '{close[0]}'?" if close else (f"; valid keys: {', '.join(fields)}" if fields else "")
             problem = f"unknown key '{key}'{hint}"
-            if option is not None:
+            if option is None:
+                in_source.append(problem)
+            else:
                 from_options.append(f"option {option}: {problem}")
-                continue
-            in_source.append(problem)
             continue
         value = e.get("input")
-        if option is not None:
+        if option is None:
+            shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
+            in_source.append(f"'{key}': {e['msg']}{shown}")
+        else:
             shown = f"'{key}'" if isinstance(value, dict | list) else f"{key}={value!r}"
             from_options.append(f"option {option} ({shown}): {e['msg']}")
-            continue
-        shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
-        in_source.append(f"'{key}': {e['msg']}{shown}")
     parts = []
     if in_source:
         where = source
