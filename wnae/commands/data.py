@@ -12,9 +12,29 @@ import numpy as np
 HELP = "inspect, validate and normalise L1 event files"
 
 
+def _check_chunk_events(args: argparse.Namespace) -> None:
+    from wnae.errors import ConfigError
+
+    if args.chunk_events < 1:
+        msg = f"option --chunk-events (chunk_events={args.chunk_events}): must be at least 1 event"
+        raise ConfigError(msg)
+
+
+def _check_output_file(path: Path) -> None:
+    """Fail before any work if ``path`` cannot be written (the atomic writer would, but only at the end)."""
+    from wnae._io import ensure_dir
+    from wnae.errors import OutputError
+
+    if path.is_dir():
+        msg = f"{path}: cannot write: it is a directory (give a file name)"
+        raise OutputError(msg)
+    ensure_dir(path.parent)
+
+
 def _validate(args: argparse.Namespace) -> int:
     from wnae.data.io import iter_events
 
+    _check_chunk_events(args)
     for path in args.files:
         n = sum(len(chunk) for chunk in iter_events(path, chunk_events=args.chunk_events))
         sys.stdout.write(f"{path}: OK, {n} events\n")
@@ -24,6 +44,9 @@ def _validate(args: argparse.Namespace) -> int:
 def _fit_norm(args: argparse.Namespace) -> int:
     from wnae.data.io import iter_events
     from wnae.data.preprocess import fit_normaliser
+
+    _check_chunk_events(args)
+    _check_output_file(args.output)
 
     def chunks() -> Iterator[np.ndarray]:
         for path in args.files:
@@ -36,13 +59,19 @@ def _fit_norm(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from wnae.data.summary import format_summary, plot_samples, summarise_file
+    from wnae._io import ensure_dir
+    from wnae.data.summary import format_summary, plot_paths, plot_samples, summarise_file
     from wnae.errors import DataError
 
+    _check_chunk_events(args)
     files = [f for f in args.files if f.name != "manifest.json"]
     if not files:
         msg = "no event files given (generate them with 'make data')"
         raise DataError(msg)
+    if not args.no_plots:
+        ensure_dir(args.plots)
+        for path in plot_paths(args.plots):
+            _check_output_file(path)
     summaries = [summarise_file(path, chunk_events=args.chunk_events) for path in files]
     sys.stdout.write(format_summary(summaries) + "\n")
     if not args.no_plots:

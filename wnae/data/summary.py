@@ -11,7 +11,7 @@ import numpy as np
 from wnae.data.io import iter_events, read_metadata
 from wnae.data.schema import ObjectType, slot_ranges
 
-__all__ = ["SampleSummary", "format_summary", "plot_samples", "summarise_file"]
+__all__ = ["SampleSummary", "format_summary", "plot_paths", "plot_samples", "summarise_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +100,14 @@ def format_summary(summaries: list[SampleSummary]) -> str:
     return "\n".join(lines)
 
 
+_PLOT_EXTENSIONS = ("png", "pdf")
+
+
+def plot_paths(out_dir: str | Path) -> list[Path]:
+    """The files :func:`plot_samples` writes into ``out_dir``."""
+    return [Path(out_dir) / f"{r.label}.{ext}" for r in _TYPES.values() for ext in _PLOT_EXTENSIONS]
+
+
 def plot_samples(summaries: list[SampleSummary], out_dir: str | Path) -> list[Path]:
     """Normalised histograms per object type and quantity, every sample overlaid (PNG + PDF)."""
     import matplotlib
@@ -128,7 +136,7 @@ def plot_samples(summaries: list[SampleSummary], out_dir: str | Path) -> list[Pa
                 ax.set_yscale("log")
         np.atleast_1d(axes)[0].legend(fontsize=7)
         fig.tight_layout()
-        for ext in ("png", "pdf"):
+        for ext in _PLOT_EXTENSIONS:
             path = out_dir / f"{r.label}.{ext}"
             with atomic_path(path) as tmp:
                 fig.savefig(tmp, format=ext)

@@ -7,6 +7,10 @@ same config gives the same bytes. Blocks run in parallel (``jobs`` processes); r
 in block order through :class:`~wnae.data.io.EventWriter` (temporary file, renamed at the end).
 
 A sample whose file already exists with the same settings hash is reused, not regenerated.
+Before anything is generated the output directory is created (or an
+:class:`~wnae.errors.OutputError` names the path that cannot be written) and the temporaries that
+earlier writers killed with SIGKILL left behind are removed, each with a warning. An interruption
+(Ctrl-C) stops the worker processes and leaves no temporary file.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
 import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor
@@ -30,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from wnae import __version__
-from wnae._io import atomic_path, write_json_atomic
+from wnae._io import atomic_path, ensure_dir, remove_stale_temporaries, write_json_atomic
 from wnae.data.generate.config import GenerateConfig, Preselection
 from wnae.data.generate.l1 import ETA_MAX, L1Config, emulate_l1
 from wnae.data.generate.particles import ParticleBlock
@@ -38,9 +43,9 @@ from wnae.data.generate.pileup import load_pool, overlay_pileup, save_pool
 from wnae.data.generate.processes import PROCESSES, Process
 from wnae.data.generate.pythia import MAX_PYTHIA_SEED, PythiaRunner
 from wnae.data.io import EventSet, EventWriter, count_events, read_metadata
-from wnae.data.samples import SampleInfo, SampleRole, write_manifest
+from wnae.data.samples import MANIFEST_NAME, SampleInfo, SampleRole, write_manifest
 from wnae.data.schema import ObjectType, slot_ranges
-from wnae.errors import DataError, WnaeError
+from wnae.errors import ConfigError, DataError, OutputError, WnaeError
 
 __all__ = ["GenerationResult", "generate", "preselect"]
 
@@ -231,19 +236,59 @@ def _sample_info(path: Path, out: Path) -> SampleInfo:
     )
 
 
+def _ignore_sigint() -> None:
+    """Worker initializer: Ctrl-C goes to the whole process group; the parent alone handles it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_workers(executor: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
+    """Cancel what is queued and end the worker processes now (a running block is not waited for)."""
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(grace_s)
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
 @contextlib.contextmanager
 def _worker_pool(jobs: int) -> Iterator[ProcessPoolExecutor | None]:
-    """Worker processes (spawned: Pythia and FastJet hold C++ state that must not be forked)."""
+    """Worker processes (spawned: Pythia and FastJet hold C++ state that must not be forked).
+
+    On any exception, KeyboardInterrupt included, the workers are terminated before it propagates:
+    no worker outlives the command.
+    """
     if jobs <= 1:
         yield None
         return
-    executor = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+    executor = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint)
     try:
         yield executor
     except BaseException:
-        executor.shutdown(wait=False, cancel_futures=True)
+        _stop_workers(executor)
         raise
     executor.shutdown(wait=True)
+
+
+def _prepare_output(out: Path, cache: Path, samples: list[str]) -> None:
+    """Create the output directories, check the files to write, remove stale temporaries.
+
+    Raises :class:`OutputError` naming the path before hours of generation, not after.
+    """
+    ensure_dir(out)
+    ensure_dir(cache)
+    for target in [*(out / f"{name}.h5" for name in samples), out / MANIFEST_NAME]:
+        if target.is_dir():
+            msg = f"{target}: cannot write: it is a directory (give a file name)"
+            raise OutputError(msg)
+    for directory in (out, cache):
+        removed = remove_stale_temporaries(directory)  # each logged as a warning
+        if removed:
+            logger.info("%s: removed %d temporary file(s) of interrupted runs", directory, len(removed))
 
 
 def generate(
@@ -257,17 +302,20 @@ def generate(
 
     Args:
         cfg: the configuration.
-        jobs: worker processes (default: all cores).
+        jobs: worker processes (default: all cores); must be ≥ 1.
         force: regenerate even when a file with the same settings exists.
         progress: show a progress bar (default: only on a terminal).
 
     Returns:
         The samples written (or reused) with per-sample wall times.
     """
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        msg = f"jobs must be a positive number of worker processes, got {jobs!r}"
+        raise ConfigError(msg)
     out = Path(cfg.output_dir)
     cache = out / CACHE_DIR
-    cache.mkdir(parents=True, exist_ok=True)
-    jobs = max(1, jobs or os.cpu_count() or 1)
+    _prepare_output(out, cache, list(cfg.samples))
+    jobs = jobs or os.cpu_count() or 1
     result = GenerationResult(samples=[])
 
     todo: list[tuple[Process, dict[str, Any], list[_BlockTask]]] = []
