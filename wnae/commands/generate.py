@@ -3,27 +3,54 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wnae.data.generate.config import GenerateConfig
 
 HELP = "generate the embedded default data set with Pythia 8 + FastJet"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "generate_default.yml"
 
 
-def _run(args: argparse.Namespace) -> int:
-    from wnae.config import load_config, parse_config
-    from wnae.data.generate.config import GenerateConfig
-    from wnae.data.generate.run import generate
+def _check_options(args: argparse.Namespace) -> None:
+    """Command-line values that make no sense are errors naming the option, before any work."""
     from wnae.errors import ConfigError
 
-    cfg = load_config(args.config, GenerateConfig)
-    data = cfg.model_dump()
+    def bad(option: str, value: object, why: str) -> ConfigError:
+        return ConfigError(f"option {option} ({option.lstrip('-')}={value!r}): {why}")
+
+    if args.events is not None and args.events < 1:
+        raise bad("--events", args.events, "must be at least 1 event per sample")
+    if args.scale is not None and not (math.isfinite(args.scale) and args.scale > 0):
+        raise bad("--scale", args.scale, "must be a positive number (it multiplies every sample's size)")
+    if args.jobs is not None and args.jobs < 1:
+        raise bad("--jobs", args.jobs, "must be at least 1 worker process")
+    if args.pileup is not None and not (math.isfinite(args.pileup) and args.pileup >= 0):
+        raise bad("--pileup", args.pileup, "must be a finite number >= 0 (mean pile-up interactions per crossing)")
+    if args.samples is not None and not [s for s in args.samples.split(",") if s.strip()]:
+        raise bad("--samples", args.samples, "names no sample")
+
+
+def config_from_args(args: argparse.Namespace) -> GenerateConfig:
+    """The generation config: ``--config`` with the command-line options applied and checked."""
+    from wnae.config import load_config, parse_config
+    from wnae.data.generate.config import GenerateConfig
+    from wnae.errors import ConfigError
+
+    _check_options(args)
+    overrides: dict[str, object] = {}
     if args.output_dir is not None:
-        data["output_dir"] = str(args.output_dir)
+        overrides["output_dir"] = str(args.output_dir)
     if args.seed is not None:
-        data["seed"] = args.seed
+        overrides["seed"] = args.seed
     if args.pileup is not None:
-        data["pileup_mean"] = args.pileup
+        overrides["pileup_mean"] = args.pileup
+    cfg = load_config(args.config, GenerateConfig, overrides=overrides,
+                      override_source={"output_dir": "--output-dir", "pileup_mean": "--pileup"})
+    data = cfg.model_dump()
     if args.samples:
         wanted = [s.strip() for s in args.samples.split(",") if s.strip()]
         unknown = sorted(set(wanted) - set(data["samples"]))
@@ -36,8 +63,13 @@ def _run(args: argparse.Namespace) -> int:
             spec["n_events"] = args.events
         elif args.scale is not None:
             spec["n_events"] = max(1, round(spec["n_events"] * args.scale))
-    cfg = parse_config(GenerateConfig, data, source=str(args.config))
+    return parse_config(GenerateConfig, data, source=str(args.config))
 
+
+def _run(args: argparse.Namespace) -> int:
+    from wnae.data.generate.run import generate
+
+    cfg = config_from_args(args)
     result = generate(cfg, jobs=args.jobs, force=args.force)
     out = sys.stdout
     out.write(f"{'sample':<13} {'role':<11} {'events':>9} {'generated':>9} {'sigma [pb]':>11} {'ev/s/core':>9}\n")
@@ -61,10 +93,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output-dir", type=Path, help="where to write (default: the config's output_dir, data/)")
     p.add_argument("--samples", help="comma-separated subset of the config's samples")
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--events", type=int, help="events per sample (replaces the config's sizes)")
-    size.add_argument("--scale", type=float, help="multiply every sample size by this factor")
+    size.add_argument("--events", type=int, help="events per sample, >= 1 (replaces the config's sizes)")
+    size.add_argument("--scale", type=float, help="multiply every sample size by this factor (> 0)")
     p.add_argument("--seed", type=int, help="master seed (default: the config's)")
-    p.add_argument("--pileup", type=float, help="mean pile-up interactions per crossing (default 60)")
-    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--pileup", type=float, help="mean pile-up interactions per crossing, >= 0 (default 60)")
+    p.add_argument("--jobs", type=int, default=None, help="worker processes, >= 1 (default: all cores)")
     p.add_argument("--force", action="store_true", help="regenerate even when cached files match")
     p.set_defaults(func=_run)

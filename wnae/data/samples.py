@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -108,6 +109,38 @@ def write_manifest(data_dir: str | Path, samples: list[SampleInfo]) -> Path:
     return path
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_sample_row(s: SampleInfo, path: Path) -> None:
+    """Counts and cross-sections that efficiencies and rates divide by must make sense (names the sample)."""
+
+    def fail(problem: str) -> DataError:
+        return DataError(f"sample '{s.name}': {problem}", path=path)
+
+    if not isinstance(s.name, str) or not s.name:
+        raise DataError(f"sample name {s.name!r} must be a non-empty string", path=path)
+    if not isinstance(s.file, str) or not s.file:
+        raise fail(f"file {s.file!r} must be a non-empty string")
+    if not _is_int(s.process_label):
+        raise fail(f"process_label = {s.process_label!r} must be an integer")
+    if not _is_int(s.n_events) or s.n_events < 0:
+        raise fail(f"n_events = {s.n_events!r} must be an integer >= 0")
+    if not _is_int(s.n_generated) or s.n_generated <= 0:
+        raise fail(f"n_generated = {s.n_generated!r} must be a positive integer (events generated before "
+                   "pre-selection, which signal efficiencies divide by)")
+    if s.n_generated < s.n_events:
+        raise fail(f"n_generated = {s.n_generated} is less than the {s.n_events} events stored (n_events); "
+                   "n_generated counts events before pre-selection")
+    for key in ("cross_section_pb", "cross_section_error_pb"):
+        value = getattr(s, key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+            raise fail(f"{key} = {value!r} must be a finite number >= 0 (or null)")
+
+
 def load_manifest(data_dir: str | Path) -> list[SampleInfo]:
     """Samples of a data directory; clear errors for a missing or malformed manifest or file."""
     data_dir = Path(data_dir)
@@ -130,6 +163,8 @@ def load_manifest(data_dir: str | Path) -> list[SampleInfo]:
     if len(set(names)) != len(names):
         msg = "duplicate sample names in manifest"
         raise DataError(msg, path=path)
+    for s in samples:
+        _check_sample_row(s, path)
     for s in samples:
         if not s.path(data_dir).exists():
             msg = f"sample '{s.name}' is listed but its file is missing; re-run 'make data'"
