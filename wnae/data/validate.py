@@ -2,7 +2,7 @@
 
 Every check is vectorised; the error names the file, the dataset and the first offending event.
 
-Rules (each an error, except the last):
+Rules (errors, except isolated empty events, which are a warning):
 
 * shape (n, 19, 4) (or (n, 19, 3) without class ids) and a real dtype (no complex numbers);
 * finite values; 0 ≤ pT ≤ √s/2 (:data:`~wnae.data.schema.MAX_PT_GEV`, 6800 GeV at 13.6 TeV);
