@@ -243,16 +243,25 @@ def _ignore_sigint() -> None:
 
 def _stop_workers(executor: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
     """Cancel what is queued and end the worker processes now (a running block is not waited for)."""
+    from multiprocessing.connection import wait
+
     processes = list((getattr(executor, "_processes", None) or {}).values())
     executor.shutdown(wait=False, cancel_futures=True)
     for process in processes:
-        if process.is_alive():
+        with contextlib.suppress(OSError, ValueError):
             process.terminate()
-    for process in processes:
-        process.join(grace_s)
-        if process.is_alive():
+    # a process's sentinel is ready once it has exited, whichever thread reaps it
+    running = {p.sentinel: p for p in processes}
+    deadline = time.monotonic() + grace_s
+    while running and (left := deadline - time.monotonic()) > 0:
+        for sentinel in wait(list(running), left):
+            running.pop(sentinel)
+    for process in running.values():
+        with contextlib.suppress(OSError, ValueError):
             process.kill()
-            process.join()
+    while running:
+        for sentinel in wait(list(running)):
+            running.pop(sentinel)
 
 
 @contextlib.contextmanager
