@@ -67,3 +67,27 @@ def test_distributed_arithmetic_is_bit_exact(gate, model):
     assert result.n_events >= 10_000 and result.n_mismatch == 0
     top = (root / "hls" / f"{model}-gt_run3_da" / "firmware" / "myproject.cpp").read_text()
     assert "dense_da" in top and "dense_latency" not in top  # the strategy really applied
+
+
+def test_wide_model_passes_on_the_exact_reference_and_says_float32_differs(gate):
+    """16-bit weights on 16-bit inputs: the layer sums need more than float32's 24 bits, so QKeras
+    (float32) rounds them. The firmware is compared with the exact fixed-point reference and is
+    bit-exact; QKeras's own disagreement is reported, with the layer where it starts."""
+    root, data, _ = gate
+    cfg = parse_config(TrainConfig, {
+        "model": "ae", "epochs": 1, "batch_size": 256, "max_train_events": 3000,
+        "architecture": {"encoder": [16], "latent_dim": 4},
+        "quant": {"weight": {"bits": 16, "integer": 0}, "bias": {"bits": 16, "integer": 3}},
+    })
+    run_dir = train(cfg, data_dir=data, runs_dir=root / "runs", name="wide", progress=False).run_dir
+    target = resolve_target("gt_run3")
+    result = run_csim(run_dir, target, data_dir=data, hls_projects=root / "hls", n_events=10_000)
+    require_bit_exact(result)
+    assert result.n_mismatch == 0 and "exact fixed-point" in result.reference
+    assert not result.qkeras_float32_exact
+    assert result.qkeras_first_inexact_layer is not None
+    note = result.qkeras_float32
+    assert "NOT exact" in note and f"layer '{result.qkeras_first_inexact_layer}'" in note
+    saved = json.loads((root / "hls" / "wide-gt_run3" / "csim.json").read_text())
+    assert saved["bit_exact"] is True and saved["qkeras_float32_exact"] is False
+    assert "QKeras float32    NOT exact:" in (root / "hls" / "wide-gt_run3" / "csim.md").read_text()

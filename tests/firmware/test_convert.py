@@ -9,7 +9,8 @@ from wnae.cli import main
 from wnae.config import parse_config
 from wnae.errors import FirmwareError
 from wnae.firmware.config import LayerPrecision, resolve_target
-from wnae.firmware.convert import build_hls_config, convert_model, quantizer_type
+from wnae.firmware.convert import build_hls_config, convert_model
+from wnae.firmware.graph import quantizer_format
 from wnae.models.wnae import AutoencoderFamily
 from wnae.train.config import TrainConfig
 
@@ -21,15 +22,14 @@ def wnae_model():
 
 
 def test_quantizer_types_follow_qkeras_conventions():
-    bits = {"class_name": "quantized_bits", "config": {"bits": 16, "integer": 7, "keep_negative": True, "alpha": 1}}
-    assert quantizer_type(bits, "x") == "fixed<16,8,RND_CONV,SAT>"
-    unsigned = {"class_name": "quantized_bits", "config": {"bits": 18, "integer": 14, "keep_negative": False, "alpha": 1}}
-    assert quantizer_type(unsigned, "x") == "ufixed<18,14,RND_CONV,SAT>"  # hls4ml alone gives fixed<18,15>
-    relu = {"class_name": "quantized_relu", "config": {"bits": 10, "integer": 4}}
-    assert quantizer_type(relu, "x") == "ufixed<10,4,RND_CONV,SAT>"
-    scaled = {"class_name": "quantized_bits", "config": {"bits": 8, "integer": 0, "keep_negative": True, "alpha": "auto"}}
+    from qkeras import quantized_bits, quantized_relu
+
+    assert quantizer_format(quantized_bits(16, 7, alpha=1), "x").hls_type() == "fixed<16,8,RND_CONV,SAT>"
+    unsigned = quantizer_format(quantized_bits(18, 14, keep_negative=False, alpha=1), "x")
+    assert unsigned.hls_type() == "ufixed<18,14,RND_CONV,SAT>"  # hls4ml alone gives fixed<18,15>
+    assert quantizer_format(quantized_relu(10, 4), "x").hls_type() == "ufixed<10,4,RND_CONV,SAT>"
     with pytest.raises(FirmwareError, match="layer 'dense': quantized_bits with alpha='auto'"):
-        quantizer_type(scaled, "layer 'dense'")
+        quantizer_format(quantized_bits(8, 0, alpha="auto"), "layer 'dense'")
 
 
 def test_folded_quantizers_set_the_preceding_layer(wnae_model):

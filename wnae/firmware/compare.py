@@ -1,10 +1,13 @@
-"""Firmware against QKeras, bit for bit: the events, the deployed model and the comparison.
+"""Firmware against the exact reference, bit for bit: the events, the deployed model and the comparison.
 
 Shared by the HLS C simulation (:mod:`wnae.firmware.csim`) and the RTL simulation
 (:mod:`wnae.firmware.rtl.flow`): both run ≥ 10k real events (SM test split, zero bias, every signal)
-through QKeras and through the firmware model and compare the outputs in the fixed-point domain,
-element by element — and, what matters for a trigger, count the events whose trigger decision
-(score > threshold) differs at each working point.
+through the firmware model and through the exact fixed-point reference of the deployed QKeras
+model (:mod:`wnae.firmware.reference`: its quantized graph evaluated in integers) and compare the
+outputs element by element — and, what matters for a trigger, count the events whose trigger
+decision (score > threshold) differs at each working point. Whether QKeras itself (float32)
+agrees with the exact reference is reported separately: a wide model can make float32 round,
+and that is a property of the QKeras evaluation, not a firmware error.
 """
 
 from __future__ import annotations
@@ -18,13 +21,22 @@ import numpy as np
 
 from wnae.errors import FirmwareError, ModelError
 
-__all__ = ["FALLBACK_RATES_KHZ", "OutputComparison", "collect_events", "compare_outputs", "deployed_model"]
+__all__ = [
+    "FALLBACK_RATES_KHZ",
+    "REFERENCE_NAME",
+    "OutputComparison",
+    "collect_events",
+    "compare_outputs",
+    "deployed_model",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Rates (kHz at 40 MHz) of the zero-bias-quantile thresholds used when a run has no working points.
 FALLBACK_RATES_KHZ = {"Loose": 100.0, "Medium": 20.0, "Tight": 1.0}
 INPUT_RATE_KHZ = 40_000.0
+#: What the firmware is compared with.
+REFERENCE_NAME = "exact fixed-point evaluation of the deployed QKeras model (integers, wnae.firmware.reference)"
 
 
 def deployed_model(run, target):  # noqa: ANN001, ANN201
@@ -79,10 +91,11 @@ def collect_events(data_dir: str | Path, n_events: int) -> tuple[np.ndarray, dic
 
 
 def _thresholds(run, model_output: str, reference: np.ndarray, is_zb: np.ndarray, via_gmm: bool) -> tuple:  # noqa: ANN001
+    from wnae.models.run_files import read_working_points
+
     wp_path = run.path / "working_points.json"
     if wp_path.is_file() and (model_output == "latent" or not via_gmm):
-        doc = json.loads(wp_path.read_text())
-        return {wp["name"]: float(wp["threshold"]) for wp in doc["working_points"]}, f"{wp_path.name} (evaluation)"
+        return read_working_points(wp_path), f"{wp_path.name} (evaluation)"
     zb = reference[is_zb] if is_zb.any() else reference
     thresholds = {name: float(np.quantile(zb, 1 - rate / INPUT_RATE_KHZ)) for name, rate in FALLBACK_RATES_KHZ.items()}
     rates = ", ".join(f"{k} {v:g} kHz" for k, v in FALLBACK_RATES_KHZ.items())
@@ -91,7 +104,7 @@ def _thresholds(run, model_output: str, reference: np.ndarray, is_zb: np.ndarray
 
 @dataclass
 class OutputComparison:
-    """QKeras against a firmware model on the same events (all counts over ``n_events`` events).
+    """The exact reference against a firmware model on the same events (counts over ``n_events`` events).
 
     Attributes:
         model_output: what was compared: ``score`` or ``latent``.
@@ -101,6 +114,9 @@ class OutputComparison:
         max_abs_diff: largest |QKeras − firmware|.
         decision_flips: working point → events whose trigger decision differs.
         thresholds: working point → threshold used; ``threshold_source`` says where they come from.
+        reference: what the firmware was compared with.
+        qkeras_float32: one line on QKeras float32 against the exact reference
+            (``qkeras_float32_exact``, ``qkeras_float32_mismatch`` values, ``qkeras_first_inexact_layer``).
     """
 
     model_output: str
@@ -112,6 +128,11 @@ class OutputComparison:
     thresholds: dict[str, float]
     threshold_source: str
     events_per_sample: dict[str, int] = field(default_factory=dict)
+    reference: str = REFERENCE_NAME
+    qkeras_float32: str = ""
+    qkeras_float32_exact: bool = True
+    qkeras_float32_mismatch: int = 0
+    qkeras_first_inexact_layer: str | None = None
 
     @property
     def bit_exact(self) -> bool:
@@ -127,30 +148,33 @@ class OutputComparison:
             f"  max |difference|  {self.max_abs_diff:g}",
             f"  decision flips    {flips}",
             f"  thresholds from   {self.threshold_source}",
+            f"  reference         {self.reference}",
+            f"  QKeras float32    {self.qkeras_float32}",
         ]
 
 
 def compare_outputs(
     run,  # noqa: ANN001
     model_output: str,
-    y_qkeras: np.ndarray,
+    reference,  # noqa: ANN001 (ExactReference)
     y_firmware: np.ndarray,
     is_zero_bias: np.ndarray,
     events_per_sample: dict[str, int] | None = None,
 ) -> OutputComparison:
-    """Compare QKeras and firmware outputs value by value and trigger decision by decision.
+    """Compare the exact reference and the firmware value by value and trigger decision by decision.
 
     Args:
         run: the :class:`~wnae.models.serialization.TrainedRun` (working points, GMM).
         model_output: ``score`` (one value per event) or ``latent`` (scored with the run's GMM).
-        y_qkeras, y_firmware: (n, outputs) outputs of the two.
+        reference: :class:`~wnae.firmware.reference.ExactReference` of the deployed model on the events.
+        y_firmware: (n, outputs) outputs of the firmware.
         is_zero_bias: (n,) which events are zero bias (for thresholds when the run has no working points).
         events_per_sample: events per sample, for the summary.
 
     Raises:
         FirmwareError: the two outputs do not have the same number of values.
     """
-    y_q = np.asarray(y_qkeras, np.float64)
+    y_q = np.asarray(reference.outputs, np.float64)
     y_f = np.asarray(y_firmware, np.float64)
     if y_f.size != y_q.size:
         msg = f"firmware gave {y_f.size} output values, QKeras {y_q.size}"
@@ -172,4 +196,8 @@ def compare_outputs(
         thresholds=thresholds,
         threshold_source=source,
         events_per_sample=dict(events_per_sample or {}),
+        qkeras_float32=reference.qkeras_note(),
+        qkeras_float32_exact=reference.qkeras_exact,
+        qkeras_float32_mismatch=reference.qkeras_mismatch,
+        qkeras_first_inexact_layer=reference.first_inexact_layer,
     )

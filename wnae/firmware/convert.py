@@ -10,8 +10,17 @@ model's own quantizers (nothing is loosened):
 * hls4ml removes a linear quantizer that follows a layer (the input quantizer, a ``QDense``'s
   activation quantizer, a ``QActivation`` after a merge or a plain ``Dense``) and keeps the
   preceding layer's inferred, unrounded type. So the preceding layer's ``result`` type is set to
-  the quantizer's type: the layer rounds its exact (wide) result once, as QKeras does.
-* Quantizers must use ``alpha=1`` (a power-of-two scale is not a fixed-point grid).
+  the quantizer's type: the layer rounds its exact (wide) result once, as QKeras does. Not when
+  the preceding layer rounds itself (``quantized_relu`` then ``quantized_bits``): QKeras rounds
+  twice there, and hls4ml keeps the second rounding as a cast as long as the types differ.
+* Kernel and bias types of unsigned quantizers: hls4ml gives ``quantized_bits(8, 0,
+  keep_negative=False)`` weights a signed type one fractional bit short, whatever the config says;
+  :func:`_unsigned_weight_types` corrects that for the conversion.
+* Refused, with the layer named: what :func:`wnae.firmware.graph.deployed_ops` refuses (no input
+  quantizer, a float ``BatchNormalization`` or other unsupported layer, leaky / symmetric /
+  stochastic quantizers) and weight quantizers that are not plain grids (``alpha`` ≠ 1: a kernel
+  quantizer without ``alpha`` is ``alpha='auto_po2'`` in QKeras, which hls4ml gives a scale layer
+  of the default type).
 
 The project is written to ``hls_projects/<run>-<target>/`` through a ``.partial`` directory,
 with test-bench data (``tb_data/``) from real events.
@@ -19,8 +28,10 @@ with test-bench data (``tb_data/``) from real events.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,57 +39,19 @@ from typing import Any
 import numpy as np
 
 from wnae.errors import FirmwareError
+from wnae.firmware.graph import FixedFormat, deployed_ops, inbound_names
 
-__all__ = ["ConvertedProject", "build_hls_config", "convert_model", "quantizer_type"]
+__all__ = ["ConvertedProject", "build_hls_config", "convert_model"]
 
 logger = logging.getLogger(__name__)
-
-
-def quantizer_type(qconfig: dict[str, Any] | None, where: str) -> str | None:
-    """hls4ml precision string of a serialised QKeras quantizer (None if not a fixed-point grid)."""
-    if not qconfig:
-        return None
-    cls, c = qconfig.get("class_name"), qconfig.get("config", {})
-    if cls not in ("quantized_bits", "quantized_relu"):
-        return None
-    alpha = c.get("alpha")
-    if cls == "quantized_bits" and alpha not in (1, 1.0, None):
-        msg = f"{where}: quantized_bits with alpha={alpha!r} is not a fixed-point grid; use alpha=1"
-        raise FirmwareError(msg)
-    bits, integer = int(c["bits"]), int(c["integer"])
-    if cls == "quantized_bits" and c.get("keep_negative", True):
-        return f"fixed<{bits},{integer + 1},RND_CONV,SAT>"
-    return f"ufixed<{bits},{integer},RND_CONV,SAT>"
-
-
-def _inbound(layer) -> list[str]:  # noqa: ANN001
-    nodes = layer.inbound_nodes
-    if not nodes:
-        return []
-    names = []
-    for node in nodes[:1]:
-        inbound = node.inbound_layers
-        for lay in inbound if isinstance(inbound, list) else [inbound]:
-            names.append(lay.name)
-    return names
 
 
 def _consumers(model) -> dict[str, list[str]]:  # noqa: ANN001
     users: dict[str, list[str]] = {layer.name: [] for layer in model.layers}
     for layer in model.layers:
-        for src in _inbound(layer):
+        for src in inbound_names(layer):
             users[src].append(layer.name)
     return users
-
-
-def _quantizer_config(layer, key: str) -> dict[str, Any] | None:  # noqa: ANN001
-    from qkeras import QActivation
-
-    if isinstance(layer, QActivation) and key == "activation":
-        q = layer.quantizer
-        return {"class_name": q.__class__.__name__, "config": q.get_config()}
-    value = layer.get_config().get(key)
-    return value if isinstance(value, dict) else None
 
 
 def build_hls_config(model, target, *, trace: bool = False) -> dict[str, Any]:  # noqa: ANN001
@@ -99,24 +72,30 @@ def build_hls_config(model, target, *, trace: bool = False) -> dict[str, Any]:  
     cfg["Model"]["Strategy"] = t.strategy
     cfg["Model"]["ReuseFactor"] = t.reuse_factor
     layers = cfg["LayerName"]
-    users = _consumers(model)
-    def set_result(name: str, qtype: str) -> None:
-        # the layer and the linear activation hls4ml appends to a Dense (``<name>_linear``)
-        for key in (name, f"{name}_linear", f"{name}_quantized_bits", f"{name}_quantized_relu"):
-            if key in layers:
-                layers[key].setdefault("Precision", {})["result"] = qtype
 
-    for layer in model.layers:
-        name = layer.name
-        act = _quantizer_config(layer, "activation")
-        qtype = quantizer_type(act, f"layer '{name}'")
-        if qtype is None:
+    def set_precision(name: str, key: str, qtype: str) -> None:
+        # the layer and the activation hls4ml appends to a Dense (``<name>_linear``, ``_quantized_*``)
+        suffixes = ("", "_linear", "_quantized_bits", "_quantized_relu") if key == "result" else ("",)
+        for suffix in suffixes:
+            if f"{name}{suffix}" in layers:
+                layers[f"{name}{suffix}"].setdefault("Precision", {})[key] = qtype
+
+    ops = {op.name: op for op in _convertible_ops(model)}
+    users = _consumers(model)
+    for op in ops.values():
+        fmt = op.fmt if op.kind == "quantize" else op.activation
+        if not isinstance(fmt, FixedFormat):
             continue
-        set_result(name, qtype)
-        if layer.__class__.__name__ == "QActivation" and act["class_name"] == "quantized_bits":
-            for src in _inbound(layer):  # hls4ml folds the quantizer into the preceding layer
-                if users[src] == [name]:
-                    set_result(src, qtype)
+        set_precision(op.name, "result", fmt.hls_type())
+        if op.kind != "quantize" or op.quantizer != "quantized_bits" or not op.inputs:
+            continue
+        src = op.inputs[0]
+        # hls4ml folds a linear quantizer into the layer before it when their types are equal, so that
+        # layer's result gets the quantizer's type: it rounds its exact (wide) result once, as QKeras
+        # does. Not when that layer rounds itself (a relu, another quantizer): QKeras rounds twice
+        # there, and hls4ml keeps the second as a cast only while the two types differ.
+        if users[src] == [op.name] and not (src in ops and ops[src].rounds):  # the input layer does not round
+            set_precision(src, "result", fmt.hls_type())
     for name, override in target.precision.layers.items():
         if name not in layers:
             msg = f"precision override for layer '{name}', which the model does not have ({', '.join(layers)})"
@@ -125,6 +104,50 @@ def build_hls_config(model, target, *, trace: bool = False) -> dict[str, Any]:  
     for name in layers:
         layers[name]["Trace"] = trace
     return cfg
+
+
+def _convertible_ops(model) -> list:  # noqa: ANN001
+    """The model's on-chip operations, refusing what hls4ml 1.3.0 would convert inexactly (layer named).
+
+    :func:`~wnae.firmware.graph.deployed_ops` refuses what no firmware computes exactly (no input
+    quantizer, unsupported layers, leaky or symmetric quantizers, ...). Weight quantizers that are
+    not plain grids are exact as constants in the reference and in the da4ml RTL, but hls4ml turns
+    them into a scale layer of the default type: refused here.
+    """
+    ops = deployed_ops(model)
+    for op in ops:
+        if op.weight_problems:
+            msg = (f"{op.weight_problems[0]}; hls4ml cannot convert it exactly (it adds a scale layer of the default "
+                   "type): use quantized_bits(..., alpha=1) for kernels and biases (the da4ml RTL flow, `wnae rtl`, "
+                   "takes the model as it is)")
+            raise FirmwareError(msg)
+    return ops
+
+
+@contextlib.contextmanager
+def _unsigned_weight_types() -> Iterator[None]:
+    """hls4ml 1.3.0 gives every ``quantized_bits`` weight a signed type (``QKerasQuantizer._get_type``):
+    ``quantized_bits(8, 0, keep_negative=False)`` (LSB 2^-8) becomes ``ap_fixed<8,1>`` (LSB 2^-7), and a
+    weight type set in the config is ignored when the layer has a quantizer. For the conversion only,
+    unsigned quantizers get the unsigned type ``ap_ufixed<W, I>`` they describe, so that the weights,
+    and the accumulator hls4ml infers from them, are exact.
+    """
+    from hls4ml.model.quantizers import QKerasQuantizer
+    from hls4ml.model.types import FixedPrecisionType
+
+    original = QKerasQuantizer._get_type  # noqa: SLF001
+
+    def get_type(self, quantizer_config):  # noqa: ANN001, ANN202
+        c = quantizer_config.get("config", {})
+        if quantizer_config.get("class_name") == "quantized_bits" and not c.get("keep_negative", True):
+            return FixedPrecisionType(width=int(c["bits"]), integer=int(c.get("integer", 0)), signed=False)
+        return original(self, quantizer_config)
+
+    QKerasQuantizer._get_type = get_type  # noqa: SLF001
+    try:
+        yield
+    finally:
+        QKerasQuantizer._get_type = original  # noqa: SLF001
 
 
 def _check_weights_fit(model, target) -> None:  # noqa: ANN001
@@ -222,17 +245,18 @@ def convert_model(
                        fmt="%.10g")
             kwargs.update(input_data_tb=str(x_path), output_data_tb=str(y_path))
         try:
-            hls_model = hls4ml.converters.convert_from_keras_model(
-                model,
-                hls_config=cfg,
-                output_dir=str(partial),
-                backend=t.backend,
-                io_type=t.io_type,
-                part=t.part,
-                clock_period=t.clock_period_ns,
-                project_name="myproject",
-                **kwargs,
-            )
+            with _unsigned_weight_types():
+                hls_model = hls4ml.converters.convert_from_keras_model(
+                    model,
+                    hls_config=cfg,
+                    output_dir=str(partial),
+                    backend=t.backend,
+                    io_type=t.io_type,
+                    part=t.part,
+                    clock_period=t.clock_period_ns,
+                    project_name="myproject",
+                    **kwargs,
+                )
             hls_model.write()
         except Exception as err:  # hls4ml raises bare Exceptions for unsupported layers/configs
             shutil.rmtree(partial, ignore_errors=True)

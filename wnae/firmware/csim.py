@@ -1,7 +1,8 @@
-"""Bit-exact C simulation: the hls4ml project, compiled with g++, against the QKeras model.
+"""Bit-exact C simulation: the hls4ml project, compiled with g++, against the exact reference.
 
-Runs ≥ 10k real events (SM test split, zero bias, every signal) through both and compares them in
-the fixed-point domain, element by element — and, what matters for a trigger, counts the events
+Runs ≥ 10k real events (SM test split, zero bias, every signal) through the C simulation and
+through the exact fixed-point reference of the deployed QKeras model
+(:mod:`wnae.firmware.reference`), and compares them element by element — and, what matters for a trigger, counts the events
 whose trigger decision (score > threshold) differs at each working point
 (:mod:`wnae.firmware.compare`).
 """
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(kw_only=True)
 class CsimResult(OutputComparison):
-    """Outcome of one C simulation: the comparison with QKeras, plus where and how fast.
+    """Outcome of one C simulation: the comparison with the exact reference, plus where and how fast.
 
     Attributes:
         project: the hls4ml project directory.
@@ -49,7 +50,7 @@ class CsimResult(OutputComparison):
             f"  speed             C sim {self.csim_events_per_second:,.0f} ev/s, QKeras {self.qkeras_events_per_second:,.0f}"
             f" ev/s; g++ build {self.compile_seconds:.1f} s",
             f"  vendor C sim      {self.vendor_csim}",
-            "  BIT-EXACT" if self.bit_exact else "  MISMATCH: the firmware does not compute what QKeras computes",
+            "  BIT-EXACT" if self.bit_exact else "  MISMATCH: the firmware does not compute what the quantized model computes",
         ]
         return "\n".join(lines) + "\n"
 
@@ -63,7 +64,7 @@ def run_csim(
     n_events: int = 10_000,
     csim_tool: bool = False,
 ) -> CsimResult:
-    """Convert, compile and simulate; compare with QKeras; write ``csim.json`` and ``csim.md``.
+    """Convert, compile and simulate; compare with the exact reference; write ``csim.json`` and ``csim.md``.
 
     Args:
         run_dir: a trained run.
@@ -74,6 +75,7 @@ def run_csim(
         csim_tool: also run the vendor C simulation when vivado_hls / vitis-run is on PATH.
     """
     from wnae.firmware.convert import convert_model
+    from wnae.firmware.reference import exact_reference
     from wnae.firmware.tools import HLS_TOOLS, hls_tool_for, run_hls_build
     from wnae.models.serialization import load_run
 
@@ -87,12 +89,13 @@ def run_csim(
     compile_seconds = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    y_q = np.asarray(model.predict(x, batch_size=8192, verbose=0), np.float64)
+    model.predict(x, batch_size=8192, verbose=0)
     qkeras_eps = len(x) / (time.perf_counter() - t0)
+    reference = exact_reference(model, x)
     t0 = time.perf_counter()
     y_h = np.asarray(converted.hls_model.predict(np.ascontiguousarray(x, dtype=np.float64)), np.float64)
     csim_eps = len(x) / (time.perf_counter() - t0)
-    comparison = compare_outputs(run, model_output, y_q, y_h, is_zb, counts)
+    comparison = compare_outputs(run, model_output, reference, y_h, is_zb, counts)
 
     vendor = "not requested (--csim-tool)"
     if csim_tool:
@@ -121,8 +124,8 @@ def run_csim(
 
 
 def require_bit_exact(result: CsimResult) -> None:
-    """Raise :class:`FirmwareError` unless the C simulation matched QKeras exactly."""
+    """Raise :class:`FirmwareError` unless the C simulation matched the exact reference."""
     if not result.bit_exact:
-        msg = (f"C simulation differs from QKeras: {result.n_mismatch} of {result.n_outputs} outputs, max |diff| "
+        msg = (f"C simulation differs from the exact reference of the quantized model: {result.n_mismatch} of {result.n_outputs} outputs, max |diff| "
                f"{result.max_abs_diff:g}, decision flips {result.decision_flips}; see {result.project}/csim.md")
         raise FirmwareError(msg)

@@ -7,7 +7,7 @@
    :class:`~da4ml.codegen.rtl.rtl_model.VerilogModel` into ``hls_projects/<run>-<target>/rtl/``.
 3. Build it with Verilator and simulate ≥ 10k real events through the *pipelined* RTL: a new event
    every clock (II = 1), each output read ``latency`` clocks later. The outputs are compared with
-   QKeras exactly as ``hls-csim`` does (:func:`wnae.firmware.compare.compare_outputs`), so a
+   the exact reference as ``hls-csim`` does (:func:`wnae.firmware.compare.compare_outputs`), so a
    bit-exact result also checks the latency and the II.
 4. Synthesise with Yosys ``synth_xilinx -family <xc7|xcup>`` (:mod:`wnae.firmware.rtl.yosys`).
 
@@ -44,7 +44,7 @@ TOP_MODULE = "wnae_model"
 
 @dataclass(kw_only=True)
 class RtlResult(OutputComparison):
-    """The RTL of one run for one target: its latency, resources and its simulation against QKeras.
+    """The RTL of one run for one target: its latency, resources and its simulation against the exact reference.
 
     Attributes:
         project: the RTL directory.
@@ -102,10 +102,10 @@ class RtlResult(OutputComparison):
                          f"BRAM_18K {r['bram_18k']}, URAM {r['uram']} [{r['source']}]")
         else:
             lines.append("  resources         Yosys not run")
-        lines += ["RTL simulation against QKeras:", *self.lines()]
+        lines += ["RTL simulation against the exact reference:", *self.lines()]
         timing = ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items())
         lines += [f"  speed             RTL sim {self.rtl_events_per_second:,.0f} ev/s; {timing}",
-                  "  BIT-EXACT" if self.bit_exact else "  MISMATCH: the RTL does not compute what QKeras computes"]
+                  "  BIT-EXACT" if self.bit_exact else "  MISMATCH: the RTL does not compute what the quantized model computes"]
         return "\n".join(lines) + "\n"
 
     def synth_report(self):  # noqa: ANN201
@@ -199,6 +199,7 @@ def run_rtl(
         ToolNotFoundError: da4ml, Verilator or (with ``synthesize``) Yosys missing, naming the install command.
         FirmwareError: a model the RTL flow cannot build, or a tool failure.
     """
+    from wnae.firmware.reference import exact_reference
     from wnae.firmware.rtl.tools import find_yosys, require_da4ml, verilator_path_dir, verilator_version
     from wnae.firmware.rtl.trace import trace_model
     from wnae.firmware.rtl.yosys import run_yosys
@@ -239,7 +240,7 @@ def run_rtl(
 
         particles, counts, is_zb = collect_events(data_dir, n_events)
         x = run.features(particles)
-        y_q = np.asarray(model.predict(x, batch_size=8192, verbose=0), np.float64)
+        reference = exact_reference(model, x)
         x_rtl = traced.quantize_inputs(np.asarray(x, np.float64).reshape(len(x), -1))
         start = time.perf_counter()
         try:
@@ -248,7 +249,7 @@ def run_rtl(
             msg = f"the RTL simulation cannot run this model: {exc}"
             raise FirmwareError(msg) from exc
         rtl_eps = len(x) / max(time.perf_counter() - start, 1e-9)
-        comparison = compare_outputs(run, model_output, y_q, y_rtl, is_zb, counts)
+        comparison = compare_outputs(run, model_output, reference, y_rtl, is_zb, counts)
 
         resources = None
         if yosys_tool is not None:
@@ -288,8 +289,8 @@ def run_rtl(
 
 
 def require_bit_exact_rtl(result: RtlResult) -> None:
-    """Raise :class:`FirmwareError` unless the RTL simulation matched QKeras exactly."""
+    """Raise :class:`FirmwareError` unless the RTL simulation matched the exact reference."""
     if not result.bit_exact:
-        msg = (f"RTL simulation differs from QKeras: {result.n_mismatch} of {result.n_outputs} outputs, max |diff| "
+        msg = (f"RTL simulation differs from the exact reference of the quantized model: {result.n_mismatch} of {result.n_outputs} outputs, max |diff| "
                f"{result.max_abs_diff:g}, decision flips {result.decision_flips}; see {result.project}/rtl.md")
         raise FirmwareError(msg)

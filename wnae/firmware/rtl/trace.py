@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from wnae.errors import FirmwareError
+from wnae.firmware.graph import FixedFormat, deployed_ops, evaluate_ops, quantizer_format
 
 __all__ = ["FixedFormat", "TracedModel", "quantizer_format", "round_half_even", "trace_model"]
 
@@ -40,87 +40,6 @@ logger = logging.getLogger(__name__)
 
 #: da4ml's default hardware model: each adder is one unit of delay (an "adder level"), any width.
 DEFAULT_HWCONF = (1, -1, -1)
-
-
-@dataclass(frozen=True)
-class FixedFormat:
-    """A fixed-point format in da4ml's (k, i, f) convention.
-
-    Attributes:
-        signed: sign bit present (k).
-        integer: integer bits *not* counting the sign bit (i), as QKeras's ``integer``.
-        fractional: fractional bits (f); the LSB is 2^-f.
-    """
-
-    signed: bool
-    integer: int
-    fractional: int
-
-    @property
-    def bits(self) -> int:
-        return int(self.signed) + self.integer + self.fractional
-
-    @property
-    def lsb(self) -> float:
-        return 2.0**-self.fractional
-
-    @property
-    def min_value(self) -> float:
-        return -(2.0**self.integer) if self.signed else 0.0
-
-    @property
-    def max_value(self) -> float:
-        return 2.0**self.integer - self.lsb
-
-    def kif(self) -> tuple[int, int, int]:
-        return int(self.signed), self.integer, self.fractional
-
-    def quantize(self, x: np.ndarray) -> np.ndarray:
-        """``x`` rounded half to even onto this grid and saturated (what the QKeras quantizer does)."""
-        scaled = np.round(np.asarray(x, np.float64) / self.lsb)  # numpy rounds ties to even
-        return np.clip(scaled * self.lsb, self.min_value, self.max_value)
-
-    def __str__(self) -> str:
-        kind = "ap_fixed" if self.signed else "ap_ufixed"
-        return f"{kind}<{self.bits},{self.integer + int(self.signed)}>"
-
-
-def quantizer_format(quantizer: Any, where: str) -> FixedFormat:
-    """The grid of a QKeras ``quantized_bits``/``quantized_relu`` quantizer object.
-
-    Raises:
-        FirmwareError: a quantizer that is not a plain fixed-point grid (``alpha`` ≠ 1, symmetric,
-            stochastic rounding, leaky or sigmoid ReLU, an upper bound), naming ``where``.
-    """
-    name = quantizer.__class__.__name__
-    cfg = quantizer.get_config()
-    problems = []
-    if cfg.get("use_stochastic_rounding"):
-        problems.append("stochastic rounding")
-    if name == "quantized_bits":
-        if cfg.get("alpha") not in (1, 1.0, None):
-            problems.append(f"alpha={cfg.get('alpha')!r} (use alpha=1)")
-        if cfg.get("symmetric"):
-            problems.append("symmetric=True")
-        signed = bool(cfg.get("keep_negative", True))
-        integer = int(cfg["integer"])
-        fmt = FixedFormat(signed, integer, int(cfg["bits"]) - integer - int(signed))
-    elif name == "quantized_relu":
-        if cfg.get("negative_slope"):
-            problems.append(f"negative_slope={cfg['negative_slope']}")
-        if cfg.get("use_sigmoid"):
-            problems.append("use_sigmoid")
-        if cfg.get("relu_upper_bound") is not None:
-            problems.append(f"relu_upper_bound={cfg['relu_upper_bound']}")
-        integer = int(cfg["integer"])
-        fmt = FixedFormat(False, integer, int(cfg["bits"]) - integer)
-    else:
-        msg = f"{where}: quantizer {name} is not supported by the RTL flow (quantized_bits or quantized_relu only)"
-        raise FirmwareError(msg)
-    if problems:
-        msg = f"{where}: {name} with {', '.join(problems)} is not a fixed-point grid the RTL can compute exactly"
-        raise FirmwareError(msg)
-    return fmt
 
 
 def round_half_even(v, fmt: FixedFormat):  # noqa: ANN001, ANN201 (da4ml FixedVariable)
@@ -154,10 +73,6 @@ def _quantize_array(x, fmt: FixedFormat):  # noqa: ANN001, ANN202
     return FixedVariableArray(np.array(flat, dtype=object).reshape(x.shape), x.solver_options)
 
 
-def _apply_quantizer(x, quantizer: Any, where: str):  # noqa: ANN001, ANN202
-    return _quantize_array(x, quantizer_format(quantizer, where))
-
-
 @dataclass
 class TracedModel:
     """A traced model: the combinational logic and what it takes and gives.
@@ -186,41 +101,6 @@ class TracedModel:
         return self.input_format.quantize(x)
 
 
-def _inbound_names(layer) -> list[str]:  # noqa: ANN001
-    nodes = layer.inbound_nodes
-    if not nodes:
-        return []
-    inbound = nodes[0].inbound_layers
-    return [lay.name for lay in (inbound if isinstance(inbound, list) else [inbound])]
-
-
-def _dense(layer, x, quantized: bool):  # noqa: ANN001, ANN202
-    """x @ W + b with the layer's (quantized) weights, then its activation."""
-    from tensorflow import keras
-
-    where = f"layer '{layer.name}'"
-    if quantized:
-        kernel = np.asarray(layer.kernel_quantizer_internal(layer.kernel), np.float64)
-        bias = np.asarray(layer.bias_quantizer_internal(layer.bias), np.float64) if layer.use_bias else None
-    else:
-        weights = layer.get_weights()
-        kernel = np.asarray(weights[0], np.float64)
-        bias = np.asarray(weights[1], np.float64) if layer.use_bias else None
-    y = x @ kernel
-    if bias is not None:
-        y = y + bias
-    act = layer.activation
-    act_name = getattr(act, "__name__", act.__class__.__name__)
-    if act_name in ("quantized_bits", "quantized_relu"):
-        return _apply_quantizer(y, act, where)
-    if act is keras.activations.linear or act_name == "linear":
-        return y
-    if act is keras.activations.relu or act_name == "relu":
-        return y.relu()
-    msg = f"{where}: activation {act_name!r} is not supported by the RTL flow (linear, relu or a QKeras quantizer)"
-    raise FirmwareError(msg)
-
-
 def trace_model(
     model,  # noqa: ANN001
     *,
@@ -244,55 +124,17 @@ def trace_model(
     from da4ml.trace import FixedVariableArray, HWConfig, comb_trace
 
     start = time.perf_counter()
-    layers = list(model.layers)
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        msg = f"model '{model.name}': the RTL flow needs one input and one output"
-        raise FirmwareError(msg)
-    first = layers[1] if len(layers) > 1 else None
-    if first is None or first.__class__.__name__ != "QActivation" or _inbound_names(first) != [layers[0].name]:
-        msg = (f"model '{model.name}': the first layer after the input must be the input quantizer "
-               "(QActivation(quantized_bits)); the FPGA input needs a fixed-point format")
-        raise FirmwareError(msg)
-    in_fmt = quantizer_format(first.quantizer, f"layer '{first.name}'")
+    ops = deployed_ops(model)
+    in_fmt = ops[0].fmt
     n_inputs = int(np.prod(model.inputs[0].shape[1:]))
     k, i, f = (np.full(n_inputs, v) for v in in_fmt.kif())
     inputs = FixedVariableArray.from_kif(k, i, f, hwconf=HWConfig(*hwconf),
                                          solver_options={"hard_dc": delay_constraint})
 
-    values: dict[str, Any] = {layers[0].name: None, first.name: inputs}
-    depth: dict[str, float] = {first.name: 0.0}
-    for layer in layers[2:]:
-        cls = layer.__class__.__name__
-        where = f"layer '{layer.name}'"
-        args = [values[name] for name in _inbound_names(layer)]
-        if any(a is None for a in args):
-            msg = f"{where} ({cls}) reads the unquantized input; only the input quantizer may"
-            raise FirmwareError(msg)
-        if cls == "QActivation":
-            out = _apply_quantizer(args[0], layer.quantizer, where)
-        elif cls == "QDense":
-            out = _dense(layer, args[0], quantized=True)
-        elif cls == "Dense":
-            out = _dense(layer, args[0], quantized=False)
-        elif cls == "Subtract":
-            out = args[0] - args[1]
-        elif cls == "Add":
-            out = args[0]
-            for other in args[1:]:
-                out = out + other
-        elif cls == "Multiply":
-            out = args[0]
-            for other in args[1:]:
-                out = out * other
-        else:
-            msg = (f"{where}: {cls} is not supported by the RTL flow (QActivation, QDense, Dense, Subtract, "
-                   "Add, Multiply)")
-            raise FirmwareError(msg)
-        values[layer.name] = out
-        depth[layer.name] = float(np.max(out.latency))
-        logger.debug("traced %s: adder depth %g", layer.name, depth[layer.name])
+    values = evaluate_ops(ops, inputs, quantize=lambda x, fmt, op: _quantize_array(x, fmt))
+    depth = {op.name: float(np.max(values[op.name].latency)) if i else 0.0 for i, op in enumerate(ops)}
 
-    output = values[layers[-1].name]
+    output = values[ops[-1].name]
     comb = comb_trace(inputs, output)
     seconds = time.perf_counter() - start
     logger.info("traced %s: %d → %d values, adder depth %g, ≈ %.0f LUT (da4ml estimate), %.1f s",
