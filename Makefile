@@ -40,7 +40,7 @@ evaluate: $(VENV)/.installed  ## evaluate the latest run (or RUN=...)
 convert: $(VENV)/.installed  ## hls4ml project of the latest run (or RUN=...) for TARGET (default gt_run3)
 	$(WNAE) convert $(RUN) --target $(TARGET)
 
-hls-csim: $(VENV)/.installed  ## g++ C sim of the HLS project (+ Verilator RTL sim), bit for bit against QKeras (RUN=, TARGET=)
+hls-csim: $(VENV)/.installed  ## g++ C sim of the HLS project (+ Verilator RTL sim), bit for bit against the exact reference (RUN=, TARGET=)
 	$(WNAE) csim $(RUN) --target $(TARGET)
 
 rtl: $(VENV)/.installed  ## open-source RTL: da4ml Verilog, Verilator bit-exact sim, Yosys resources (RUN=, TARGET=, NO_SYNTH=1)
