@@ -7,7 +7,6 @@ For several runs: overlaid efficiency-vs-rate and ROC curves per signal.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -228,14 +227,20 @@ def plot_latent(
 
 
 def plot_loss(history_path: Path, out_dir: Path, formats: Sequence[str], *, title: str = "") -> list[Path]:
-    """Per-epoch curves of a Keras-History-like ``history.json`` ({"loss": [...], "val_loss": [...]})."""
+    """Per-epoch curves of a Keras-History-like ``history.json`` ({"loss": [...], "val_loss": [...]}).
+
+    The file is read by :func:`wnae.models.run_files.read_history`; a bad one (not JSON, not an
+    object of per-epoch number lists) is one warning naming it and what is wrong, and no loss plot.
+    """
+    from wnae.errors import ModelError
+    from wnae.models.run_files import read_history
+
     try:
-        history = json.loads(history_path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        logger.warning("%s: cannot read the training history (%s); no loss plot", history_path, err)
+        history = read_history(history_path)
+    except ModelError as err:
+        logger.warning("%s; no loss plot", err)
         return []
-    series = {k: np.asarray(v, float) for k, v in history.items()
-              if isinstance(v, list) and v and all(isinstance(x, int | float) for x in v)}
+    series = {k: np.asarray(v, float) for k, v in history.items() if v and np.isfinite(v).all()}
     if not series:
         return []
     fig, ax = plt.subplots(figsize=(7, 4.5))

@@ -13,7 +13,6 @@ anything that maps events to a score: :func:`load_scorer` adapts ``wnae.models.s
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import numpy as np
 from wnae.data.io import iter_events
 from wnae.data.samples import SampleInfo, SampleRole, load_manifest, split_mask
 from wnae.errors import DataError, ModelError
+from wnae.models.run_files import read_run_info
 
 __all__ = [
     "SampleScores",
@@ -96,7 +96,9 @@ def load_scorer(run_dir: str | Path) -> Scorer:
     """Open a run directory (``runs/<name>/``) for evaluation.
 
     Raises:
-        ModelError: not a directory, no ``run.json``, no model file, or the model fails to load.
+        ModelError: not a directory, no ``run.json``, no model file, a ``run.json`` that is not JSON or
+            lacks ``model``/``deployed_output`` (:func:`wnae.models.run_files.read_run_info`), or the
+            model fails to load.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -107,11 +109,7 @@ def load_scorer(run_dir: str | Path) -> Scorer:
         missing = [p for p in (RUN_INFO, MODEL_FILE) if not (run_dir / p).exists()]
         msg = f"{run_dir}: not a trained run, missing {', '.join(missing)}"
         raise ModelError(msg)
-    try:
-        info = json.loads(info_path.read_text())
-    except json.JSONDecodeError as err:
-        msg = f"{info_path}: not valid JSON ({err})"
-        raise ModelError(msg) from err
+    info = read_run_info(info_path)
     run = _load_model_run(run_dir)
     return _LoadedRun(run_dir.name, dict(getattr(run, "info", None) or info), run)
 

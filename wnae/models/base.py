@@ -36,6 +36,7 @@ class ModelFamily:
             float32 (n, 57)) or ``"views"`` (two augmented, normalised views + process labels).
         networks: the trainable Keras models by name (checkpointed).
         optimizer: the optimizer (checkpointed with the networks).
+        generators: the family's :class:`tf.random.Generator` by name (checkpointed).
     """
 
     name: ClassVar[str] = ""
@@ -47,10 +48,28 @@ class ModelFamily:
         self.seed = seed
         self.optimizer = make_optimizer(cfg.learning_rate, cfg.weight_decay)
         self.networks: dict[str, Any] = {}
+        self.generators: dict[str, Any] = {}
 
     def checkpoint_objects(self) -> dict[str, Any]:
-        """Objects for :class:`tf.train.Checkpoint`: the networks and the optimizer."""
-        return {**self.networks, "optimizer": self.optimizer}
+        """Objects for :class:`tf.train.Checkpoint`: the networks, the optimizer and the TF generators.
+
+        Every random number a family draws in TensorFlow comes from one of ``generators``
+        (:class:`tf.random.Generator`, whose state is a variable), never from ``tf.random.*``'s
+        global seed, so that a resumed run continues the very same random streams.
+        """
+        return {**self.networks, "optimizer": self.optimizer, **self.generators}
+
+    def trainable_variables(self) -> list[Any]:
+        """The variables the optimizer updates (the networks' trainable variables, in order)."""
+        return [v for network in self.networks.values() for v in network.trainable_variables]
+
+    def build_optimizer(self) -> None:
+        """Create the optimizer's slots now (a checkpoint then restores them eagerly, not mid-step)."""
+        self.optimizer.build(self.trainable_variables())
+
+    def phase(self, epoch: int) -> str:
+        """Name of the training phase of 0-based ``epoch`` (e.g. ``ae`` during a warm-up), for throughput."""
+        return self.name
 
     def train_step(self, batch: dict[str, np.ndarray], epoch: int) -> dict[str, float]:
         """One optimizer step on ``batch`` (0-based ``epoch``); returns named scalar metrics incl. ``loss``."""
@@ -65,9 +84,12 @@ class ModelFamily:
         raise NotImplementedError
 
     def extra_state(self) -> dict[str, np.ndarray]:
-        """Non-Keras state to checkpoint (e.g. the replay buffer)."""
+        """Non-Keras state to checkpoint in ``state.npz`` (e.g. the replay buffer and its generator).
+
+        Values are arrays that need no pickles (a generator state as a 0-d JSON string).
+        """
         return {}
 
     def load_extra_state(self, state: dict[str, np.ndarray]) -> None:
-        """Restore :meth:`extra_state`."""
+        """Restore :meth:`extra_state`; a value that does not fit raises ``ValueError`` (the caller names the file)."""
         return None

@@ -86,7 +86,7 @@ def emd_loss(x_pos, x_neg):  # noqa: ANN001, ANN201
     return tf.reduce_sum(plan * cost)
 
 
-def sliced_emd_loss(x_pos, x_neg, n_projections: int, seed=None):  # noqa: ANN001, ANN201
+def sliced_emd_loss(x_pos, x_neg, n_projections: int, seed=None, generator=None):  # noqa: ANN001, ANN201
     r"""Sliced squared Wasserstein distance (POT, p = 2) with projections drawn by ``tf.random``.
 
     .. math:: SW_2^2(x_+, x_-) = \mathbb{E}_{\theta \sim U(S^{d-1})}\, W_2^2(\theta^\top x_+, \theta^\top x_-)
@@ -100,7 +100,8 @@ def sliced_emd_loss(x_pos, x_neg, n_projections: int, seed=None):  # noqa: ANN00
         x_pos: float32 (n, d) positive samples (data).
         x_neg: float32 (m, d) negative samples.
         n_projections: number P of random directions.
-        seed: op seed of the directions (``None``: from TF's global seed).
+        seed: op seed of the directions (``None``: from TF's global seed), without ``generator``.
+        generator: a :class:`tf.random.Generator` for the directions (checkpointable: resumable).
 
     Returns:
         Scalar tensor, the squared sliced distance (``ot.sliced_wasserstein_distance`` squared).
@@ -111,7 +112,10 @@ def sliced_emd_loss(x_pos, x_neg, n_projections: int, seed=None):  # noqa: ANN00
     _enable_numpy_behaviour()
     x_pos, x_neg = tf.convert_to_tensor(x_pos), tf.convert_to_tensor(x_neg)
     d = x_pos.shape[-1]
-    proj = tf.random.normal((d, n_projections), seed=seed, dtype=x_pos.dtype)
+    if generator is not None:
+        proj = generator.normal((d, n_projections), dtype=x_pos.dtype)
+    else:
+        proj = tf.random.normal((d, n_projections), seed=seed, dtype=x_pos.dtype)
     proj = proj / tf.norm(proj, axis=0, keepdims=True)
     return tf.square(ot.sliced_wasserstein_distance(x_pos, x_neg, projections=proj, p=2))
 

@@ -238,8 +238,12 @@ def read_npz(path: str | Path, required: Mapping[str, str] | None = None, *, hin
     if path.stat().st_size == 0:
         raise _fail(path, "empty file (truncated?)", hint)
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
+        with path.open("rb") as f:  # ours to close: np.load leaks its own file when the zip is corrupt
+            archive = np.load(f, allow_pickle=False)
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise _fail(path, "not an NPZ archive (a single .npy array)", hint)
+            with archive:
+                arrays = {name: archive[name] for name in archive.files}
     except (zipfile.BadZipFile, zlib.error, EOFError) as err:
         raise _fail(path, f"truncated or corrupt NPZ archive ({err})", hint) from err
     except ValueError as err:  # not a zip at all (np.load tries a pickle), or an object array

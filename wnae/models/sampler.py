@@ -10,6 +10,7 @@ what makes the Wasserstein NAE train (arXiv:2510.02168).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import numpy as np
@@ -60,6 +61,30 @@ class ReplayBuffer:
         """Store chain end points; the oldest are dropped beyond the capacity."""
         self.samples = np.concatenate([np.asarray(x, np.float32), self.samples])[: self.size]
 
+    def rng_state(self) -> str:
+        """The generator's state as JSON (``bit_generator.state``), for a checkpoint."""
+        return json.dumps(self.rng.bit_generator.state)
+
+    def set_rng_state(self, text: str) -> None:
+        """Restore :meth:`rng_state` (``ValueError`` if it is not a state of this generator)."""
+        try:
+            state = json.loads(text)
+            self.rng.bit_generator.state = state
+        except (json.JSONDecodeError, TypeError, KeyError, ValueError) as err:
+            msg = f"'replay_rng' is not a {type(self.rng.bit_generator).__name__} generator state ({err})"
+            raise ValueError(msg) from err
+
+    def set_samples(self, samples: np.ndarray) -> None:
+        """Restore the stored chain end points (``ValueError`` if they do not fit this buffer)."""
+        samples = np.asarray(samples)
+        if samples.ndim != 2 or samples.shape[1] != self.dim or len(samples) > self.size:
+            msg = f"'replay_buffer' has shape {samples.shape}, expected (≤ {self.size}, {self.dim})"
+            raise ValueError(msg)
+        if samples.dtype.kind != "f" or not np.all(np.isfinite(samples)):
+            msg = "'replay_buffer' holds non-finite or non-float values"
+            raise ValueError(msg)
+        self.samples = samples.astype(np.float32)
+
 
 def langevin_chain(
     energy: Callable,
@@ -71,6 +96,7 @@ def langevin_chain(
     temperature: float,
     bound: float,
     seed: int | None = None,
+    generator=None,  # noqa: ANN001
 ):  # noqa: ANN201
     """Run ``steps`` Langevin updates from ``x0``; returns the end points (differentiable).
 
@@ -78,16 +104,22 @@ def langevin_chain(
         energy: x (n, d) → E (n,), built from TensorFlow operations.
         x0: float32 (n, d) starts.
         steps, step_size, noise, temperature, bound: see the module docstring.
-        seed: op seed of the noise.
+        seed: op seed of the noise (without ``generator``).
+        generator: a :class:`tf.random.Generator` for the noise ξ: a checkpointed generator makes
+            the chain continue the same random stream after ``--resume`` (``tf.random.normal``
+            with a global seed restarts it).
     """
     import tensorflow as tf
 
     x = tf.convert_to_tensor(x0)
-    for _ in range(steps):
+    # one draw of the generator for the whole chain (one stateful op, not one per step)
+    xis = generator.normal(tf.concat([[steps], tf.shape(x)], 0), dtype=x.dtype) if generator is not None else None
+    for i in range(steps):
         with tf.GradientTape() as tape:
             tape.watch(x)
             e = tf.reduce_sum(energy(x))
         grad = tape.gradient(e, x)
-        x = x - step_size * grad / temperature + noise * tf.random.normal(tf.shape(x), seed=seed)
+        xi = xis[i] if xis is not None else tf.random.normal(tf.shape(x), seed=seed)
+        x = x - step_size * grad / temperature + noise * xi
         x = tf.clip_by_value(x, -bound, bound)
     return x

@@ -2,12 +2,12 @@
 
 A run directory (written by :func:`wnae.train.loop.train`) holds ``run.json`` (written last: a run
 without it is incomplete), ``config.yml``, ``normalisation.json``, ``deploy.h5`` and, for the MLP
-encoder, ``gmm.joblib`` and ``deploy_mahalanobis.h5``.
+encoder, ``gmm.joblib`` and ``deploy_mahalanobis.h5``. Its JSON, NPZ and checkpoint files are read
+through :mod:`wnae.models.run_files` (one-line :class:`~wnae.errors.ModelError` on a bad file).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +17,7 @@ import numpy as np
 
 from wnae.data.preprocess import Normaliser, load_normaliser
 from wnae.errors import ModelError
+from wnae.models.run_files import TrainingState, checkpoint_prefix, read_run_info, read_training_state, restore_checkpoint
 
 __all__ = [
     "TrainedRun",
@@ -25,6 +26,7 @@ __all__ = [
     "load_qkeras_model",
     "load_run",
     "load_training_model",
+    "restore_training",
     "save_qkeras_model",
 ]
 
@@ -137,7 +139,7 @@ def load_run(run_dir: str | Path) -> TrainedRun:
     if not info_path.is_file():
         msg = f"{run_dir}: not a finished run (no {RUN_INFO}); train it, or resume with 'wnae train --resume'"
         raise ModelError(msg)
-    info = json.loads(info_path.read_text())
+    info = read_run_info(info_path)
     config = load_config(run_dir / "config.yml", TrainConfig)
     normaliser = load_normaliser(run_dir / "normalisation.json")
     deploy = load_qkeras_model(run_dir / DEPLOY_MODEL)
@@ -149,10 +151,53 @@ def load_run(run_dir: str | Path) -> TrainedRun:
         if not gmm_path.is_file():
             msg = f"{gmm_path}: missing Gaussian mixture of the MLP encoder"
             raise ModelError(msg)
-        gmm = joblib.load(gmm_path)
+        try:
+            gmm = joblib.load(gmm_path)
+        except Exception as err:  # noqa: BLE001 (EOFError, UnpicklingError, KeyError, … on a truncated file)
+            msg = f"{gmm_path}: cannot load the Gaussian mixture ({type(err).__name__}: {err})"
+            raise ModelError(msg) from err
+        if not callable(getattr(gmm, "score_samples", None)):
+            msg = f"{gmm_path}: not a Gaussian mixture (found {type(gmm).__name__})"
+            raise ModelError(msg)
         if (run_dir / MAHALANOBIS_MODEL).is_file():
             mahalanobis = load_qkeras_model(run_dir / MAHALANOBIS_MODEL)
     return TrainedRun(run_dir, info, config, normaliser, deploy, gmm, mahalanobis)
+
+
+def restore_training(family, checkpoint_dir: str | Path, state: TrainingState | None = None) -> TrainingState | None:  # noqa: ANN001
+    """Restore ``family`` (networks, optimizer, TensorFlow generators, extra state) from ``checkpoint_dir``.
+
+    The state of the last completed epoch ``n`` is ``state.npz`` (read here unless given) together
+    with the TensorFlow checkpoint ``ckpt-<n>``; both are written after every epoch, the checkpoint
+    first, so an interruption between the two leaves the previous, consistent pair.
+
+    Returns:
+        the training state, or None when the directory holds no checkpoint at all (nothing to restore).
+
+    Raises:
+        ModelError: ``<file>: <what is wrong>`` for a truncated or corrupt ``state.npz``, index or
+            data file, a checkpoint of another model, or checkpoints without ``state.npz``.
+    """
+    import tensorflow as tf
+
+    checkpoint_dir = Path(checkpoint_dir)
+    state_path = checkpoint_dir / CHECKPOINT_STATE
+    if state is None:
+        if not state_path.exists():
+            if tf.train.latest_checkpoint(checkpoint_dir) or any(checkpoint_dir.glob("ckpt-*.index")):
+                msg = (f"{state_path}: file not found, but {checkpoint_dir} holds TensorFlow checkpoints "
+                       "(delete the run directory's checkpoints/ to train it again from the start)")
+                raise ModelError(msg)
+            return None
+        state = read_training_state(state_path)
+    family.build_optimizer()  # every variable exists before the restore: a bad file fails here, not mid-step
+    restore_checkpoint(tf.train.Checkpoint(**family.checkpoint_objects()), checkpoint_prefix(checkpoint_dir, state.epoch))
+    try:
+        family.load_extra_state(state.extra)
+    except (ValueError, TypeError, KeyError) as err:
+        msg = f"{state_path}: {err} (delete the run directory's checkpoints/ to train it again from the start)"
+        raise ModelError(msg) from err
+    return state
 
 
 def load_training_model(run_dir: str | Path):  # noqa: ANN201 (a ModelFamily)
@@ -162,10 +207,8 @@ def load_training_model(run_dir: str | Path):  # noqa: ANN201 (a ModelFamily)
     autoencoder behind a WNAE's ``deploy.h5``, or the MLP encoder's projection/classification heads.
 
     Raises:
-        ModelError: no config or no checkpoint in ``run_dir``.
+        ModelError: no config or no checkpoint in ``run_dir``, or a bad checkpoint file (named).
     """
-    import tensorflow as tf
-
     from wnae.config import load_config
     from wnae.data.samples import SM_PROCESSES
     from wnae.models.registry import build_model
@@ -176,16 +219,10 @@ def load_training_model(run_dir: str | Path):  # noqa: ANN201 (a ModelFamily)
         msg = f"{run_dir}: no config.yml, not a run directory"
         raise ModelError(msg)
     cfg = load_config(run_dir / "config.yml", TrainConfig)
-    latest = tf.train.latest_checkpoint(run_dir / CHECKPOINT_DIR)
-    if latest is None:
+    family = build_model(cfg.model, cfg, cfg.seed, n_classes=len(SM_PROCESSES))
+    if restore_training(family, run_dir / CHECKPOINT_DIR) is None:
         msg = f"{run_dir / CHECKPOINT_DIR}: no checkpoint to restore"
         raise ModelError(msg)
-    family = build_model(cfg.model, cfg, cfg.seed, n_classes=len(SM_PROCESSES))
-    tf.train.Checkpoint(**family.checkpoint_objects()).restore(latest).expect_partial()
-    state_path = run_dir / CHECKPOINT_DIR / CHECKPOINT_STATE
-    if state_path.is_file():
-        with np.load(state_path, allow_pickle=False) as state:
-            family.load_extra_state({k: state[k] for k in state.files if k not in ("history", "epoch")})
     return family
 
 

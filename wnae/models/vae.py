@@ -48,12 +48,15 @@ class VaeFamily(ModelFamily):
         score, _ = blocks.square_sum(mu, q.diff, q.square, q.score)
         self._deploy = keras.Model(inputs, score, name="vae_deploy")
         self.networks = {"encoder": self.encoder, "decoder": self.decoder}
+        # the reparametrisation noise: a checkpointed generator, so that --resume continues it
+        noise = tf.random.Generator.from_seed(seed + 2)
+        self.generators = {"noise_rng": noise}
         beta = cfg.vae.beta
         variables = self.encoder.trainable_variables + self.decoder.trainable_variables
 
         def losses_of(x, training):  # noqa: ANN001, ANN202
             xq_, mu_, lv = self.encoder(x, training=training)
-            z = mu_ + tf.exp(0.5 * lv) * tf.random.normal(tf.shape(mu_))
+            z = mu_ + tf.exp(0.5 * lv) * noise.normal(tf.shape(mu_))
             reco = tf.reduce_mean(losses.reconstruction_energy(xq_, self.decoder(z, training=training)))
             kl = tf.reduce_mean(losses.kl_divergence(mu_, lv))
             return (1 - beta) * reco + beta * kl, reco, kl

@@ -68,11 +68,16 @@ class AutoencoderFamily(ModelFamily):
 
             msg = f"unknown objective '{objective}'; choose one of {', '.join(OBJECTIVES)}"
             raise ModelError(msg)
+        import tensorflow as tf
+
         self.objective = objective
         self.autoencoder, self._deploy = build_autoencoder(cfg)
         self.networks = {"autoencoder": self.autoencoder}
         m = cfg.mcmc
         self.buffer = ReplayBuffer(m.buffer_size, N_FEATURES, m.bound, m.replay_ratio, seed + 1, init=m.init)
+        # Langevin noise and sliced-EMD directions: a checkpointed generator (resume continues it)
+        self.noise = tf.random.Generator.from_seed(seed + 2)
+        self.generators = {"noise_rng": self.noise}
         self._steps: dict[str, Any] = {}
 
     def energy(self, x, training: bool = True):  # noqa: ANN001, ANN201 (tensors)
@@ -85,7 +90,7 @@ class AutoencoderFamily(ModelFamily):
         m = self.cfg.mcmc
         return langevin_chain(
             self.energy, x0, steps=m.steps, step_size=m.resolved_step_size, noise=m.noise,
-            temperature=m.temperature, bound=m.bound,
+            temperature=m.temperature, bound=m.bound, generator=self.noise,
         )
 
     def objective_loss(self, x_pos, x_neg, e_pos, e_neg, objective: str):  # noqa: ANN001, ANN201
@@ -99,7 +104,7 @@ class AutoencoderFamily(ModelFamily):
             return losses.nae_loss(e_pos, e_neg, m.nae_gamma)
         if m.distance == "emd":
             return losses.emd_loss(x_pos, x_neg)
-        return losses.sliced_emd_loss(x_pos, x_neg, m.n_projections)
+        return losses.sliced_emd_loss(x_pos, x_neg, m.n_projections, generator=self.noise)
 
     def _step_fn(self, objective: str):  # noqa: ANN202
         import tensorflow as tf
@@ -130,6 +135,9 @@ class AutoencoderFamily(ModelFamily):
         """``ae`` during the warm-up epochs, then the family's objective."""
         return "ae" if epoch < self.cfg.mcmc.pretrain_epochs else self.objective
 
+    def phase(self, epoch: int) -> str:
+        return self.current_objective(epoch)
+
     def train_step(self, batch: dict[str, np.ndarray], epoch: int) -> dict[str, float]:
         objective = self.current_objective(epoch)
         x = batch["features"]
@@ -149,11 +157,18 @@ class AutoencoderFamily(ModelFamily):
         return self._deploy
 
     def extra_state(self) -> dict[str, np.ndarray]:
-        return {"replay_buffer": self.buffer.samples}
+        """The replay buffer's samples and its generator's state (JSON)."""
+        return {"replay_buffer": self.buffer.samples, "replay_rng": np.array(self.buffer.rng_state())}
 
     def load_extra_state(self, state: dict[str, np.ndarray]) -> None:
         if "replay_buffer" in state:
-            self.buffer.samples = state["replay_buffer"].astype(np.float32)
+            self.buffer.set_samples(state["replay_buffer"])
+        if "replay_rng" in state:
+            rng = state["replay_rng"]
+            if rng.shape != () or rng.dtype.kind != "U":
+                msg = "'replay_rng' must be a JSON string"
+                raise ValueError(msg)
+            self.buffer.set_rng_state(str(rng))
 
 
 def _builder(objective: str):  # noqa: ANN202
