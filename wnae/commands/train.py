@@ -11,27 +11,47 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 MODELS = ("wnae", "ae", "nae", "vae", "mlp_encoder")
 
 
+def _rates(metrics: dict) -> str:
+    """``"1650 events/s (ae phase 61000, wnae phase 1500)"``: total events / total time, each phase apart."""
+    overall, by_phase = metrics.get("events_per_second"), metrics.get("events_per_second_by_phase") or {}
+    if overall is None:
+        return "no epochs timed"
+    text = f"{overall:.0f} events/s"
+    if len(by_phase) > 1:
+        text += " (" + ", ".join(f"{phase} phase {rate:.0f}" for phase, rate in by_phase.items()) + ")"
+    return text
+
+
 def _run(args: argparse.Namespace) -> int:
     from wnae.config import load_config
+    from wnae.errors import ConfigError
     from wnae.train.config import TrainConfig
     from wnae.train.loop import train
 
-    config_path = args.config or CONFIG_DIR / f"train_{args.model or 'wnae'}.yml"
-    overrides = {}
-    if args.model is not None:
-        overrides["model"] = args.model
-    if args.epochs is not None:
-        overrides["epochs"] = args.epochs
-    if args.seed is not None:
-        overrides["seed"] = args.seed
-    cfg = load_config(config_path, TrainConfig, overrides=overrides)
+    if args.resume:
+        if args.config is not None:
+            msg = (f"--resume continues run --name with its own config.yml: drop --config {args.config} "
+                   "(only --epochs can change on --resume)")
+            raise ConfigError(msg)
+        cfg = None  # the run's own config; --model and --seed are checked against it
+    else:
+        config_path = args.config or CONFIG_DIR / f"train_{args.model or 'wnae'}.yml"
+        overrides = {}
+        if args.model is not None:
+            overrides["model"] = args.model
+        if args.epochs is not None:
+            overrides["epochs"] = args.epochs
+        if args.seed is not None:
+            overrides["seed"] = args.seed
+        cfg = load_config(config_path, TrainConfig, overrides=overrides)
     result = train(cfg, data_dir=args.data_dir, runs_dir=args.runs_dir, name=args.name, resume=args.resume,
-                   epochs=args.epochs if args.resume else None)
+                   epochs=args.epochs if args.resume else None,
+                   model=args.model if args.resume else None, seed=args.seed if args.resume else None)
     final = result.metrics["final"]
     sys.stdout.write(
         f"{result.run_dir}: {result.config.model}, {len(result.history.get('loss', []))} epochs, "
         f"{result.metrics['train_events']} training events, "
-        f"{result.metrics['mean_events_per_second']:.0f} events/s, final loss {final.get('loss', float('nan')):.5g}\n"
+        f"{_rates(result.metrics)}, final loss {final.get('loss', float('nan')):.5g}\n"
     )
     return 0
 
@@ -50,5 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", help="run name (default <model>-<UTC time>)")
     p.add_argument("--epochs", type=int, help="override the config's epochs (with --resume: the new total)")
     p.add_argument("--seed", type=int, help="override the config's seed")
-    p.add_argument("--resume", action="store_true", help="continue run --name from its last checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue run --name from its last checkpoint, bit-identical to an uninterrupted run "
+                        "(its own config; --model/--seed must match it, --epochs may only grow)")
     p.set_defaults(func=_run)

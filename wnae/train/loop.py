@@ -4,6 +4,14 @@ The run directory ``runs/<name>/`` is filled as training goes (config, normalisa
 after every epoch, so ``--resume`` continues an interrupted run) and completed at the end: the
 deployable model, history, metrics, loss plot, GMM where relevant, and last ``run.json``, which
 marks the run as finished. Every file is written atomically.
+
+Resume is bit-identical: an interrupted run continued with ``--resume`` gives the same losses
+and weights as the same run uninterrupted. Every random stream is either a function of
+``(seed, epoch)`` (the batch order and the augmentations of each epoch, the validation views) or
+checkpointed after every epoch (weights, AdamW state, the families' ``tf.random.Generator``
+states, the replay buffer and its NumPy generator state); the TensorFlow checkpoint ``ckpt-<n>``
+is written before ``state.npz`` (epoch ``n``), and both of the last two epochs are kept, so an
+interruption between them leaves a consistent pair.
 """
 
 from __future__ import annotations
@@ -25,13 +33,19 @@ from wnae.data.io import EventSet, read_events
 from wnae.data.preprocess import Normaliser, fit_normaliser
 from wnae.data.samples import SM_PROCESSES, SampleRole, Split, load_manifest, split_mask
 from wnae.errors import ConfigError, DataError, ModelError
+from wnae.models.run_files import TrainingState, read_training_state
 from wnae.models.serialization import CHECKPOINT_DIR, CHECKPOINT_STATE
 from wnae.train.config import TrainConfig
 
-__all__ = ["TrainResult", "load_sm_split", "train"]
+__all__ = ["TrainResult", "load_sm_split", "throughput", "train"]
 
 logger = logging.getLogger(__name__)
 
+#: Streams of the loop's NumPy generators: one seed, independent streams (SeedSequence entropy).
+_TRAIN_STREAM = 0  # the batch order and augmentations of each epoch: (seed, 0, epoch)
+_VALIDATION_STREAM = 1  # the validation views, the same every epoch: (seed, 1)
+#: TensorFlow checkpoints kept: the last two, so that the one ``state.npz`` names always exists.
+_CHECKPOINTS_KEPT = 2
 
 
 @dataclass
@@ -41,7 +55,9 @@ class TrainResult:
     Attributes:
         run_dir: the finished run directory.
         history: per-epoch metrics (``loss``, energies, ``val_*``, ``events_per_second``, ``seconds``).
-        metrics: the content of ``metrics.json``.
+        metrics: the content of ``metrics.json``: incl. ``events_per_second`` (all training events
+            over all training-step time) and ``events_per_second_by_phase`` (e.g. the AE warm-up
+            and the WNAE phase apart).
         config: the config the run used (the run's own on ``resume``).
     """
 
@@ -88,9 +104,44 @@ def _check_input_precision(cfg: TrainConfig, norm: Normaliser, train_features: n
                     100 * outside, q.min_value, q.max_value)
 
 
+def _epoch_rng(seed: int, stream: int, epoch: int | None = None) -> np.random.Generator:
+    """The NumPy generator of one stream (and epoch): a function of its arguments only, so resumable."""
+    entropy = [seed, stream] if epoch is None else [seed, stream, epoch]
+    return np.random.default_rng(np.random.SeedSequence(entropy))
+
+
 def _batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
     order = rng.permutation(n)
     return [order[i : i + batch_size] for i in range(0, n - batch_size + 1, batch_size)] or [order]
+
+
+def _events_per_epoch(n: int, batch_size: int) -> int:
+    """Events :func:`_batches` trains on per epoch (full batches only, or all when fewer than one)."""
+    return (n // batch_size) * batch_size or n
+
+
+def throughput(history: dict[str, list[float]], phases: list[str]) -> tuple[float | None, dict[str, float]]:
+    """Training events per second: over all epochs, and per phase (total events / total time each).
+
+    Args:
+        history: per-epoch ``events_per_second`` and ``seconds`` (training steps only).
+        phases: the phase of each epoch (:meth:`~wnae.models.base.ModelFamily.phase`).
+
+    Returns:
+        ``(overall, {phase: rate})``; ``(None, {})`` without epochs. Not a mean of per-epoch rates,
+        which a fast warm-up would dominate.
+    """
+    rates, seconds = history.get("events_per_second", []), history.get("seconds", [])
+    totals: dict[str, list[float]] = {}
+    for phase, rate, sec in zip(phases, rates, seconds, strict=False):
+        if math.isfinite(rate) and math.isfinite(sec) and sec > 0:
+            events_time = totals.setdefault(phase, [0.0, 0.0])
+            events_time[0] += rate * sec
+            events_time[1] += sec
+    if not totals:
+        return None, {}
+    overall = sum(e for e, _ in totals.values()) / sum(t for _, t in totals.values())
+    return overall, {phase: e / t for phase, (e, t) in totals.items()}
 
 
 def _views(particles: np.ndarray, norm: Normaliser, cfg: TrainConfig, rng: np.random.Generator) -> tuple:
@@ -151,8 +202,39 @@ def _fit_gmm(latents: np.ndarray, cfg: TrainConfig, seed: int):  # noqa: ANN202
     return best
 
 
+def _resume_config(runs_dir: Path, name: str | None, epochs: int | None, model: str | None, seed: int | None,
+                   ) -> tuple[Path, TrainConfig, TrainingState | None]:
+    """The run directory, its config (``epochs`` applied) and training state, checked before anything changes."""
+    if name is None:
+        msg = "--resume needs --name of the run to continue"
+        raise ModelError(msg)
+    run_dir = runs_dir / name
+    if not (run_dir / "config.yml").is_file():
+        msg = f"{run_dir}: nothing to resume (no config.yml)"
+        raise ModelError(msg)
+    own = load_config(run_dir / "config.yml", TrainConfig)
+    if model is not None and model != own.model:
+        msg = (f"{run_dir} is a {own.model} run: --resume continues it as {own.model}, not as {model} "
+               f"(drop --model, or train the {model} under a new --name)")
+        raise ModelError(msg)
+    if seed is not None and seed != own.seed:
+        msg = (f"{run_dir} was trained with seed {own.seed}: --resume continues it with that seed, not {seed} "
+               "(drop --seed, or train under a new --name)")
+        raise ModelError(msg)
+    state_path = run_dir / CHECKPOINT_DIR / CHECKPOINT_STATE
+    state = read_training_state(state_path) if state_path.exists() else None
+    done = state.epoch if state is not None else 0
+    total = own.epochs if epochs is None else epochs
+    if total < done:
+        msg = (f"{run_dir} has already trained {done} epochs: --epochs {total} would not continue it "
+               f"(give --epochs {done} or more, or train under a new --name)")
+        raise ModelError(msg)
+    cfg = own if epochs is None else load_config(run_dir / "config.yml", TrainConfig, overrides={"epochs": epochs})
+    return run_dir, cfg, state
+
+
 def train(
-    cfg: TrainConfig,
+    cfg: TrainConfig | None,
     *,
     data_dir: str | Path = "data",
     runs_dir: str | Path = "runs",
@@ -160,22 +242,28 @@ def train(
     resume: bool = False,
     epochs: int | None = None,
     progress: bool | None = None,
+    model: str | None = None,
+    seed: int | None = None,
 ) -> TrainResult:
     """Train one model and write its run directory.
 
     Args:
-        cfg: the training config (ignored on ``resume``: the run's own config is used).
+        cfg: the training config (ignored on ``resume``, may be None then: the run's own config is used).
         data_dir: data directory with ``manifest.json``.
         runs_dir: where run directories live.
         name: run name (default ``<model>-<UTC yyyymmdd-HHMMSS>``); required with ``resume``.
         resume: continue the run ``name`` from its last checkpoint (a finished run too: give a
-            larger ``epochs`` to train it further).
-        epochs: on ``resume``, the new total number of epochs (default: the run's own).
+            larger ``epochs`` to train it further). Bit-identical to the run trained uninterrupted.
+        epochs: on ``resume``, the new total number of epochs (default: the run's own); fewer
+            than the epochs already trained is refused.
         progress: show a progress bar (default: only on a terminal).
+        model, seed: on ``resume``, what the caller asked for (``--model``, ``--seed``): a
+            different model family or seed than the run's is refused.
 
     Raises:
-        ModelError: the run exists (without ``resume``), or the loss became NaN/inf (the last good
-            checkpoint is kept).
+        ModelError: the run exists (without ``resume``); on ``resume``: no such run, another
+            model or seed, fewer epochs than done, or a truncated/corrupt ``checkpoints/`` file
+            (named); the loss became NaN/inf (the last good checkpoint is kept).
     """
     import tensorflow as tf
     from tqdm.auto import tqdm
@@ -186,22 +274,18 @@ def train(
         GMM_FILE,
         MAHALANOBIS_MODEL,
         RUN_INFO,
+        restore_training,
         save_qkeras_model,
     )
 
     runs_dir = Path(runs_dir)
+    state: TrainingState | None = None
     if resume:
-        if name is None:
-            msg = "--resume needs --name of the run to continue"
-            raise ModelError(msg)
-        run_dir = runs_dir / name
-        if not (run_dir / "config.yml").is_file():
-            msg = f"{run_dir}: nothing to resume (no config.yml)"
-            raise ModelError(msg)
-        cfg = load_config(run_dir / "config.yml", TrainConfig,
-                          overrides=None if epochs is None else {"epochs": epochs})
-        (run_dir / RUN_INFO).unlink(missing_ok=True)  # unfinished again until the end
+        run_dir, cfg, state = _resume_config(runs_dir, name, epochs, model, seed)
     else:
+        if cfg is None:
+            msg = "train needs a config (cfg) unless it resumes a run"
+            raise ModelError(msg)
         name = name or f"{cfg.model}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
         run_dir = runs_dir / name
         if run_dir.exists():
@@ -209,7 +293,6 @@ def train(
             raise ModelError(msg)
 
     tf.keras.utils.set_random_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
     train_events = load_sm_split(data_dir, Split.TRAIN, cfg.max_train_events, cfg.seed)
     val_events = load_sm_split(data_dir, Split.VALIDATION, None if cfg.max_train_events is None
                                else max(1, cfg.max_train_events // 3), cfg.seed)
@@ -217,64 +300,80 @@ def train(
     train_x, val_x = norm.transform(train_events.particles), norm.transform(val_events.particles)
     _check_input_precision(cfg, norm, train_x)
     family = build_model(cfg.model, cfg, cfg.seed, n_classes=len(SM_PROCESSES))
+    family.build_optimizer()
+    checkpoint_dir = run_dir / CHECKPOINT_DIR
+    if resume:  # before anything in the run directory changes: a bad checkpoint file leaves it as it was
+        state = restore_training(family, checkpoint_dir, state)
+    history: dict[str, list[float]] = {} if state is None else state.history
+    start_epoch = 0 if state is None else state.epoch
+    if state is not None:
+        logger.info("resuming %s at epoch %d", run_dir, start_epoch + 1)
 
     run_dir.mkdir(parents=True, exist_ok=True)
+    if resume:
+        (run_dir / RUN_INFO).unlink(missing_ok=True)  # unfinished again until the end
     with atomic_path(run_dir / "config.yml") as tmp:
         tmp.write_text(dump_config(cfg))
     norm.save(run_dir / "normalisation.json")
     ckpt = tf.train.Checkpoint(**family.checkpoint_objects())
-    manager = tf.train.CheckpointManager(ckpt, run_dir / CHECKPOINT_DIR, max_to_keep=1)
-    state_path = run_dir / CHECKPOINT_DIR / CHECKPOINT_STATE
-    history: dict[str, list[float]] = {}
-    start_epoch = 0
-    if resume and manager.latest_checkpoint:
-        ckpt.restore(manager.latest_checkpoint)
-        with np.load(state_path, allow_pickle=False) as state:
-            history = json.loads(str(state["history"]))
-            start_epoch = int(state["epoch"])
-            family.load_extra_state({k: state[k] for k in state.files if k not in ("history", "epoch")})
-        logger.info("resuming %s at epoch %d", run_dir, start_epoch + 1)
+    manager = tf.train.CheckpointManager(ckpt, checkpoint_dir, max_to_keep=_CHECKPOINTS_KEPT)
+    state_path = checkpoint_dir / CHECKPOINT_STATE
 
     bar = tqdm(range(start_epoch, cfg.epochs), initial=start_epoch, total=cfg.epochs, desc=f"train {cfg.model}",
                unit="epoch", disable=None if progress is None else not progress)
     started = time.perf_counter()
-    for epoch in bar:
-        t0 = time.perf_counter()
-        rows = []
-        for index in _batches(len(train_x), cfg.batch_size, rng):
-            metrics = family.train_step(_make_batch(family, train_events, train_x, index, norm, cfg, rng), epoch)
-            if not all(math.isfinite(v) for v in metrics.values()):
-                msg = (f"non-finite loss at epoch {epoch + 1} ({metrics}); training stopped. The last good "
-                       f"checkpoint (epoch {epoch}) is kept in {run_dir / CHECKPOINT_DIR}: lower the learning "
-                       "rate or the Langevin step and --resume")
-                raise ModelError(msg)
-            rows.append(metrics)
-        seconds = time.perf_counter() - t0
-        val_index = np.arange(len(val_x))
-        val_rows = [family.validation_step(_make_batch(family, val_events, val_x, chunk, norm, cfg, rng))
-                    for chunk in np.array_split(val_index, max(1, len(val_index) // 4096))]
-        epoch_metrics = {**_mean_metrics(rows), **{f"val_{k}": v for k, v in _mean_metrics(val_rows).items()}}
-        epoch_metrics["events_per_second"] = len(rows) * cfg.batch_size / seconds
-        epoch_metrics["seconds"] = seconds
-        n_done = len(history.get("loss", []))
-        for key in [*history, *(k for k in epoch_metrics if k not in history)]:
-            # a metric may start later (energy_neg after AE pre-training): earlier epochs get NaN
-            history.setdefault(key, [math.nan] * n_done).append(epoch_metrics.get(key, math.nan))
-        manager.save(checkpoint_number=epoch + 1)
-        with atomic_path(state_path) as tmp, tmp.open("wb") as f:
-            np.savez(f, history=json.dumps(history), epoch=epoch + 1, **family.extra_state())
-        bar.set_postfix(loss=f"{epoch_metrics['loss']:.4g}", ev_s=f"{epoch_metrics['events_per_second']:.0f}")
-        logger.info("epoch %d/%d: %s", epoch + 1, cfg.epochs,
-                    ", ".join(f"{k}={v:.4g}" for k, v in epoch_metrics.items()))
+    epoch = saved = start_epoch
+    try:
+        for epoch in bar:
+            rng = _epoch_rng(cfg.seed, _TRAIN_STREAM, epoch)
+            t0 = time.perf_counter()
+            rows, n_events = [], 0
+            for index in _batches(len(train_x), cfg.batch_size, rng):
+                metrics = family.train_step(_make_batch(family, train_events, train_x, index, norm, cfg, rng), epoch)
+                if not all(math.isfinite(v) for v in metrics.values()):
+                    msg = (f"non-finite loss at epoch {epoch + 1} ({metrics}); training stopped. The last good "
+                           f"checkpoint (epoch {epoch}) is kept in {run_dir / CHECKPOINT_DIR}: lower the learning "
+                           "rate or the Langevin step and --resume")
+                    raise ModelError(msg)
+                rows.append(metrics)
+                n_events += len(index)
+            seconds = time.perf_counter() - t0
+            val_rng = _epoch_rng(cfg.seed, _VALIDATION_STREAM)
+            val_index = np.arange(len(val_x))
+            val_rows = [family.validation_step(_make_batch(family, val_events, val_x, chunk, norm, cfg, val_rng))
+                        for chunk in np.array_split(val_index, max(1, len(val_index) // 4096))]
+            epoch_metrics = {**_mean_metrics(rows), **{f"val_{k}": v for k, v in _mean_metrics(val_rows).items()}}
+            epoch_metrics["events_per_second"] = n_events / seconds
+            epoch_metrics["seconds"] = seconds
+            n_done = len(history.get("loss", []))
+            for key in [*history, *(k for k in epoch_metrics if k not in history)]:
+                # a metric may start later (energy_neg after AE pre-training): earlier epochs get NaN
+                history.setdefault(key, [math.nan] * n_done).append(epoch_metrics.get(key, math.nan))
+            # the TF checkpoint first, then state.npz naming it: an interruption in between keeps the previous pair
+            manager.save(checkpoint_number=epoch + 1)
+            with atomic_path(state_path) as tmp, tmp.open("wb") as f:
+                np.savez(f, history=json.dumps(history), epoch=epoch + 1, **family.extra_state())
+            saved = epoch + 1
+            bar.set_postfix(loss=f"{epoch_metrics['loss']:.4g}", ev_s=f"{epoch_metrics['events_per_second']:.0f}")
+            logger.info("epoch %d/%d: %s", epoch + 1, cfg.epochs,
+                        ", ".join(f"{k}={v:.4g}" for k, v in epoch_metrics.items()))
+    except KeyboardInterrupt:
+        kept = f"the checkpoint of epoch {saved} is kept in {checkpoint_dir}" if saved else "no epoch was completed"
+        logger.warning("interrupted in epoch %d: %s; continue with 'wnae train --name %s --resume' "
+                       "(bit-identical to an uninterrupted run)", epoch + 1, kept, run_dir.name)
+        raise
 
     deploy = family.deploy_model()
     save_qkeras_model(deploy, run_dir / DEPLOY_MODEL)
+    overall, by_phase = throughput(history, [family.phase(e) for e in range(len(history.get("loss", [])))])
     metrics: dict[str, Any] = {
         "train_events": len(train_x),
+        "train_events_per_epoch": _events_per_epoch(len(train_x), cfg.batch_size),
         "validation_events": len(val_x),
         "final": {k: v[-1] for k, v in history.items() if not math.isnan(v[-1])},
         "training_seconds": time.perf_counter() - started,
-        "mean_events_per_second": float(np.mean(history["events_per_second"])) if history else None,
+        "events_per_second": overall,
+        "events_per_second_by_phase": by_phase,
     }
     if family.deployed_output == "latent":
         import joblib

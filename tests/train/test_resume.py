@@ -1,0 +1,163 @@
+"""--resume is bit-identical to the uninterrupted run (every RNG and the optimizer restored); bad resumes refused."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from wnae.cli import main
+from wnae.config import parse_config
+from wnae.models.serialization import load_training_model
+from wnae.models.wnae import AutoencoderFamily
+from wnae.train.config import TrainConfig
+from wnae.train.loop import train
+from tests.conftest import write_toy_data_dir
+
+EPOCHS = 3
+#: (model, epochs before the interruption): the WNAE after its AE warm-up epoch, with a filled replay buffer
+CASES = [("wnae", 2), ("ae", 1), ("vae", 1), ("mlp_encoder", 1)]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return write_toy_data_dir(tmp_path_factory.mktemp("toy") / "data", n_background=300)
+
+
+def _cfg(model: str, epochs: int = EPOCHS) -> TrainConfig:
+    return parse_config(TrainConfig, {
+        "model": model, "epochs": epochs, "batch_size": 128, "architecture": {"encoder": [16, 8], "latent_dim": 4},
+        "mcmc": {"steps": 2, "buffer_size": 512, "pretrain_epochs": 1}, "gmm": {"max_components": 2}})
+
+
+@pytest.fixture(scope="module")
+def reference(data_dir, tmp_path_factory):
+    """The uninterrupted run of each model, trained once for the module."""
+    runs_dir, done = tmp_path_factory.mktemp("reference"), {}
+
+    def get(model: str):  # noqa: ANN202
+        if model not in done:
+            done[model] = train(_cfg(model), data_dir=data_dir, runs_dir=runs_dir, name=model, progress=False).run_dir
+        return done[model]
+
+    return get
+
+
+def _history(run_dir) -> dict:  # noqa: ANN001
+    history = json.loads((run_dir / "history.json").read_text())
+    return {k: v for k, v in history.items() if k not in ("seconds", "events_per_second")}  # timing differs
+
+
+def assert_bit_identical(a, b) -> None:  # noqa: ANN001
+    """Same losses every epoch (==), same weights, optimizer slots, replay buffer and generator states."""
+    assert _history(a) == _history(b)
+    fa, fb = load_training_model(a), load_training_model(b)
+    for name, network in fa.networks.items():
+        for wa, wb in zip(network.get_weights(), fb.networks[name].get_weights(), strict=True):
+            np.testing.assert_array_equal(wa, wb)
+    for va, vb in zip(fa.optimizer.variables, fb.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(va.numpy(), vb.numpy())
+    sa, sb = (np.load(run / "checkpoints" / "state.npz") for run in (a, b))
+    assert set(sa.files) == set(sb.files)
+    for key in sa.files:
+        if key != "history":  # it holds the timings
+            np.testing.assert_array_equal(sa[key], sb[key])
+    assert (a / "deploy.h5").is_file()
+    assert (b / "run.json").is_file()
+
+
+@pytest.mark.parametrize(("model", "first"), CASES)
+def test_resume_is_bit_identical(model, first, data_dir, reference, tmp_path):
+    train(_cfg(model, epochs=first), data_dir=data_dir, runs_dir=tmp_path, name="r", progress=False)
+    result = train(_cfg(model), data_dir=data_dir, runs_dir=tmp_path, name="r", resume=True, epochs=EPOCHS,
+                   progress=False)
+    assert len(result.history["loss"]) == EPOCHS
+    assert_bit_identical(reference(model), tmp_path / "r")
+
+
+def test_interruption_mid_epoch_resumes_bit_identical(data_dir, reference, tmp_path, monkeypatch, caplog):
+    original, calls = AutoencoderFamily.train_step, {"n": 0}
+
+    def interrupted(self, batch, epoch):  # noqa: ANN001, ANN202
+        if epoch == 1:  # the first WNAE epoch, after the AE warm-up: Ctrl-C at its third batch
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise KeyboardInterrupt
+        return original(self, batch, epoch)
+
+    monkeypatch.setattr(AutoencoderFamily, "train_step", interrupted)
+    with caplog.at_level(logging.WARNING, logger="wnae.train.loop"), pytest.raises(KeyboardInterrupt):
+        train(_cfg("wnae"), data_dir=data_dir, runs_dir=tmp_path, name="i", progress=False)
+    assert "interrupted in epoch 2: the checkpoint of epoch 1 is kept" in caplog.text
+    assert "'wnae train --name i --resume'" in caplog.text
+    assert not (tmp_path / "i" / "run.json").exists()
+    assert int(np.load(tmp_path / "i" / "checkpoints" / "state.npz")["epoch"]) == 1
+    monkeypatch.setattr(AutoencoderFamily, "train_step", original)
+    train(_cfg("wnae"), data_dir=data_dir, runs_dir=tmp_path, name="i", resume=True, progress=False)
+    assert_bit_identical(reference("wnae"), tmp_path / "i")
+
+
+def test_interruption_between_checkpoint_and_state(data_dir, reference, tmp_path, monkeypatch, caplog):
+    """Killed after the TF checkpoint of epoch 2 but before its state.npz: epoch 1's pair is still whole."""
+    savez = np.savez
+
+    def killed(file, **arrays):  # noqa: ANN001, ANN202
+        if int(arrays["epoch"]) == 2:
+            raise KeyboardInterrupt
+        return savez(file, **arrays)
+
+    monkeypatch.setattr(np, "savez", killed)
+    with caplog.at_level(logging.WARNING, logger="wnae.train.loop"), pytest.raises(KeyboardInterrupt):
+        train(_cfg("wnae"), data_dir=data_dir, runs_dir=tmp_path, name="t", progress=False)
+    assert "interrupted in epoch 2: the checkpoint of epoch 1 is kept" in caplog.text
+    monkeypatch.setattr(np, "savez", savez)
+    assert (tmp_path / "t" / "checkpoints" / "ckpt-2.index").is_file()
+    assert int(np.load(tmp_path / "t" / "checkpoints" / "state.npz")["epoch"]) == 1
+    train(_cfg("wnae"), data_dir=data_dir, runs_dir=tmp_path, name="t", resume=True, progress=False)
+    assert_bit_identical(reference("wnae"), tmp_path / "t")
+
+
+@pytest.fixture
+def ae_run(data_dir, tmp_path):
+    """A finished 2-epoch AE run trained through the CLI, and the CLI arguments to address it."""
+    cfg = tmp_path / "c.yml"
+    cfg.write_text("model: ae\nepochs: 2\nbatch_size: 128\narchitecture: {encoder: [8], latent_dim: 2}\n")
+    args = ["train", "--data-dir", str(data_dir), "--runs-dir", str(tmp_path), "--name", "ae-run"]
+    assert main([*args, "--config", str(cfg)]) == 0
+    return tmp_path / "ae-run", args
+
+
+def _snapshot(run_dir) -> dict:  # noqa: ANN001
+    return {p.relative_to(run_dir): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--epochs", "1"], "has already trained 2 epochs: --epochs 1 would not continue it (give --epochs 2 or more, "
+                        "or train under a new --name)"),
+    (["--model", "vae"], "is a ae run: --resume continues it as ae, not as vae (drop --model, or train the vae "
+                         "under a new --name)"),
+    (["--seed", "7"], "was trained with seed 0: --resume continues it with that seed, not 7"),
+    (["--config", "c.yml"], "--resume continues run --name with its own config.yml: drop --config"),
+])
+def test_resume_refuses_what_it_would_ignore(ae_run, extra, message, capsys):
+    run_dir, args = ae_run
+    capsys.readouterr()
+    before = _snapshot(run_dir)
+    extra = [str(run_dir.parent / e) if e.endswith(".yml") else e for e in extra]
+    assert main([*args, "--resume", *extra]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.count("\n") == 1, err
+    assert err.startswith("wnae train: error: ")
+    assert message in err
+    assert _snapshot(run_dir) == before  # nothing changed: history of 2, run.json and config.yml as they were
+
+
+def test_resume_accepts_what_matches(ae_run, capsys):
+    run_dir, args = ae_run
+    assert main([*args, "--resume", "--model", "ae", "--seed", "0", "--epochs", "3"]) == 0
+    assert "ae-run: ae, 3 epochs" in capsys.readouterr().out
+    assert len(json.loads((run_dir / "history.json").read_text())["loss"]) == 3
+    assert json.loads((run_dir / "run.json").read_text())["epochs"] == 3
