@@ -187,3 +187,19 @@ def test_one_run_does_not_need_the_comparison_dir(tmp_path, two_runs, capsys):
                              "--output", str(blocker / "comparison")])
     assert "results" not in err  # --output is only used with several runs
     assert not (tmp_path / "runs" / "comparison").exists()
+
+
+def test_library_writers_name_a_plot_or_comparison_dir_that_is_a_file(tmp_path):
+    """The same for library callers (no CLI pre-check): plots and comparisons go through ensure_dir."""
+    import matplotlib.pyplot as plt
+
+    from wnae.errors import OutputError
+    from wnae.evaluate.compare import write_comparison
+    from wnae.evaluate.plots import _save
+
+    blocker = tmp_path / "plots"
+    blocker.write_text("x")
+    with pytest.raises(OutputError, match="plots: cannot write: it is a regular file, not a directory"):
+        _save(plt.figure(), blocker, "score", ["png"])
+    with pytest.raises(OutputError, match="plots: cannot write: it is a regular file"):
+        write_comparison([], blocker)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wnae._io import atomic_path, write_json_atomic
+from wnae._io import atomic_path, ensure_dir, write_json_atomic
 from wnae.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -105,8 +105,7 @@ def write_comparison(evaluations: Sequence[RunEvaluation], out_dir: str | Path) 
     """Write ``comparison.md``, ``comparison.json`` and the overlaid plots into ``out_dir``."""
     from wnae.evaluate.plots import plot_comparison
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = ensure_dir(out_dir)
     written = []
     md = out_dir / "comparison.md"
     with atomic_path(md) as tmp:

@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from wnae._io import atomic_path  # noqa: E402
+from wnae._io import atomic_path, ensure_dir  # noqa: E402
 from wnae.data.samples import SampleRole  # noqa: E402
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ WP_COLOURS = ("tab:green", "tab:orange", "tab:red", "tab:purple", "tab:brown", "
 
 
 def _save(fig: Figure, out_dir: Path, stem: str, formats: Sequence[str]) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_dir(out_dir)
     paths = []
     for fmt in formats:
         path = out_dir / f"{stem}.{fmt}"
