@@ -99,22 +99,28 @@ def test_interruption_mid_epoch_resumes_bit_identical(data_dir, reference, tmp_p
     assert_bit_identical(reference("wnae"), tmp_path / "i")
 
 
-def test_interruption_between_checkpoint_and_state(data_dir, reference, tmp_path, monkeypatch, caplog):
-    """Killed after the TF checkpoint of epoch 2 but before its state.npz: epoch 1's pair is still whole."""
+@pytest.mark.parametrize("killed_at", [2, 1])
+def test_interruption_between_checkpoint_and_state(killed_at, data_dir, reference, tmp_path, monkeypatch, caplog):
+    """Killed after the TF checkpoint of an epoch but before its state.npz: the previous pair (or none) is whole."""
     savez = np.savez
 
     def killed(file, **arrays):  # noqa: ANN001, ANN202
-        if int(arrays["epoch"]) == 2:
+        if int(arrays["epoch"]) == killed_at:
             raise KeyboardInterrupt
         return savez(file, **arrays)
 
     monkeypatch.setattr(np, "savez", killed)
     with caplog.at_level(logging.WARNING, logger="wnae.train.loop"), pytest.raises(KeyboardInterrupt):
         train(_cfg("wnae"), data_dir=data_dir, runs_dir=tmp_path, name="t", progress=False)
-    assert "interrupted in epoch 2: the checkpoint of epoch 1 is kept" in caplog.text
+    kept = "the checkpoint of epoch 1 is kept" if killed_at == 2 else "no epoch was completed"
+    assert f"interrupted in epoch {killed_at}: {kept}" in caplog.text
     monkeypatch.setattr(np, "savez", savez)
-    assert (tmp_path / "t" / "checkpoints" / "ckpt-2.index").is_file()
-    assert int(np.load(tmp_path / "t" / "checkpoints" / "state.npz")["epoch"]) == 1
+    checkpoints = tmp_path / "t" / "checkpoints"
+    assert (checkpoints / f"ckpt-{killed_at}.index").is_file()
+    if killed_at == 2:
+        assert int(np.load(checkpoints / "state.npz")["epoch"]) == 1
+    else:
+        assert not (checkpoints / "state.npz").exists()
     train(_cfg("wnae"), data_dir=data_dir, runs_dir=tmp_path, name="t", resume=True, progress=False)
     assert_bit_identical(reference("wnae"), tmp_path / "t")
 

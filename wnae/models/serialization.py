@@ -184,7 +184,9 @@ def restore_training(family, checkpoint_dir: str | Path, state: TrainingState | 
     state_path = checkpoint_dir / CHECKPOINT_STATE
     if state is None:
         if not state_path.exists():
-            if tf.train.latest_checkpoint(checkpoint_dir) or any(checkpoint_dir.glob("ckpt-*.index")):
+            # only ckpt-1: interrupted between the first checkpoint and its state.npz, nothing to continue
+            indices = {p.name for p in checkpoint_dir.glob("ckpt-*.index")} - {"ckpt-1.index"}
+            if indices:
                 msg = (f"{state_path}: file not found, but {checkpoint_dir} holds TensorFlow checkpoints "
                        "(delete the run directory's checkpoints/ to train it again from the start)")
                 raise ModelError(msg)
