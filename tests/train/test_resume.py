@@ -142,7 +142,7 @@ def _snapshot(run_dir) -> dict:  # noqa: ANN001
 @pytest.mark.parametrize(("extra", "message"), [
     (["--epochs", "1"], "has already trained 2 epochs: --epochs 1 would not continue it (give --epochs 2 or more, "
                         "or train under a new --name)"),
-    (["--model", "vae"], "is a ae run: --resume continues it as ae, not as vae (drop --model, or train the vae "
+    (["--model", "vae"], "was trained as ae: --resume continues it as ae, not as vae (drop --model, or train the vae "
                          "under a new --name)"),
     (["--seed", "7"], "was trained with seed 0: --resume continues it with that seed, not 7"),
     (["--config", "c.yml"], "--resume continues run --name with its own config.yml: drop --config"),

@@ -214,7 +214,7 @@ def _resume_config(runs_dir: Path, name: str | None, epochs: int | None, model: 
         raise ModelError(msg)
     own = load_config(run_dir / "config.yml", TrainConfig)
     if model is not None and model != own.model:
-        msg = (f"{run_dir} is a {own.model} run: --resume continues it as {own.model}, not as {model} "
+        msg = (f"{run_dir} was trained as {own.model}: --resume continues it as {own.model}, not as {model} "
                f"(drop --model, or train the {model} under a new --name)")
         raise ModelError(msg)
     if seed is not None and seed != own.seed:
