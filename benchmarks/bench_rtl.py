@@ -16,7 +16,6 @@ prints their times and counts. The reference points printed at the end are from 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from wnae.firmware.rtl import run_rtl
 from wnae.firmware.rtl.flow import TOP_MODULE
 from wnae.firmware.rtl.tools import find_yosys
 from wnae.firmware.rtl.yosys import run_yosys
+from wnae.models.run_files import read_run_info
 
 #: Published numbers to put ours next to (not measured here).
 REFERENCES = (
@@ -39,7 +39,7 @@ def latest_runs(runs_dir: Path) -> list[Path]:
     """The newest finished run of each model."""
     newest: dict[str, Path] = {}
     for info in sorted(runs_dir.glob("*/run.json"), key=lambda p: p.stat().st_mtime):
-        newest[json.loads(info.read_text())["model"]] = info.parent
+        newest[read_run_info(info)["model"]] = info.parent
     return list(newest.values())
 
 

@@ -167,3 +167,17 @@ def test_resume_accepts_what_matches(ae_run, capsys):
     assert "ae-run: ae, 3 epochs" in capsys.readouterr().out
     assert len(json.loads((run_dir / "history.json").read_text())["loss"]) == 3
     assert json.loads((run_dir / "run.json").read_text())["epochs"] == 3
+
+
+def test_resume_refuses_training_data_that_changed(ae_run, tmp_path, capsys):
+    """The normalisation is fitted again on resume: other data would silently train another model."""
+    run_dir, args = ae_run
+    other = write_toy_data_dir(tmp_path / "other-data", n_background=350)
+    before = _snapshot(run_dir)
+    capsys.readouterr()
+    argv = [*args, "--resume", "--epochs", "3"]
+    argv[argv.index("--data-dir") + 1] = str(other)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "normalisation.json: the training data in" in err and "gives another fixed_point normalisation" in err
+    assert _snapshot(run_dir) == before

@@ -12,7 +12,6 @@ and that is a property of the QKeras evaluation, not a firmware error.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path

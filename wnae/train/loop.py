@@ -30,7 +30,7 @@ import numpy as np
 from wnae._io import atomic_path, write_json_atomic
 from wnae.config import dump_config, load_config
 from wnae.data.io import EventSet, read_events
-from wnae.data.preprocess import Normaliser, fit_normaliser
+from wnae.data.preprocess import Normaliser, fit_normaliser, load_normaliser
 from wnae.data.samples import SM_PROCESSES, SampleRole, Split, load_manifest, split_mask
 from wnae.errors import ConfigError, DataError, ModelError
 from wnae.models.run_files import TrainingState, read_training_state
@@ -89,6 +89,17 @@ def load_sm_split(data_dir: str | Path, split: Split | str, max_events: int | No
         msg = f"the SM {Split(split).value} split is empty"
         raise DataError(msg)
     return events
+
+
+def _check_same_normalisation(path: Path, norm: Normaliser, data_dir: Path) -> None:
+    """On resume the training data must give the normalisation the run was trained with."""
+    if not path.is_file():
+        return
+    saved = load_normaliser(path)
+    if json.dumps(saved.to_dict(), sort_keys=True) != json.dumps(norm.to_dict(), sort_keys=True):
+        msg = (f"{path}: the training data in {data_dir} gives another {norm.kind} normalisation than the one this run "
+               "was trained with: the data changed since; resume with the run's own data, or train under a new --name")
+        raise ModelError(msg)
 
 
 def _check_input_precision(cfg: TrainConfig, norm: Normaliser, train_features: np.ndarray) -> None:
@@ -297,6 +308,8 @@ def train(
     val_events = load_sm_split(data_dir, Split.VALIDATION, None if cfg.max_train_events is None
                                else max(1, cfg.max_train_events // 3), cfg.seed)
     norm = fit_normaliser([train_events.particles], cfg.normalisation)
+    if resume:
+        _check_same_normalisation(run_dir / "normalisation.json", norm, data_dir)
     train_x, val_x = norm.transform(train_events.particles), norm.transform(val_events.particles)
     _check_input_precision(cfg, norm, train_x)
     family = build_model(cfg.model, cfg, cfg.seed, n_classes=len(SM_PROCESSES))
