@@ -1,4 +1,4 @@
-"""Convert + g++ compile time and C-simulation vs QKeras throughput for trained runs.
+"""Convert + g++ compile time and C-simulation vs QKeras vs exact-reference throughput for trained runs.
 
     .venv/bin/python benchmarks/bench_csim.py [RUN ...] [--target gt_run3] [--events 10000]
 
@@ -27,13 +27,15 @@ def main() -> None:
     runs = args.runs or sorted(p.parent for p in Path("runs").glob("*/run.json"))
     target = resolve_target(args.target)
     print(f"target {target.name} ({target.backend}, {target.part}), {args.events} events")
-    print(f"{'run':<28} {'convert+g++ s':>13} {'C sim ev/s':>11} {'QKeras ev/s':>12} {'total s':>8} {'bit-exact':>9}")
+    print(f"{'run':<28} {'convert+g++ s':>13} {'C sim ev/s':>11} {'QKeras ev/s':>12} {'exact ref ev/s':>14} "
+          f"{'total s':>8} {'bit-exact':>9} {'QKeras float32 exact':>20}")
     for run in runs:
         t0 = time.perf_counter()
         r = run_csim(run, target, data_dir=args.data_dir, hls_projects=args.hls_projects, n_events=args.events)
         total = time.perf_counter() - t0
         print(f"{run.name:<28} {r.compile_seconds:13.1f} {r.csim_events_per_second:11,.0f} "
-              f"{r.qkeras_events_per_second:12,.0f} {total:8.1f} {str(r.bit_exact):>9}")
+              f"{r.qkeras_events_per_second:12,.0f} {r.reference_events_per_second:14,.0f} {total:8.1f} "
+              f"{str(r.bit_exact):>9} {str(r.qkeras_float32_exact):>20}")
 
 
 if __name__ == "__main__":

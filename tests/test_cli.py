@@ -4,7 +4,6 @@ import subprocess
 import sys
 
 import h5py
-import numpy as np
 import pytest
 
 from tests.conftest import random_particles

@@ -114,7 +114,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             raise
         except OSError as err:
             # only the writes to this artifact are ours to explain; other OSErrors keep their type
-            if err.filename is None or Path(err.filename) in (tmp, path) or Path(str(err.filename)).parent == tmp.parent:
+            filename = None if err.filename is None else Path(str(err.filename))
+            if filename is None or filename in (tmp, path) or filename.parent == tmp.parent:
                 raise output_error(path, err) from err
             raise
     finally:

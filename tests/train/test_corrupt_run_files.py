@@ -10,13 +10,13 @@ import shutil
 import numpy as np
 import pytest
 
+from tests.conftest import write_toy_data_dir
 from wnae.cli import main
 from wnae.config import parse_config
 from wnae.errors import ModelError
 from wnae.models.serialization import load_run, load_training_model
 from wnae.train.config import TrainConfig
 from wnae.train.loop import train
-from tests.conftest import write_toy_data_dir
 
 
 @pytest.fixture(scope="module")

@@ -8,13 +8,13 @@ import logging
 import numpy as np
 import pytest
 
+from tests.conftest import write_toy_data_dir
 from wnae.cli import main
 from wnae.config import parse_config
 from wnae.models.serialization import load_training_model
 from wnae.models.wnae import AutoencoderFamily
 from wnae.train.config import TrainConfig
 from wnae.train.loop import train
-from tests.conftest import write_toy_data_dir
 
 EPOCHS = 3
 #: (model, epochs before the interruption): the WNAE after its AE warm-up epoch, with a filled replay buffer

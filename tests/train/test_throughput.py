@@ -7,9 +7,9 @@ import math
 
 import pytest
 
+from tests.conftest import write_toy_data_dir
 from wnae.cli import main
 from wnae.train.loop import throughput
-from tests.conftest import write_toy_data_dir
 
 
 def test_rate_is_total_events_over_total_time():

@@ -28,9 +28,9 @@ def _resolve_run(run: str | None, runs_dir: Path) -> Path:
 
 
 def _convert(args: argparse.Namespace) -> int:
+    from wnae.firmware.compare import collect_events, deployed_model
     from wnae.firmware.config import resolve_target
     from wnae.firmware.convert import convert_model
-    from wnae.firmware.compare import collect_events, deployed_model
     from wnae.models.serialization import load_run
 
     target = resolve_target(args.target)

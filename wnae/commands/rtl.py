@@ -7,10 +7,9 @@ error, tool failure or any mismatch with QKeras, 3 budget not verifiable.
 from __future__ import annotations
 
 import argparse
-
-from wnae.commands._args import positive_int
 import sys
 
+from wnae.commands._args import positive_int
 from wnae.commands.convert import _common, _resolve_run
 
 HELP = "open-source RTL with da4ml, Verilator and Yosys"

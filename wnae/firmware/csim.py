@@ -2,7 +2,8 @@
 
 Runs ≥ 10k real events (SM test split, zero bias, every signal) through the C simulation and
 through the exact fixed-point reference of the deployed QKeras model
-(:mod:`wnae.firmware.reference`), and compares them element by element — and, what matters for a trigger, counts the events
+(:mod:`wnae.firmware.reference`), and compares them element by element — and, what matters for a
+trigger, counts the events
 whose trigger decision (score > threshold) differs at each working point
 (:mod:`wnae.firmware.compare`).
 """
@@ -32,7 +33,8 @@ class CsimResult(OutputComparison):
     Attributes:
         project: the hls4ml project directory.
         target: the firmware target's name.
-        compile_seconds, csim_events_per_second, qkeras_events_per_second: timings.
+        compile_seconds, csim_events_per_second, qkeras_events_per_second, reference_events_per_second:
+            timings (the reference includes its layer-by-layer QKeras comparison).
         vendor_csim: what happened with the vendor tool's C simulation.
     """
 
@@ -41,16 +43,19 @@ class CsimResult(OutputComparison):
     compile_seconds: float = 0.0
     csim_events_per_second: float = 0.0
     qkeras_events_per_second: float = 0.0
+    reference_events_per_second: float = 0.0
     vendor_csim: str = ""
 
     def summary(self) -> str:
         lines = [
             f"C simulation of {self.project} (target {self.target}, output: {self.model_output})",
             *self.lines(),
-            f"  speed             C sim {self.csim_events_per_second:,.0f} ev/s, QKeras {self.qkeras_events_per_second:,.0f}"
-            f" ev/s; g++ build {self.compile_seconds:.1f} s",
+            f"  speed             C sim {self.csim_events_per_second:,.0f} ev/s, "
+            f"QKeras {self.qkeras_events_per_second:,.0f} ev/s, exact reference {self.reference_events_per_second:,.0f} "
+            f"ev/s; g++ build {self.compile_seconds:.1f} s",
             f"  vendor C sim      {self.vendor_csim}",
-            "  BIT-EXACT" if self.bit_exact else "  MISMATCH: the firmware does not compute what the quantized model computes",
+            "  BIT-EXACT" if self.bit_exact else
+            "  MISMATCH: the firmware does not compute what the quantized model computes",
         ]
         return "\n".join(lines) + "\n"
 
@@ -91,7 +96,9 @@ def run_csim(
     t0 = time.perf_counter()
     model.predict(x, batch_size=8192, verbose=0)
     qkeras_eps = len(x) / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
     reference = exact_reference(model, x)
+    reference_eps = len(x) / (time.perf_counter() - t0)
     t0 = time.perf_counter()
     y_h = np.asarray(converted.hls_model.predict(np.ascontiguousarray(x, dtype=np.float64)), np.float64)
     csim_eps = len(x) / (time.perf_counter() - t0)
@@ -115,6 +122,7 @@ def run_csim(
         compile_seconds=compile_seconds,
         csim_events_per_second=csim_eps,
         qkeras_events_per_second=qkeras_eps,
+        reference_events_per_second=reference_eps,
         vendor_csim=vendor,
     )
     write_json_atomic(project / "csim.json", {**asdict(result), "bit_exact": result.bit_exact})
@@ -126,6 +134,7 @@ def run_csim(
 def require_bit_exact(result: CsimResult) -> None:
     """Raise :class:`FirmwareError` unless the C simulation matched the exact reference."""
     if not result.bit_exact:
-        msg = (f"C simulation differs from the exact reference of the quantized model: {result.n_mismatch} of {result.n_outputs} outputs, max |diff| "
+        msg = (f"C simulation differs from the exact reference of the quantized model: {result.n_mismatch} of "
+               f"{result.n_outputs} outputs, max |diff| "
                f"{result.max_abs_diff:g}, decision flips {result.decision_flips}; see {result.project}/csim.md")
         raise FirmwareError(msg)

@@ -194,7 +194,9 @@ class ExactReference:
                 f"reference, {where}{bits}")
 
 
-def exact_reference(model: Any, x: np.ndarray, *, compare_qkeras: bool = True, batch_size: int = 8192) -> ExactReference:
+def exact_reference(
+    model: Any, x: np.ndarray, *, compare_qkeras: bool = True, batch_size: int = 8192,
+) -> ExactReference:
     """Evaluate the deployed ``model`` exactly on float inputs ``x`` (n, n_inputs).
 
     Args:

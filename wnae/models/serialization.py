@@ -17,7 +17,13 @@ import numpy as np
 
 from wnae.data.preprocess import Normaliser, load_normaliser
 from wnae.errors import ModelError
-from wnae.models.run_files import TrainingState, checkpoint_prefix, read_run_info, read_training_state, restore_checkpoint
+from wnae.models.run_files import (
+    TrainingState,
+    checkpoint_prefix,
+    read_run_info,
+    read_training_state,
+    restore_checkpoint,
+)
 
 __all__ = [
     "TrainedRun",
@@ -193,7 +199,8 @@ def restore_training(family, checkpoint_dir: str | Path, state: TrainingState | 
             return None
         state = read_training_state(state_path)
     family.build_optimizer()  # every variable exists before the restore: a bad file fails here, not mid-step
-    restore_checkpoint(tf.train.Checkpoint(**family.checkpoint_objects()), checkpoint_prefix(checkpoint_dir, state.epoch))
+    checkpoint = tf.train.Checkpoint(**family.checkpoint_objects())
+    restore_checkpoint(checkpoint, checkpoint_prefix(checkpoint_dir, state.epoch))
     try:
         family.load_extra_state(state.extra)
     except (ValueError, TypeError, KeyError) as err:

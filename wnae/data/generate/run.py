@@ -24,9 +24,9 @@ import os
 import signal
 import time
 import zlib
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -44,7 +44,7 @@ from wnae.data.generate.processes import PROCESSES, Process
 from wnae.data.generate.pythia import MAX_PYTHIA_SEED, PythiaRunner
 from wnae.data.io import EventSet, EventWriter, count_events, read_metadata
 from wnae.data.samples import MANIFEST_NAME, SampleInfo, SampleRole, write_manifest
-from wnae.data.schema import ObjectType, slot_ranges
+from wnae.data.schema import ObjectType
 from wnae.errors import ConfigError, DataError, OutputError, WnaeError
 
 __all__ = ["GenerationResult", "generate", "preselect"]

@@ -105,7 +105,8 @@ class RtlResult(OutputComparison):
         lines += ["RTL simulation against the exact reference:", *self.lines()]
         timing = ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items())
         lines += [f"  speed             RTL sim {self.rtl_events_per_second:,.0f} ev/s; {timing}",
-                  "  BIT-EXACT" if self.bit_exact else "  MISMATCH: the RTL does not compute what the quantized model computes"]
+                  "  BIT-EXACT" if self.bit_exact else
+                  "  MISMATCH: the RTL does not compute what the quantized model computes"]
         return "\n".join(lines) + "\n"
 
     def synth_report(self):  # noqa: ANN201
@@ -291,6 +292,7 @@ def run_rtl(
 def require_bit_exact_rtl(result: RtlResult) -> None:
     """Raise :class:`FirmwareError` unless the RTL simulation matched the exact reference."""
     if not result.bit_exact:
-        msg = (f"RTL simulation differs from the exact reference of the quantized model: {result.n_mismatch} of {result.n_outputs} outputs, max |diff| "
+        msg = (f"RTL simulation differs from the exact reference of the quantized model: {result.n_mismatch} of "
+               f"{result.n_outputs} outputs, max |diff| "
                f"{result.max_abs_diff:g}, decision flips {result.decision_flips}; see {result.project}/rtl.md")
         raise FirmwareError(msg)
