@@ -98,7 +98,7 @@ def _thresholds(run, model_output: str, reference: np.ndarray, is_zb: np.ndarray
     zb = reference[is_zb] if is_zb.any() else reference
     thresholds = {name: float(np.quantile(zb, 1 - rate / INPUT_RATE_KHZ)) for name, rate in FALLBACK_RATES_KHZ.items()}
     rates = ", ".join(f"{k} {v:g} kHz" for k, v in FALLBACK_RATES_KHZ.items())
-    return thresholds, f"zero-bias quantiles of the QKeras score ({rates}); no working_points.json for this output"
+    return thresholds, f"zero-bias quantiles of the exact reference score ({rates}); no working_points.json for this output"
 
 
 @dataclass
