@@ -13,8 +13,11 @@ import pytest
 
 from tests.conftest import write_toy_data_dir
 from wnae.config import parse_config
+from wnae.firmware.compare import collect_events
 from wnae.firmware.config import resolve_target
 from wnae.firmware.csim import require_bit_exact, run_csim
+from wnae.firmware.reference import exact_reference
+from wnae.models.serialization import load_run
 from wnae.train.config import TrainConfig
 from wnae.train.loop import train
 
@@ -91,3 +94,8 @@ def test_wide_model_passes_on_the_exact_reference_and_says_float32_differs(gate)
     saved = json.loads((root / "hls" / "wide-gt_run3" / "csim.json").read_text())
     assert saved["bit_exact"] is True and saved["qkeras_float32_exact"] is False
     assert "QKeras float32    NOT exact:" in (root / "hls" / "wide-gt_run3" / "csim.md").read_text()
+    # evaluation scores what the firmware computes (the exact reference), so its thresholds are the firmware's
+    run = load_run(run_dir)
+    particles, _, _ = collect_events(data, 2000)
+    exact = exact_reference(run.deploy_model, run.features(particles), compare_qkeras=False).outputs[:, 0]
+    np.testing.assert_array_equal(run.anomaly_score(particles), exact)

@@ -111,8 +111,19 @@ class TrainedRun:
         return self.normaliser.transform(x)
 
     def deploy_output(self, x: np.ndarray) -> np.ndarray:
-        """The deployed model's output on raw events: (n,) score or (n, latent_dim) latent."""
-        out = self.deploy_model.predict(self.features(x), batch_size=PREDICT_BATCH, verbose=0)
+        """The deployed model's output on raw events, float64: (n,) score or (n, latent_dim) latent.
+
+        Computed as the firmware computes it: the exact fixed-point reference of the deployed model
+        (:func:`wnae.firmware.reference.exact_reference`), not QKeras in float32, which rounds the
+        sums of wide layers. The two agree for every model whose layers fit float32's 24 bits (the
+        defaults); for the others, rates and working points are those of the firmware.
+        """
+        from wnae.firmware.reference import exact_reference
+
+        features = self.features(x)
+        parts = [exact_reference(self.deploy_model, features[i: i + PREDICT_BATCH], compare_qkeras=False).outputs
+                 for i in range(0, len(features), PREDICT_BATCH)]
+        out = np.concatenate(parts) if parts else np.zeros((0, int(self.deploy_model.outputs[0].shape[-1])))
         return out[:, 0] if out.shape[-1] == 1 and self.info["deployed_output"] == "score" else out
 
     def latent(self, x: np.ndarray) -> np.ndarray:
