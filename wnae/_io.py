@@ -27,6 +27,7 @@ from wnae.errors import OutputError
 __all__ = [
     "atomic_dir",
     "atomic_path",
+    "check_output_file",
     "ensure_dir",
     "output_error",
     "remove_stale_temporaries",
@@ -79,10 +80,18 @@ def ensure_dir(path: str | Path) -> Path:
     return path
 
 
-def _check_target(path: Path) -> None:
+def check_output_file(path: str | Path) -> Path:
+    """Fail early, with :class:`OutputError` naming it, if file ``path`` cannot be written.
+
+    ``path`` must not be a directory; its directory is created (:func:`ensure_dir`). Commands call
+    this before long work; :func:`atomic_path` calls it again when it writes.
+    """
+    path = Path(path)
     if path.is_dir():
         msg = f"{path}: cannot write: it is a directory (give a file name)"
         raise OutputError(msg)
+    ensure_dir(path.parent)
+    return path
 
 
 @contextlib.contextmanager
@@ -102,9 +111,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         >>> target.read_text()
         'hello'
     """
-    path = Path(path)
-    _check_target(path)
-    ensure_dir(path.parent)
+    path = check_output_file(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         try:

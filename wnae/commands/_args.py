@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import math
 
-__all__ = ["positive_float", "positive_int"]
+__all__ = ["positive_int"]
 
 
 def positive_int(text: str) -> int:
@@ -17,18 +16,5 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(msg) from None
     if value < 1:
         msg = f"must be at least 1, got {value}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        msg = f"expected a positive number, got {text!r}"
-        raise argparse.ArgumentTypeError(msg) from None
-    if not math.isfinite(value) or value <= 0:
-        msg = f"must be a finite number > 0, got {text}"
         raise argparse.ArgumentTypeError(msg)
     return value

@@ -20,17 +20,6 @@ def _check_chunk_events(args: argparse.Namespace) -> None:
         raise ConfigError(msg)
 
 
-def _check_output_file(path: Path) -> None:
-    """Fail before any work if ``path`` cannot be written (the atomic writer would, but only at the end)."""
-    from wnae._io import ensure_dir
-    from wnae.errors import OutputError
-
-    if path.is_dir():
-        msg = f"{path}: cannot write: it is a directory (give a file name)"
-        raise OutputError(msg)
-    ensure_dir(path.parent)
-
-
 def _validate(args: argparse.Namespace) -> int:
     from wnae.data.io import iter_events
 
@@ -42,11 +31,12 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _fit_norm(args: argparse.Namespace) -> int:
+    from wnae._io import check_output_file
     from wnae.data.io import iter_events
     from wnae.data.preprocess import fit_normaliser
 
     _check_chunk_events(args)
-    _check_output_file(args.output)
+    check_output_file(args.output)  # before any work; the atomic writer would only fail at the end
 
     def chunks() -> Iterator[np.ndarray]:
         for path in args.files:
@@ -59,7 +49,7 @@ def _fit_norm(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from wnae._io import ensure_dir
+    from wnae._io import check_output_file, ensure_dir
     from wnae.data.summary import format_summary, plot_paths, plot_samples, summarise_file
     from wnae.errors import DataError
 
@@ -71,7 +61,7 @@ def _summary(args: argparse.Namespace) -> int:
     if not args.no_plots:
         ensure_dir(args.plots)
         for path in plot_paths(args.plots):
-            _check_output_file(path)
+            check_output_file(path)
     summaries = [summarise_file(path, chunk_events=args.chunk_events) for path in files]
     sys.stdout.write(format_summary(summaries) + "\n")
     if not args.no_plots:

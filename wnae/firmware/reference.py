@@ -28,18 +28,13 @@ import numpy as np
 from wnae.errors import FirmwareError
 from wnae.firmware.graph import FixedFormat, Op, deployed_ops, evaluate_ops
 
-__all__ = ["ExactReference", "Fixed", "exact_reference", "float32_safe_bits"]
+__all__ = ["FLOAT32_EXACT_BITS", "ExactReference", "Fixed", "exact_reference"]
 
 logger = logging.getLogger(__name__)
 
 #: Integers with this many bits or fewer are exact in float32 (24-bit significand).
 FLOAT32_EXACT_BITS = 24
 _INT64_SAFE_BITS = 62
-
-
-def float32_safe_bits() -> int:
-    """Significant bits that float32 holds exactly (24)."""
-    return FLOAT32_EXACT_BITS
 
 
 def _bit_length(bound: int) -> int:
@@ -195,7 +190,7 @@ class ExactReference:
 
 
 def exact_reference(
-    model: Any, x: np.ndarray, *, compare_qkeras: bool = True, batch_size: int = 8192,
+    model: Any, x: np.ndarray, *, compare_qkeras: bool = True, batch_size: int = 8192, ops: list[Op] | None = None,
 ) -> ExactReference:
     """Evaluate the deployed ``model`` exactly on float inputs ``x`` (n, n_inputs).
 
@@ -203,11 +198,13 @@ def exact_reference(
         model: the deployed QKeras model (first layer after the input: the input quantizer).
         x: inputs as QKeras receives them (normalised features, float32 or float64).
         compare_qkeras: also run QKeras layer by layer (float32) and compare.
+        batch_size: QKeras's batch size for that comparison.
+        ops: ``deployed_ops(model)`` when the caller evaluates the model chunk by chunk (walked once).
 
     Raises:
         FirmwareError: the model is not a plain fixed-point computation (naming the layer).
     """
-    ops = deployed_ops(model)
+    ops = deployed_ops(model) if ops is None else ops
     x = np.asarray(x)
     x64 = np.asarray(x, np.float64).reshape(len(x), -1)
     if not np.all(np.isfinite(x64)):

@@ -118,11 +118,13 @@ class TrainedRun:
         sums of wide layers. The two agree for every model whose layers fit float32's 24 bits (the
         defaults); for the others, rates and working points are those of the firmware.
         """
+        from wnae.firmware.graph import deployed_ops
         from wnae.firmware.reference import exact_reference
 
         features = self.features(x)
-        parts = [exact_reference(self.deploy_model, features[i: i + PREDICT_BATCH], compare_qkeras=False).outputs
-                 for i in range(0, len(features), PREDICT_BATCH)]
+        ops = deployed_ops(self.deploy_model)
+        chunks = (features[i: i + PREDICT_BATCH] for i in range(0, len(features), PREDICT_BATCH))
+        parts = [exact_reference(self.deploy_model, chunk, compare_qkeras=False, ops=ops).outputs for chunk in chunks]
         out = np.concatenate(parts) if parts else np.zeros((0, int(self.deploy_model.outputs[0].shape[-1])))
         return out[:, 0] if out.shape[-1] == 1 and self.info["deployed_output"] == "score" else out
 

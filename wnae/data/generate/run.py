@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from wnae import __version__
-from wnae._io import atomic_path, ensure_dir, remove_stale_temporaries, write_json_atomic
+from wnae._io import atomic_path, check_output_file, ensure_dir, remove_stale_temporaries, write_json_atomic
 from wnae.data.generate.config import GenerateConfig, Preselection
 from wnae.data.generate.l1 import ETA_MAX, L1Config, emulate_l1
 from wnae.data.generate.particles import ParticleBlock
@@ -45,7 +45,7 @@ from wnae.data.generate.pythia import MAX_PYTHIA_SEED, PythiaRunner
 from wnae.data.io import EventSet, EventWriter, count_events, read_metadata
 from wnae.data.samples import MANIFEST_NAME, SampleInfo, SampleRole, write_manifest
 from wnae.data.schema import ObjectType
-from wnae.errors import ConfigError, DataError, OutputError, WnaeError
+from wnae.errors import ConfigError, DataError, WnaeError
 
 __all__ = ["GenerationResult", "generate", "preselect"]
 
@@ -291,9 +291,7 @@ def _prepare_output(out: Path, cache: Path, samples: list[str]) -> None:
     ensure_dir(out)
     ensure_dir(cache)
     for target in [*(out / f"{name}.h5" for name in samples), out / MANIFEST_NAME]:
-        if target.is_dir():
-            msg = f"{target}: cannot write: it is a directory (give a file name)"
-            raise OutputError(msg)
+        check_output_file(target)
     for directory in (out, cache):
         removed = remove_stale_temporaries(directory)  # each logged as a warning
         if removed:
