@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-HELP = "train a model (WNAE, AE, NAE, VAE, MLP encoder)"
+HELP = "train a model (two-stage extractor + WNAE/AE/NAE/VAE head; full-input WNAE, AE, NAE, VAE, MLP encoder)"
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
-MODELS = ("wnae", "ae", "nae", "vae", "mlp_encoder")
+MODELS = ("two_stage", "wnae", "ae", "nae", "vae", "mlp_encoder")
 
 
 def _rates(metrics: dict) -> str:
@@ -35,7 +35,7 @@ def _run(args: argparse.Namespace) -> int:
             raise ConfigError(msg)
         cfg = None  # the run's own config; --model and --seed are checked against it
     else:
-        config_path = args.config or CONFIG_DIR / f"train_{args.model or 'wnae'}.yml"
+        config_path = args.config or CONFIG_DIR / f"train_{args.model or 'two_stage'}.yml"
         overrides = {}
         if args.model is not None:
             overrides["model"] = args.model
@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=f"{HELP}. Writes runs/<name>/: deploy.h5 (the firmware model with its score head), "
         "normalisation, resolved config, history, metrics, loss plot, checkpoints.",
     )
-    p.add_argument("--model", choices=MODELS, help="model family (default: the config's, wnae)")
+    p.add_argument("--model", choices=MODELS, help="model family (default: the config's; without --config: two_stage)")
     p.add_argument("--config", type=Path, help="YAML config (default: wnae/configs/train_<model>.yml)")
     p.add_argument("--data-dir", type=Path, default=Path("data"), help="data directory (default data/)")
     p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="runs directory (default runs/)")

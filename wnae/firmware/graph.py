@@ -277,6 +277,7 @@ def evaluate_ops(
     *,
     quantize: Callable[[Any, FixedFormat, Op], Any],
     constant: Callable[[np.ndarray, str], Any] = lambda values, where: values,
+    multiply: Callable[[Any, Any, Op], Any] | None = None,
 ) -> dict[str, Any]:
     """Run ``ops`` on a number type of the caller's: exact integers, da4ml symbols, ...
 
@@ -285,6 +286,8 @@ def evaluate_ops(
         inputs: the value of the input quantizer's output (already on its grid).
         quantize: ``quantize(value, fmt, op)``: ``value`` rounded half to even onto ``fmt``, saturated.
         constant: turns a float64 kernel/bias into the number type (default: as is).
+        multiply: ``multiply(a, b, op)``: the element-wise product of a ``Multiply`` layer's two
+            inputs (default ``a * b``; the RTL trace builds squares as lookup tables).
 
     Returns:
         op name → its value. Values must support ``@`` (with a constant), ``+``, ``-``, ``*`` and ``.relu()``.
@@ -303,6 +306,8 @@ def evaluate_ops(
                 out = quantize(out, op.activation, op)
             elif op.activation == "relu":
                 out = out.relu()
+        elif op.kind == "multiply" and multiply is not None and len(args) == 2:
+            out = multiply(args[0], args[1], op)
         else:
             out = args[0]
             for other in args[1:]:

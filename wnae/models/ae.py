@@ -24,24 +24,31 @@ from wnae.models import blocks
 __all__ = ["build_autoencoder"]
 
 
-def build_autoencoder(cfg: Any, name: str = "autoencoder") -> tuple[Any, Any]:
+def build_autoencoder(cfg: Any, name: str = "autoencoder", dim: int = N_FEATURES,
+                      quant_name: str = "input_quant") -> tuple[Any, Any]:
     """Build ``(autoencoder, deploy)`` from a :class:`~wnae.train.config.TrainConfig`.
 
+    Args:
+        cfg: the config (``architecture`` widths, ``quant`` formats, per layer where overridden).
+        name: the training model's name.
+        dim: input dimension: 57 features, or the embedding of a two-stage model.
+        quant_name: name of the input quantizer layer.
+
     Returns:
-        autoencoder: ``keras.Model`` x (n, 57) → ``[x_q, x̂]`` (the quantized input and the
-            reconstruction, both (n, 57)), used in training.
-        deploy: ``keras.Model`` x (n, 57) → score (n, 1), sharing the autoencoder's layers.
+        autoencoder: ``keras.Model`` x (n, dim) → ``[x_q, x̂]`` (the quantized input and the
+            reconstruction, both (n, dim)), used in training.
+        deploy: ``keras.Model`` x (n, dim) → score (n, 1), sharing the autoencoder's layers.
     """
     from qkeras import QActivation
     from tensorflow import keras
 
     q, arch = cfg.quant, cfg.architecture
-    inputs, xq = blocks.input_block(q.input)
-    h = blocks.dense_stack(xq, arch.encoder, q.weight, q.bias, q.activation, "enc")
-    z = blocks.qdense(arch.latent_dim, q.weight, q.bias, "latent")(h)
-    z = QActivation(q.activation.relu(), name="latent_relu")(z)
-    h = blocks.dense_stack(z, list(reversed(arch.encoder)), q.weight, q.bias, q.activation, "dec")
-    recon = blocks.qdense(N_FEATURES, q.weight, q.bias, "reconstruction", activation=q.output.quantizer())(h)
+    inputs, xq = blocks.input_block(q.input, dim=dim, quant_name=quant_name)
+    h = blocks.dense_stack(xq, arch.encoder, q, "enc")
+    z = blocks.layer_qdense(arch.latent_dim, q, "latent")(h)
+    z = QActivation(q.for_layer("latent")[2].relu(), name="latent_relu")(z)
+    h = blocks.dense_stack(z, list(reversed(arch.encoder)), q, "dec")
+    recon = blocks.layer_qdense(dim, q, "reconstruction", activation=q.output.quantizer())(h)
     autoencoder = keras.Model(inputs, [xq, recon], name=name)
     score = blocks.score_head(xq, recon, q.diff, q.square, q.score)
     deploy = keras.Model(inputs, score, name=f"{cfg.model}_deploy")

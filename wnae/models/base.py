@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-__all__ = ["ModelFamily", "apply_gradients", "make_optimizer"]
+__all__ = ["ModelFamily", "apply_gradients", "make_optimizer", "qdense_layers"]
 
 
 def make_optimizer(learning_rate: float, weight_decay: float):  # noqa: ANN201 (keras optimizer)
@@ -20,6 +20,16 @@ def apply_gradients(optimizer, tape, loss, variables) -> None:  # noqa: ANN001
     """One optimizer update of ``variables`` from ``tape``'s gradient of ``loss``."""
     grads = tape.gradient(loss, variables)
     optimizer.apply_gradients(zip(grads, variables, strict=True))
+
+
+def qdense_layers(networks) -> list[Any]:  # noqa: ANN001
+    """The ``QDense`` layers of some Keras models, each once, in order."""
+    seen: dict[int, Any] = {}
+    for network in networks:
+        for layer in network.layers:
+            if layer.__class__.__name__ == "QDense":
+                seen.setdefault(id(layer), layer)
+    return list(seen.values())
 
 
 class ModelFamily:
@@ -66,6 +76,21 @@ class ModelFamily:
     def build_optimizer(self) -> None:
         """Create the optimizer's slots now (a checkpoint then restores them eagerly, not mid-step)."""
         self.optimizer.build(self.trainable_variables())
+
+    def batch_kind_at(self, epoch: int) -> str:
+        """The batches of 0-based ``epoch`` (``features`` or ``views``): :attr:`batch_kind` unless the family changes it."""
+        return self.batch_kind
+
+    def prunable_layers(self) -> list[Any]:
+        """The QDense layers magnitude pruning may act on, each with the epochs it trains in
+        (:class:`~wnae.models.pruning.PrunedLayer`): by default every QDense of :attr:`networks`, all epochs."""
+        from wnae.models.pruning import PrunedLayer
+
+        return [PrunedLayer(layer, 0, self.cfg.epochs) for layer in qdense_layers(self.networks.values())]
+
+    def diagnostic_samples(self) -> np.ndarray | None:
+        """Samples the family draws from its own model (MCMC negatives) for the diagnostic plot, if any."""
+        return None
 
     def phase(self, epoch: int) -> str:
         """Name of the training phase of 0-based ``epoch`` (e.g. ``ae`` during a warm-up), for throughput."""

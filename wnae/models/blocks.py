@@ -13,16 +13,17 @@ import numpy as np
 from wnae.data.schema import N_FEATURES
 from wnae.models.quantization import QuantSpec
 
-__all__ = ["dense_stack", "input_block", "qdense", "score_head", "square_sum"]
+__all__ = ["chain_models", "dense_stack", "input_block", "layer_qdense", "mlp", "qdense", "score_head", "square_sum"]
 
 
-def input_block(spec: QuantSpec, name: str = "inputs"):  # noqa: ANN201 (keras tensors)
-    """``(Input, quantized input)``: the firmware input type is ``spec``."""
+def input_block(spec: QuantSpec, name: str = "inputs", dim: int = N_FEATURES,
+                quant_name: str = "input_quant"):  # noqa: ANN201 (keras tensors)
+    """``(Input, quantized input)`` of ``dim`` values: the firmware input type is ``spec``."""
     from qkeras import QActivation
     from tensorflow import keras
 
-    inputs = keras.Input(shape=(N_FEATURES,), name=name)
-    return inputs, QActivation(spec.quantizer(), name="input_quant")(inputs)
+    inputs = keras.Input(shape=(dim,), name=name)
+    return inputs, QActivation(spec.quantizer(), name=quant_name)(inputs)
 
 
 def qdense(units: int, weight: QuantSpec, bias: QuantSpec, name: str, activation=None):  # noqa: ANN001, ANN201
@@ -38,14 +39,40 @@ def qdense(units: int, weight: QuantSpec, bias: QuantSpec, name: str, activation
     )
 
 
-def dense_stack(x, widths: Sequence[int], weight: QuantSpec, bias: QuantSpec, act: QuantSpec, prefix: str):  # noqa: ANN001, ANN201
-    """QDense → QActivation(quantized_relu) for each width."""
+def layer_qdense(units: int, quant, name: str, activation=None):  # noqa: ANN001, ANN201
+    """A ``QDense`` named ``name`` with the weight and bias formats ``quant`` (a QuantConfig) gives that layer."""
+    weight, bias, _ = quant.for_layer(name)
+    return qdense(units, weight, bias, name, activation=activation)
+
+
+def dense_stack(x, widths: Sequence[int], quant, prefix: str):  # noqa: ANN001, ANN201
+    """QDense → QActivation(quantized_relu) for each width; formats per layer from ``quant`` (a QuantConfig).
+
+    Layers are named ``<prefix>_dense<i>`` and ``<prefix>_relu<i>``; the activation format of
+    ``<prefix>_dense<i>`` (its override or the default) is the ReLU's.
+    """
     from qkeras import QActivation
 
     for i, units in enumerate(widths):
-        x = qdense(units, weight, bias, f"{prefix}_dense{i}")(x)
+        name = f"{prefix}_dense{i}"
+        _, _, act = quant.for_layer(name)
+        x = layer_qdense(units, quant, name)(x)
         x = QActivation(act.relu(), name=f"{prefix}_relu{i}")(x)
     return x
+
+
+def mlp(quant, widths: Sequence[int], out_dim: int, out_name: str, out_spec: QuantSpec,
+        prefix: str = "enc", name: str = "mlp", dim: int = N_FEATURES):  # noqa: ANN001, ANN201
+    """Input (``dim``) → input quantizer → ``widths`` (ReLU) → QDense(``out_dim``) on ``out_spec``: a Keras model.
+
+    The MLP encoder and the VICReg feature extractor.
+    """
+    from tensorflow import keras
+
+    inputs, xq = input_block(quant.input, dim=dim)
+    h = dense_stack(xq, widths, quant, prefix)
+    z = layer_qdense(out_dim, quant, out_name, activation=out_spec.quantizer())(h)
+    return keras.Model(inputs, z, name=name)
 
 
 def square_sum(values, diff: QuantSpec, square: QuantSpec, score: QuantSpec, prefix: str = "score"):  # noqa: ANN001, ANN201
@@ -73,7 +100,7 @@ def square_sum(values, diff: QuantSpec, square: QuantSpec, score: QuantSpec, pre
 
 
 def score_head(x_quant, reconstruction, diff: QuantSpec, square: QuantSpec, score: QuantSpec):  # noqa: ANN001, ANN201
-    """E(x) on chip: Σ (x − x̂)² over the 57 features (57 × the mean squared error)."""
+    """E(x) on chip: Σ (x − x̂)² over the d inputs (d × the mean squared error)."""
     from tensorflow import keras
 
     delta = keras.layers.Subtract(name="score_delta")([x_quant, reconstruction])
@@ -84,3 +111,21 @@ def score_head(x_quant, reconstruction, diff: QuantSpec, square: QuantSpec, scor
 def unit_weights(n: int) -> np.ndarray:
     """Kernel of the summing Dense layer."""
     return np.ones((n, 1), np.float32)
+
+
+def chain_models(first, second, name: str):  # noqa: ANN001, ANN201 (keras models)
+    """One flat Keras model ``second(first(x))``: ``second``'s layers applied, shared, to ``first``'s output.
+
+    hls4ml and :mod:`wnae.firmware.graph` need a flat graph, not a nested model. ``second`` is a
+    functional model with one input; its layers are called in its (topological) order, each on
+    the tensors its first call read.
+    """
+    from tensorflow import keras
+
+    from wnae.firmware.graph import inbound_names
+
+    tensors = {second.layers[0].name: first.outputs[0]}
+    for layer in second.layers[1:]:
+        args = [tensors[n] for n in inbound_names(layer)]
+        tensors[layer.name] = layer(args[0] if len(args) == 1 else args)
+    return keras.Model(first.inputs, tensors[second.layers[-1].name], name=name)

@@ -8,6 +8,8 @@ References:
     [3] R. Flamary et al., "POT: Python Optimal Transport", JMLR 22 (2021) 1.
     [4] A. van den Oord, Y. Li, O. Vinyals, "Representation learning with contrastive predictive
         coding", arXiv:1807.03748 (InfoNCE); T. Chen et al., SimCLR, arXiv:2002.05709 (NT-Xent).
+    [5] A. Bardes, J. Ponce, Y. LeCun, "VICReg: variance-invariance-covariance regularization for
+        self-supervised learning", ICLR 2022, arXiv:2105.04906.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ __all__ = [
     "nae_loss",
     "reconstruction_energy",
     "sliced_emd_loss",
+    "vicreg_loss",
 ]
 
 _NUMPY_BEHAVIOUR = False
@@ -142,3 +145,31 @@ def info_nce_loss(z1, z2, temperature: float):  # noqa: ANN001, ANN201
     sim = sim - 1e9 * tf.eye(2 * n, dtype=sim.dtype)
     targets = tf.concat([tf.range(n, 2 * n), tf.range(0, n)], axis=0)
     return tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(targets, sim, from_logits=True))
+
+
+def vicreg_loss(z1, z2, *, invariance: float = 25.0, variance: float = 25.0, covariance: float = 1.0,
+                target_std: float = 1.0, eps: float = 1e-4):  # noqa: ANN001, ANN201
+    r"""VICReg [5] between the embeddings of two views, ``(loss, invariance term, variance term, covariance term)``.
+
+    .. math:: L = \lambda\, \frac{1}{nd}\sum \lVert z_1 - z_2 \rVert^2
+              + \mu \sum_{v=1,2} \frac{1}{d} \sum_j \max(0, \gamma - \sqrt{\mathrm{Var}(z_{v,j}) + \epsilon})
+              + \nu \sum_{v=1,2} \frac{1}{d} \sum_{j \ne k} C(z_v)_{jk}^2
+
+    with :math:`C` the batch covariance. The variance hinge prevents the collapse to a constant
+    embedding; the covariance term decorrelates its coordinates.
+    """
+    import tensorflow as tf
+
+    inv = tf.reduce_mean(tf.square(z1 - z2))
+    var_terms, cov_terms = [], []
+    n = tf.cast(tf.shape(z1)[0], z1.dtype)
+    d = tf.cast(tf.shape(z1)[1], z1.dtype)
+    for z in (z1, z2):
+        centred = z - tf.reduce_mean(z, axis=0, keepdims=True)
+        std = tf.sqrt(tf.reduce_mean(tf.square(centred), axis=0) * n / (n - 1) + eps)
+        var_terms.append(tf.reduce_mean(tf.nn.relu(target_std - std)))
+        cov = tf.matmul(centred, centred, transpose_a=True) / (n - 1)
+        off = cov - tf.linalg.diag(tf.linalg.diag_part(cov))
+        cov_terms.append(tf.reduce_sum(tf.square(off)) / d)
+    var_loss, cov_loss = tf.add_n(var_terms), tf.add_n(cov_terms)
+    return invariance * inv + variance * var_loss + covariance * cov_loss, inv, var_loss, cov_loss

@@ -52,23 +52,23 @@ class MlpEncoderFamily(ModelFamily):
     """The MLP encoder; ``train_step`` returns ``loss``, ``info_nce``, ``cross_entropy``, ``accuracy``.
 
     Batches are ``{"view1", "view2"}`` (float32 (n, 57) normalised augmented views) and
-    ``"labels"`` (int32 (n,) process labels 0..n_classes−1).
+    ``"labels"`` (int32 (n,) process labels 0..n_classes−1). ``prefix``, ``out_name`` and ``name``
+    name the encoder's layers (``<prefix>_dense<i>``, ``out_name``) and model, so that it can be
+    the feature extractor of a two-stage model next to an autoencoder's ``enc_*`` layers.
     """
 
     name: ClassVar[str] = "mlp_encoder"
     deployed_output: ClassVar[str] = "latent"
     batch_kind: ClassVar[str] = "views"
 
-    def __init__(self, cfg: Any, seed: int, n_classes: int = 4) -> None:
+    def __init__(self, cfg: Any, seed: int, n_classes: int = 4, *, prefix: str = "enc", out_name: str = "latent",
+                 name: str = "mlp_encoder") -> None:
         import tensorflow as tf
         from tensorflow import keras
 
         super().__init__(cfg, seed)
         q, arch, c = cfg.quant, cfg.architecture, cfg.contrastive
-        inputs, xq = blocks.input_block(q.input)
-        h = blocks.dense_stack(xq, arch.encoder, q.weight, q.bias, q.activation, "enc")
-        z = blocks.qdense(arch.latent_dim, q.weight, q.bias, "latent", activation=q.output.quantizer())(h)
-        self.encoder = keras.Model(inputs, z, name="mlp_encoder")
+        self.encoder = blocks.mlp(q, arch.encoder, arch.latent_dim, out_name, q.output, prefix=prefix, name=name)
         self.projection = keras.Sequential(
             [keras.layers.Dense(2 * c.projection_dim, activation="relu"), keras.layers.Dense(c.projection_dim)],
             name="projection",

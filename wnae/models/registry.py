@@ -3,7 +3,7 @@
 Example:
     >>> from wnae.models.registry import available_models
     >>> available_models()
-    ['ae', 'mlp_encoder', 'nae', 'vae', 'wnae']
+    ['ae', 'mlp_encoder', 'nae', 'two_stage', 'vae', 'wnae']
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ _BUILTIN_MODULES: dict[str, str] = {
     "wnae": "wnae.models.wnae",
     "vae": "wnae.models.vae",
     "mlp_encoder": "wnae.models.mlp_encoder",
+    "two_stage": "wnae.models.two_stage",
 }
 _BUILDERS: dict[str, Callable[..., Any]] = {}
 
 
 def register_model(name: str, builder: Callable[..., Any]) -> None:
-    """Register ``builder(cfg, seed, *, n_classes) -> ModelFamily`` under ``name``."""
+    """Register ``builder(cfg, seed, *, n_classes, **options) -> ModelFamily`` under ``name``."""
     if name in _BUILDERS and _BUILDERS[name] is not builder:
         msg = f"model '{name}' is already registered"
         raise ModelError(msg)
@@ -40,7 +41,7 @@ def available_models() -> list[str]:
     return sorted({*_BUILTIN_MODULES, *_BUILDERS})
 
 
-def build_model(name: str, cfg: Any, seed: int, *, n_classes: int = 4) -> Any:
+def build_model(name: str, cfg: Any, seed: int, *, n_classes: int = 4, **options: Any) -> Any:
     """Build the family ``name`` from a :class:`~wnae.train.config.TrainConfig`.
 
     Args:
@@ -48,6 +49,8 @@ def build_model(name: str, cfg: Any, seed: int, *, n_classes: int = 4) -> Any:
         cfg: the training config.
         seed: seed of the family's own random streams (replay buffer).
         n_classes: number of process labels (MLP encoder classification head).
+        options: passed to the builder (``dim``, ``input_name``: an autoencoder family on a
+            two-stage model's embedding).
 
     Raises:
         ModelError: unknown name.
@@ -57,4 +60,4 @@ def build_model(name: str, cfg: Any, seed: int, *, n_classes: int = 4) -> Any:
     if name not in _BUILDERS:
         msg = f"unknown model '{name}'; available: {', '.join(available_models())}"
         raise ModelError(msg)
-    return _BUILDERS[name](cfg, seed, n_classes=n_classes)
+    return _BUILDERS[name](cfg, seed, n_classes=n_classes, **options)

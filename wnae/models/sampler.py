@@ -28,30 +28,39 @@ class ReplayBuffer:
         replay_ratio: fraction of each batch of chain starts drawn from the buffer once it has
             enough samples; the rest start fresh.
         seed: generator seed.
-        init: distribution of fresh starts: ``"uniform"`` in [−bound, bound] or ``"gaussian"``
-            𝒩(0, 1) clipped to the bounds.
+        init: distribution of fresh starts: ``"uniform"`` in [−bound, bound], ``"gaussian"``
+            𝒩(0, 1) clipped to the bounds, or ``"data"``: events of the current data batch plus
+            𝒩(0, ``data_noise``²), clipped.
+        data_noise: spread added to data starts.
     """
 
     def __init__(self, size: int, dim: int, bound: float, replay_ratio: float, seed: int,
-                 init: str = "uniform") -> None:
-        if init not in ("uniform", "gaussian"):
-            msg = f"unknown chain initialisation '{init}' (uniform or gaussian)"
+                 init: str = "uniform", data_noise: float = 0.5) -> None:
+        if init not in ("uniform", "gaussian", "data"):
+            msg = f"unknown chain initialisation '{init}' (uniform, gaussian or data)"
             raise ValueError(msg)
         self.size, self.dim, self.bound, self.replay_ratio, self.init = size, dim, bound, replay_ratio, init
+        self.data_noise = data_noise
         self.rng = np.random.default_rng(seed)
         self.samples = np.zeros((0, dim), np.float32)
 
-    def _fresh(self, n: int) -> np.ndarray:
-        if self.init == "gaussian":
+    def _fresh(self, n: int, data: np.ndarray | None) -> np.ndarray:
+        if self.init == "data":
+            if data is None or len(data) == 0:
+                msg = "chain initialisation 'data' needs the data batch"
+                raise ValueError(msg)
+            starts = data[self.rng.integers(len(data), size=n)]
+            x = np.clip(starts + self.data_noise * self.rng.standard_normal((n, self.dim)), -self.bound, self.bound)
+        elif self.init == "gaussian":
             x = np.clip(self.rng.standard_normal((n, self.dim)), -self.bound, self.bound)
         else:
             x = self.rng.uniform(-self.bound, self.bound, size=(n, self.dim))
         return x.astype(np.float32)
 
-    def sample(self, n: int) -> np.ndarray:
-        """float32 (n, dim) chain starts."""
+    def sample(self, n: int, data: np.ndarray | None = None) -> np.ndarray:
+        """float32 (n, dim) chain starts (``data``: the current data batch, for ``init="data"``)."""
         n_replay = int(round(self.replay_ratio * n)) if len(self.samples) >= n else 0
-        fresh = self._fresh(n - n_replay)
+        fresh = self._fresh(n - n_replay, data)
         if n_replay == 0:
             return fresh
         replay = self.samples[self.rng.integers(len(self.samples), size=n_replay)]

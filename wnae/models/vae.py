@@ -8,7 +8,9 @@ decoder mirrors it. Training loss per batch:
 
 with :math:`E` the mean squared reconstruction error (:func:`wnae.models.losses.reconstruction_energy`).
 The deployed score is :math:`\\sum_k \\mu_k^2` computed from the encoder alone on the fixed-point
-grid (:func:`wnae.models.blocks.square_sum`), as in AXOL1TL (Govorkova et al., arXiv:2108.03986).
+grid (:func:`wnae.models.blocks.square_sum`), as in AXOL1TL (Govorkova et al., arXiv:2108.03986);
+or, with ``vae.deployed_score: reconstruction``, the VAE deployed as an AE as in AXOL1TL v5/v6:
+:math:`\\lVert x - \\mathrm{decoder}(\\mu) \\rVert^2` (the head of a two-stage model).
 """
 
 from __future__ import annotations
@@ -30,22 +32,28 @@ class VaeFamily(ModelFamily):
 
     name: ClassVar[str] = "vae"
 
-    def __init__(self, cfg: Any, seed: int) -> None:
+    def __init__(self, cfg: Any, seed: int, dim: int = N_FEATURES, input_name: str = "input_quant") -> None:
         import tensorflow as tf
         from tensorflow import keras
 
         super().__init__(cfg, seed)
         q, arch = cfg.quant, cfg.architecture
-        inputs, xq = blocks.input_block(q.input)
-        h = blocks.dense_stack(xq, arch.encoder, q.weight, q.bias, q.activation, "enc")
-        mu = blocks.qdense(arch.latent_dim, q.weight, q.bias, "mu", activation=q.output.quantizer())(h)
-        log_var = blocks.qdense(arch.latent_dim, q.weight, q.bias, "log_var")(h)
+        inputs, xq = blocks.input_block(q.input, dim=dim, quant_name=input_name)
+        h = blocks.dense_stack(xq, arch.encoder, q, "enc")
+        mu = blocks.layer_qdense(arch.latent_dim, q, "mu", activation=q.output.quantizer())(h)
+        log_var = blocks.layer_qdense(arch.latent_dim, q, "log_var")(h)
         self.encoder = keras.Model(inputs, [xq, mu, log_var], name="encoder")
         z_in = keras.Input(shape=(arch.latent_dim,), name="z")
-        h = blocks.dense_stack(z_in, list(reversed(arch.encoder)), q.weight, q.bias, q.activation, "dec")
-        recon = blocks.qdense(N_FEATURES, q.weight, q.bias, "reconstruction", activation=q.output.quantizer())(h)
+        h = blocks.dense_stack(z_in, list(reversed(arch.encoder)), q, "dec")
+        recon = blocks.layer_qdense(dim, q, "reconstruction", activation=q.output.quantizer())(h)
         self.decoder = keras.Model(z_in, recon, name="decoder")
-        score, _ = blocks.square_sum(mu, q.diff, q.square, q.score)
+        if cfg.vae.deployed_score == "mu_squared":
+            score, _ = blocks.square_sum(mu, q.diff, q.square, q.score)
+        else:  # deployed as an AE: z = μ, the decoder's layers laid out flat after it (hls4ml needs no nesting)
+            h = mu
+            for layer in self.decoder.layers[1:]:  # a chain: dec_dense0, dec_relu0, …, reconstruction
+                h = layer(h)
+            score = blocks.score_head(xq, h, q.diff, q.square, q.score)
         self._deploy = keras.Model(inputs, score, name="vae_deploy")
         self.networks = {"encoder": self.encoder, "decoder": self.decoder}
         # the reparametrisation noise: a checkpointed generator, so that --resume continues it
@@ -82,4 +90,5 @@ class VaeFamily(ModelFamily):
         return self._deploy
 
 
-register_model("vae", lambda cfg, seed, **_: VaeFamily(cfg, seed))
+register_model("vae", lambda cfg, seed, dim=N_FEATURES, input_name="input_quant", **_: VaeFamily(
+    cfg, seed, dim=dim, input_name=input_name))

@@ -49,6 +49,8 @@ class AutoencoderFamily(ModelFamily):
         cfg: :class:`~wnae.train.config.TrainConfig` (``architecture``, ``quant``, ``mcmc``).
         seed: seed of the replay buffer's generator.
         objective: ``"ae"``, ``"nae"`` or ``"wnae"``.
+        dim: input dimension (57 features, or a two-stage model's embedding).
+        input_name: name of the input quantizer layer.
 
     ``train_step`` returns (floats, per batch):
 
@@ -57,11 +59,16 @@ class AutoencoderFamily(ModelFamily):
     * ``energy_neg``: :math:`\\langle E(x_-) \\rangle` on the negatives (NAE/WNAE, after warm-up).
     * ``neg_at_bound``: fraction of negative-sample coordinates clamped at ±bound (a chain
       diagnostic: near 1 means the sampler runs away).
+    * ``neg_mean_shift``: how far the negatives' mean sits from the data's, in units of the data's
+      spread, RMS over the coordinates (0 when the chains trace the data).
+    * ``neg_std_ratio``: the negatives' spread over the data's, mean over the coordinates (≪ 1: the
+      chains collapse into the energy minima; ≫ 1: they wander off the data).
     """
 
     name: ClassVar[str] = "wnae"
 
-    def __init__(self, cfg: Any, seed: int, objective: str = "wnae") -> None:
+    def __init__(self, cfg: Any, seed: int, objective: str = "wnae", dim: int = N_FEATURES,
+                 input_name: str = "input_quant") -> None:
         super().__init__(cfg, seed)
         if objective not in OBJECTIVES:
             from wnae.errors import ModelError
@@ -71,22 +78,23 @@ class AutoencoderFamily(ModelFamily):
         import tensorflow as tf
 
         self.objective = objective
-        self.autoencoder, self._deploy = build_autoencoder(cfg)
+        self.autoencoder, self._deploy = build_autoencoder(cfg, dim=dim, quant_name=input_name)
         self.networks = {"autoencoder": self.autoencoder}
         m = cfg.mcmc
-        self.buffer = ReplayBuffer(m.buffer_size, N_FEATURES, m.bound, m.replay_ratio, seed + 1, init=m.init)
+        self.buffer = ReplayBuffer(m.buffer_size, dim, m.bound, m.replay_ratio, seed + 1, init=m.init,
+                                   data_noise=m.data_init_noise)
         # Langevin noise and sliced-EMD directions: a checkpointed generator (resume continues it)
         self.noise = tf.random.Generator.from_seed(seed + 2)
         self.generators = {"noise_rng": self.noise}
         self._steps: dict[str, Any] = {}
 
     def energy(self, x, training: bool = True):  # noqa: ANN001, ANN201 (tensors)
-        """E(x), float32 (n,): mean over the 57 features of (x_q − x̂)²."""
+        """E(x), float32 (n,): mean over the inputs of (x_q − x̂)²."""
         xq, recon = self.autoencoder(x, training=training)
         return losses.reconstruction_energy(xq, recon)
 
     def negatives(self, x0):  # noqa: ANN001, ANN201
-        """Langevin chain end points from starts ``x0`` (n, 57), differentiable in the weights."""
+        """Langevin chain end points from starts ``x0`` (n, dim), differentiable in the weights."""
         m = self.cfg.mcmc
         return langevin_chain(
             self.energy, x0, steps=m.steps, step_size=m.resolved_step_size, noise=m.noise,
@@ -141,14 +149,20 @@ class AutoencoderFamily(ModelFamily):
     def train_step(self, batch: dict[str, np.ndarray], epoch: int) -> dict[str, float]:
         objective = self.current_objective(epoch)
         x = batch["features"]
-        x0 = self.buffer.sample(len(x)) if objective != "ae" else np.zeros_like(x)
+        x0 = self.buffer.sample(len(x), data=x) if objective != "ae" else np.zeros_like(x)
         loss, e_pos, e_neg, at_bound, x_neg = self._step_fn(objective)(x, x0)
         out = {"loss": float(loss), "energy_pos": float(e_pos)}
         if objective != "ae":
-            self.buffer.push(x_neg.numpy())
+            x_neg = x_neg.numpy()
+            self.buffer.push(x_neg)
             out["energy_neg"] = float(e_neg)
             out["neg_at_bound"] = float(at_bound)
+            out.update(negative_diagnostics(x, x_neg))
         return out
+
+    def diagnostic_samples(self) -> np.ndarray | None:
+        """The replay buffer's chain end points (for the negatives-over-data plot), or ``None`` for a plain AE."""
+        return self.buffer.samples if self.objective != "ae" and len(self.buffer.samples) else None
 
     def validation_step(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
         return {"energy_pos": float(np.mean(self.energy(batch["features"], training=False)))}
@@ -171,9 +185,18 @@ class AutoencoderFamily(ModelFamily):
             self.buffer.set_rng_state(str(rng))
 
 
+def negative_diagnostics(x_pos: np.ndarray, x_neg: np.ndarray) -> dict[str, float]:
+    """``neg_mean_shift`` and ``neg_std_ratio`` of a batch of negatives against the data batch (see the class)."""
+    spread = np.maximum(x_pos.std(axis=0), 1e-6)
+    shift = (x_neg.mean(axis=0) - x_pos.mean(axis=0)) / spread
+    return {"neg_mean_shift": float(np.sqrt(np.mean(shift**2))),
+            "neg_std_ratio": float(np.mean(x_neg.std(axis=0) / spread))}
+
+
 def _builder(objective: str):  # noqa: ANN202
-    def build(cfg: Any, seed: int, **_: Any) -> AutoencoderFamily:
-        return AutoencoderFamily(cfg, seed, objective=objective)
+    def build(cfg: Any, seed: int, dim: int = N_FEATURES, input_name: str = "input_quant",
+              **_: Any) -> AutoencoderFamily:
+        return AutoencoderFamily(cfg, seed, objective=objective, dim=dim, input_name=input_name)
 
     build.__doc__ = f"Build the autoencoder trained with the '{objective}' objective."
     return build

@@ -12,14 +12,28 @@ from wnae.models.quantization import QuantSpec
 __all__ = [
     "ArchitectureConfig",
     "ContrastiveConfig",
+    "ExtractorConfig",
     "GmmConfig",
+    "HeadConfig",
+    "LayerQuant",
     "McmcConfig",
+    "PruningConfig",
     "QuantConfig",
     "TrainConfig",
     "VaeConfig",
+    "VicregConfig",
 ]
 
-ModelName = Literal["wnae", "ae", "nae", "vae", "mlp_encoder"]
+ModelName = Literal["wnae", "ae", "nae", "vae", "mlp_encoder", "two_stage"]
+HeadName = Literal["wnae", "ae", "nae", "vae"]
+
+
+class LayerQuant(StrictModel):
+    """Per-layer overrides of the weight, bias and activation formats (unset: the network's default)."""
+
+    weight: QuantSpec | None = None
+    bias: QuantSpec | None = None
+    activation: QuantSpec | None = None
 
 
 class QuantConfig(StrictModel):
@@ -39,13 +53,21 @@ class QuantConfig(StrictModel):
     diff: QuantSpec = QuantSpec(bits=12, integer=4)
     square: QuantSpec = QuantSpec(bits=16, integer=8, signed=False)
     score: QuantSpec = QuantSpec(bits=18, integer=14, signed=False)
+    embedding: QuantSpec = QuantSpec(bits=10, integer=4)
+    layers: dict[str, LayerQuant] = Field(default_factory=dict)
+
+    def for_layer(self, name: str) -> tuple[QuantSpec, QuantSpec, QuantSpec]:
+        """``(weight, bias, activation)`` formats of layer ``name`` (its overrides, else the defaults)."""
+        own = self.layers.get(name, LayerQuant())
+        return own.weight or self.weight, own.bias or self.bias, own.activation or self.activation
 
     @model_validator(mode="after")
     def _exact_in_float32(self) -> QuantConfig:
         if 2 * (self.diff.bits - 1) > 24:
             msg = f"diff has {self.diff.bits} bits: its square is not exact in float32 (at most 13 bits)"
             raise ValueError(msg)
-        if self.activation.signed or self.square.signed or self.score.signed:
+        activations = [self.activation, *(q.activation for q in self.layers.values() if q.activation is not None)]
+        if any(a.signed for a in activations) or self.square.signed or self.score.signed:
             msg = "activation, square and score formats are unsigned (signed: false)"
             raise ValueError(msg)
         return self
@@ -75,8 +97,9 @@ class McmcConfig(StrictModel):
     to inflate E on the data to pull the chains in (⟨E₊⟩ 8.2 instead of 1.9 after 40 epochs on
     the default data, with the same AUCs).
     Chains persist through a replay buffer (PCD): a fraction ``replay_ratio`` of each batch of
-    chains restarts from the buffer, the rest from fresh noise (``init``: uniform in the bounds, or
-    𝒩(0, 1) clipped to them).
+    chains restarts from the buffer, the rest start fresh (``init``: uniform in the bounds,
+    𝒩(0, 1) clipped to them, or ``data``: the batch's own events plus 𝒩(0, ``data_init_noise``²),
+    so that new chains begin on the data manifold and explore away from it).
     """
 
     steps: int = Field(10, ge=1, le=200)
@@ -86,7 +109,8 @@ class McmcConfig(StrictModel):
     bound: float = Field(3.0, gt=0)
     buffer_size: int = Field(10_000, ge=1)
     replay_ratio: float = Field(0.95, ge=0, le=1)
-    init: Literal["uniform", "gaussian"] = Field("gaussian", description="fresh chain starts")
+    init: Literal["uniform", "gaussian", "data"] = Field("gaussian", description="fresh chain starts")
+    data_init_noise: float = Field(0.5, ge=0, description="init 'data': spread added to the data starts")
     distance: Literal["emd", "sliced"] = "emd"
     n_projections: int = Field(128, ge=1)
     nae_gamma: float = Field(1.0, ge=0, description="NAE loss: E+ - E- + gamma * E-^2")
@@ -98,9 +122,92 @@ class McmcConfig(StrictModel):
 
 
 class VaeConfig(StrictModel):
-    """AXOL1TL-style VAE: loss = (1 − β)·reconstruction + β·KL; score = Σμ² (encoder only)."""
+    """AXOL1TL-style VAE: loss = (1 − β)·reconstruction + β·KL.
+
+    ``deployed_score``: ``mu_squared`` (Σμ², the encoder alone, AXOL1TL v1–v4) or
+    ``reconstruction`` (the VAE deployed as an AE: ‖x − decoder(μ)‖², AXOL1TL v5/v6).
+    """
 
     beta: float = Field(0.5, ge=0, le=1)
+    deployed_score: Literal["mu_squared", "reconstruction"] = "mu_squared"
+
+
+class VicregConfig(StrictModel):
+    """VICReg (Bardes, Ponce, LeCun, arXiv:2105.04906) weights: invariance, variance, covariance.
+
+    Applied to the embedding itself (no expander): the variance hinge keeps every embedding
+    coordinate's spread ≥ ``target_std`` and the covariance term decorrelates them, so the density
+    head sees standardised, decorrelated coordinates.
+    """
+
+    invariance: float = Field(25.0, ge=0)
+    variance: float = Field(25.0, ge=0)
+    covariance: float = Field(1.0, ge=0)
+    target_std: float = Field(1.0, gt=0)
+
+
+class ExtractorConfig(StrictModel):
+    """The first stage of a two-stage model: 57 inputs → ``widths`` (ReLU) → ``embedding_dim`` (linear).
+
+    Trained first, for ``epochs`` epochs, on two physically augmented views of each event
+    (:mod:`wnae.models.augment`, settings in ``contrastive``), then frozen while the head trains.
+    ``method``: ``vicreg`` (:class:`VicregConfig`) or ``contrastive`` (the MLP encoder's InfoNCE +
+    cross-entropy over the SM process labels). The embedding's format is ``quant.embedding``.
+    """
+
+    method: Literal["vicreg", "contrastive"] = "vicreg"
+    widths: list[int] = Field(default_factory=lambda: [29])
+    embedding_dim: int = Field(10, ge=1, le=64)
+    epochs: int = Field(20, ge=1)
+
+    @model_validator(mode="after")
+    def _positive(self) -> ExtractorConfig:
+        if any(w < 1 for w in self.widths):
+            msg = f"extractor widths must be positive, got {self.widths}"
+            raise ValueError(msg)
+        return self
+
+
+class HeadConfig(StrictModel):
+    """The second stage: a density model on the embedding, ``model`` one of the autoencoder families.
+
+    Its autoencoder is embedding → ``encoder`` widths → ``latent_dim`` → mirrored → embedding; the
+    score is ‖e − ê‖² on chip (a VAE head is deployed as this AE, with z = μ).
+    """
+
+    model: HeadName = "wnae"
+    encoder: list[int] = Field(default_factory=list)
+    latent_dim: int = Field(4, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _positive(self) -> HeadConfig:
+        if any(w < 1 for w in self.encoder):
+            msg = f"head encoder widths must be positive, got {self.encoder}"
+            raise ValueError(msg)
+        return self
+
+
+class PruningConfig(StrictModel):
+    """Magnitude pruning (Zhu & Gupta, arXiv:1710.01878) of every trained ``QDense`` kernel.
+
+    While a layer trains, after every step its smallest-magnitude weights are set to zero; the
+    zeroed fraction ramps from 0 to ``sparsity`` as s·(1 − (1 − t)³), with t going from 0 to 1
+    between ``begin`` and ``end`` (fractions of the layer's own training epochs), and stays at
+    ``sparsity`` afterwards. ``layers``: only these layers (default: all ``QDense``). Zero weights
+    cost nothing on chip (da4ml drops them).
+    """
+
+    sparsity: float = Field(0.0, ge=0, lt=1)
+    begin: float = Field(0.2, ge=0, le=1)
+    end: float = Field(0.7, ge=0, le=1)
+    layers: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PruningConfig:
+        if self.end < self.begin:
+            msg = f"pruning end ({self.end}) is before begin ({self.begin})"
+            raise ValueError(msg)
+        return self
 
 
 class ContrastiveConfig(StrictModel):
@@ -140,6 +247,8 @@ class TrainConfig(StrictModel):
             training split at train time.
         max_train_events: optional cap on training events (validation gets a third of it).
         architecture, quant, mcmc, vae, contrastive, gmm: see their classes.
+        extractor, head, vicreg: the two stages of ``model: two_stage`` (see their classes).
+        pruning: magnitude pruning of the kernels (off by default).
 
     Example:
         >>> from wnae.config import parse_config
@@ -162,3 +271,20 @@ class TrainConfig(StrictModel):
     vae: VaeConfig = VaeConfig()
     contrastive: ContrastiveConfig = ContrastiveConfig()
     gmm: GmmConfig = GmmConfig()
+    extractor: ExtractorConfig = ExtractorConfig()
+    head: HeadConfig = HeadConfig()
+    vicreg: VicregConfig = VicregConfig()
+    pruning: PruningConfig = PruningConfig()
+
+    @model_validator(mode="after")
+    def _two_stage_epochs(self) -> TrainConfig:
+        if self.model == "two_stage" and self.epochs <= self.extractor.epochs:
+            msg = (f"a two-stage model trains its extractor for extractor.epochs = {self.extractor.epochs} epochs and "
+                   f"then its head: epochs ({self.epochs}) must be larger")
+            raise ValueError(msg)
+        return self
+
+    @property
+    def label(self) -> str:
+        """A short name of what is trained: the model, or ``<extractor>_<head>`` for a two-stage model."""
+        return f"{self.extractor.method}_{self.head.model}" if self.model == "two_stage" else self.model

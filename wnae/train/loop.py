@@ -33,6 +33,7 @@ from wnae.data.io import EventSet, read_events
 from wnae.data.preprocess import Normaliser, fit_normaliser, load_normaliser
 from wnae.data.samples import SM_PROCESSES, SampleRole, Split, load_manifest, split_mask
 from wnae.errors import ConfigError, DataError, ModelError
+from wnae.models.pruning import MagnitudePruner
 from wnae.models.run_files import TrainingState, read_training_state
 from wnae.models.serialization import CHECKPOINT_DIR, CHECKPOINT_STATE
 from wnae.train.config import TrainConfig
@@ -46,6 +47,8 @@ _TRAIN_STREAM = 0  # the batch order and augmentations of each epoch: (seed, 0, 
 _VALIDATION_STREAM = 1  # the validation views, the same every epoch: (seed, 1)
 #: TensorFlow checkpoints kept: the last two, so that the one ``state.npz`` names always exists.
 _CHECKPOINTS_KEPT = 2
+#: The sampler diagnostic plot of energy-based runs.
+NEGATIVES_PLOT = "negatives.png"
 
 
 @dataclass
@@ -163,8 +166,8 @@ def _views(particles: np.ndarray, norm: Normaliser, cfg: TrainConfig, rng: np.ra
     return norm.transform(augment(particles, rng, **kw)), norm.transform(augment(particles, rng, **kw))
 
 
-def _make_batch(family, events: EventSet, features: np.ndarray, index: np.ndarray, norm, cfg, rng) -> dict:  # noqa: ANN001
-    if family.batch_kind == "features":
+def _make_batch(kind: str, events: EventSet, features: np.ndarray, index: np.ndarray, norm, cfg, rng) -> dict:  # noqa: ANN001
+    if kind == "features":
         return {"features": features[index]}
     # "views": two augmented views of each event and its process label
     v1, v2 = _views(events.particles[index], norm, cfg, rng)
@@ -191,6 +194,37 @@ def _plot_history(history: dict[str, list[float]], path: Path) -> None:
         ax.set_ylabel("loss / energy (normalised units)")
         ax.set_title(title)
         ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def plot_negatives(data: np.ndarray, negatives: np.ndarray, path: Path, seed: int = 0, max_points: int = 5000) -> None:
+    """The sampler's negatives over the data on the data's first two principal components (one PNG).
+
+    Chains that trace the data cover the same region; chains stuck in the energy minima form
+    tight clumps inside it; runaway chains sit at the bounds.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(seed)
+    data = data[rng.permutation(len(data))[:max_points]].astype(np.float64)
+    negatives = negatives[rng.permutation(len(negatives))[:max_points]].astype(np.float64)
+    mean = data.mean(axis=0)
+    _, _, vt = np.linalg.svd(data - mean, full_matrices=False)
+    axes2 = vt[:2].T
+    d2, n2 = (data - mean) @ axes2, (negatives - mean) @ axes2
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    ax.scatter(d2[:, 0], d2[:, 1], s=2, alpha=0.3, label=f"data ({len(d2)})")
+    ax.scatter(n2[:, 0], n2[:, 1], s=2, alpha=0.3, label=f"negatives, replay buffer ({len(n2)})")
+    ax.set_xlabel("principal component 1 of the data")
+    ax.set_ylabel("principal component 2")
+    ax.set_title("Langevin negatives over the data")
+    ax.legend(fontsize=7, markerscale=4)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
@@ -297,7 +331,7 @@ def train(
         if cfg is None:
             msg = "train needs a config (cfg) unless it resumes a run"
             raise ModelError(msg)
-        name = name or f"{cfg.model}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+        name = name or f"{cfg.label}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
         run_dir = runs_dir / name
         if run_dir.exists():
             msg = f"{run_dir} exists: choose another --name, or --resume it"
@@ -314,6 +348,8 @@ def train(
     _check_input_precision(cfg, norm, train_x)
     family = build_model(cfg.model, cfg, cfg.seed, n_classes=len(SM_PROCESSES))
     family.build_optimizer()
+    pruner = MagnitudePruner(cfg.pruning, family.prunable_layers(), len(_batches(len(train_x), cfg.batch_size,
+                                                                               _epoch_rng(cfg.seed, _TRAIN_STREAM, 0))))
     checkpoint_dir = run_dir / CHECKPOINT_DIR
     if resume:  # before anything in the run directory changes: a bad checkpoint file leaves it as it was
         state = restore_training(family, checkpoint_dir, state)
@@ -341,8 +377,10 @@ def train(
             rng = _epoch_rng(cfg.seed, _TRAIN_STREAM, epoch)
             t0 = time.perf_counter()
             rows, n_events = [], 0
-            for index in _batches(len(train_x), cfg.batch_size, rng):
-                metrics = family.train_step(_make_batch(family, train_events, train_x, index, norm, cfg, rng), epoch)
+            kind = family.batch_kind_at(epoch)
+            for step, index in enumerate(_batches(len(train_x), cfg.batch_size, rng)):
+                metrics = family.train_step(_make_batch(kind, train_events, train_x, index, norm, cfg, rng), epoch)
+                pruner.step(epoch, step)
                 if not all(math.isfinite(v) for v in metrics.values()):
                     msg = (f"non-finite loss at epoch {epoch + 1} ({metrics}); training stopped. The last good "
                            f"checkpoint (epoch {epoch}) is kept in {run_dir / CHECKPOINT_DIR}: lower the learning "
@@ -353,7 +391,7 @@ def train(
             seconds = time.perf_counter() - t0
             val_rng = _epoch_rng(cfg.seed, _VALIDATION_STREAM)
             val_index = np.arange(len(val_x))
-            val_rows = [family.validation_step(_make_batch(family, val_events, val_x, chunk, norm, cfg, val_rng))
+            val_rows = [family.validation_step(_make_batch(kind, val_events, val_x, chunk, norm, cfg, val_rng))
                         for chunk in np.array_split(val_index, max(1, len(val_index) // 4096))]
             epoch_metrics = {**_mean_metrics(rows), **{f"val_{k}": v for k, v in _mean_metrics(val_rows).items()}}
             epoch_metrics["events_per_second"] = n_events / seconds
@@ -388,6 +426,8 @@ def train(
         "events_per_second": overall,
         "events_per_second_by_phase": by_phase,
     }
+    if pruner.active:
+        metrics["kernel_sparsity"] = pruner.sparsity_report()
     if family.deployed_output == "latent":
         import joblib
 
@@ -410,6 +450,10 @@ def train(
     write_json_atomic(run_dir / "metrics.json", metrics)
     if history:
         _plot_history(history, run_dir / "loss.png")
+    negatives = family.diagnostic_samples()
+    if negatives is not None:
+        data_space = family.embed(train_x) if hasattr(family, "embed") else train_x
+        plot_negatives(data_space, negatives, run_dir / NEGATIVES_PLOT, seed=cfg.seed)
     q = cfg.quant.input
     write_json_atomic(run_dir / RUN_INFO, {
         "model": cfg.model,

@@ -4,7 +4,8 @@ The deployed forward pass (input quantizer, ``QDense`` layers, quantized ReLUs a
 score head: ``Subtract``, ``Multiply``, the unit-weight ``Dense`` sum and their quantizers) is run
 once on da4ml's symbolic fixed-point arrays (:class:`da4ml.trace.FixedVariableArray`). Every
 constant matrix–vector product becomes a multiplier-free adder graph (da4ml's CMVM solver); every
-quantizer becomes bit slicing, one adder for the rounding and a saturating clamp.
+quantizer becomes bit slicing, one adder for the rounding and a saturating clamp; the score head's
+squares of narrow values become lookup tables (:func:`square`).
 :func:`da4ml.trace.comb_trace` then records the whole graph as one
 :class:`~da4ml.cmvm.types.CombLogic`, which :mod:`wnae.firmware.rtl.flow` pipelines and writes as
 Verilog.
@@ -34,12 +35,15 @@ import numpy as np
 
 from wnae.firmware.graph import FixedFormat, deployed_ops, evaluate_ops, quantizer_format
 
-__all__ = ["FixedFormat", "TracedModel", "quantizer_format", "round_half_even", "trace_model"]
+__all__ = ["FixedFormat", "TracedModel", "quantizer_format", "round_half_even", "square", "trace_model"]
 
 logger = logging.getLogger(__name__)
 
 #: da4ml's default hardware model: each adder is one unit of delay (an "adder level"), any width.
 DEFAULT_HWCONF = (1, -1, -1)
+#: A square x·x of a value of at most this many bits is a lookup table (one LUT level for ≤ 7 bits,
+#: 2^(b−5)·⌈2b/2⌉ LUT6 each), not da4ml's shift-and-add multiplier (b adder levels).
+SQUARE_TABLE_MAX_BITS = 8
 
 
 def round_half_even(v, fmt: FixedFormat):  # noqa: ANN001, ANN201 (da4ml FixedVariable)
@@ -64,6 +68,26 @@ def round_half_even(v, fmt: FixedFormat):  # noqa: ANN001, ANN201 (da4ml FixedVa
     if v.low < lo:
         v = (v - lo).relu() + lo
     return v.quantize(int(fmt.signed), fmt.integer, fmt.fractional, "WRAP", "TRN")
+
+
+def square(v):  # noqa: ANN001, ANN201 (da4ml FixedVariable)
+    """``v · v`` exactly: a lookup table of the squares of every value ``v`` can take when ``v`` has at most
+    :data:`SQUARE_TABLE_MAX_BITS` bits, da4ml's multiplier otherwise (or for a constant)."""
+    if v.high == v.low or sum(v.kif) > SQUARE_TABLE_MAX_BITS:
+        return v * v
+    n = int(round((v.high - v.low) / v.step)) + 1
+    grid = np.array([float(v.low + k * v.step) for k in range(n)], np.float64)
+    return v.lookup(grid * grid)  # exact: squares of a b-bit grid have ≤ 2b significant bits
+
+
+def _multiply_arrays(a, b, op):  # noqa: ANN001, ANN202
+    """A ``Multiply`` layer: element-wise squares by table when both inputs are one tensor, else ``a * b``."""
+    from da4ml.trace import FixedVariableArray
+
+    if len(set(op.inputs)) != 1:
+        return a * b
+    flat = [square(v) for v in a._vars.ravel()]  # noqa: SLF001 (da4ml's element access)
+    return FixedVariableArray(np.array(flat, dtype=object).reshape(a.shape), a.solver_options)
 
 
 def _quantize_array(x, fmt: FixedFormat):  # noqa: ANN001, ANN202
@@ -131,7 +155,8 @@ def trace_model(
     inputs = FixedVariableArray.from_kif(k, i, f, hwconf=HWConfig(*hwconf),
                                          solver_options={"hard_dc": delay_constraint})
 
-    values = evaluate_ops(ops, inputs, quantize=lambda x, fmt, op: _quantize_array(x, fmt))
+    values = evaluate_ops(ops, inputs, quantize=lambda x, fmt, op: _quantize_array(x, fmt),
+                          multiply=_multiply_arrays)
     depth = {op.name: float(np.max(values[op.name].latency)) if i else 0.0 for i, op in enumerate(ops)}
 
     output = values[ops[-1].name]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import subprocess
 import time
 from collections import Counter
@@ -88,11 +89,15 @@ def count_resources(cells: dict[str, int], source: str = "", seconds: float = 0.
                           seconds=seconds)
 
 
+def _has_tables(rtl_dir: Path) -> bool:
+    memfiles = rtl_dir / "src" / "memfiles"
+    return memfiles.is_dir() and any(memfiles.glob("*"))
+
+
 def design_sources(rtl_dir: Path, top: str) -> list[str]:
     """The Verilog files of the design (relative to ``rtl_dir``), wrapper and empty tables left out."""
     static = sorted((rtl_dir / "src" / "static").glob("*.v"))
-    has_tables = any((rtl_dir / "src" / "memfiles").glob("*")) if (rtl_dir / "src" / "memfiles").is_dir() else False
-    files = [p for p in static if p.name != "lookup_table.v" or has_tables]
+    files = [p for p in static if p.name != "lookup_table.v" or _has_tables(rtl_dir)]
     stages = sorted((rtl_dir / "src").glob(f"{top}_stage*.v"), key=lambda p: int(p.stem.rsplit("stage", 1)[1]))
     files += stages + [rtl_dir / "src" / f"{top}.v"]
     missing = [str(p) for p in files if not p.is_file()]
@@ -105,9 +110,15 @@ def design_sources(rtl_dir: Path, top: str) -> list[str]:
 def write_synth_script(rtl_dir: Path, top: str, family: str, *, use_dsp: bool = True) -> tuple[Path, str]:
     """Write ``synth.ys`` into ``rtl_dir``; return it and the synth command (for the source label)."""
     synth = f"synth_xilinx -family {family} -top {top} -noiopad" + ("" if use_dsp else " -nodsp")
+    # a lookup table is a ROM of a few entries: mapped to LUT logic before synthesis, as Vivado maps a
+    # distributed ROM (Yosys's xc7 LUTRAM map finds no cell for a ROM without a write port)
+    tables = [f"hierarchy -top {top}", "proc", "memory -nomap", "memory_map", "opt"] if _has_tables(rtl_dir) else []
     lines = [
         "# written by wnae: Yosys synthesis of the da4ml design (not the simulation wrapper)",
-        "read_verilog " + " ".join(design_sources(rtl_dir, top)),
+        # -defer: elaborate each module only with its instances' parameters (a lookup table's
+        # default MEM_FILE does not exist; its instances name their own .mem file)
+        "read_verilog -defer " + " ".join(design_sources(rtl_dir, top)),
+        *tables,
         synth,
         f"tee -q -o {STAT_NAME} stat -json -top {top}",
         "",
@@ -130,6 +141,17 @@ def _cells_from_stat(doc: dict, top: str) -> dict[str, int]:
     raise FirmwareError(msg)
 
 
+def copy_table_files(rtl_dir: Path) -> list[Path]:
+    """Copy da4ml's lookup-table ``.mem`` files next to the script: the tables name them without a
+    directory and ``$readmemh`` opens them from Yosys's working directory. Returns the copies."""
+    memfiles = rtl_dir / "src" / "memfiles"
+    copies = []
+    for path in sorted(memfiles.glob("*.mem")) if memfiles.is_dir() else []:
+        shutil.copyfile(path, rtl_dir / path.name)
+        copies.append(rtl_dir / path.name)
+    return copies
+
+
 def run_yosys(
     rtl_dir: str | Path, top: str, family: str, tool: YosysTool, *, use_dsp: bool = True, timeout_s: float = 3600,
 ) -> YosysResources:
@@ -141,6 +163,7 @@ def run_yosys(
     rtl_dir = Path(rtl_dir)
     script, synth = write_synth_script(rtl_dir, top, family, use_dsp=use_dsp)
     (rtl_dir / STAT_NAME).unlink(missing_ok=True)
+    copy_table_files(rtl_dir)
     cmd = tool.command(script)
     log = rtl_dir / LOG_NAME
     logger.info("Yosys (%s): %s in %s (progress: tail -f %s)", tool.kind, synth, rtl_dir, log)
