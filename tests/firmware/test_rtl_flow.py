@@ -151,6 +151,27 @@ def test_failing_yosys_names_its_log(tmp_path):
     assert not (rtl_dir / "yosys_stat.json").exists()
 
 
+def test_synth_script_maps_lookup_tables_to_logic_only_when_there_are_tables(tmp_path):
+    from wnae.firmware.rtl.yosys import copy_table_files, write_synth_script
+
+    rtl_dir = tmp_path / "rtl"
+    (rtl_dir / "src" / "static").mkdir(parents=True)
+    for name in ("shift_adder.v", "lookup_table.v"):
+        (rtl_dir / "src" / "static" / name).write_text("")
+    (rtl_dir / "src" / "wnae_model.v").write_text("module wnae_model(); endmodule\n")
+    script, _ = write_synth_script(rtl_dir, "wnae_model", "xc7")
+    text = script.read_text()
+    assert "memory_map" not in text and "lookup_table.v" not in text and "read_verilog -defer" in text
+    (rtl_dir / "src" / "memfiles").mkdir()
+    (rtl_dir / "src" / "memfiles" / "table_1.mem").write_text("00\n01\n04\n09\n")
+    text = write_synth_script(rtl_dir, "wnae_model", "xc7")[0].read_text()
+    lines = text.splitlines()
+    assert "src/static/lookup_table.v" in text
+    assert lines.index("memory_map") < next(i for i, line in enumerate(lines) if line.startswith("synth_xilinx"))
+    assert copy_table_files(rtl_dir) == [rtl_dir / "table_1.mem"]  # $readmemh opens it from Yosys's directory
+    assert (rtl_dir / "table_1.mem").read_text() == "00\n01\n04\n09\n"
+
+
 def test_csim_and_rtl_from_a_plain_checkout_with_relative_paths(tiny, monkeypatch, capsys):
     """`make hls-csim` / `make rtl` run from the repository with the default relative data/, runs/ and
     hls_projects/: every tool path must be absolute, since Verilator builds in another directory."""

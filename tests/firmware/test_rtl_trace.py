@@ -136,3 +136,53 @@ def test_square_of_operands_with_a_large_shift_saturates_exactly(shift):
     grid = np.arange(-(2**11), 2**11) * 2.0**-7
     y = np.asarray(comb_trace(inp, out).predict((grid * 2.0**shift).reshape(-1, 1)), np.float64).ravel()
     np.testing.assert_array_equal(y, fmt.quantize(grid**2))
+
+
+@pytest.mark.parametrize("in_q", ["quantized_bits(6,2,alpha=1)", "quantized_bits(8,3,alpha=1)",
+                                  "quantized_relu(7,3)"])
+def test_squares_of_narrow_values_are_exact_lookup_tables(in_q):
+    """x·x of a ≤ 8-bit value is a table of every square (one LUT level), exact on every grid value."""
+    x = keras.Input((1,))
+    q = QActivation(IN_Q, name="input_quant")(x)
+    q = QActivation(in_q, name="narrow")(q)
+    square = keras.layers.Multiply(name="square")([q, q])
+    model = keras.Model(x, square)
+    in_fmt = quantizer_format(quantized_bits(10, 4, alpha=1), "input")
+    _assert_exact(model, _grid(in_fmt).reshape(-1, 1))
+    traced = trace_model(model)
+    assert traced.layer_depth["square"] - traced.layer_depth["narrow"] <= 2  # a shift-and-add multiplier: 6-8 levels
+    assert any(op.opcode == 8 for op in traced.comb.ops)  # da4ml's lookup op
+
+
+def _low_bit_mlp(prune: bool) -> keras.Model:
+    """10 → 6 (3-bit weights) → ReLU → 4 (4-bit weights); pruned: half the weights, input 3 and output 1 zero."""
+    rng = np.random.default_rng(7)
+    x = keras.Input((10,))
+    y = QActivation(IN_Q, name="input_quant")(x)
+    y = QDense(6, kernel_quantizer=quantized_bits(3, 0, alpha=1), bias_quantizer=quantized_bits(4, 1, alpha=1),
+               name="pruned1")(y)
+    y = QActivation(quantized_relu(6, 3), name="relu1")(y)
+    y = QDense(4, kernel_quantizer=quantized_bits(4, 1, alpha=1), bias_quantizer=quantized_bits(4, 1, alpha=1),
+               name="pruned2")(y)
+    y = QActivation(quantized_bits(8, 3, alpha=1), name="out_q")(y)
+    model = keras.Model(x, y)
+    for name, shape in (("pruned1", (10, 6)), ("pruned2", (6, 4))):
+        kernel = rng.normal(0, 0.6, shape)
+        if prune:
+            kernel[np.abs(kernel) < np.quantile(np.abs(kernel), 0.5)] = 0.0
+            kernel[3, :] = 0.0  # input 3 unused
+            kernel[:, 1] = 0.0  # output 1: only its bias
+        model.get_layer(name).set_weights([kernel.astype(np.float32), rng.normal(0, 1, shape[1]).astype(np.float32)])
+    return model
+
+
+def test_pruned_low_bit_layers_with_zero_rows_and_columns_trace_exactly():
+    """3- and 4-bit kernels, half their weights zero, a zero row and a zero column: the traced logic
+    drops them and still computes what QKeras computes."""
+    model = _low_bit_mlp(prune=True)
+    events = np.random.default_rng(8).normal(0, 4, size=(20_000, 10))
+    _assert_exact(model, events)
+    y_model = model.predict(events, verbose=0)
+    assert np.all(y_model[:, 1] == y_model[0, 1])  # the zero column is a constant output
+    assert np.std(y_model[:, [0, 2, 3]]) > 0
+    assert trace_model(model).lut_estimate < trace_model(_low_bit_mlp(prune=False)).lut_estimate  # zeros cost nothing

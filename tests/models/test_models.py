@@ -16,7 +16,7 @@ from wnae.models.quantization import QuantSpec
 from wnae.models.registry import available_models, build_model, register_model
 from wnae.models.sampler import ReplayBuffer, langevin_chain
 from wnae.models.serialization import load_qkeras_model, save_qkeras_model
-from wnae.models.wnae import AutoencoderFamily
+from wnae.models.wnae import AutoencoderFamily, negative_diagnostics
 from wnae.train.config import TrainConfig
 
 
@@ -128,7 +128,7 @@ def test_config_errors_are_clear():
 
 
 def test_registry_names_and_errors():
-    assert available_models() == ["ae", "mlp_encoder", "nae", "vae", "wnae"]
+    assert available_models() == ["ae", "mlp_encoder", "nae", "two_stage", "vae", "wnae"]
     with pytest.raises(ModelError, match="unknown model 'transformer'; available: ae, mlp_encoder"):
         build_model("transformer", _cfg(), 0)
     fam = build_model("nae", _cfg("nae"), 0)
@@ -142,10 +142,31 @@ def test_wnae_step_reports_chain_diagnostics_and_fills_the_buffer():
     tf.keras.utils.set_random_seed(0)
     fam = build_model("wnae", _cfg("wnae", mcmc={"steps": 2, "buffer_size": 256, "init": "gaussian"}), 0)
     metrics = fam.train_step({"features": _features(64)}, epoch=0)
-    assert set(metrics) == {"loss", "energy_pos", "energy_neg", "neg_at_bound"}
+    assert set(metrics) == {"loss", "energy_pos", "energy_neg", "neg_at_bound", "neg_mean_shift", "neg_std_ratio"}
     assert 0.0 <= metrics["neg_at_bound"] <= 1.0
     assert fam.buffer.samples.shape == (64, 57)
     assert np.all(np.abs(fam.buffer.samples) <= 3.0)
+    assert fam.diagnostic_samples() is fam.buffer.samples
+
+
+def test_negative_diagnostics_measure_how_the_chains_follow_the_data():
+    rng = np.random.default_rng(0)
+    data = rng.normal(0.0, 2.0, size=(4000, 3))
+    same = negative_diagnostics(data, rng.normal(0.0, 2.0, size=(4000, 3)))
+    assert same["neg_mean_shift"] < 0.1 and same["neg_std_ratio"] == pytest.approx(1.0, abs=0.05)
+    collapsed = negative_diagnostics(data, rng.normal(1.0, 0.2, size=(4000, 3)))  # stuck in one minimum
+    assert collapsed["neg_mean_shift"] == pytest.approx(0.5, abs=0.05)  # 1 / 2 data spreads
+    assert collapsed["neg_std_ratio"] == pytest.approx(0.1, abs=0.01)
+
+
+def test_data_chain_starts_sit_near_the_data():
+    buf = ReplayBuffer(size=10, dim=2, bound=5.0, replay_ratio=0.9, seed=0, init="data", data_noise=0.1)
+    data = np.array([[1.0, 1.0], [-2.0, 0.5]], np.float32)
+    starts = buf.sample(1000, data=data)
+    nearest = np.min(np.linalg.norm(starts[:, None, :] - data[None], axis=-1), axis=1)
+    assert np.quantile(nearest, 0.99) < 0.5
+    with pytest.raises(ValueError, match="needs the data batch"):
+        buf.sample(5)
 
 
 def test_gaussian_chain_starts_are_clipped_normal():

@@ -22,7 +22,7 @@ def data_dir(tmp_path_factory):
     return write_toy_data_dir(tmp_path_factory.mktemp("toy") / "data", n_background=500)
 
 
-def _cfg(model: str, **extra) -> TrainConfig:
+def _cfg(model: str, **extra) -> TrainConfig:  # extra keys replace the defaults
     base = {"model": model, "epochs": 2, "batch_size": 128, "architecture": {"encoder": [16, 8], "latent_dim": 4},
             "mcmc": {"steps": 2, "buffer_size": 512, "pretrain_epochs": 1}, "gmm": {"max_components": 2}}
     return parse_config(TrainConfig, {**base, **extra})
@@ -60,6 +60,30 @@ def test_run_directory_and_reload(model, data_dir, tmp_path):
         energy = 57 * family.energy(features, training=False).numpy()
         np.testing.assert_allclose(scores, energy, rtol=0.05, atol=0.5)
         assert len(family.buffer.samples) > 0
+
+
+def test_two_stage_run_records_both_stages_and_the_sampler(data_dir, tmp_path, capsys):
+    cfg = _cfg("two_stage", epochs=4, extractor={"widths": [8], "embedding_dim": 4, "epochs": 2},
+               head={"model": "wnae", "latent_dim": 2}, pruning={"sparsity": 0.5, "begin": 0.0, "end": 0.5},
+               mcmc={"steps": 2, "buffer_size": 512, "pretrain_epochs": 1, "bound": 6.0})
+    result = train(cfg, data_dir=data_dir, runs_dir=tmp_path, progress=False)
+    assert result.run_dir.name.startswith("vicreg_wnae-")
+    history = json.loads((result.run_dir / "history.json").read_text())
+    assert history["invariance"][:2] == result.history["invariance"][:2] and history["invariance"][2:] == [None, None]
+    assert history["variance"][0] is not None
+    # the sampler diagnostics, in the WNAE epoch only (epoch 3 is the head's AE warm-up)
+    for key in ("energy_neg", "neg_mean_shift", "neg_std_ratio", "neg_at_bound"):
+        assert history[key][:3] == [None, None, None] and history[key][3] is not None, key
+    assert history["energy_pos"][2] is not None
+    assert 0 < history["neg_std_ratio"][3] < 10
+    assert (result.run_dir / "negatives.png").stat().st_size > 0
+    metrics = json.loads((result.run_dir / "metrics.json").read_text())
+    assert set(metrics["kernel_sparsity"]) == {"ext_dense0", "embedding", "latent", "reconstruction"}
+    assert min(metrics["kernel_sparsity"].values()) >= 0.5
+    assert set(metrics["events_per_second_by_phase"]) == {"vicreg", "ae", "wnae"}
+    assert json.loads((result.run_dir / "run.json").read_text())["model"] == "two_stage"
+    run = load_run(result.run_dir)
+    assert np.all(np.isfinite(run.anomaly_score(random_particles(50, 3))))
 
 
 def test_same_seed_same_model(data_dir, tmp_path):

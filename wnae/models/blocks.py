@@ -117,15 +117,26 @@ def chain_models(first, second, name: str):  # noqa: ANN001, ANN201 (keras model
     """One flat Keras model ``second(first(x))``: ``second``'s layers applied, shared, to ``first``'s output.
 
     hls4ml and :mod:`wnae.firmware.graph` need a flat graph, not a nested model. ``second`` is a
-    functional model with one input; its layers are called in its (topological) order, each on
-    the tensors its first call read.
+    functional model with one input; its layers are called in its (topological) order, each on the
+    tensors it reads *in* ``second`` (a layer shared with another model has other calls too).
     """
     from tensorflow import keras
 
-    from wnae.firmware.graph import inbound_names
-
     tensors = {second.layers[0].name: first.outputs[0]}
+    reads = _inbound_in(second)
     for layer in second.layers[1:]:
-        args = [tensors[n] for n in inbound_names(layer)]
+        args = [tensors[n] for n in reads[layer.name]]
         tensors[layer.name] = layer(args[0] if len(args) == 1 else args)
     return keras.Model(first.inputs, tensors[second.layers[-1].name], name=name)
+
+
+def _inbound_in(model) -> dict[str, list[str]]:  # noqa: ANN001
+    """Layer name → names of the layers it reads in ``model`` (from the model's own config: its nodes only)."""
+    out = {}
+    for layer in model.get_config()["layers"]:
+        nodes = layer["inbound_nodes"]
+        if len(nodes) > 1:
+            msg = f"layer '{layer['name']}' is called {len(nodes)} times in model '{model.name}'"
+            raise ValueError(msg)
+        out[layer["name"]] = [entry[0] for entry in nodes[0]] if nodes else []
+    return out

@@ -1,0 +1,88 @@
+"""CI gate for the deployable two-stage trigger: a tiny VICReg + WNAE model, pruned and low-bit.
+
+It must be bit-exact in hls4ml's C simulation (Latency and distributed-arithmetic HLS) and in the
+Verilator simulation of the da4ml RTL on ≥ 10k events, fit the Run-3 Global Trigger budget from
+the RTL numbers (2 clocks at 40 MHz, II 1, Yosys LUT ≤ 5 %, 0 DSP), and a budget it misses fails
+with the line that exceeds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("da4ml")
+
+from tests.conftest import write_toy_data_dir  # noqa: E402
+from wnae.config import parse_config  # noqa: E402
+from wnae.firmware.budgets import check_budget  # noqa: E402
+from wnae.firmware.config import resolve_target  # noqa: E402
+from wnae.firmware.csim import require_bit_exact, run_csim  # noqa: E402
+from wnae.firmware.rtl import require_bit_exact_rtl, run_rtl  # noqa: E402
+from wnae.models.pruning import kernel_sparsity  # noqa: E402
+from wnae.models.serialization import load_run  # noqa: E402
+from wnae.train.config import TrainConfig  # noqa: E402
+from wnae.train.loop import train  # noqa: E402
+
+pytestmark = [pytest.mark.rtl, pytest.mark.csim, pytest.mark.slow]
+
+#: The default two-stage recipe, shrunk: 57 → 8 → 4-d embedding, head 4 → 2 → 4; 4-bit weights, half zero.
+TINY = {
+    "model": "two_stage", "epochs": 4, "batch_size": 256, "max_train_events": 3000,
+    "extractor": {"widths": [8], "embedding_dim": 4, "epochs": 2},
+    "head": {"model": "wnae", "latent_dim": 2},
+    "quant": {"input": {"bits": 14, "integer": 5}, "weight": {"bits": 4, "integer": 1},
+              "bias": {"bits": 5, "integer": 2}, "activation": {"bits": 8, "integer": 4, "signed": False},
+              "embedding": {"bits": 8, "integer": 3}, "output": {"bits": 8, "integer": 3},
+              "diff": {"bits": 7, "integer": 3}},
+    "pruning": {"sparsity": 0.5, "begin": 0.0, "end": 0.5},
+    "mcmc": {"steps": 3, "buffer_size": 1024, "pretrain_epochs": 1, "bound": 6.0},
+}
+
+
+@pytest.fixture(scope="module")
+def two_stage(tmp_path_factory):
+    root = tmp_path_factory.mktemp("two_stage")
+    data = write_toy_data_dir(root / "data", n_background=4000, n_zero_bias=4000, n_signal=1500)
+    run_dir = train(parse_config(TrainConfig, TINY), data_dir=data, runs_dir=root / "runs", name="ts",
+                    progress=False).run_dir
+    return root, data, run_dir
+
+
+def test_the_deployed_model_is_pruned(two_stage):
+    _, _, run_dir = two_stage
+    model = load_run(run_dir).deploy_model
+    dense = [layer for layer in model.layers if layer.__class__.__name__ == "QDense"]
+    assert [layer.name for layer in dense] == ["ext_dense0", "embedding", "latent", "reconstruction"]
+    assert all(kernel_sparsity(layer) >= 0.5 for layer in dense)
+
+
+@pytest.mark.parametrize("target_name", ["gt_run3", "gt_run3_da"])
+def test_csim_is_bit_exact(two_stage, target_name):
+    root, data, run_dir = two_stage
+    result = run_csim(run_dir, resolve_target(target_name), data_dir=data, hls_projects=root / "hls",
+                      n_events=10_000)
+    require_bit_exact(result)
+    assert result.n_events >= 10_000 and result.n_mismatch == 0
+
+
+def test_rtl_is_bit_exact_and_fits_the_global_trigger(two_stage):
+    root, data, run_dir = two_stage
+    target = resolve_target("gt_run3_da")
+    assert target.budget.lut_fraction == 0.05  # AXOL1TL's footprint
+    result = run_rtl(run_dir, target, data_dir=data, hls_projects=root / "hls", n_events=10_000)
+    require_bit_exact_rtl(result)
+    assert result.n_events >= 10_000 and result.n_mismatch == 0
+    assert np.isfinite(result.max_abs_diff)
+    assert result.latency_cycles <= 2 and result.ii_cycles == 1
+    script = (root / "hls" / "ts-gt_run3_da" / "rtl" / "synth.ys").read_text()
+    assert "memory_map" in script  # the score head's squares are lookup tables, mapped to LUT logic
+    check = check_budget(result.synth_report(), target)
+    assert check.verdict == "within budget", check.to_markdown()
+    assert result.resources["dsp"] == 0 and result.resources["lut"] > 0
+    one_clock = target.model_copy(update={"budget": target.budget.model_copy(update={"latency_ns": 25.0})})
+    if result.latency_cycles == 2:
+        failed = check_budget(result.synth_report(), one_clock)
+        assert failed.verdict == "exceeded" and failed.exit_code == 1
+        assert [line.quantity for line in failed.failed] == ["latency (worst case)"]
+        assert "latency (worst case)" in failed.to_markdown()
