@@ -6,6 +6,7 @@ WNAE        := $(PY) -m wnae
 PYTEST_ARGS ?=
 TARGET      ?= gt_run3
 RUN         ?=
+CONFIG      ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install test data data-check train evaluate convert hls-csim rtl synth-report clean
@@ -31,8 +32,8 @@ data: $(VENV)/.installed  ## generate the embedded default data set under data/
 data-check: $(VENV)/.installed  ## summarise the default data set (counts, spectra, plots)
 	$(WNAE) data summary data/*.h5
 
-train: $(VENV)/.installed  ## train the default model (WNAE); MODEL=ae|nae|vae|mlp_encoder for another
-	$(WNAE) train $(if $(MODEL),--model $(MODEL))
+train: $(VENV)/.installed  ## train the default two-stage WNAE; CONFIG=wnae/configs/train_vicreg_vae.yml, MODEL=wnae|ae|nae|vae|mlp_encoder (full input)
+	$(WNAE) train $(if $(MODEL),--model $(MODEL)) $(if $(CONFIG),--config $(CONFIG))
 
 evaluate: $(VENV)/.installed  ## evaluate the latest run (or RUN=...)
 	$(WNAE) evaluate $(RUN)

@@ -2,7 +2,7 @@
 
 Network (widths from :class:`~wnae.train.config.ArchitectureConfig`, default ``[32, 16]``, latent 8)::
 
-    x (57) → input quantizer → [QDense → quantized_relu] × encoder → QDense(latent) → quantized_relu
+    x (57) → input quantizer → [QDense → quantized_relu] × encoder → QDense(latent) → quantized_relu (or linear)
            → [QDense → quantized_relu] × reversed(encoder) → QDense(57, output quantizer) = x̂
 
 Energy (the training objective's view), float32 (n,):
@@ -45,8 +45,11 @@ def build_autoencoder(cfg: Any, name: str = "autoencoder", dim: int = N_FEATURES
     q, arch = cfg.quant, cfg.architecture
     inputs, xq = blocks.input_block(q.input, dim=dim, quant_name=quant_name)
     h = blocks.dense_stack(xq, arch.encoder, q, "enc")
-    z = blocks.layer_qdense(arch.latent_dim, q, "latent")(h)
-    z = QActivation(q.for_layer("latent")[2].relu(), name="latent_relu")(z)
+    if arch.latent_activation == "linear":  # as the VAE's μ: signed, on the output grid
+        z = blocks.layer_qdense(arch.latent_dim, q, "latent", activation=q.output.quantizer())(h)
+    else:
+        z = blocks.layer_qdense(arch.latent_dim, q, "latent")(h)
+        z = QActivation(q.for_layer("latent")[2].relu(), name="latent_relu")(z)
     h = blocks.dense_stack(z, list(reversed(arch.encoder)), q, "dec")
     recon = blocks.layer_qdense(dim, q, "reconstruction", activation=q.output.quantizer())(h)
     autoencoder = keras.Model(inputs, [xq, recon], name=name)

@@ -78,7 +78,7 @@ class ModelFamily:
         self.optimizer.build(self.trainable_variables())
 
     def batch_kind_at(self, epoch: int) -> str:
-        """The batches of 0-based ``epoch`` (``features`` or ``views``): :attr:`batch_kind` unless the family changes it."""
+        """The batches of 0-based ``epoch`` (``features`` or ``views``): :attr:`batch_kind` unless overridden."""
         return self.batch_kind
 
     def prunable_layers(self) -> list[Any]:

@@ -39,8 +39,10 @@ def extractor_config(cfg: Any) -> Any:
     from wnae.train.config import ArchitectureConfig
 
     ext = cfg.extractor
-    arch = ArchitectureConfig.model_construct(encoder=list(ext.widths), latent_dim=ext.embedding_dim)
-    return cfg.model_copy(update={"architecture": arch, "quant": cfg.quant.model_copy(update={"output": cfg.quant.embedding})})
+    arch = ArchitectureConfig.model_construct(encoder=list(ext.widths), latent_dim=ext.embedding_dim,
+                                              latent_activation="linear")
+    quant = cfg.quant.model_copy(update={"output": cfg.quant.embedding})
+    return cfg.model_copy(update={"architecture": arch, "quant": quant})
 
 
 def head_config(cfg: Any) -> Any:
@@ -48,7 +50,8 @@ def head_config(cfg: Any) -> Any:
     from wnae.train.config import ArchitectureConfig
 
     head = cfg.head
-    arch = ArchitectureConfig.model_construct(encoder=list(head.encoder), latent_dim=head.latent_dim)
+    arch = ArchitectureConfig.model_construct(encoder=list(head.encoder), latent_dim=head.latent_dim,
+                                              latent_activation=head.latent_activation)
     return cfg.model_copy(update={
         "model": head.model,
         "epochs": cfg.epochs - cfg.extractor.epochs,

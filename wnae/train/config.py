@@ -28,6 +28,12 @@ ModelName = Literal["wnae", "ae", "nae", "vae", "mlp_encoder", "two_stage"]
 HeadName = Literal["wnae", "ae", "nae", "vae"]
 
 
+def _check_widths(widths: list[int], what: str) -> None:
+    if any(w < 1 for w in widths):
+        msg = f"{what} must be positive, got {widths}"
+        raise ValueError(msg)
+
+
 class LayerQuant(StrictModel):
     """Per-layer overrides of the weight, bias and activation formats (unset: the network's default)."""
 
@@ -43,6 +49,12 @@ class QuantConfig(StrictModel):
     normaliser's (checked at train time). The score head quantizes every intermediate result so
     that QKeras (float32) and the HLS C++ compute the same numbers: a difference of ``diff`` bits
     squared needs ≤ 2·(bits − 1) ≤ 24 significant bits to be exact in float32.
+
+    ``embedding`` is the format of a two-stage model's embedding (the extractor's output, the
+    head's input). ``layers`` overrides the weight, bias and activation formats of single layers by
+    name (``ext_dense0``, ``embedding``, ``enc_dense0``, ``latent``, ``dec_dense0``, ``reconstruction``,
+    ``mu``, …), e.g. ``{ext_dense0: {weight: {bits: 4, integer: 0}}}``; the activation of
+    ``<prefix>_dense<i>`` is its ReLU's format.
     """
 
     input: QuantSpec = QuantSpec(bits=16, integer=7)
@@ -78,6 +90,8 @@ class ArchitectureConfig(StrictModel):
 
     encoder: list[int] = Field(default_factory=lambda: [32, 16])
     latent_dim: int = Field(8, ge=1, le=64)
+    latent_activation: Literal["relu", "linear"] = Field(
+        "relu", description="AE latent: quantized ReLU, or linear on the signed 'output' grid (as the VAE's mu)")
 
     @model_validator(mode="after")
     def _positive(self) -> ArchitectureConfig:
@@ -162,9 +176,7 @@ class ExtractorConfig(StrictModel):
 
     @model_validator(mode="after")
     def _positive(self) -> ExtractorConfig:
-        if any(w < 1 for w in self.widths):
-            msg = f"extractor widths must be positive, got {self.widths}"
-            raise ValueError(msg)
+        _check_widths(self.widths, "extractor widths")
         return self
 
 
@@ -172,18 +184,18 @@ class HeadConfig(StrictModel):
     """The second stage: a density model on the embedding, ``model`` one of the autoencoder families.
 
     Its autoencoder is embedding → ``encoder`` widths → ``latent_dim`` → mirrored → embedding; the
-    score is ‖e − ê‖² on chip (a VAE head is deployed as this AE, with z = μ).
+    score is ‖e − ê‖² on chip (a VAE head is deployed as this AE, with z = μ). ``latent_activation``:
+    the autoencoder's latent layer (ReLU, or linear as the VAE's μ; the VAE ignores it).
     """
 
     model: HeadName = "wnae"
     encoder: list[int] = Field(default_factory=list)
     latent_dim: int = Field(4, ge=1, le=64)
+    latent_activation: Literal["relu", "linear"] = "relu"
 
     @model_validator(mode="after")
     def _positive(self) -> HeadConfig:
-        if any(w < 1 for w in self.encoder):
-            msg = f"head encoder widths must be positive, got {self.encoder}"
-            raise ValueError(msg)
+        _check_widths(self.encoder, "head encoder widths")
         return self
 
 
