@@ -35,7 +35,7 @@ TINY = {
               "bias": {"bits": 5, "integer": 2}, "activation": {"bits": 8, "integer": 4, "signed": False},
               "embedding": {"bits": 8, "integer": 3}, "output": {"bits": 8, "integer": 3},
               "diff": {"bits": 7, "integer": 3}},
-    "pruning": {"sparsity": 0.5, "begin": 0.0, "end": 0.5},
+    "pruning": {"sparsity": 0.5, "begin": 0.0, "end": 1.0},
     "mcmc": {"steps": 3, "buffer_size": 1024, "pretrain_epochs": 1, "bound": 6.0},
 }
 

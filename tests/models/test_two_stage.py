@@ -34,7 +34,7 @@ def test_config_checks_the_stages():
     with pytest.raises(ConfigError, match="head.model"):
         parse_config(TrainConfig, {"model": "two_stage", "head": {"model": "mlp_encoder"}})
     with pytest.raises(ConfigError, match="pruning.*end"):
-        parse_config(TrainConfig, {"pruning": {"sparsity": 0.5, "begin": 0.8, "end": 0.2}})
+        parse_config(TrainConfig, {"pruning": {"sparsity": 0.5, "begin": 8, "end": 2}})
     assert _cfg().label == "vicreg_wnae" and _cfg("vae", "contrastive").label == "contrastive_vae"
     assert parse_config(TrainConfig, {"model": "ae"}).label == "ae"
 
@@ -115,10 +115,11 @@ def test_per_layer_formats_override_the_defaults():
 
 
 def test_pruning_schedule():
-    assert target_sparsity(0.5, 0.1, 0.2, 0.7) == 0
-    assert target_sparsity(0.5, 0.45, 0.2, 0.7) == pytest.approx(0.5 * (1 - 0.5**3))
-    assert target_sparsity(0.5, 0.9, 0.2, 0.7) == 0.5
-    assert target_sparsity(0.0, 0.9, 0.2, 0.7) == 0
+    """In epochs of the layer's own training: 0 before ``begin``, the cubic ramp, then the target."""
+    assert target_sparsity(0.5, 1.0, 2.0, 10.0) == 0
+    assert target_sparsity(0.5, 6.0, 2.0, 10.0) == pytest.approx(0.5 * (1 - 0.5**3))
+    assert target_sparsity(0.5, 30.0, 2.0, 10.0) == 0.5
+    assert target_sparsity(0.0, 30.0, 2.0, 10.0) == 0
 
 
 def test_pruner_zeroes_the_smallest_weights_of_training_layers_only():
@@ -128,9 +129,9 @@ def test_pruner_zeroes_the_smallest_weights_of_training_layers_only():
     by_name = {p.layer.name: p for p in layers}
     assert (by_name["ext_dense0"].first_epoch, by_name["ext_dense0"].last_epoch) == (0, 2)
     assert (by_name["latent"].first_epoch, by_name["latent"].last_epoch) == (2, 4)
-    pruner = MagnitudePruner(PruningConfig(sparsity=0.6, begin=0.0, end=0.5), layers, steps_per_epoch=2)
+    pruner = MagnitudePruner(PruningConfig(sparsity=0.6, begin=0.0, end=1.0), layers, steps_per_epoch=2)
     kernel = by_name["ext_dense0"].layer.kernel.numpy()
-    pruner.step(epoch=0, step=1)  # half-way through the extractor's epochs = the end of the ramp
+    pruner.step(epoch=0, step=1)  # the end of its first epoch = the end of the ramp
     pruned = by_name["ext_dense0"].layer.kernel.numpy()
     n_zero = int(np.floor(0.6 * kernel.size))
     assert np.sum(pruned == 0) == n_zero
@@ -143,3 +144,15 @@ def test_pruner_zeroes_the_smallest_weights_of_training_layers_only():
         MagnitudePruner(PruningConfig(sparsity=0.5, layers=["nope"]), layers, 2)
     assert not MagnitudePruner(PruningConfig(), layers, 2).active
     assert isinstance(layers[0], PrunedLayer)
+
+
+def test_linear_latent_is_signed_on_the_output_grid():
+    cfg = parse_config(TrainConfig, {**_cfg().model_dump(), "head": {"latent_dim": 3, "latent_activation": "linear"}})
+    fam = build_model("two_stage", cfg, 0)
+    names = [layer.name for layer in fam.deploy_model().layers]
+    assert "latent" in names and "latent_relu" not in names
+    encoder_out = tf.keras.Model(fam.head.autoencoder.inputs, fam.head.autoencoder.get_layer("latent").output)
+    z = encoder_out.predict(fam.embed(_features(256)), verbose=0)
+    lsb = cfg.quant.output.lsb
+    np.testing.assert_array_equal(z / lsb, np.round(z / lsb))  # on the signed output grid
+    assert z.min() < 0  # no ReLU

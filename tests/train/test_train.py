@@ -64,7 +64,7 @@ def test_run_directory_and_reload(model, data_dir, tmp_path):
 
 def test_two_stage_run_records_both_stages_and_the_sampler(data_dir, tmp_path, capsys):
     cfg = _cfg("two_stage", epochs=4, extractor={"widths": [8], "embedding_dim": 4, "epochs": 2},
-               head={"model": "wnae", "latent_dim": 2}, pruning={"sparsity": 0.5, "begin": 0.0, "end": 0.5},
+               head={"model": "wnae", "latent_dim": 2}, pruning={"sparsity": 0.5, "begin": 0.0, "end": 1.0},
                mcmc={"steps": 2, "buffer_size": 512, "pretrain_epochs": 1, "bound": 6.0})
     result = train(cfg, data_dir=data_dir, runs_dir=tmp_path, progress=False)
     assert result.run_dir.name.startswith("vicreg_wnae-")

@@ -1,8 +1,8 @@
 """Magnitude pruning of QDense kernels (Zhu & Gupta, "To prune, or not to prune", arXiv:1710.01878).
 
 After every optimizer step of a layer, its ``n·s`` smallest-magnitude kernel entries are set to
-zero, with the sparsity ``s`` on the polynomial schedule ``s_f·(1 − (1 − t)³)`` of the layer's own
-training progress ``t`` (0 at ``begin``, 1 at ``end``; :class:`~wnae.train.config.PruningConfig`).
+zero, with the sparsity ``s`` on the polynomial schedule ``s_f·(1 − (1 − t)³)``, ``t`` going from 0 at
+``begin`` to 1 at ``end`` epochs of the layer's own training (:class:`~wnae.train.config.PruningConfig`).
 The mask is recomputed from the magnitudes at every step, so it needs no state of its own: the
 weights in the checkpoint are all a resumed run needs, and a weight pruned early can come back if
 training makes it large again.
@@ -25,11 +25,11 @@ from wnae.errors import ConfigError
 __all__ = ["MagnitudePruner", "PrunedLayer", "kernel_sparsity", "target_sparsity"]
 
 
-def target_sparsity(final: float, progress: float, begin: float, end: float) -> float:
-    """The schedule's sparsity at ``progress`` ∈ [0, 1] of a layer's training."""
-    if final <= 0 or progress < begin:
+def target_sparsity(final: float, trained: float, begin: float, end: float) -> float:
+    """The schedule's sparsity after ``trained`` (fractional) epochs of a layer's training."""
+    if final <= 0 or trained < begin:
         return 0.0
-    t = 1.0 if end <= begin else min(1.0, (progress - begin) / (end - begin))
+    t = 1.0 if end <= begin else min(1.0, (trained - begin) / (end - begin))
     return final * (1.0 - (1.0 - t) ** 3)
 
 
@@ -80,9 +80,8 @@ class MagnitudePruner:
         for p in self.layers:
             if not p.first_epoch <= epoch < p.last_epoch:
                 continue
-            span = (p.last_epoch - p.first_epoch) * self.steps_per_epoch
-            progress = ((epoch - p.first_epoch) * self.steps_per_epoch + step + 1) / span
-            self._prune(p.layer, target_sparsity(self.cfg.sparsity, progress, self.cfg.begin, self.cfg.end))
+            trained = epoch - p.first_epoch + (step + 1) / self.steps_per_epoch
+            self._prune(p.layer, target_sparsity(self.cfg.sparsity, trained, self.cfg.begin, self.cfg.end))
 
     @staticmethod
     def _prune(layer: Any, sparsity: float) -> None:

@@ -204,14 +204,16 @@ class PruningConfig(StrictModel):
 
     While a layer trains, after every step its smallest-magnitude weights are set to zero; the
     zeroed fraction ramps from 0 to ``sparsity`` as s·(1 − (1 − t)³), with t going from 0 to 1
-    between ``begin`` and ``end`` (fractions of the layer's own training epochs), and stays at
-    ``sparsity`` afterwards. ``layers``: only these layers (default: all ``QDense``). Zero weights
-    cost nothing on chip (da4ml drops them).
+    between ``begin`` and ``end`` epochs of the layer's own training (an extractor layer counts
+    from the first epoch, a head layer from the head's first), and stays at ``sparsity`` afterwards.
+    In epochs, not in fractions of the run, so that extending a run (``--resume --epochs``) keeps
+    the schedule it trained with. ``layers``: only these layers (default: all ``QDense``). Zero
+    weights cost nothing on chip (da4ml drops them).
     """
 
     sparsity: float = Field(0.0, ge=0, lt=1)
-    begin: float = Field(0.2, ge=0, le=1)
-    end: float = Field(0.7, ge=0, le=1)
+    begin: float = Field(2.0, ge=0, description="epochs of the layer's training before pruning starts")
+    end: float = Field(10.0, ge=0, description="epochs of the layer's training when the target sparsity is reached")
     layers: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
