@@ -7,7 +7,7 @@ Each model (``label=config.yml``) is trained once per seed with ``wnae train --c
 (a finished run of the same name is reused, so an interrupted benchmark continues) and evaluated
 with ``wnae evaluate`` (zero-bias-calibrated thresholds: the same code as the CLI). Prints one
 markdown table per working point: per signal, the efficiency in % as mean ± standard deviation
-over the seeds, and writes ``<runs-dir>/physics.json`` with every number.
+over the seeds, and adds every number to ``<runs-dir>/physics.json``.
 """
 
 from __future__ import annotations
@@ -94,8 +94,12 @@ def main() -> None:
     summary = summarise(results)
     print_tables(summary, seeds)
     args.runs_dir.mkdir(parents=True, exist_ok=True)
-    (args.runs_dir / "physics.json").write_text(json.dumps({"seeds": seeds, "models": models, "summary": summary},
-                                                           indent=1))
+    path = args.runs_dir / "physics.json"
+    doc = json.loads(path.read_text()) if path.is_file() else {"models": {}, "summary": {}}
+    doc["models"].update(models)  # another set of models in the same runs directory adds to the file
+    doc["summary"].update(summary)
+    doc["seeds"] = seeds
+    path.write_text(json.dumps(doc, indent=1))
 
 
 if __name__ == "__main__":
