@@ -92,6 +92,10 @@ class ModelFamily:
         """Samples the family draws from its own model (MCMC negatives) for the diagnostic plot, if any."""
         return None
 
+    def sample_space(self, features: np.ndarray) -> np.ndarray:
+        """Normalised features in the space :meth:`diagnostic_samples` live in (the features themselves here)."""
+        return features
+
     def phase(self, epoch: int) -> str:
         """Name of the training phase of 0-based ``epoch`` (e.g. ``ae`` during a warm-up), for throughput."""
         return self.name

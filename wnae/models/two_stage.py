@@ -146,6 +146,9 @@ class TwoStageFamily(ModelFamily):
     def diagnostic_samples(self) -> np.ndarray | None:
         return self.head.diagnostic_samples()
 
+    def sample_space(self, features: np.ndarray) -> np.ndarray:
+        return self.embed(features)
+
     def deploy_model(self):  # noqa: ANN201
         from wnae.models.blocks import chain_models
 

@@ -348,8 +348,7 @@ def train(
     _check_input_precision(cfg, norm, train_x)
     family = build_model(cfg.model, cfg, cfg.seed, n_classes=len(SM_PROCESSES))
     family.build_optimizer()
-    pruner = MagnitudePruner(cfg.pruning, family.prunable_layers(), len(_batches(len(train_x), cfg.batch_size,
-                                                                               _epoch_rng(cfg.seed, _TRAIN_STREAM, 0))))
+    pruner = MagnitudePruner(cfg.pruning, family.prunable_layers(), max(1, len(train_x) // cfg.batch_size))
     checkpoint_dir = run_dir / CHECKPOINT_DIR
     if resume:  # before anything in the run directory changes: a bad checkpoint file leaves it as it was
         state = restore_training(family, checkpoint_dir, state)
@@ -452,8 +451,7 @@ def train(
         _plot_history(history, run_dir / "loss.png")
     negatives = family.diagnostic_samples()
     if negatives is not None:
-        data_space = family.embed(train_x) if hasattr(family, "embed") else train_x
-        plot_negatives(data_space, negatives, run_dir / NEGATIVES_PLOT, seed=cfg.seed)
+        plot_negatives(family.sample_space(train_x), negatives, run_dir / NEGATIVES_PLOT, seed=cfg.seed)
     q = cfg.quant.input
     write_json_atomic(run_dir / RUN_INFO, {
         "model": cfg.model,
