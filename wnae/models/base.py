@@ -53,10 +53,11 @@ class ModelFamily:
     deployed_output: ClassVar[str] = "score"
     batch_kind: ClassVar[str] = "features"
 
-    def __init__(self, cfg: Any, seed: int) -> None:  # cfg: wnae.train.config.TrainConfig
+    def __init__(self, cfg: Any, seed: int, *, optimizer: bool = True) -> None:  # cfg: wnae.train.config.TrainConfig
+        """``optimizer=False``: a family that composes others, each with its own optimizer, has none itself."""
         self.cfg = cfg
         self.seed = seed
-        self.optimizer = make_optimizer(cfg.learning_rate, cfg.weight_decay)
+        self.optimizer = make_optimizer(cfg.learning_rate, cfg.weight_decay) if optimizer else None
         self.networks: dict[str, Any] = {}
         self.generators: dict[str, Any] = {}
 

@@ -73,7 +73,7 @@ class TwoStageFamily(ModelFamily):
     deployed_output: ClassVar[str] = "score"
 
     def __init__(self, cfg: Any, seed: int, n_classes: int = 4) -> None:
-        super().__init__(cfg, seed)
+        super().__init__(cfg, seed, optimizer=False)  # one optimizer per stage, in the stage families
         ext = cfg.extractor
         ext_cfg = extractor_config(cfg)
         if ext.method == "vicreg":
