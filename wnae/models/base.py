@@ -89,6 +89,14 @@ class ModelFamily:
 
         return [PrunedLayer(layer, 0, self.cfg.epochs) for layer in qdense_layers(self.networks.values())]
 
+    def describe(self) -> dict[str, Any]:
+        """What the run's ``metrics.json`` should say about how the family trained (e.g. its EMD estimator)."""
+        return {}
+
+    def epoch_diagnostics(self, features: np.ndarray, epoch: int) -> dict[str, float]:
+        """Extra history entries computed after 0-based ``epoch`` on held-out normalised ``features``."""
+        return {}
+
     def diagnostic_samples(self) -> np.ndarray | None:
         """Samples the family draws from its own model (MCMC negatives) for the diagnostic plot, if any."""
         return None

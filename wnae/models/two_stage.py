@@ -143,6 +143,14 @@ class TwoStageFamily(ModelFamily):
                 + [PrunedLayer(layer, self.extractor_epochs, self.cfg.epochs)
                    for layer in qdense_layers(self.head.networks.values())])
 
+    def describe(self) -> dict[str, Any]:
+        return self.head.describe()
+
+    def epoch_diagnostics(self, features: np.ndarray, epoch: int) -> dict[str, float]:
+        if self.in_extractor_stage(epoch):
+            return {}
+        return self.head.epoch_diagnostics(self.embed(features), epoch - self.extractor_epochs)
+
     def diagnostic_samples(self) -> np.ndarray | None:
         return self.head.diagnostic_samples()
 

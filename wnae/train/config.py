@@ -16,6 +16,7 @@ __all__ = [
     "GmmConfig",
     "HeadConfig",
     "LayerQuant",
+    "LoadingConfig",
     "McmcConfig",
     "PruningConfig",
     "QuantConfig",
@@ -248,6 +249,22 @@ class GmmConfig(StrictModel):
     covariance_type: Literal["full", "diag"] = "full"
 
 
+class LoadingConfig(StrictModel):
+    """How training reads its events: all in memory, or streamed from the HDF5 files in chunks.
+
+    ``mode``: ``memory`` (read the SM splits once, as for small files), ``stream`` (read
+    ``chunk_events`` at a time; an epoch visits the chunks in a random order and shuffles the events
+    of ``shuffle_chunks`` chunks together, so memory is bounded by one shuffle window), or ``auto``:
+    stream when the SM training split has more than ``memory_limit_events`` events. Same split,
+    same normalisation (fitted in one streamed pass) either way.
+    """
+
+    mode: Literal["auto", "memory", "stream"] = "auto"
+    memory_limit_events: int = Field(2_000_000, ge=1)
+    chunk_events: int = Field(65_536, ge=1)
+    shuffle_chunks: int = Field(8, ge=1)
+
+
 class TrainConfig(StrictModel):
     """Everything one training run needs; stored resolved as ``runs/<name>/config.yml``.
 
@@ -263,6 +280,7 @@ class TrainConfig(StrictModel):
         architecture, quant, mcmc, vae, contrastive, gmm: see their classes.
         extractor, head, vicreg: the two stages of ``model: two_stage`` (see their classes).
         pruning: magnitude pruning of the kernels (off by default).
+        loading: in memory or streamed from the HDF5 files (see :class:`LoadingConfig`).
 
     Example:
         >>> from wnae.config import parse_config
@@ -289,6 +307,7 @@ class TrainConfig(StrictModel):
     head: HeadConfig = HeadConfig()
     vicreg: VicregConfig = VicregConfig()
     pruning: PruningConfig = PruningConfig()
+    loading: LoadingConfig = LoadingConfig()
 
     @model_validator(mode="after")
     def _two_stage_epochs(self) -> TrainConfig:

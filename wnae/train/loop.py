@@ -57,7 +57,8 @@ class TrainResult:
 
     Attributes:
         run_dir: the finished run directory.
-        history: per-epoch metrics (``loss``, energies, ``val_*``, ``events_per_second``, ``seconds``).
+        history: per-epoch metrics (``loss``, energies, ``val_*``, ``events_per_second``, ``seconds``,
+            ``step_ms``: mean wall time of one training step, and the family's own diagnostics).
         metrics: the content of ``metrics.json``: incl. ``events_per_second`` (all training events
             over all training-step time) and ``events_per_second_by_phase`` (e.g. the AE warm-up
             and the WNAE phase apart).
@@ -184,7 +185,7 @@ def _plot_history(history: dict[str, list[float]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = [k for k in history if k not in ("epoch", "seconds", "events_per_second")]
+    keys = [k for k in history if k not in ("epoch", "seconds", "events_per_second", "step_ms")]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for key in keys:
         ax = axes[1] if key.startswith("val_") else axes[0]
@@ -393,8 +394,10 @@ def train(
             val_rows = [family.validation_step(_make_batch(kind, val_events, val_x, chunk, norm, cfg, val_rng))
                         for chunk in np.array_split(val_index, max(1, len(val_index) // 4096))]
             epoch_metrics = {**_mean_metrics(rows), **{f"val_{k}": v for k, v in _mean_metrics(val_rows).items()}}
+            epoch_metrics.update(family.epoch_diagnostics(val_x, epoch))
             epoch_metrics["events_per_second"] = n_events / seconds
             epoch_metrics["seconds"] = seconds
+            epoch_metrics["step_ms"] = 1e3 * seconds / max(1, len(rows))
             n_done = len(history.get("loss", []))
             for key in [*history, *(k for k in epoch_metrics if k not in history)]:
                 # a metric may start later (energy_neg after AE pre-training): earlier epochs get NaN
@@ -424,6 +427,7 @@ def train(
         "training_seconds": time.perf_counter() - started,
         "events_per_second": overall,
         "events_per_second_by_phase": by_phase,
+        **family.describe(),
     }
     if pruner.active:
         metrics["kernel_sparsity"] = pruner.sparsity_report()
