@@ -88,6 +88,7 @@ class TwoStageFamily(ModelFamily):
         self.head = build_model(cfg.head.model, head_config(cfg), seed, dim=ext.embedding_dim,
                                 input_name=HEAD_INPUT_NAME)
         self.extractor_epochs = ext.epochs
+        self._embed = None
         self.networks = {**{f"extractor_{k}": v for k, v in self.extractor.networks.items()},
                          **{f"head_{k}": v for k, v in self.head.networks.items()}}
 
@@ -105,7 +106,13 @@ class TwoStageFamily(ModelFamily):
 
     def embed(self, x: np.ndarray) -> np.ndarray:
         """The (frozen) extractor's embedding of normalised features, float32 (n, embedding_dim)."""
-        return np.asarray(self.extractor.encoder(x, training=False), np.float32)
+        if self._embed is None:  # one compiled function for every batch size (an eager call costs ~160 ops)
+            import tensorflow as tf
+
+            encoder = self.extractor.encoder
+            self._embed = tf.function(lambda v: encoder(v, training=False),
+                                      input_signature=[tf.TensorSpec([None, encoder.input_shape[-1]], tf.float32)])
+        return self._embed(np.asarray(x, np.float32)).numpy()
 
     def train_step(self, batch: dict[str, np.ndarray], epoch: int) -> dict[str, float]:
         if self.in_extractor_stage(epoch):

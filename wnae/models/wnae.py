@@ -6,7 +6,9 @@ The energy is the reconstruction error :math:`E(x)` of :mod:`wnae.models.ae`. Th
 * ``nae`` [1]: :math:`\\langle E_+ \\rangle - \\langle E_- \\rangle + \\gamma \\langle E_-^2 \\rangle`
   with negatives :math:`x_-` from Langevin MCMC on :math:`e^{-E(x)/T}`.
 * ``wnae`` [2]: :math:`W_2^2(x_+, x_-)`, the squared-Euclidean optimal-transport (EMD) distance
-  between the data batch and the negatives in input space (exact, POT ``ot.emd``; or sliced).
+  between the data batch and the negatives in input space, by one of the estimators of
+  :mod:`wnae.models.transport` (``mcmc.distance``: exact by linear assignment or network simplex,
+  sliced, or a learned dual potential).
   The negatives depend on the weights through the Langevin chain, and the gradient flows through
   the chain (nested ``tf.GradientTape``): lowering :math:`W` moves the model's own samples onto
   the data, which shapes :math:`E` everywhere, not only on the data.
@@ -24,12 +26,13 @@ References:
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, ClassVar
 
 import numpy as np
 
 from wnae.data.schema import N_FEATURES
-from wnae.models import losses
+from wnae.models import losses, transport
 from wnae.models.ae import build_autoencoder
 from wnae.models.base import ModelFamily, apply_gradients
 from wnae.models.registry import register_model
@@ -63,6 +66,7 @@ class AutoencoderFamily(ModelFamily):
       spread, RMS over the coordinates (0 when the chains trace the data).
     * ``neg_std_ratio``: the negatives' spread over the data's, mean over the coordinates (≪ 1: the
       chains collapse into the energy minima; ≫ 1: they wander off the data).
+    * ``solver_ms``: wall time of the exact W solver in the step (``emd``, ``assignment``).
     """
 
     name: ClassVar[str] = "wnae"
@@ -78,6 +82,12 @@ class AutoencoderFamily(ModelFamily):
         import tensorflow as tf
 
         self.objective = objective
+        if objective == "wnae" and cfg.mcmc.xla and cfg.mcmc.distance in transport.EXACT_SOLVERS:
+            from wnae.errors import ModelError
+
+            msg = (f"mcmc.xla compiles the whole step, but distance '{cfg.mcmc.distance}' solves W outside "
+                   "TensorFlow: use xla with distance neural or sliced, or set xla: false")
+            raise ModelError(msg)
         self.autoencoder, self._deploy = build_autoencoder(cfg, dim=dim, quant_name=input_name)
         self.networks = {"autoencoder": self.autoencoder}
         m = cfg.mcmc
@@ -86,7 +96,10 @@ class AutoencoderFamily(ModelFamily):
         # Langevin noise and sliced-EMD directions: a checkpointed generator (resume continues it)
         self.noise = tf.random.Generator.from_seed(seed + 2)
         self.generators = {"noise_rng": self.noise}
+        self.dual = (transport.NeuralDual(dim, m.critic.widths, m.critic.learning_rate, m.critic.steps, seed + 3)
+                     if objective == "wnae" and m.distance == "neural" else None)
         self._steps: dict[str, Any] = {}
+        self._solver_seconds = 0.0
 
     def energy(self, x, training: bool = True):  # noqa: ANN001, ANN201 (tensors)
         """E(x), float32 (n,): mean over the inputs of (x_q − x̂)²."""
@@ -101,7 +114,32 @@ class AutoencoderFamily(ModelFamily):
             temperature=m.temperature, bound=m.bound, generator=self.noise,
         )
 
-    def objective_loss(self, x_pos, x_neg, e_pos, e_neg, objective: str):  # noqa: ANN001, ANN201
+    # --- the objectives
+    def _exact_solve(self, x_pos: np.ndarray, x_neg: np.ndarray) -> tuple[np.float32, np.ndarray]:
+        """The exact W and each negative's target (NumPy, inside the step), timed."""
+        t0 = time.perf_counter()
+        w, targets = transport.exact_targets(x_pos, x_neg, self.cfg.mcmc.distance)
+        self._solver_seconds += time.perf_counter() - t0
+        return np.float32(w), targets
+
+    def wasserstein(self, x_pos, x_neg, cost=None):  # noqa: ANN001, ANN201
+        """W(x₊, x₋) by the configured estimator: a scalar whose value is the estimate and whose
+        gradient in ``x_neg`` is the estimator's (see :mod:`wnae.models.transport`)."""
+        import tensorflow as tf
+
+        m = self.cfg.mcmc
+        if m.distance == "sliced":
+            return losses.sliced_emd_loss(x_pos, x_neg, m.n_projections, generator=self.noise)
+        if m.distance == "neural":
+            cost = transport.squared_distances(x_pos, x_neg) if cost is None else cost
+            return self.dual.semi_dual(tf.stop_gradient(self.dual.potential(x_pos)), cost)
+        w, targets = tf.numpy_function(self._exact_solve, [x_pos, tf.stop_gradient(x_neg)], [tf.float32, tf.float32])
+        targets = tf.ensure_shape(targets, x_neg.shape)
+        # value W, gradient (2/m)(x_neg - t): the cost under the exact plan, held fixed
+        surrogate = tf.reduce_sum(tf.square(x_neg - targets)) / tf.cast(tf.shape(x_neg)[0], x_neg.dtype)
+        return tf.ensure_shape(w, ()) + surrogate - tf.stop_gradient(surrogate)
+
+    def objective_loss(self, x_pos, x_neg, e_pos, e_neg, objective: str, cost=None):  # noqa: ANN001, ANN201
         """The scalar loss of ``objective`` from data, negatives and their energies."""
         import tensorflow as tf
 
@@ -110,9 +148,7 @@ class AutoencoderFamily(ModelFamily):
             return tf.reduce_mean(e_pos)
         if objective == "nae":
             return losses.nae_loss(e_pos, e_neg, m.nae_gamma)
-        if m.distance == "emd":
-            return losses.emd_loss(x_pos, x_neg)
-        return losses.sliced_emd_loss(x_pos, x_neg, m.n_projections, generator=self.noise)
+        return self.wasserstein(x_pos, x_neg, cost)
 
     def _step_fn(self, objective: str):  # noqa: ANN202
         import tensorflow as tf
@@ -121,6 +157,8 @@ class AutoencoderFamily(ModelFamily):
             return self._steps[objective]
         bound = self.cfg.mcmc.bound
         variables = self.autoencoder.trainable_variables
+
+        neural = objective == "wnae" and self.dual is not None
 
         @tf.function
         def step(x_pos, x0):  # noqa: ANN001, ANN202
@@ -131,8 +169,11 @@ class AutoencoderFamily(ModelFamily):
                 else:
                     x_neg = self.negatives(x0)
                     e_neg = self.energy(x_neg)
-                loss = self.objective_loss(x_pos, x_neg, e_pos, e_neg, objective)
+                cost = transport.squared_distances(x_pos, x_neg) if neural else None
+                loss = self.objective_loss(x_pos, x_neg, e_pos, e_neg, objective, cost)
             apply_gradients(self.optimizer, tape, loss, variables)
+            if neural:  # the critic's ascent on this step's distance matrix, after the model's descent
+                self.dual.ascend(x_pos, cost)
             at_bound = tf.reduce_mean(tf.cast(tf.abs(x_neg) >= bound, tf.float32))
             return loss, tf.reduce_mean(e_pos), tf.reduce_mean(e_neg), at_bound, tf.stop_gradient(x_neg)
 
@@ -146,12 +187,29 @@ class AutoencoderFamily(ModelFamily):
     def phase(self, epoch: int) -> str:
         return self.current_objective(epoch)
 
+    def _warm_critic(self, x_pos: np.ndarray, x0: np.ndarray) -> None:
+        """``critic.warmup_steps`` ascent steps on the first WNAE batch (chains run without updating the model)."""
+        import tensorflow as tf
+
+        steps = self.cfg.mcmc.critic.warmup_steps
+        x_pos = tf.constant(x_pos)
+        cost = transport.squared_distances(x_pos, tf.stop_gradient(self.negatives(tf.constant(x0))))
+        ascend = tf.function(self.dual.ascend)
+        for _ in range(max(1, steps // self.dual.steps)):
+            ascend(x_pos, cost)
+
     def train_step(self, batch: dict[str, np.ndarray], epoch: int) -> dict[str, float]:
         objective = self.current_objective(epoch)
         x = batch["features"]
         x0 = self.buffer.sample(len(x), data=x) if objective != "ae" else np.zeros_like(x)
+        if objective == "wnae" and self.dual is not None and self.cfg.mcmc.critic.warmup_steps \
+                and int(self.dual.optimizer.iterations) == 0:  # the first WNAE step (also after a resume)
+            self._warm_critic(x, x0)
+        self._solver_seconds = 0.0
         loss, e_pos, e_neg, at_bound, x_neg = self._step_fn(objective)(x, x0)
         out = {"loss": float(loss), "energy_pos": float(e_pos)}
+        if objective == "wnae" and self.cfg.mcmc.distance in transport.EXACT_SOLVERS:
+            out["solver_ms"] = 1e3 * self._solver_seconds
         if objective != "ae":
             x_neg = x_neg.numpy()
             self.buffer.push(x_neg)
@@ -166,6 +224,37 @@ class AutoencoderFamily(ModelFamily):
 
     def validation_step(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
         return {"energy_pos": float(np.mean(self.energy(batch["features"], training=False)))}
+
+    def describe(self) -> dict[str, Any]:
+        """The objective and, for a WNAE, its W estimator (``metrics.json``)."""
+        return {"objective": self.objective, **({"distance": self.cfg.mcmc.distance} if self.objective == "wnae" else {})}
+
+    def epoch_diagnostics(self, features: np.ndarray, epoch: int) -> dict[str, float]:
+        """For ``distance: neural``: the estimate against the exact W on held-out data and the latest negatives.
+
+        ``neural_w_rel_error``: (Ŵ − W)/W, with W by linear assignment between up to one batch of
+        ``features`` (validation events) and as many of the replay buffer's newest chain end
+        points; ``neural_grad_cosine``: cosine between the estimator's and the exact gradient of
+        W with respect to those negatives. Draws no random numbers (training continues the same).
+        """
+        if self.dual is None or self.current_objective(epoch) != "wnae":
+            return {}
+        n = min(len(features), len(self.buffer.samples), self.cfg.batch_size)
+        if n < 2:
+            return {}
+        x_pos, x_neg = np.asarray(features[:n], np.float32), self.buffer.samples[:n]
+        w, exact = transport.exact_targets(x_pos, x_neg, "assignment")
+        w_hat, neural = self.dual.targets(x_pos, x_neg)
+        return {"neural_w_rel_error": (w_hat - w) / w if w > 0 else 0.0,
+                "neural_grad_cosine": transport.gradient_cosine(x_neg, exact, neural)}
+
+    def checkpoint_objects(self) -> dict[str, Any]:
+        return {**super().checkpoint_objects(), **(self.dual.checkpoint_objects() if self.dual is not None else {})}
+
+    def build_optimizer(self) -> None:
+        super().build_optimizer()
+        if self.dual is not None:
+            self.dual.build_optimizer()
 
     def deploy_model(self):  # noqa: ANN201
         return self._deploy

@@ -12,6 +12,7 @@ from wnae.models.quantization import QuantSpec
 __all__ = [
     "ArchitectureConfig",
     "ContrastiveConfig",
+    "CriticConfig",
     "ExtractorConfig",
     "GmmConfig",
     "HeadConfig",
@@ -102,6 +103,26 @@ class ArchitectureConfig(StrictModel):
         return self
 
 
+class CriticConfig(StrictModel):
+    """The Kantorovich potential of ``distance: neural`` (:class:`wnae.models.transport.NeuralDual`).
+
+    An MLP (``widths``, ReLU) on the data side, trained by Adam ascent on the batch semi-dual:
+    ``steps`` ascent steps per training step on the step's own distance matrix, after
+    ``warmup_steps`` steps on the first batch of the WNAE phase (a random potential's gradient is
+    the nearest-data-point one).
+    """
+
+    widths: list[int] = Field(default_factory=lambda: [128, 128])
+    learning_rate: float = Field(1e-3, gt=0)
+    steps: int = Field(1, ge=1, le=100)
+    warmup_steps: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _positive(self) -> CriticConfig:
+        _check_widths(self.widths, "critic widths")
+        return self
+
+
 class McmcConfig(StrictModel):
     """Langevin sampling of negative samples (WNAE and NAE).
 
@@ -115,6 +136,11 @@ class McmcConfig(StrictModel):
     chains restarts from the buffer, the rest start fresh (``init``: uniform in the bounds,
     𝒩(0, 1) clipped to them, or ``data``: the batch's own events plus 𝒩(0, ``data_init_noise``²),
     so that new chains begin on the data manifold and explore away from it).
+
+    ``distance``, the WNAE's W between the data batch and the negatives
+    (:mod:`wnae.models.transport`): ``assignment`` (exact, SciPy's linear assignment, the default),
+    ``emd`` (exact, POT's network simplex), ``sliced`` (``n_projections`` random 1-D projections)
+    or ``neural`` (a learned dual potential, :class:`CriticConfig`).
     """
 
     steps: int = Field(10, ge=1, le=200)
@@ -126,8 +152,12 @@ class McmcConfig(StrictModel):
     replay_ratio: float = Field(0.95, ge=0, le=1)
     init: Literal["uniform", "gaussian", "data"] = Field("gaussian", description="fresh chain starts")
     data_init_noise: float = Field(0.5, ge=0, description="init 'data': spread added to the data starts")
-    distance: Literal["emd", "sliced"] = "emd"
+    distance: Literal["emd", "assignment", "sliced", "neural"] = Field(
+        "assignment", description="W estimator (wnae.models.transport): exact by network simplex or assignment, "
+                                  "sliced, or a learned dual potential")
     n_projections: int = Field(128, ge=1)
+    critic: CriticConfig = CriticConfig()
+    xla: bool = Field(False, description="compile the training step with XLA (jit_compile; not with an exact distance)")
     nae_gamma: float = Field(1.0, ge=0, description="NAE loss: E+ - E- + gamma * E-^2")
     pretrain_epochs: int = Field(0, ge=0, description="plain-AE epochs before the WNAE/NAE objective")
 
@@ -256,7 +286,10 @@ class LoadingConfig(StrictModel):
     ``chunk_events`` at a time; an epoch visits the chunks in a random order and shuffles the events
     of ``shuffle_chunks`` chunks together, so memory is bounded by one shuffle window), or ``auto``:
     stream when the SM training split has more than ``memory_limit_events`` events. Same split,
-    same normalisation (fitted in one streamed pass) either way.
+    same normalisation (fitted in one streamed pass) and same ``max_train_events`` subset either
+    way; when one window holds the whole split, the same batches. Streamed, the diagnostics that
+    need an array (input saturation, the negatives plot, a latent family's GMM) use an evenly
+    strided sample of at most 200 000 training events (see :mod:`wnae.train.data_source`).
     """
 
     mode: Literal["auto", "memory", "stream"] = "auto"
