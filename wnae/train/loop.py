@@ -5,9 +5,14 @@ after every epoch, so ``--resume`` continues an interrupted run) and completed a
 deployable model, history, metrics, loss plot, GMM where relevant, and last ``run.json``, which
 marks the run as finished. Every file is written atomically.
 
+The SM events come through a :class:`~wnae.train.data_source.DataSource`: both splits in memory,
+or streamed from the HDF5 files in chunks when they are large (``loading`` in the config; same
+split, normalisation and, for a window that holds the whole split, the same batches).
+
 Resume is bit-identical: an interrupted run continued with ``--resume`` gives the same losses
 and weights as the same run uninterrupted. Every random stream is either a function of
-``(seed, epoch)`` (the batch order and the augmentations of each epoch, the validation views) or
+``(seed, epoch)`` (the batch order and the augmentations of each epoch, the chunk order of a
+streamed epoch, the validation views) or
 checkpointed after every epoch (weights, AdamW state, the families' ``tf.random.Generator``
 states, the replay buffer and its NumPy generator state); the TensorFlow checkpoint ``ckpt-<n>``
 is written before ``state.npz`` (epoch ``n``), and both of the last two epochs are kept, so an
@@ -29,22 +34,19 @@ import numpy as np
 
 from wnae._io import atomic_path, write_json_atomic
 from wnae.config import dump_config, load_config
-from wnae.data.io import EventSet, read_events
-from wnae.data.preprocess import Normaliser, fit_normaliser, load_normaliser
-from wnae.data.samples import SM_PROCESSES, SampleRole, Split, load_manifest, split_mask
-from wnae.errors import ConfigError, DataError, ModelError
+from wnae.data.preprocess import Normaliser, load_normaliser
+from wnae.data.samples import SM_PROCESSES
+from wnae.errors import ConfigError, ModelError
 from wnae.models.pruning import MagnitudePruner
 from wnae.models.run_files import TrainingState, read_training_state
 from wnae.models.serialization import CHECKPOINT_DIR, CHECKPOINT_STATE
 from wnae.train.config import TrainConfig
+from wnae.train.data_source import load_sm_split, open_source
 
 __all__ = ["TrainResult", "load_sm_split", "throughput", "train"]
 
 logger = logging.getLogger(__name__)
 
-#: Streams of the loop's NumPy generators: one seed, independent streams (SeedSequence entropy).
-_TRAIN_STREAM = 0  # the batch order and augmentations of each epoch: (seed, 0, epoch)
-_VALIDATION_STREAM = 1  # the validation views, the same every epoch: (seed, 1)
 #: TensorFlow checkpoints kept: the last two, so that the one ``state.npz`` names always exists.
 _CHECKPOINTS_KEPT = 2
 #: The sampler diagnostic plot of energy-based runs.
@@ -71,30 +73,6 @@ class TrainResult:
     config: TrainConfig | None = None
 
 
-def load_sm_split(data_dir: str | Path, split: Split | str, max_events: int | None = None,
-                  seed: int = 0) -> EventSet:
-    """The SM background events of one split, all processes together (labels kept)."""
-    parts = []
-    for sample in load_manifest(data_dir):
-        if sample.role is not SampleRole.BACKGROUND:
-            continue
-        events = read_events(sample.path(data_dir))
-        if events.process_label is None:
-            events.process_label = np.full(len(events), sample.process_label, np.int16)
-        parts.append(events.select(split_mask(len(events), split)))
-    if not parts:
-        msg = f"no SM background samples in {data_dir}/manifest.json"
-        raise DataError(msg)
-    events = EventSet.concatenate(parts)
-    if max_events is not None and len(events) > max_events:
-        keep = np.sort(np.random.default_rng(seed).choice(len(events), max_events, replace=False))
-        events = events.select(keep)
-    if len(events) == 0:
-        msg = f"the SM {Split(split).value} split is empty"
-        raise DataError(msg)
-    return events
-
-
 def _check_same_normalisation(path: Path, norm: Normaliser, data_dir: Path) -> None:
     """On resume the training data must give the normalisation the run was trained with."""
     if not path.is_file():
@@ -119,22 +97,6 @@ def _check_input_precision(cfg: TrainConfig, norm: Normaliser, train_features: n
                     100 * outside, q.min_value, q.max_value)
 
 
-def _epoch_rng(seed: int, stream: int, epoch: int | None = None) -> np.random.Generator:
-    """The NumPy generator of one stream (and epoch): a function of its arguments only, so resumable."""
-    entropy = [seed, stream] if epoch is None else [seed, stream, epoch]
-    return np.random.default_rng(np.random.SeedSequence(entropy))
-
-
-def _batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    order = rng.permutation(n)
-    return [order[i : i + batch_size] for i in range(0, n - batch_size + 1, batch_size)] or [order]
-
-
-def _events_per_epoch(n: int, batch_size: int) -> int:
-    """Events :func:`_batches` trains on per epoch (full batches only, or all when fewer than one)."""
-    return (n // batch_size) * batch_size or n
-
-
 def throughput(history: dict[str, list[float]], phases: list[str]) -> tuple[float | None, dict[str, float]]:
     """Training events per second: over all epochs, and per phase (total events / total time each).
 
@@ -157,22 +119,6 @@ def throughput(history: dict[str, list[float]], phases: list[str]) -> tuple[floa
         return None, {}
     overall = sum(e for e, _ in totals.values()) / sum(t for _, t in totals.values())
     return overall, {phase: e / t for phase, (e, t) in totals.items()}
-
-
-def _views(particles: np.ndarray, norm: Normaliser, cfg: TrainConfig, rng: np.random.Generator) -> tuple:
-    from wnae.models.augment import augment
-
-    c = cfg.contrastive
-    kw = {"pt_smear": c.pt_smear, "drop_pt_gev": c.drop_pt_gev, "drop_probability": c.drop_probability}
-    return norm.transform(augment(particles, rng, **kw)), norm.transform(augment(particles, rng, **kw))
-
-
-def _make_batch(kind: str, events: EventSet, features: np.ndarray, index: np.ndarray, norm, cfg, rng) -> dict:  # noqa: ANN001
-    if kind == "features":
-        return {"features": features[index]}
-    # "views": two augmented views of each event and its process label
-    v1, v2 = _views(events.particles[index], norm, cfg, rng)
-    return {"view1": v1, "view2": v2, "labels": events.process_label[index].astype(np.int32)}
 
 
 def _mean_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
@@ -339,17 +285,14 @@ def train(
             raise ModelError(msg)
 
     tf.keras.utils.set_random_seed(cfg.seed)
-    train_events = load_sm_split(data_dir, Split.TRAIN, cfg.max_train_events, cfg.seed)
-    val_events = load_sm_split(data_dir, Split.VALIDATION, None if cfg.max_train_events is None
-                               else max(1, cfg.max_train_events // 3), cfg.seed)
-    norm = fit_normaliser([train_events.particles], cfg.normalisation)
+    source = open_source(data_dir, cfg)  # in memory or streamed from the files (cfg.loading)
+    norm = source.norm
     if resume:
         _check_same_normalisation(run_dir / "normalisation.json", norm, data_dir)
-    train_x, val_x = norm.transform(train_events.particles), norm.transform(val_events.particles)
-    _check_input_precision(cfg, norm, train_x)
+    _check_input_precision(cfg, norm, source.train_sample)
     family = build_model(cfg.model, cfg, cfg.seed, n_classes=len(SM_PROCESSES))
     family.build_optimizer()
-    pruner = MagnitudePruner(cfg.pruning, family.prunable_layers(), max(1, len(train_x) // cfg.batch_size))
+    pruner = MagnitudePruner(cfg.pruning, family.prunable_layers(), source.steps_per_epoch)
     checkpoint_dir = run_dir / CHECKPOINT_DIR
     if resume:  # before anything in the run directory changes: a bad checkpoint file leaves it as it was
         state = restore_training(family, checkpoint_dir, state)
@@ -374,12 +317,11 @@ def train(
     epoch = saved = start_epoch
     try:
         for epoch in bar:
-            rng = _epoch_rng(cfg.seed, _TRAIN_STREAM, epoch)
             t0 = time.perf_counter()
             rows, n_events = [], 0
             kind = family.batch_kind_at(epoch)
-            for step, index in enumerate(_batches(len(train_x), cfg.batch_size, rng)):
-                metrics = family.train_step(_make_batch(kind, train_events, train_x, index, norm, cfg, rng), epoch)
+            for step, batch in enumerate(source.epoch_batches(kind, epoch)):
+                metrics = family.train_step(batch, epoch)
                 pruner.step(epoch, step)
                 if not all(math.isfinite(v) for v in metrics.values()):
                     msg = (f"non-finite loss at epoch {epoch + 1} ({metrics}); training stopped. The last good "
@@ -387,14 +329,11 @@ def train(
                            "rate or the Langevin step and --resume")
                     raise ModelError(msg)
                 rows.append(metrics)
-                n_events += len(index)
+                n_events += len(next(iter(batch.values())))
             seconds = time.perf_counter() - t0
-            val_rng = _epoch_rng(cfg.seed, _VALIDATION_STREAM)
-            val_index = np.arange(len(val_x))
-            val_rows = [family.validation_step(_make_batch(kind, val_events, val_x, chunk, norm, cfg, val_rng))
-                        for chunk in np.array_split(val_index, max(1, len(val_index) // 4096))]
+            val_rows = [family.validation_step(batch) for batch in source.validation_batches(kind)]
             epoch_metrics = {**_mean_metrics(rows), **{f"val_{k}": v for k, v in _mean_metrics(val_rows).items()}}
-            epoch_metrics.update(family.epoch_diagnostics(val_x, epoch))
+            epoch_metrics.update(family.epoch_diagnostics(source.validation_sample, epoch))
             epoch_metrics["events_per_second"] = n_events / seconds
             epoch_metrics["seconds"] = seconds
             epoch_metrics["step_ms"] = 1e3 * seconds / max(1, len(rows))
@@ -420,9 +359,10 @@ def train(
     save_qkeras_model(deploy, run_dir / DEPLOY_MODEL)
     overall, by_phase = throughput(history, [family.phase(e) for e in range(len(history.get("loss", [])))])
     metrics: dict[str, Any] = {
-        "train_events": len(train_x),
-        "train_events_per_epoch": _events_per_epoch(len(train_x), cfg.batch_size),
-        "validation_events": len(val_x),
+        "train_events": source.n_train,
+        "train_events_per_epoch": source.events_per_epoch,
+        "validation_events": source.n_validation,
+        "loading": source.describe(),
         "final": {k: v[-1] for k, v in history.items() if not math.isnan(v[-1])},
         "training_seconds": time.perf_counter() - started,
         "events_per_second": overall,
@@ -434,7 +374,7 @@ def train(
     if family.deployed_output == "latent":
         import joblib
 
-        latents = deploy.predict(train_x, batch_size=8192, verbose=0).astype(np.float64)
+        latents = deploy.predict(source.train_sample, batch_size=8192, verbose=0).astype(np.float64)
         gmm = _fit_gmm(latents, cfg, cfg.seed)
         with atomic_path(run_dir / GMM_FILE) as tmp:
             joblib.dump(gmm, tmp)
@@ -455,7 +395,7 @@ def train(
         _plot_history(history, run_dir / "loss.png")
     negatives = family.diagnostic_samples()
     if negatives is not None:
-        plot_negatives(family.sample_space(train_x), negatives, run_dir / NEGATIVES_PLOT, seed=cfg.seed)
+        plot_negatives(family.sample_space(source.train_sample), negatives, run_dir / NEGATIVES_PLOT, seed=cfg.seed)
     q = cfg.quant.input
     write_json_atomic(run_dir / RUN_INFO, {
         "model": cfg.model,
