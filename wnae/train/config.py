@@ -114,7 +114,7 @@ class CriticConfig(StrictModel):
 
     widths: list[int] = Field(default_factory=lambda: [128, 128])
     learning_rate: float = Field(1e-3, gt=0)
-    steps: int = Field(1, ge=1, le=100)
+    steps: int = Field(5, ge=1, le=100)
     warmup_steps: int = Field(0, ge=0)
 
     @model_validator(mode="after")
