@@ -231,13 +231,16 @@ def main() -> None:
     parser.add_argument("--share-distance", default="neural", help="W estimator of the step breakdown")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--n-batches", type=int, default=10, help="batches timed per model")
+    parser.add_argument("--intra-op-threads", type=int, default=1, help="as threads.intra_op (0: TF's default)")
+    parser.add_argument("--inter-op-threads", type=int, default=0, help="as threads.inter_op (0: TF's default)")
     args = parser.parse_args()
 
     import tensorflow as tf
 
     from wnae.data.preprocess import fit_normaliser
-    from wnae.train.loop import load_sm_split
+    from wnae.train.loop import configure_threads, load_sm_split
 
+    configure_threads(args.intra_op_threads, args.inter_op_threads)  # before TensorFlow runs, as wnae train does
     tf.keras.utils.set_random_seed(0)
     data_dir = args.data_dir
     if not (data_dir / "manifest.json").is_file():
@@ -247,8 +250,10 @@ def main() -> None:
         print(f"(no {args.data_dir}/manifest.json: toy data in {data_dir})")
     events = load_sm_split(data_dir, "train")
     features = fit_normaliser([events.particles], "fixed_point").transform(events.particles)
+    threading = tf.config.threading
     print(f"{len(features)} SM training events from {data_dir}; TensorFlow threads: "
-          f"intra {tf.config.threading.get_intra_op_parallelism_threads() or 'auto'}")
+          f"intra-op {threading.get_intra_op_parallelism_threads() or 'auto'}, "
+          f"inter-op {threading.get_inter_op_parallelism_threads() or 'auto'}")
     tables = set(args.tables.split(","))
     batches = [int(b) for b in args.batches.split(",")]
     if "solvers" in tables:

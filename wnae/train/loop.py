@@ -43,7 +43,7 @@ from wnae.models.serialization import CHECKPOINT_DIR, CHECKPOINT_STATE
 from wnae.train.config import TrainConfig
 from wnae.train.data_source import load_sm_split, open_source
 
-__all__ = ["TrainResult", "load_sm_split", "throughput", "train"]
+__all__ = ["TrainResult", "configure_threads", "load_sm_split", "throughput", "train"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +71,22 @@ class TrainResult:
     history: dict[str, list[float]]
     metrics: dict[str, Any]
     config: TrainConfig | None = None
+
+
+def configure_threads(intra_op: int, inter_op: int) -> None:
+    """Set TensorFlow's CPU threads (0: its default) if TensorFlow has not started yet; log it if it has."""
+    import tensorflow as tf
+
+    threading = tf.config.threading
+    if (threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads()) == (intra_op, inter_op):
+        return
+    try:
+        threading.set_intra_op_parallelism_threads(intra_op)
+        threading.set_inter_op_parallelism_threads(inter_op)
+    except RuntimeError:  # TensorFlow already runs in this process (a notebook, a test session)
+        logger.info("TensorFlow already runs with intra-op %d, inter-op %d threads: threads %d/%d not applied",
+                    threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads(),
+                    intra_op, inter_op)
 
 
 def _check_same_normalisation(path: Path, norm: Normaliser, data_dir: Path) -> None:
@@ -284,6 +300,7 @@ def train(
             msg = f"{run_dir} exists: choose another --name, or --resume it"
             raise ModelError(msg)
 
+    configure_threads(cfg.threads.intra_op, cfg.threads.inter_op)
     tf.keras.utils.set_random_seed(cfg.seed)
     source = open_source(data_dir, cfg)  # in memory or streamed from the files (cfg.loading)
     norm = source.norm
