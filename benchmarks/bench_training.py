@@ -60,7 +60,7 @@ def bench_solvers(sizes: list[int]) -> None:
         w = np.full(n, 1.0 / n)
         reps = 1 if n >= 4096 else 3
         exact = _time(lambda: ot.emd2(w, w, ot.dist(x, y), numItermax=10_000_000), reps)  # noqa: B023
-        assignment = _time(lambda: transport.exact_w2(x, y), reps)  # noqa: B023
+        assignment = _time(lambda: transport.exact_w2(x, y, "assignment"), reps)  # noqa: B023
         sliced = _time(lambda: ot.sliced_wasserstein_distance(x, y, n_projections=128, seed=0), reps)  # noqa: B023
         xt, yt = tf.constant(x, tf.float32), tf.constant(y, tf.float32)
         neural = _time(lambda: estimate(xt, yt).numpy(), max(reps, 3))  # noqa: B023

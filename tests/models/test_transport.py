@@ -129,7 +129,7 @@ def test_xla_is_refused_with_an_exact_solver_and_compiles_the_neural_step():
     from wnae.errors import ModelError
 
     with pytest.raises(ModelError, match="distance 'assignment' solves W outside TensorFlow"):
-        build_model("wnae", parse_config(TrainConfig, {"mcmc": {"xla": True}}), 0)
+        build_model("wnae", parse_config(TrainConfig, {"mcmc": {"xla": True, "distance": "assignment"}}), 0)
     cfg = parse_config(TrainConfig, {"batch_size": 32, "architecture": {"encoder": [8], "latent_dim": 2},
                                      "mcmc": {"steps": 2, "buffer_size": 64, "distance": "neural", "xla": True,
                                               "critic": {"widths": [8]}}})

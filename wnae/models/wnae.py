@@ -232,7 +232,7 @@ class AutoencoderFamily(ModelFamily):
     def epoch_diagnostics(self, features: np.ndarray, epoch: int) -> dict[str, float]:
         """For ``distance: neural``: the estimate against the exact W on held-out data and the latest negatives.
 
-        ``neural_w_rel_error``: (Ŵ − W)/W, with W by linear assignment between up to one batch of
+        ``neural_w_rel_error``: (Ŵ − W)/W, with W by the network simplex between up to one batch of
         ``features`` (validation events) and as many of the replay buffer's newest chain end
         points; ``neural_grad_cosine``: cosine between the estimator's and the exact gradient of
         W with respect to those negatives. Draws no random numbers (training continues the same).
@@ -243,7 +243,7 @@ class AutoencoderFamily(ModelFamily):
         if n < 2:
             return {}
         x_pos, x_neg = np.asarray(features[:n], np.float32), self.buffer.samples[:n]
-        w, exact = transport.exact_targets(x_pos, x_neg, "assignment")
+        w, exact = transport.exact_targets(x_pos, x_neg, "emd")
         w_hat, neural = self.dual.targets(x_pos, x_neg)
         return {"neural_w_rel_error": (w_hat - w) / w if w > 0 else 0.0,
                 "neural_grad_cosine": transport.gradient_cosine(x_neg, exact, neural)}
