@@ -110,7 +110,7 @@ def test_unknown_exact_solver_is_refused():
 
 
 def test_neural_family_trains_its_critic_and_checkpoints_it():
-    fam = _family("neural", warmup_steps=5)
+    fam = _family("neural", warmup_steps=5, steps=1)
     fam.build_optimizer()
     assert {"critic", "critic_optimizer"} <= set(fam.checkpoint_objects())
     x = np.random.default_rng(6).normal(size=(64, 6)).astype(np.float32)

@@ -43,3 +43,22 @@ def test_cli_summary_reports_overall_and_phase_rates(tmp_path, capsys):
     assert "mean_events_per_second" not in metrics
     assert (f"{metrics['events_per_second']:.0f} events/s (ae phase {rates['ae']:.0f}, "
             f"wnae phase {rates['wnae']:.0f})") in out
+
+
+def test_thread_settings_are_kept_once_tensorflow_runs(caplog):
+    """TensorFlow fixes its thread pools when it starts: a later, different request is logged, not half-applied."""
+    import logging
+
+    import tensorflow as tf
+
+    from wnae.train.loop import configure_threads
+
+    tf.constant(1.0) + 1.0  # noqa: B018 (TensorFlow runs in this process now)
+    threading = tf.config.threading
+    before = (threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads())
+    configure_threads(*before)  # what it already has: nothing to do, nothing logged
+    assert "not applied" not in caplog.text
+    with caplog.at_level(logging.INFO, logger="wnae.train.loop"):
+        configure_threads(before[0] + 3, before[1] + 3)
+    assert f"threads {before[0] + 3}/{before[1] + 3} not applied" in caplog.text
+    assert (threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads()) == before
