@@ -142,8 +142,10 @@ def test_wnae_step_reports_chain_diagnostics_and_fills_the_buffer():
     tf.keras.utils.set_random_seed(0)
     fam = build_model("wnae", _cfg("wnae", mcmc={"steps": 2, "buffer_size": 256, "init": "gaussian"}), 0)
     metrics = fam.train_step({"features": _features(64)}, epoch=0)
-    assert set(metrics) == {"loss", "energy_pos", "energy_neg", "neg_at_bound", "neg_mean_shift", "neg_std_ratio"}
+    assert set(metrics) == {"loss", "energy_pos", "energy_neg", "neg_at_bound", "neg_mean_shift", "neg_std_ratio",
+                            "solver_ms"}  # the exact solver's time (distance: emd, the default)
     assert 0.0 <= metrics["neg_at_bound"] <= 1.0
+    assert metrics["solver_ms"] > 0
     assert fam.buffer.samples.shape == (64, 57)
     assert np.all(np.abs(fam.buffer.samples) <= 3.0)
     assert fam.diagnostic_samples() is fam.buffer.samples
