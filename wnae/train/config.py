@@ -305,7 +305,7 @@ class ThreadsConfig(StrictModel):
 
     These networks are small (a few thousand weights, batches of 512): splitting one op over threads
     costs more than it saves, while running independent ops of the step at once pays. One thread per
-    op makes a WNAE step 1.3–1.5× faster on 2 cores than TensorFlow's default (README). Applied when
+    op makes a WNAE step 1.2–1.5× faster on 2 cores than TensorFlow's default (README). Applied when
     TensorFlow starts; a process whose TensorFlow already runs keeps its threads (logged).
     """
 
