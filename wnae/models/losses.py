@@ -57,12 +57,9 @@ def nae_loss(e_pos, e_neg, gamma: float):  # noqa: ANN001, ANN201
 
 
 def _emd_plan(cost: np.ndarray) -> np.ndarray:
-    import ot
+    from wnae.models.transport import network_simplex_plan
 
-    n, m = cost.shape
-    a = np.full(n, 1.0 / n)
-    b = np.full(m, 1.0 / m)
-    return ot.emd(a, b, cost.astype(np.float64), numItermax=1_000_000).astype(cost.dtype)
+    return network_simplex_plan(cost).astype(cost.dtype)
 
 
 def emd_loss(x_pos, x_neg):  # noqa: ANN001, ANN201

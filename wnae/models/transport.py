@@ -45,6 +45,7 @@ __all__ = [
     "exact_targets",
     "exact_w2",
     "gradient_cosine",
+    "network_simplex_plan",
     "squared_distances",
 ]
 
@@ -71,12 +72,15 @@ def _cost(x_pos: np.ndarray, x_neg: np.ndarray) -> np.ndarray:
     return np.maximum(cost, 0.0)
 
 
-def _network_simplex(cost: np.ndarray) -> np.ndarray:
-    """POT's network simplex (single-threaded: POT 0.9.7 deprecated ``numThreads`` and ignores it)."""
+def network_simplex_plan(cost: np.ndarray) -> np.ndarray:
+    """The optimal plan between uniform weights for an (n, m) cost, float64, by POT's network simplex.
+
+    Single-threaded: POT 0.9.7 deprecated ``numThreads`` and ignores it.
+    """
     import ot
 
     n, m = cost.shape
-    return ot.emd(np.full(n, 1.0 / n), np.full(m, 1.0 / m), cost, numItermax=10_000_000)
+    return ot.emd(np.full(n, 1.0 / n), np.full(m, 1.0 / m), np.asarray(cost, np.float64), numItermax=10_000_000)
 
 
 def exact_targets(x_pos: np.ndarray, x_neg: np.ndarray, solver: str = "emd") -> tuple[float, np.ndarray]:
@@ -105,7 +109,7 @@ def exact_targets(x_pos: np.ndarray, x_neg: np.ndarray, solver: str = "emd") -> 
         targets = np.empty_like(np.asarray(x_neg, np.float32))
         targets[cols] = x_pos[rows]
         return float(cost[rows, cols].sum() / n), targets
-    plan = _network_simplex(cost)
+    plan = network_simplex_plan(cost)
     return float((plan * cost).sum()), (m * (plan.T @ np.asarray(x_pos, np.float64))).astype(np.float32)
 
 
@@ -133,8 +137,8 @@ class NeuralDual:
     (weak duality: :math:`f(x_i) + f^c(y_j) \\le C_{ij}` by construction, so the constraint needs no
     penalty), with equality at the optimal potential [3]. The critic f is a small MLP trained
     alongside the model by gradient ascent on :math:`\\hat W_f` [3, 4]; because the data
-    distribution is fixed while the negatives move slowly (persistent chains), one ascent step per
-    training step keeps it near the optimum, amortised over batches, instead of solving each batch's
+    distribution is fixed while the negatives move slowly (persistent chains), a few ascent steps
+    per training step (``steps``) keep it near the optimum, amortised over batches, instead of solving each batch's
     transport problem anew. Its gradient with respect to a negative is :math:`\\tfrac{2}{m}(y_j - x_{+,i^*(j)})`,
     with :math:`i^*(j)` the c-transform's arg-min: at the optimal potential, the point the optimal
     plan sends :math:`y_j` to. Cost per step: one (n, m) distance matrix and its column minima,
