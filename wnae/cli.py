@@ -32,6 +32,7 @@ PIPELINE: tuple[tuple[str, str, str], ...] = (
     ("csim", "csim", "compile the HLS project and compare it bit for bit with QKeras"),
     ("synth-report", "synth_report", "parse synthesis reports and check them against the L1 budget"),
     ("rtl", "rtl", "open-source RTL with da4ml, Verilator and Yosys"),
+    ("scan", "scan", "design scan: efficiency at fixed rate vs LUT, Pareto front, chosen train config"),
 )
 
 

@@ -8,6 +8,13 @@ rounding), :mod:`~wnae.firmware.rtl.tools` (finding Verilator and Yosys),
 """
 from __future__ import annotations
 
-from wnae.firmware.rtl.flow import RtlResult, load_rtl_result, require_bit_exact_rtl, run_rtl
+from wnae.firmware.rtl.flow import (
+    DesignEstimate,
+    RtlResult,
+    estimate_design,
+    load_rtl_result,
+    require_bit_exact_rtl,
+    run_rtl,
+)
 
-__all__ = ["RtlResult", "load_rtl_result", "require_bit_exact_rtl", "run_rtl"]
+__all__ = ["DesignEstimate", "RtlResult", "estimate_design", "load_rtl_result", "require_bit_exact_rtl", "run_rtl"]

@@ -18,6 +18,7 @@ and ``rtl.md`` hold the numbers, each with its source.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import logging
 import os
@@ -33,13 +34,106 @@ from wnae._io import atomic_path, write_json_atomic
 from wnae.errors import FirmwareError
 from wnae.firmware.compare import OutputComparison, collect_events, compare_outputs, deployed_model
 
-__all__ = ["RTL_DIR_NAME", "RtlResult", "load_rtl_result", "require_bit_exact_rtl", "run_rtl"]
+__all__ = ["RTL_DIR_NAME", "DesignEstimate", "RtlResult", "estimate_design", "load_rtl_result",
+           "require_bit_exact_rtl", "run_rtl"]
 
 logger = logging.getLogger(__name__)
 
 RTL_DIR_NAME = "rtl"
 #: The Verilog top module (and the prefix of every file da4ml writes).
 TOP_MODULE = "wnae_model"
+
+
+#: Resources an adder-graph design does not use: da4ml's constant multiplications are shift-and-add
+#: logic and the score's squares are LUT tables (the Yosys counts of every shipped model: 0 DSP, 0 BRAM).
+ESTIMATE_BASIS = "adder graph: 0 DSP, 0 BRAM; FF = pipeline registers"
+
+
+@dataclass(kw_only=True)
+class DesignEstimate:
+    """Latency and resources of a deployed model from da4ml alone (no Verilator, no Yosys; seconds, not minutes).
+
+    The latency is exact for the RTL ``wnae rtl`` writes (the same trace, the same pipeline); the LUT
+    count is da4ml's cost estimate and the FF count the pipeline's register bits.
+
+    Attributes:
+        target, part: the firmware target and its FPGA part.
+        clock_period_ns: the target's clock period.
+        latency_cutoff: adder levels per pipeline stage; ``adder_delay_ns`` the assumed delay of one.
+        adder_depth: adder levels of the whole combinational graph.
+        latency_cycles: pipeline stages (II is 1 by construction).
+        register_bits: flip-flops between the stages (input register included).
+        lut_estimate: da4ml's cost estimate (≈ LUT).
+        da4ml: the da4ml version string.
+        seconds: wall time of trace and pipelining.
+    """
+
+    target: str
+    part: str
+    clock_period_ns: float
+    latency_cutoff: int
+    adder_delay_ns: float
+    adder_depth: float
+    latency_cycles: int
+    register_bits: int
+    lut_estimate: float
+    da4ml: str
+    seconds: float = 0.0
+    ii_cycles: int = 1
+
+    @property
+    def latency_ns(self) -> float:
+        return self.latency_cycles * self.clock_period_ns
+
+    def timing_source(self, checked_by: str | None = None) -> str:
+        checked = f" (checked by {checked_by} simulation)" if checked_by else ""
+        return f"{self.da4ml} pipeline, {self.latency_cutoff} adder levels/stage{checked}"
+
+    def resource_source(self) -> str:
+        return f"{self.da4ml} cost estimate"
+
+    def synth_report(self, checked_by: str | None = None):  # noqa: ANN201
+        """The numbers as a :class:`~wnae.firmware.reports.SynthReport` for the budget check."""
+        from wnae.firmware.reports import ResourceNumbers, SynthReport, TimingNumbers
+
+        report = SynthReport(report_dir=Path("."), project_name=TOP_MODULE, part=self.part)
+        report = report.with_timing(TimingNumbers(
+            source=self.timing_source(checked_by), stage="rtl", clock_period_target_ns=self.clock_period_ns,
+            latency_best_cycles=self.latency_cycles, latency_worst_cycles=self.latency_cycles,
+            ii_min_cycles=self.ii_cycles, ii_max_cycles=self.ii_cycles))
+        return report.with_resources(ResourceNumbers(
+            source=f"{self.resource_source()} ({ESTIMATE_BASIS})", stage="hls_estimate", lut=self.lut_estimate,
+            ff=self.register_bits, dsp=0, bram_18k=0))
+
+
+def _pipeline(model, target):  # noqa: ANN001, ANN202
+    """Trace ``model`` with da4ml and cut it into pipeline stages for ``target``: (traced, pipeline, estimate)."""
+    from da4ml.trace import to_pipeline
+
+    from wnae.firmware.rtl.tools import require_da4ml
+    from wnae.firmware.rtl.trace import trace_model
+
+    da4ml_version = require_da4ml()
+    start = time.perf_counter()
+    traced = trace_model(model, delay_constraint=target.rtl.delay_constraint)
+    pipeline = to_pipeline(traced.comb, target.latency_cutoff, verbose=False)
+    estimate = DesignEstimate(
+        target=str(target.name), part=target.part, clock_period_ns=target.clock_period_ns,
+        latency_cutoff=target.latency_cutoff, adder_delay_ns=target.adder_delay_ns,
+        adder_depth=traced.adder_depth, latency_cycles=len(pipeline.solutions),
+        register_bits=int(pipeline.reg_bits), lut_estimate=traced.lut_estimate, da4ml=f"da4ml {da4ml_version}",
+        seconds=time.perf_counter() - start)
+    return traced, pipeline, estimate
+
+
+def estimate_design(model, target) -> DesignEstimate:  # noqa: ANN001
+    """da4ml's latency and LUT estimate of a deployed QKeras model on ``target`` (``wnae scan`` costs every candidate so).
+
+    Raises:
+        ToolNotFoundError: da4ml missing.
+        FirmwareError: a model the RTL flow cannot trace (an unsupported layer or quantizer, named).
+    """
+    return _pipeline(model, target)[2]
 
 
 @dataclass(kw_only=True)
@@ -82,9 +176,16 @@ class RtlResult(OutputComparison):
     def latency_ns(self) -> float:
         return self.latency_cycles * self.clock_period_ns
 
+    def estimate(self) -> DesignEstimate:
+        """The da4ml part of the result (latency and cost estimate), as ``wnae scan`` gets it without the tools."""
+        return DesignEstimate(
+            target=self.target, part=self.part, clock_period_ns=self.clock_period_ns,
+            latency_cutoff=self.latency_cutoff, adder_delay_ns=self.adder_delay_ns, adder_depth=self.adder_depth,
+            latency_cycles=self.latency_cycles, register_bits=self.register_bits, lut_estimate=self.lut_estimate,
+            da4ml=self.tools.get("da4ml", "da4ml"), ii_cycles=self.ii_cycles)
+
     def timing_source(self) -> str:
-        return (f"{self.tools.get('da4ml', 'da4ml')} pipeline, {self.latency_cutoff} adder levels/stage "
-                f"(checked by {self.tools.get('verilator', 'Verilator')} simulation)")
+        return self.estimate().timing_source(checked_by=self.tools.get("verilator", "Verilator"))
 
     def summary(self) -> str:
         lines = [
@@ -111,15 +212,10 @@ class RtlResult(OutputComparison):
 
     def synth_report(self):  # noqa: ANN201
         """The numbers as a :class:`~wnae.firmware.reports.SynthReport` (stage ``rtl``) for the budget check."""
-        from wnae.firmware.reports import ResourceNumbers, SynthReport, TimingNumbers
+        from wnae.firmware.reports import ResourceNumbers
 
-        report = SynthReport(report_dir=Path(self.project), project_name=TOP_MODULE, part=self.part)
-        report = report.with_timing(TimingNumbers(
-            source=self.timing_source(), stage="rtl", clock_period_target_ns=self.clock_period_ns,
-            latency_best_cycles=self.latency_cycles, latency_worst_cycles=self.latency_cycles,
-            ii_min_cycles=self.ii_cycles, ii_max_cycles=self.ii_cycles))
-        report = report.with_resources(ResourceNumbers(
-            source=f"{self.tools.get('da4ml', 'da4ml')} cost estimate", stage="hls_estimate", lut=self.lut_estimate))
+        report = self.estimate().synth_report(checked_by=self.tools.get("verilator", "Verilator"))
+        report = dataclasses.replace(report, report_dir=Path(self.project))
         if self.resources is not None:
             r = self.resources
             report = report.with_resources(ResourceNumbers(
@@ -202,7 +298,6 @@ def run_rtl(
     """
     from wnae.firmware.reference import exact_reference
     from wnae.firmware.rtl.tools import find_yosys, require_da4ml, verilator_path_dir, verilator_version
-    from wnae.firmware.rtl.trace import trace_model
     from wnae.firmware.rtl.yosys import run_yosys
     from wnae.models.serialization import load_run
 
@@ -225,13 +320,11 @@ def run_rtl(
 
         logger.info("tracing %s with da4ml (its first use after install compiles numba kernels, ~2 min; "
                     "cached afterwards)", run.name)
-        traced = trace_model(model, delay_constraint=target.rtl.delay_constraint)
+        traced, pipeline, estimate = _pipeline(model, target)
         seconds["trace"] = traced.seconds
         from da4ml.codegen.rtl.rtl_model import VerilogModel
-        from da4ml.trace import to_pipeline
 
         cutoff = target.latency_cutoff
-        pipeline = to_pipeline(traced.comb, cutoff, verbose=False)
         rtl = VerilogModel(pipeline, TOP_MODULE, partial, part_name=target.part,
                            clock_period=target.clock_period_ns,
                            clock_uncertainty=target.rtl.clock_uncertainty * target.clock_period_ns)
@@ -268,10 +361,10 @@ def run_rtl(
             clock_period_ns=target.clock_period_ns,
             latency_cutoff=cutoff,
             adder_delay_ns=target.adder_delay_ns,
-            adder_depth=traced.adder_depth,
-            latency_cycles=len(pipeline.solutions),
-            register_bits=int(pipeline.reg_bits),
-            lut_estimate=traced.lut_estimate,
+            adder_depth=estimate.adder_depth,
+            latency_cycles=estimate.latency_cycles,
+            register_bits=estimate.register_bits,
+            lut_estimate=estimate.lut_estimate,
             resources=resources,
             tools=tools,
             seconds=seconds,

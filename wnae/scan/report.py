@@ -1,0 +1,276 @@
+"""The scan's outputs: ``pareto.json`` / ``pareto.md`` (every candidate), ``pareto.png``, ``chosen.yml``.
+
+Every number says where it comes from: the efficiencies from ``wnae evaluate``'s code on the
+candidate's run, latency and the LUT estimate from da4ml, LUT/FF/DSP/BRAM from Yosys for the front
+designs it synthesised.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from wnae._io import atomic_path, write_json_atomic
+
+__all__ = ["candidate_records", "write_scan_outputs"]
+
+logger = logging.getLogger(__name__)
+
+
+def _pct(x: float | None, digits: int = 2) -> str:
+    return "–" if x is None else f"{100 * x:.{digits}f}"
+
+
+def candidate_records(setup: Any, paths: Any, candidates: Sequence[Any], synth_errors: dict[str, str]) -> dict[str, dict]:
+    """id → the table row of each candidate (numbers, sources, budget verdict)."""
+    from wnae.firmware.config import part_capacity
+    from wnae.scan.front import budget_check, load_synthesis
+    from wnae.scan.search import meets_latency_and_ii
+
+    target = setup.target
+    capacity = part_capacity(target.part)
+    records: dict[str, dict] = {}
+    for cand in candidates:
+        if cand.result is None:
+            continue
+        res = cand.result
+        rec: dict[str, Any] = {"id": cand.id, "status": res["status"], "params": cand.params,
+                               "baseline": setup.config.baseline and cand.id == "c000",
+                               "wall_s": res.get("wall_s")}
+        if not cand.ok:
+            rec["error"] = res.get("error", "")
+            records[cand.id] = rec
+            continue
+        cost = res["cost"]
+        rtl = load_synthesis(paths.hls_projects, cand.id, target.name)
+        check = budget_check(res, target, rtl)
+        yosys = None if rtl is None else dict(rtl.resources)
+        lut = yosys["lut"] if yosys else cost["lut_estimate"]
+        rec.update({
+            "objective": res["objective"],
+            "efficiency": res["efficiency"],
+            "auc": res.get("auc", {}),
+            "latency_cycles": cost["latency_cycles"],
+            "latency_ns": cost["latency_ns"],
+            "ii_cycles": cost["ii_cycles"],
+            "adder_depth": cost["adder_depth"],
+            "lut_estimate": cost["lut_estimate"],
+            "ff_estimate": cost["register_bits"],
+            "timing_source": cost["timing_source"] + ("" if rtl is None else " (checked by Verilator simulation)"),
+            "estimate_source": cost["resource_source"],
+            "yosys": yosys,
+            "lut": lut,
+            "lut_fraction": lut / capacity.lut if capacity else None,
+            "ff": yosys["ff"] if yosys else cost["register_bits"],
+            "dsp": yosys["dsp"] if yosys else 0,
+            "bram_18k": yosys["bram_18k"] if yosys else 0,
+            "resources_source": yosys["source"] if yosys else f"{cost['resource_source']} (FF: pipeline registers)",
+            "meets_latency_ii": meets_latency_and_ii(res, target),
+            "budget_verdict": check.verdict,
+            "within_budget": check.within,
+            "budget_numbers": check.resources_from,
+            "kernel_sparsity": res.get("kernel_sparsity", {}),
+            "seconds": res.get("seconds", {}),
+        })
+        if cand.id in synth_errors:
+            rec["synth_error"] = synth_errors[cand.id]
+        records[cand.id] = rec
+    return records
+
+
+def _markdown(setup: Any, records: dict[str, dict], front: list[str], chosen: str | None, summary: dict) -> str:
+    cfg = setup.config
+    wp = cfg.objective.working_point
+    signals = cfg.objective.signals or sorted(next((r["efficiency"][wp] for r in records.values() if "efficiency" in r), {}))
+    part = setup.target.part
+    lines = [
+        f"# Design scan `{summary['name']}`",
+        "",
+        f"Base `{cfg.base}`, target `{setup.target.name}` ({part}, {setup.target.clock_period_ns:g} ns clock; "
+        f"budget: latency ≤ {setup.target.budget.latency_ns} ns, II ≤ {setup.target.budget.ii_ns} ns, "
+        f"LUT ≤ {_pct(setup.target.budget.lut_fraction)} %). Objective: mean efficiency at **{wp}** over "
+        f"{', '.join(signals)} (zero-bias calibrated, `wnae evaluate`'s code). "
+        f"{summary['finished']} candidates ({summary['ok']} trained, {summary['failed']} failed), "
+        f"{len(front)} on the Pareto front, {summary['synthesised']} synthesised with Yosys.",
+        "",
+        "Sources: efficiencies from each candidate's run (brief schedule: "
+        f"`{cfg.brief}`); latency = da4ml pipeline stages (exact for the RTL `wnae rtl` writes); LUT (est.) = "
+        "da4ml cost estimate; LUT/FF/DSP (Yosys) = `synth_xilinx` of the bit-exact RTL.",
+        "",
+    ]
+    base = next((r for r in records.values() if r.get("baseline") and r["status"] == "ok"), None)
+    if base is not None:
+        better = [cid for cid, r in records.items() if r["status"] == "ok" and r["meets_latency_ii"]
+                  and r["objective"] >= base["objective"] and r["lut_estimate"] < base["lut_estimate"]]
+        lines += [f"Baseline (the base design, {base['id']}): {_pct(base['objective'])} % at ≈ "
+                  f"{base['lut_estimate']:,.0f} LUT (est.); designs at least as efficient with fewer LUTs: "
+                  f"{', '.join(better) if better else 'none'}.", ""]
+    if chosen is not None:
+        c = records[chosen]
+        lines += [f"**Chosen: {chosen}** — {_pct(c['objective'])} % at {c['lut']:,.0f} LUT ({c['resources_source']}), "
+                  f"{c['latency_cycles']} cycles = {c['latency_ns']:g} ns; train config `chosen.yml`.", ""]
+    else:
+        lines += ["**No design on the front passes the budget check**: no `chosen.yml`.", ""]
+
+    params = list(cfg.parameters)
+    lines += ["## Pareto front", "",
+              "| id | " + " | ".join(f"`{p}`" for p in params) + f" | ε {wp} (%) | "
+              + " | ".join(signals) + " | latency | LUT (est.) | LUT (Yosys) | FF | DSP | budget |",
+              "|" + "---|" * (len(params) + len(signals) + 8)]
+    for cid in front:
+        r = records[cid]
+        eff = r["efficiency"][wp]
+        yosys = r["yosys"]
+        mark = " ★" if cid == chosen else (" (base)" if r["baseline"] else "")
+        lines.append(
+            f"| {cid}{mark} | " + " | ".join(str(r["params"][p]) for p in params) + f" | {_pct(r['objective'])} | "
+            + " | ".join(_pct(eff.get(s)) for s in signals)
+            + f" | {r['latency_cycles']} cyc = {r['latency_ns']:g} ns | {r['lut_estimate']:,.0f} | "
+            + (f"{yosys['lut']:,}" if yosys else r.get("synth_error", "not run")[:60])
+            + f" | {r['ff']:,.0f} | {r['dsp']:g} | {r['budget_verdict']} ({r['budget_numbers']}) |")
+    wps = next((list(r["efficiency"]) for r in records.values() if "efficiency" in r), [wp])
+    columns = ["id", "status", *(f"ε {w} (mean %)" for w in wps), "latency (cycles)", "adder levels", "LUT (est.)",
+               "FF (est.)", "front", "wall (s)"]
+    lines += ["", "## Every candidate", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for cid in sorted(records):
+        r = records[cid]
+        if r["status"] != "ok":
+            error = r["error"].replace("|", "/").replace("\n", " ")[:160]
+            lines.append(f"| {cid} | failed: {error} |" + " |" * (len(columns) - 2))
+            continue
+        means = [sum(v.values()) / len(v) for v in r["efficiency"].values()]
+        lines.append(f"| {cid}{' (base)' if r['baseline'] else ''} | ok | "
+                     + " | ".join(_pct(m) for m in means)
+                     + f" | {r['latency_cycles']}{'' if r['meets_latency_ii'] else ' (over)'} | {r['adder_depth']:g} | "
+                       f"{r['lut_estimate']:,.0f} | {r['ff_estimate']:,} | {'yes' if cid in front else ''} | "
+                       f"{r['wall_s'] or 0:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _plot(setup: Any, records: dict[str, dict], front: list[str], chosen: str | None, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from wnae.firmware.config import part_capacity
+
+    wp = setup.config.objective.working_point
+    capacity = part_capacity(setup.target.part)
+    ok = [r for r in records.values() if r["status"] == "ok"]
+    fig, ax = plt.subplots(figsize=(8, 5.2))
+    cycles = sorted({r["latency_cycles"] for r in ok})
+    cmap = plt.get_cmap("viridis", max(len(cycles), 2))
+    for i, n in enumerate(cycles):
+        group = [r for r in ok if r["latency_cycles"] == n]
+        over = not group[0]["meets_latency_ii"]
+        ax.scatter([r["lut_estimate"] for r in group], [100 * r["objective"] for r in group], s=28,
+                   color=cmap(i), marker="x" if over else "o", alpha=0.85,
+                   label=f"{n} cycle{'s' if n > 1 else ''} = {n * setup.target.clock_period_ns:g} ns"
+                         + (" (over the latency budget)" if over else ""))
+    f = sorted((records[c] for c in front), key=lambda r: r["lut_estimate"])
+    ax.step([r["lut_estimate"] for r in f], [100 * r["objective"] for r in f], where="post", color="k", lw=1,
+            label="Pareto front (da4ml estimate)")
+    ys = [r for r in f if r["yosys"]]
+    if ys:
+        ax.scatter([r["yosys"]["lut"] for r in ys], [100 * r["objective"] for r in ys], marker="s",
+                   facecolors="none", edgecolors="C3", s=50, label="front, Yosys LUT")
+        for r in ys:
+            ax.plot([r["lut_estimate"], r["yosys"]["lut"]], [100 * r["objective"]] * 2, color="C3", lw=0.6, alpha=0.6)
+    base = [r for r in ok if r["baseline"]]
+    if base:
+        ax.scatter([base[0]["lut_estimate"]], [100 * base[0]["objective"]], marker="*", s=220, color="C1",
+                   edgecolors="k", zorder=5, label=f"base design ({base[0]['id']})")
+    if chosen is not None:
+        c = records[chosen]
+        ax.scatter([c["lut"]], [100 * c["objective"]], marker="o", s=260, facecolors="none", edgecolors="C2", lw=2,
+                   zorder=6, label=f"chosen ({chosen})")
+    if capacity is not None:
+        budget = setup.target.budget.lut_fraction
+        if budget:
+            ax.axvline(budget * capacity.lut, color="C3", ls="--", lw=1,
+                       label=f"LUT budget {100 * budget:g} % of {capacity.device}")
+        secondary = ax.secondary_xaxis("top", functions=(lambda x: 100 * x / capacity.lut,
+                                                         lambda p: p * capacity.lut / 100))
+        secondary.set_xlabel(f"% of the {capacity.device} LUTs")
+    ax.set_xscale("log")
+    ax.set_xlabel("LUT (da4ml estimate; squares: Yosys)")
+    ax.set_ylabel(f"mean signal efficiency at {wp} (%)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=130, format="png")
+    plt.close(fig)
+
+
+def _write_chosen(setup: Any, record: dict, path: Path, name: str) -> None:
+    from wnae.config import dump_config
+    from wnae.scan.space import apply_parameters, train_config
+
+    cfg = train_config(apply_parameters(setup.base, record["params"]), source=f"chosen design {record['id']}")
+    header = (f"# The design chosen by `wnae scan` ({name}, candidate {record['id']}): mean efficiency "
+              f"{_pct(record['objective'])} % at {setup.config.objective.working_point} after the scan's brief "
+              f"schedule,\n# {record['lut']:,.0f} LUT ({record['resources_source']}), {record['latency_cycles']} cycles "
+              f"= {record['latency_ns']:g} ns on {setup.target.name}. The base's full schedule; train it with\n"
+              f"#   python -m wnae train --config {path}\n")
+    with atomic_path(path) as tmp:
+        tmp.write_text(header + dump_config(cfg))
+
+
+def write_scan_outputs(setup: Any, paths: Any, candidates: Sequence[Any], *, synthesize: bool, jobs: int):  # noqa: ANN201
+    """Front, Yosys on it, budget checks, the chosen design; ``pareto.{json,md,png}`` and ``chosen.yml``."""
+    from wnae.scan.front import choose, pareto_front, synthesise_front
+    from wnae.scan.search import ScanResult, meets_latency_and_ii
+
+    cfg = setup.config
+    ok = [c for c in candidates if c.ok]
+    feasible = [c for c in ok if meets_latency_and_ii(c.result, setup.target)]
+    front = pareto_front([(c.id, c.result["objective"], c.result["cost"]["lut_estimate"]) for c in feasible])
+    synth_errors: dict[str, str] = {}
+    records = candidate_records(setup, paths, candidates, synth_errors)
+    if synthesize and cfg.synth.designs > 0 and front:
+        # the designs that can be chosen first (within budget by the estimate), most efficient first
+        order = sorted(front, key=lambda cid: (not records[cid]["within_budget"], -records[cid]["objective"]))
+        synth_errors = synthesise_front(
+            order[: cfg.synth.designs], runs_dir=paths.runs, hls_projects=paths.hls_projects,
+            logs_dir=paths.candidates, data_dir=setup.data_dir, target_ref=setup.target_ref,
+            target_name=setup.target.name, jobs=jobs, events=cfg.synth.events, timeout_min=cfg.synth.timeout_min,
+            yosys=cfg.synth.yosys)
+        records = candidate_records(setup, paths, candidates, synth_errors)
+    chosen = choose(front, records, cfg.select.tolerance)
+    for cid, rec in records.items():
+        rec["on_front"] = cid in front
+        rec["chosen"] = cid == chosen
+    summary = {
+        "name": paths.root.name,
+        "finished": len(records),
+        "ok": len(ok),
+        "failed": len(records) - len(ok),
+        "synthesised": sum(1 for r in records.values() if r.get("yosys")),
+        "front": front,
+        "chosen": chosen,
+        "objective": cfg.objective.model_dump(mode="json"),
+        "target": setup.target.name,
+        "part": setup.target.part,
+    }
+    written = []
+    json_path = paths.root / "pareto.json"
+    write_json_atomic(json_path, {**summary, "scan": cfg.model_dump(mode="json"), "candidates": records})
+    md_path = paths.root / "pareto.md"
+    with atomic_path(md_path) as tmp:
+        tmp.write_text(_markdown(setup, records, front, chosen, summary))
+    written += [json_path, md_path]
+    if ok:
+        png = paths.root / "pareto.png"
+        _plot(setup, records, front, chosen, png)
+        written.append(png)
+    chosen_path = paths.root / "chosen.yml"
+    if chosen is not None:
+        _write_chosen(setup, records[chosen], chosen_path, paths.root.name)
+        written.append(chosen_path)
+    else:
+        chosen_path.unlink(missing_ok=True)
+    return ScanResult(paths.root, list(candidates), front, chosen, written)

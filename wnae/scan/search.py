@@ -1,0 +1,519 @@
+"""``wnae scan``: the search loop — ask the sampler, train candidates in parallel processes, tell it the result.
+
+The search is Optuna's multi-objective TPE (MOTPE; Ozaki et al., GECCO 2020 / JAIR 2022) on two
+objectives, the mean signal efficiency at the objective's working point (maximised) and da4ml's LUT
+estimate (minimised), with the target's latency and II budget as constraints (Optuna's
+``constraints_func``, so the sampler learns where the pipeline gets too deep). Why TPE:
+
+* the space is mixed (integer widths, categorical formats, a float sparsity) and small-budget
+  (tens of candidates): TPE models it from ~10 results, where NSGA-II needs generations of ~50;
+* successive halving / Hyperband ranks candidates by one scalar at a reduced budget, but here one
+  objective (the LUT count) costs seconds and needs no training, and the two-stage training's
+  early epochs (the extractor's) say little about the head's efficiency;
+* ``constant_liar`` keeps parallel workers from being handed the same point.
+
+State lives in ``scans/<name>/`` and nowhere else: ``candidates/<id>.json`` (what was asked) and
+``candidates/<id>.result.json`` (what came out, written atomically by the candidate's process).
+A new or resumed scan rebuilds the study from the finished results, re-runs the unfinished ones with
+the same values and id, and never retrains a finished one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wnae._io import ensure_dir, remove_stale_temporaries, write_json_atomic
+from wnae.errors import ConfigError, WnaeError
+from wnae.scan.config import RESUMABLE_KEYS, ScanConfig, load_scan_config
+
+__all__ = ["Candidate", "ScanError", "ScanPaths", "ScanResult", "meets_latency_and_ii", "run_scan"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_EVALUATE = Path(__file__).resolve().parent.parent / "configs" / "evaluate_default.yml"
+#: Evaluation settings a candidate overrides: no plots, no latent maps (seconds per candidate).
+CANDIDATE_EVALUATE = {"plots": False, "latent_events": 0, "tsne": False}
+
+
+class ScanError(WnaeError):
+    """A scan that cannot start or continue (its directory is in use, or holds another search)."""
+
+
+@dataclass
+class Candidate:
+    """One design of the scan: its id, parameter values and (once finished) its result."""
+
+    id: str
+    key: str
+    params: dict[str, Any]
+    result: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None and self.result.get("status") == "ok"
+
+
+@dataclass(frozen=True)
+class ScanPaths:
+    """The files of ``scans/<name>/``."""
+
+    root: Path
+
+    @property
+    def candidates(self) -> Path:
+        return self.root / "candidates"
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def hls_projects(self) -> Path:
+        return self.root / "hls_projects"
+
+    @property
+    def setup(self) -> Path:
+        return self.root / "scan.json"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "scan.lock"
+
+    def spec(self, cid: str) -> Path:
+        return self.candidates / f"{cid}.json"
+
+    def result(self, cid: str) -> Path:
+        return self.candidates / f"{cid}.result.json"
+
+    def log(self, cid: str) -> Path:
+        return self.candidates / f"{cid}.log"
+
+
+@dataclass
+class ScanResult:
+    """What :func:`run_scan` returns: every candidate, the front, the chosen one, what was written."""
+
+    root: Path
+    candidates: list[Candidate]
+    front: list[str] = field(default_factory=list)
+    chosen: str | None = None
+    written: list[Path] = field(default_factory=list)
+    trained_now: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class _Setup:
+    """A scan config resolved into what every candidate needs."""
+
+    config: ScanConfig
+    base: dict[str, Any]
+    evaluate: dict[str, Any]
+    target: Any
+    target_ref: str
+    data_dir: Path
+
+    def document(self) -> dict[str, Any]:
+        return {"scan": self.config.model_dump(mode="json"), "base": self.base, "evaluate": self.evaluate,
+                "target": self.target.model_dump(mode="json"), "data_dir": str(self.data_dir)}
+
+
+def _resolve(config: ScanConfig, here: Path, data_dir: Path) -> _Setup:
+    from wnae.config import load_config
+    from wnae.evaluate.config import EvaluateConfig
+    from wnae.firmware.config import resolve_target
+    from wnae.scan.space import base_values, deep_merge
+    from wnae.train.config import TrainConfig
+
+    base_path = Path(config.base) if Path(config.base).is_absolute() else here / config.base
+    base = load_config(base_path, TrainConfig).model_dump(mode="json")
+    base = deep_merge(base, config.fixed)
+    eval_path = DEFAULT_EVALUATE if config.evaluate is None else here / config.evaluate
+    evaluate = load_config(eval_path, EvaluateConfig).model_dump(mode="json")
+    if config.objective.working_point not in evaluate["working_points"]:
+        msg = (f"objective.working_point {config.objective.working_point!r} is not a working point of {eval_path} "
+               f"({', '.join(evaluate['working_points'])})")
+        raise ConfigError(msg)
+    target_ref = config.target
+    if "/" in target_ref or target_ref.endswith((".yml", ".yaml")):
+        target_ref = str((here / target_ref).resolve())
+    target = resolve_target(target_ref)
+    if config.baseline:
+        base_values(base, config.parameters)  # the base must be a point of the space
+    return _Setup(config, base, evaluate, target, target_ref, data_dir)
+
+
+def _comparable(doc: Mapping[str, Any]) -> dict[str, Any]:
+    scan = {k: v for k, v in doc["scan"].items() if k not in RESUMABLE_KEYS}
+    return {**doc, "scan": scan}
+
+
+def _check_or_write_setup(paths: ScanPaths, setup: _Setup) -> None:
+    """First start: write ``scan.json``. Resume: it must describe the same search."""
+    doc = setup.document()
+    if paths.setup.is_file():
+        try:
+            old = json.loads(paths.setup.read_text())
+        except (OSError, ValueError) as exc:
+            msg = f"{paths.setup}: cannot read the scan's setup ({exc}); remove {paths.root} to start over"
+            raise ScanError(msg) from exc
+        if _comparable(old) != _comparable(json.loads(json.dumps(doc))):
+            changed = sorted(k for k in set(old) | set(doc) if old.get(k) != json.loads(json.dumps(doc)).get(k))
+            msg = (f"{paths.root} holds a scan with another setup (differs in: {', '.join(changed)}); only "
+                   f"{', '.join(sorted(RESUMABLE_KEYS))} may change on resume: use another --name")
+            raise ScanError(msg)
+    write_json_atomic(paths.setup, doc)
+
+
+@contextlib.contextmanager
+def _locked(paths: ScanPaths) -> Iterator[None]:
+    """One process per scan directory: ``scan.lock`` holds the owner's pid (a dead owner's lock is taken over)."""
+    from wnae._io import _pid_alive
+
+    ensure_dir(paths.root)
+    while True:
+        try:
+            fd = os.open(paths.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                pid = int(paths.lock.read_text().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid and _pid_alive(pid):
+                msg = f"{paths.root} is in use by another wnae scan (pid {pid})"
+                raise ScanError(msg) from None
+            paths.lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        break
+    try:
+        yield
+    finally:
+        paths.lock.unlink(missing_ok=True)
+
+
+def _load_candidates(paths: ScanPaths) -> list[Candidate]:
+    out = []
+    for spec_path in sorted(paths.candidates.glob("c*.json")):
+        if spec_path.name.endswith(".result.json"):
+            continue
+        try:
+            spec = json.loads(spec_path.read_text())
+        except (OSError, ValueError) as exc:
+            msg = f"{spec_path}: unreadable candidate ({exc}); delete it to re-run that candidate"
+            raise ScanError(msg) from exc
+        cand = Candidate(spec["id"], spec["key"], spec["params"])
+        result_path = paths.result(cand.id)
+        if result_path.is_file():
+            try:
+                cand.result = json.loads(result_path.read_text())
+            except (OSError, ValueError):
+                logger.warning("%s: unreadable result, the candidate runs again", result_path)
+        out.append(cand)
+    return out
+
+
+def _constraints(result: Mapping[str, Any], target: Any) -> dict[str, float]:
+    """Name → ≤ 0 where the design meets the target's latency and II budget (Optuna's convention), in ns."""
+    cost = result["cost"]
+    budget = target.budget
+    latency = cost["latency_ns"] - budget.latency_ns if budget.latency_ns else 0.0
+    ii = cost["ii_cycles"] * cost["clock_period_ns"] - budget.ii_ns if budget.ii_ns else 0.0
+    return {"latency_over_budget_ns": float(latency), "ii_over_budget_ns": float(ii)}
+
+
+def meets_latency_and_ii(result: Mapping[str, Any], target: Any) -> bool:
+    return all(v <= 1e-9 for v in _constraints(result, target).values())
+
+
+class _Search:
+    """The Optuna study, rebuilt from the candidates on disk."""
+
+    def __init__(self, setup: _Setup, candidates: list[Candidate]) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        cfg = setup.config
+        self.distributions = {path: spec.distribution() for path, spec in cfg.parameters.items()}
+        self.sampler = optuna.samplers.TPESampler(seed=cfg.seed, multivariate=True, constant_liar=True,
+                                                  n_startup_trials=cfg.startup_trials)
+        self.study = optuna.create_study(directions=["maximize", "minimize"], sampler=self.sampler)
+        self.target = setup.target
+        for cand in candidates:
+            if cand.result is not None:
+                self.add(cand)
+
+    def add(self, cand: Candidate) -> None:
+        """Tell the study a finished candidate (a failed one as FAIL: the sampler avoids nothing by it)."""
+        import optuna
+
+        params = {k: v for k, v in cand.params.items() if k in self.distributions}
+        if set(params) != set(self.distributions):
+            return  # from another space (cannot happen after the setup check)
+        if cand.ok:
+            constraints = _constraints(cand.result, self.target)
+            trial = optuna.trial.create_trial(
+                params=params, distributions=self.distributions,
+                values=[cand.result["objective"], cand.result["cost"]["lut_estimate"]],
+                user_attrs={"id": cand.id}, constraints=constraints)
+        else:
+            trial = optuna.trial.create_trial(params=params, distributions=self.distributions,
+                                              state=optuna.trial.TrialState.FAIL, user_attrs={"id": cand.id})
+        self.study.add_trial(trial)
+
+    def ask(self, fixed: Mapping[str, Any] | None = None):  # noqa: ANN201 (optuna Trial)
+        """A new trial with every dimension suggested (``fixed``: these values, e.g. an interrupted candidate's)."""
+        if fixed is not None:
+            self.study.enqueue_trial(dict(fixed), skip_if_exists=False)
+        return self.study.ask(fixed_distributions=self.distributions)
+
+    def reject(self, trial) -> None:  # noqa: ANN001
+        """A proposal not trained (a design being trained right now)."""
+        import optuna
+
+        self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+    def tell(self, trial, cand: Candidate) -> None:  # noqa: ANN001
+        import optuna
+
+        if cand.ok:
+            for name, value in _constraints(cand.result, self.target).items():
+                trial.set_constraint(name, value)
+            trial.set_user_attr("id", cand.id)
+            self.study.tell(trial, [cand.result["objective"], cand.result["cost"]["lut_estimate"]])
+        else:
+            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+
+@dataclass
+class _Running:
+    cand: Candidate
+    trial: Any
+    process: subprocess.Popen
+    started: float
+    log: Any
+
+
+def _threads(jobs: int) -> dict[str, int]:
+    """TensorFlow threads of one candidate when ``jobs`` train at once: the cores shared out, one op thread each."""
+    cores = os.cpu_count() or 1
+    return {"intra_op": 1, "inter_op": max(1, cores // max(jobs, 1))}
+
+
+def _spec(setup: _Setup, paths: ScanPaths, cand: Candidate, jobs: int) -> dict[str, Any]:
+    from wnae.scan.space import apply_parameters, deep_merge
+
+    doc = deep_merge(apply_parameters(setup.base, cand.params), setup.config.brief)
+    doc = deep_merge(doc, {"threads": _threads(jobs)})
+    return {
+        "id": cand.id, "key": cand.key, "params": cand.params, "train_config": doc,
+        "data_dir": str(setup.data_dir.absolute()), "runs_dir": str(paths.runs.absolute()),
+        "evaluate": {**setup.evaluate, **CANDIDATE_EVALUATE},
+        "target": setup.target_ref,
+        "objective": setup.config.objective.model_dump(mode="json"),
+    }
+
+
+def _launch(paths: ScanPaths, spec: Mapping[str, Any]) -> tuple[subprocess.Popen, Any]:
+    write_json_atomic(paths.spec(spec["id"]), spec)
+    paths.result(spec["id"]).unlink(missing_ok=True)
+    log = paths.log(spec["id"]).open("w")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+        [sys.executable, "-m", "wnae.scan.candidate", str(paths.spec(spec["id"])), str(paths.result(spec["id"]))],
+        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    return process, log
+
+
+def _stop(running: _Running) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(running.process.pid, signal.SIGKILL)
+    running.process.wait()
+    running.log.close()
+
+
+def _finish(paths: ScanPaths, running: _Running, *, timed_out: bool = False) -> Candidate:
+    """The result of a finished (or stopped) candidate process; a crash without a result is a failure."""
+    cand = running.cand
+    running.log.close()
+    result_path = paths.result(cand.id)
+    if timed_out:
+        result = {"status": "failed", "error": "stopped: candidate_timeout_min exceeded", "error_type": "Timeout"}
+    elif result_path.is_file():
+        result = json.loads(result_path.read_text())
+    else:
+        tail = paths.log(cand.id).read_text(errors="replace").strip().splitlines()[-15:]
+        result = {"status": "failed", "error_type": "Crash",
+                  "error": f"the candidate process exited with status {running.process.returncode} and no result: "
+                           + " | ".join(tail)}
+    if "id" not in result:
+        result = {"id": cand.id, "key": cand.key, "params": cand.params, **result,
+                  "wall_s": time.monotonic() - running.started}
+        write_json_atomic(result_path, result)
+    cand.result = result
+    return cand
+
+
+def _next_id(candidates: list[Candidate]) -> str:
+    numbers = [int(c.id[1:]) for c in candidates if c.id[1:].isdigit()]
+    return f"c{(max(numbers) + 1) if numbers else 0:03d}"
+
+
+def _progress(total: int, initial: int, enabled: bool | None):  # noqa: ANN202
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc="scan", unit="candidate", disable=not enabled if enabled is not None
+                else not sys.stderr.isatty(), dynamic_ncols=True)
+
+
+def _search(setup: _Setup, paths: ScanPaths, candidates: list[Candidate], *, jobs: int,
+            progress: bool | None, on_finish: Callable[[Candidate], None] | None) -> int:
+    """Run candidates until ``trials`` are finished or the time budget is spent; the number trained now."""
+    from wnae.scan.space import base_values, candidate_key
+
+    cfg = setup.config
+    search = _Search(setup, candidates)
+    by_key = {c.key: c for c in candidates if c.result is not None}
+    todo = [c for c in candidates if c.result is None]  # interrupted: same id, same values
+    if not candidates and cfg.baseline:
+        params = base_values(setup.base, cfg.parameters)
+        todo.append(Candidate("c000", candidate_key(params), params))
+        candidates.append(todo[-1])
+    deadline = None if cfg.time_budget_min is None else time.monotonic() + 60 * cfg.time_budget_min
+    running: list[_Running] = []
+    trained = 0
+    bar = _progress(cfg.trials, sum(c.result is not None for c in candidates), progress)
+    repeats = 0
+
+    def finished() -> int:
+        return sum(c.result is not None for c in candidates)
+
+    try:
+        while True:
+            while len(running) < jobs and finished() + len(running) < cfg.trials and (
+                    deadline is None or time.monotonic() < deadline):
+                if todo:
+                    cand = todo.pop(0)
+                    trial = search.ask(cand.params)
+                else:
+                    trial = search.ask()
+                    params = dict(trial.params)
+                    key = candidate_key(params)
+                    if key in by_key or any(r.cand.key == key for r in running):
+                        # the sampler proposed a design already trained: tell it the known result
+                        repeats += 1
+                        known = by_key.get(key)
+                        if known is not None:
+                            search.tell(trial, known)
+                        else:
+                            search.reject(trial)
+                        if repeats > 20 * cfg.trials:
+                            logger.warning("the sampler keeps proposing designs already trained; the space is exhausted")
+                            deadline = time.monotonic()
+                        continue
+                    cand = Candidate(_next_id(candidates), key, params)
+                    candidates.append(cand)
+                process, log = _launch(paths, _spec(setup, paths, cand, jobs))
+                running.append(_Running(cand, trial, process, time.monotonic(), log))
+                logger.info("candidate %s started: %s", cand.id, cand.params)
+            if not running:
+                break
+            time.sleep(0.5)
+            for r in list(running):
+                timed_out = time.monotonic() - r.started > 60 * cfg.candidate_timeout_min
+                if r.process.poll() is None and not timed_out:
+                    continue
+                if timed_out and r.process.poll() is None:
+                    _stop(r)
+                running.remove(r)
+                cand = _finish(paths, r, timed_out=timed_out)
+                search.tell(r.trial, cand)
+                by_key[cand.key] = cand
+                trained += 1
+                bar.update(1)
+                if cand.ok:
+                    bar.set_postfix_str(f"{cand.id}: {100 * cand.result['objective']:.2f}%, "
+                                        f"{cand.result['cost']['lut_estimate']:,.0f} LUT, "
+                                        f"{cand.result['cost']['latency_cycles']} cyc")
+                    logger.info("candidate %s: objective %.4f, ≈ %.0f LUT, %d cycles (%.0f s)", cand.id,
+                                cand.result["objective"], cand.result["cost"]["lut_estimate"],
+                                cand.result["cost"]["latency_cycles"], cand.result.get("wall_s", 0))
+                else:
+                    logger.warning("candidate %s failed: %s", cand.id, cand.result.get("error"))
+                if on_finish is not None:
+                    on_finish(cand)
+    except BaseException:
+        for r in running:  # interrupted: the unfinished candidates run again on resume
+            _stop(r)
+        raise
+    finally:
+        bar.close()
+    return trained
+
+
+def run_scan(
+    config: str | Path,
+    *,
+    name: str | None = None,
+    scans_dir: str | Path = "scans",
+    data_dir: str | Path = "data",
+    trials: int | None = None,
+    jobs: int | None = None,
+    time_budget_min: float | None = None,
+    synthesize: bool = True,
+    progress: bool | None = None,
+    on_finish: Callable[[Candidate], None] | None = None,
+) -> ScanResult:
+    """Run (or resume) the scan of ``config`` into ``<scans_dir>/<name>/``.
+
+    Args:
+        config: scan config YAML (:class:`~wnae.scan.config.ScanConfig`).
+        name: scan name (default: the config file's stem without ``scan_``).
+        scans_dir: where scans live.
+        data_dir: data directory (training, evaluation, RTL simulation).
+        trials, jobs, time_budget_min: override the config's.
+        synthesize: run Yosys on the Pareto front (``synth.designs`` of them).
+        progress: progress bar (default: on a terminal).
+        on_finish: called with each candidate as it finishes (tests).
+
+    Raises:
+        ConfigError: a bad scan config, base config or parameter (named).
+        ScanError: the directory is in use by another scan, or holds another search.
+    """
+    from wnae.data.samples import load_manifest
+    from wnae.scan.report import write_scan_outputs
+
+    start = time.monotonic()
+    cfg, here = load_scan_config(config)
+    overrides = {k: v for k, v in {"trials": trials, "jobs": jobs, "time_budget_min": time_budget_min}.items()
+                 if v is not None}
+    if overrides:
+        cfg = cfg.model_copy(update=overrides)
+    data_dir = Path(data_dir)
+    load_manifest(data_dir)  # a missing or bad data directory fails before anything is written
+    setup = _resolve(cfg, here, data_dir)
+    name = name or Path(config).stem.removeprefix("scan_")
+    paths = ScanPaths(Path(scans_dir) / name)
+    n_jobs = cfg.jobs or (os.cpu_count() or 1)
+    with _locked(paths):
+        _check_or_write_setup(paths, setup)
+        ensure_dir(paths.candidates)
+        remove_stale_temporaries(paths.candidates)
+        candidates = _load_candidates(paths)
+        trained = _search(setup, paths, candidates, jobs=n_jobs, progress=progress, on_finish=on_finish)
+        result = write_scan_outputs(setup, paths, candidates, synthesize=synthesize, jobs=n_jobs)
+    result.trained_now = trained
+    result.seconds = time.monotonic() - start
+    return result
