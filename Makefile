@@ -7,9 +7,10 @@ PYTEST_ARGS ?=
 TARGET      ?= gt_run3
 RUN         ?=
 CONFIG      ?=
+SCAN        ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test data data-check train evaluate convert hls-csim rtl synth-report clean
+.PHONY: help install test data data-check train evaluate convert hls-csim rtl synth-report scan clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -50,8 +51,11 @@ rtl: $(VENV)/.installed  ## open-source RTL: da4ml Verilog, Verilator bit-exact 
 synth-report: $(VENV)/.installed  ## synthesis reports against the L1 budget (RUN=..., TARGET=..., REPORTS=...)
 	$(WNAE) synth-report $(RUN) --target $(TARGET) $(if $(REPORTS),--reports $(REPORTS))
 
-clean:  ## remove generated data, runs and HLS projects (keeps .venv)
+scan: $(VENV)/.installed  ## design scan: Pareto front of efficiency vs LUT, chosen.yml (~50 min; SCAN=<yml>, NAME=, NO_SYNTH=1)
+	$(WNAE) scan $(SCAN) $(if $(NAME),--name $(NAME)) $(if $(NO_SYNTH),--no-synth)
+
+clean:  ## remove generated data, runs, scans and HLS projects (keeps .venv)
 	find data -mindepth 1 ! -name README.md -exec rm -rf {} +
 	find hls_projects -mindepth 1 ! -name README.md -exec rm -rf {} +
-	rm -rf runs .pytest_cache
+	rm -rf runs scans .pytest_cache
 	find . -name __pycache__ -not -path './$(VENV)/*' -exec rm -rf {} +

@@ -23,7 +23,7 @@ from typing import Any
 
 from wnae._io import write_json_atomic
 
-__all__ = ["main", "mean_efficiency", "run_candidate"]
+__all__ = ["combine_seeds", "main", "mean_efficiency", "run_candidate", "run_name_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,41 +52,104 @@ def run_candidate(spec: Mapping[str, Any]) -> dict[str, Any]:
     from wnae.scan.space import train_config
     from wnae.train.loop import train
 
-    seconds: dict[str, float] = {}
     name = spec["id"]
     runs_dir = Path(spec["runs_dir"])
-    shutil.rmtree(runs_dir / name, ignore_errors=True)  # an interrupted attempt's partial run
-    cfg = train_config(spec["train_config"], source=f"candidate {name}")
     target = resolve_target(spec["target"])
     eval_cfg = parse_config(EvaluateConfig, spec["evaluate"], source="evaluate config")
-
-    start = time.perf_counter()
-    result = train(cfg, data_dir=spec["data_dir"], runs_dir=runs_dir, name=name, progress=False)
-    seconds["train"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    evaluation = evaluate_run(result.run_dir, data_dir=spec["data_dir"], config=eval_cfg).to_dict()
-    seconds["evaluate"] = time.perf_counter() - start
     objective = spec["objective"]
-    signals = evaluation["signals"]
+    seeds = spec.get("seeds") or [spec["train_config"].get("seed", 0)]
+    seconds = {"train": 0.0, "evaluate": 0.0, "cost": 0.0}
+    per_seed = []
+    for seed in seeds:
+        run_name = run_name_for(name, seed)
+        shutil.rmtree(runs_dir / run_name, ignore_errors=True)  # an interrupted attempt's partial run
+        cfg = train_config({**spec["train_config"], "seed": seed}, source=f"candidate {name}, seed {seed}")
 
-    start = time.perf_counter()
-    run = load_run(result.run_dir)
-    model, _ = deployed_model(run, target)
-    estimate = estimate_design(model, target)
-    seconds["cost"] = time.perf_counter() - start
+        start = time.perf_counter()
+        result = train(cfg, data_dir=spec["data_dir"], runs_dir=runs_dir, name=run_name, progress=False)
+        seconds["train"] += time.perf_counter() - start
+
+        start = time.perf_counter()
+        signals = evaluate_run(result.run_dir, data_dir=spec["data_dir"], config=eval_cfg).to_dict()["signals"]
+        seconds["evaluate"] += time.perf_counter() - start
+
+        start = time.perf_counter()
+        model, _ = deployed_model(load_run(result.run_dir), target)
+        estimate = estimate_design(model, target)
+        seconds["cost"] += time.perf_counter() - start
+        per_seed.append({
+            "seed": seed,
+            "run": run_name,
+            "objective": mean_efficiency(signals, objective["working_point"], objective["signals"]),
+            "efficiency": {wp: {s: signals[s]["efficiency"][wp]["value"] for s in sorted(signals)}
+                           for wp in eval_cfg.working_points},
+            "auc": {s: signals[s]["auc"] for s in sorted(signals)},
+            "cost": {**asdict(estimate), "latency_ns": estimate.latency_ns,
+                     "timing_source": estimate.timing_source(), "resource_source": estimate.resource_source()},
+            "kernel_sparsity": result.metrics.get("kernel_sparsity", {}),
+        })
+    return {"status": "ok", **combine_seeds(per_seed), "epochs": cfg.epochs, "seconds": seconds}
+
+
+def run_name_for(candidate_id: str, seed: int) -> str:
+    """The run directory of one seed of a candidate: ``runs/<id>-s<seed>``."""
+    return f"{candidate_id}-s{seed}"
+
+
+def combine_seeds(per_seed: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One candidate's numbers over its seeds.
+
+    Efficiencies and the objective are averaged (``objective_std``: their spread); the cost is the
+    first seed's design (the one ``chosen.yml`` and Yosys reproduce) with the LUT and FF estimates
+    averaged and the latency the worst over the seeds (the trained weights move da4ml's adder graph).
+    """
+    import statistics
+
+    first = per_seed[0]
+    objectives = [r["objective"] for r in per_seed]
+    efficiency = {wp: {s: statistics.fmean(r["efficiency"][wp][s] for r in per_seed) for s in sigs}
+                  for wp, sigs in first["efficiency"].items()}
+    cost = dict(first["cost"])
+    cost["lut_estimate"] = statistics.fmean(r["cost"]["lut_estimate"] for r in per_seed)
+    cost["register_bits"] = round(statistics.fmean(r["cost"]["register_bits"] for r in per_seed))
+    worst = max(per_seed, key=lambda r: r["cost"]["latency_cycles"])["cost"]
+    cost.update({k: worst[k] for k in ("latency_cycles", "latency_ns", "adder_depth")})
     return {
-        "status": "ok",
-        "objective": mean_efficiency(signals, objective["working_point"], objective["signals"]),
-        "efficiency": {wp: {s: signals[s]["efficiency"][wp]["value"] for s in sorted(signals)}
-                       for wp in eval_cfg.working_points},
-        "auc": {s: signals[s]["auc"] for s in sorted(signals)},
-        "cost": {**asdict(estimate), "latency_ns": estimate.latency_ns,
-                 "timing_source": estimate.timing_source(), "resource_source": estimate.resource_source()},
-        "kernel_sparsity": result.metrics.get("kernel_sparsity", {}),
-        "epochs": cfg.epochs,
-        "seconds": seconds,
+        "objective": statistics.fmean(objectives),
+        "objective_std": statistics.stdev(objectives) if len(objectives) > 1 else 0.0,
+        "efficiency": efficiency,
+        "auc": {s: statistics.fmean(r["auc"][s] for r in per_seed) for s in first["auc"]},
+        "cost": cost,
+        "kernel_sparsity": first["kernel_sparsity"],
+        "run": first["run"],
+        "seeds": per_seed,
     }
+
+
+#: The environment variable holding the pid of the scan that started the candidate.
+SCAN_PID_ENV = "WNAE_SCAN_PID"
+
+
+def _exit_with_parent(interval_s: float = 0.5) -> None:
+    """End this process when the scan that started it is gone (killed, even with SIGKILL): an orphan would
+    keep writing into the run directory that the resumed scan gives to the same candidate again.
+    The scan's pid comes from the environment, so a scan killed before this process got here is noticed too."""
+    import os
+    import threading
+
+    parent = int(os.environ.get(SCAN_PID_ENV, "0") or 0)
+    if not parent:
+        return  # started by hand
+    if os.getppid() != parent:
+        os._exit(3)
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval_s)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -98,6 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     spec = json.loads(Path(args[0]).read_text())
+    _exit_with_parent()
     start = time.perf_counter()
     try:
         result = run_candidate(spec)

@@ -150,7 +150,9 @@ class ScanConfig(StrictModel):
         trials: candidates to train (the base design, when ``baseline``, is the first).
         time_budget_min: stop starting new candidates after this long (None: no limit).
         jobs: candidates trained at a time (0 = one per CPU core).
-        seed: seed of the search (the sampler); each candidate trains with the base's seed.
+        seed: seed of the search (the sampler).
+        seeds: training seeds of every candidate (default: the base's seed): the efficiencies are averaged
+            over them, since one seed's efficiency at a 1 kHz working point moves by points.
         baseline: train the base design itself (its values of every parameter) as candidate 0.
         target: firmware target (name in ``firmware_configs/`` or a path) for the cost and budget.
         evaluate: evaluate config (default: ``wnae/configs/evaluate_default.yml``), relative to the scan file.
@@ -167,6 +169,7 @@ class ScanConfig(StrictModel):
     time_budget_min: float | None = Field(None, gt=0)
     jobs: int = Field(0, ge=0)
     seed: int = Field(0, ge=0)
+    seeds: list[int] = Field(default_factory=list)
     baseline: bool = True
     target: str = "gt_run3"
     evaluate: str | None = None
@@ -178,6 +181,9 @@ class ScanConfig(StrictModel):
 
     @model_validator(mode="after")
     def _some_parameters(self) -> ScanConfig:
+        if len(set(self.seeds)) != len(self.seeds) or any(not 0 <= s < 2**31 for s in self.seeds):
+            msg = f"seeds must be distinct integers in [0, 2^31), got {self.seeds}"
+            raise ValueError(msg)
         if not self.parameters:
             msg = "parameters is empty: a scan needs at least one dimension"
             raise ValueError(msg)

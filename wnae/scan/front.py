@@ -16,12 +16,12 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DesignCheck", "budget_check", "choose", "pareto_front", "synthesise_front"]
+__all__ = ["DesignCheck", "budget_check", "choose", "load_synthesis", "pareto_front", "synthesise_front"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,16 +76,12 @@ def choose(front: Sequence[str], records: dict[str, dict[str, Any]], tolerance: 
     return min(near, key=lambda cid: (records[cid]["lut"], -records[cid]["objective"]))
 
 
-def _rtl_dir(hls_projects: Path, cid: str, target_name: str) -> Path:
-    return hls_projects / f"{cid}-{target_name}" / "rtl"
-
-
-def load_synthesis(hls_projects: Path, cid: str, target_name: str):  # noqa: ANN201 (RtlResult | None)
-    """A design's earlier ``wnae rtl`` result with Yosys numbers, if there is one."""
+def load_synthesis(hls_projects: Path, run_name: str, target_name: str):  # noqa: ANN201 (RtlResult | None)
+    """The ``wnae rtl`` result (bit-exact, with Yosys numbers) of a run, if there is one."""
     from wnae.errors import FirmwareError
     from wnae.firmware.rtl import load_rtl_result
 
-    path = _rtl_dir(hls_projects, cid, target_name)
+    path = hls_projects / f"{run_name}-{target_name}" / "rtl"
     if not (path / "rtl.json").is_file():
         return None
     with contextlib.suppress(FirmwareError):
@@ -96,7 +92,7 @@ def load_synthesis(hls_projects: Path, cid: str, target_name: str):  # noqa: ANN
 
 
 def synthesise_front(
-    ids: Sequence[str],
+    runs: Mapping[str, str],
     *,
     runs_dir: Path,
     hls_projects: Path,
@@ -111,10 +107,13 @@ def synthesise_front(
 ) -> dict[str, str]:
     """Run ``wnae rtl`` (Verilog, Verilator, Yosys) for each design not synthesised yet, ``jobs`` at a time.
 
+    Args:
+        runs: design id → the run to synthesise (its first seed's), in the order to run them.
+
     Returns:
         design id → error message, for the designs whose RTL flow failed (the others' ``rtl.json`` is written).
     """
-    todo = [cid for cid in ids if load_synthesis(hls_projects, cid, target_name) is None]
+    todo = [cid for cid, run in runs.items() if load_synthesis(hls_projects, run, target_name) is None]
     errors: dict[str, str] = {}
     running: list[tuple[str, subprocess.Popen, float, Any]] = []
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -123,7 +122,7 @@ def synthesise_front(
             while todo and len(running) < jobs:
                 cid = todo.pop(0)
                 log = (logs_dir / f"{cid}.rtl.log").open("w")
-                cmd = [sys.executable, "-m", "wnae", "rtl", str(runs_dir / cid), "--target", target_ref,
+                cmd = [sys.executable, "-m", "wnae", "rtl", str(runs_dir / runs[cid]), "--target", target_ref,
                        "--data-dir", str(data_dir), "--output-dir", str(hls_projects), "--events", str(events)]
                 if yosys:
                     cmd += ["--yosys", yosys]
@@ -144,7 +143,7 @@ def synthesise_front(
                 log.close()
                 if late:
                     errors[cid] = f"stopped after {timeout_min:g} min (synth.timeout_min)"
-                elif load_synthesis(hls_projects, cid, target_name) is None:
+                elif load_synthesis(hls_projects, runs[cid], target_name) is None:
                     tail = (logs_dir / f"{cid}.rtl.log").read_text(errors="replace").strip().splitlines()[-3:]
                     errors[cid] = f"wnae rtl exited with status {process.returncode}: " + " | ".join(tail)
                 if cid in errors:

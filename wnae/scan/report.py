@@ -28,6 +28,7 @@ def candidate_records(setup: Any, paths: Any, candidates: Sequence[Any], synth_e
     from wnae.firmware.config import part_capacity
     from wnae.scan.front import budget_check, load_synthesis
     from wnae.scan.search import meets_latency_and_ii
+    from wnae.scan.space import apply_parameters
 
     target = setup.target
     capacity = part_capacity(target.part)
@@ -38,18 +39,24 @@ def candidate_records(setup: Any, paths: Any, candidates: Sequence[Any], synth_e
         res = cand.result
         rec: dict[str, Any] = {"id": cand.id, "status": res["status"], "params": cand.params,
                                "baseline": setup.config.baseline and cand.id == "c000",
-                               "wall_s": res.get("wall_s")}
+                               "wall_s": res.get("wall_s"),
+                               # the design (base, fixed and parameters), as chosen.yml would hold it
+                               "config": apply_parameters(setup.base, cand.params)}
         if not cand.ok:
             rec["error"] = res.get("error", "")
             records[cand.id] = rec
             continue
         cost = res["cost"]
-        rtl = load_synthesis(paths.hls_projects, cand.id, target.name)
+        rtl = load_synthesis(paths.hls_projects, res["run"], target.name)
         check = budget_check(res, target, rtl)
         yosys = None if rtl is None else dict(rtl.resources)
         lut = yosys["lut"] if yosys else cost["lut_estimate"]
         rec.update({
             "objective": res["objective"],
+            "objective_std": res.get("objective_std", 0.0),
+            "seeds": [r["seed"] for r in res.get("seeds", [])],
+            "latency_by_seed": [r["cost"]["latency_cycles"] for r in res.get("seeds", [])],
+            "run": res["run"],
             "efficiency": res["efficiency"],
             "auc": res.get("auc", {}),
             "latency_cycles": cost["latency_cycles"],
@@ -80,60 +87,76 @@ def candidate_records(setup: Any, paths: Any, candidates: Sequence[Any], synth_e
     return records
 
 
-def _markdown(setup: Any, records: dict[str, dict], front: list[str], chosen: str | None, summary: dict) -> str:
-    cfg = setup.config
-    wp = cfg.objective.working_point
-    signals = cfg.objective.signals or sorted(next((r["efficiency"][wp] for r in records.values() if "efficiency" in r), {}))
-    part = setup.target.part
-    lines = [
+def _header(setup: Any, signals: list[str], front: list[str], summary: dict) -> list[str]:
+    cfg, target = setup.config, setup.target
+    budget = target.budget
+    return [
         f"# Design scan `{summary['name']}`",
         "",
-        f"Base `{cfg.base}`, target `{setup.target.name}` ({part}, {setup.target.clock_period_ns:g} ns clock; "
-        f"budget: latency ≤ {setup.target.budget.latency_ns} ns, II ≤ {setup.target.budget.ii_ns} ns, "
-        f"LUT ≤ {_pct(setup.target.budget.lut_fraction)} %). Objective: mean efficiency at **{wp}** over "
-        f"{', '.join(signals)} (zero-bias calibrated, `wnae evaluate`'s code). "
-        f"{summary['finished']} candidates ({summary['ok']} trained, {summary['failed']} failed), "
-        f"{len(front)} on the Pareto front, {summary['synthesised']} synthesised with Yosys.",
+        (f"Base `{cfg.base}`, target `{target.name}` ({target.part}, {target.clock_period_ns:g} ns clock; budget: "
+         f"latency ≤ {budget.latency_ns} ns, II ≤ {budget.ii_ns} ns, LUT ≤ {_pct(budget.lut_fraction)} %). "
+         f"Objective: mean efficiency at **{cfg.objective.working_point}** over {', '.join(signals)} (zero-bias "
+         f"calibrated, `wnae evaluate`'s code), averaged over training seeds {cfg.seeds or 'of the base'}. "
+         f"{summary['finished']} candidates ({summary['ok']} trained, {summary['failed']} failed), "
+         f"{len(front)} on the Pareto front, {summary['synthesised']} synthesised with Yosys."),
         "",
-        "Sources: efficiencies from each candidate's run (brief schedule: "
-        f"`{cfg.brief}`); latency = da4ml pipeline stages (exact for the RTL `wnae rtl` writes); LUT (est.) = "
-        "da4ml cost estimate; LUT/FF/DSP (Yosys) = `synth_xilinx` of the bit-exact RTL.",
+        (f"Sources: efficiencies from each candidate's runs (schedule overrides `{cfg.brief or 'none'}`); latency = "
+         "da4ml pipeline stages, the worst over the seeds (exact for the RTL `wnae rtl` writes); LUT (est.) = da4ml "
+         "cost estimate, mean over the seeds; LUT/FF/DSP (Yosys) = `synth_xilinx` of the first seed's bit-exact RTL."),
         "",
     ]
+
+
+def _comparison(records: dict[str, dict], chosen: str | None) -> list[str]:
+    lines = []
     base = next((r for r in records.values() if r.get("baseline") and r["status"] == "ok"), None)
     if base is not None:
-        better = [cid for cid, r in records.items() if r["status"] == "ok" and r["meets_latency_ii"]
+        better = [cid for cid, r in records.items()
+                  if r["status"] == "ok" and r["meets_latency_ii"] and not r["baseline"]
                   and r["objective"] >= base["objective"] and r["lut_estimate"] < base["lut_estimate"]]
-        lines += [f"Baseline (the base design, {base['id']}): {_pct(base['objective'])} % at ≈ "
-                  f"{base['lut_estimate']:,.0f} LUT (est.); designs at least as efficient with fewer LUTs: "
-                  f"{', '.join(better) if better else 'none'}.", ""]
+        fits = "meets" if base["meets_latency_ii"] else "does not meet"
+        lines += [(f"Base design ({base['id']}): {_pct(base['objective'])} ± {_pct(base['objective_std'])} % at ≈ "
+                   f"{base['lut_estimate']:,.0f} LUT (est.), latency {_cycles(base)} cycles: it {fits} the latency "
+                   f"budget at every seed. Designs within the latency budget at least as efficient with fewer LUTs: "
+                   f"{', '.join(better) if better else 'none'}."), ""]
     if chosen is not None:
         c = records[chosen]
-        lines += [f"**Chosen: {chosen}** — {_pct(c['objective'])} % at {c['lut']:,.0f} LUT ({c['resources_source']}), "
-                  f"{c['latency_cycles']} cycles = {c['latency_ns']:g} ns; train config `chosen.yml`.", ""]
+        lines += [(f"**Chosen: {chosen}** — {_pct(c['objective'])} ± {_pct(c['objective_std'])} % at "
+                   f"{c['lut']:,.0f} LUT ({c['resources_source']}), {c['latency_cycles']} cycles = "
+                   f"{c['latency_ns']:g} ns; train config `chosen.yml`."), ""]
     else:
         lines += ["**No design on the front passes the budget check**: no `chosen.yml`.", ""]
+    return lines
 
+
+def _cycles(r: dict) -> str:
+    return "/".join(str(c) for c in r.get("latency_by_seed") or [r["latency_cycles"]])
+
+
+def _front_table(cfg: Any, records: dict[str, dict], front: list[str], chosen: str | None, signals: list[str]) -> list[str]:
+    wp = cfg.objective.working_point
     params = list(cfg.parameters)
-    lines += ["## Pareto front", "",
-              "| id | " + " | ".join(f"`{p}`" for p in params) + f" | ε {wp} (%) | "
-              + " | ".join(signals) + " | latency | LUT (est.) | LUT (Yosys) | FF | DSP | budget |",
-              "|" + "---|" * (len(params) + len(signals) + 8)]
+    columns = ["id", *(f"`{p}`" for p in params), f"ε {wp} (%)", *signals, "latency (cycles)", "LUT (est.)",
+               "LUT (Yosys)", "FF", "DSP", "budget"]
+    lines = ["## Pareto front", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for cid in front:
         r = records[cid]
         eff = r["efficiency"][wp]
         yosys = r["yosys"]
         mark = " ★" if cid == chosen else (" (base)" if r["baseline"] else "")
-        lines.append(
-            f"| {cid}{mark} | " + " | ".join(str(r["params"][p]) for p in params) + f" | {_pct(r['objective'])} | "
-            + " | ".join(_pct(eff.get(s)) for s in signals)
-            + f" | {r['latency_cycles']} cyc = {r['latency_ns']:g} ns | {r['lut_estimate']:,.0f} | "
-            + (f"{yosys['lut']:,}" if yosys else r.get("synth_error", "not run")[:60])
-            + f" | {r['ff']:,.0f} | {r['dsp']:g} | {r['budget_verdict']} ({r['budget_numbers']}) |")
-    wps = next((list(r["efficiency"]) for r in records.values() if "efficiency" in r), [wp])
+        cells = [f"{cid}{mark}", *(str(r["params"][p]) for p in params),
+                 f"{_pct(r['objective'])} ± {_pct(r['objective_std'])}", *(_pct(eff.get(s)) for s in signals),
+                 _cycles(r), f"{r['lut_estimate']:,.0f}",
+                 f"{yosys['lut']:,}" if yosys else r.get("synth_error", "not run")[:80].replace("|", "/"),
+                 f"{r['ff']:,.0f}", f"{r['dsp']:g}", f"{r['budget_verdict']} ({r['budget_numbers']})"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _all_table(records: dict[str, dict], front: list[str], wps: list[str]) -> list[str]:
     columns = ["id", "status", *(f"ε {w} (mean %)" for w in wps), "latency (cycles)", "adder levels", "LUT (est.)",
                "FF (est.)", "front", "wall (s)"]
-    lines += ["", "## Every candidate", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines = ["## Every candidate", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for cid in sorted(records):
         r = records[cid]
         if r["status"] != "ok":
@@ -141,11 +164,22 @@ def _markdown(setup: Any, records: dict[str, dict], front: list[str], chosen: st
             lines.append(f"| {cid} | failed: {error} |" + " |" * (len(columns) - 2))
             continue
         means = [sum(v.values()) / len(v) for v in r["efficiency"].values()]
-        lines.append(f"| {cid}{' (base)' if r['baseline'] else ''} | ok | "
-                     + " | ".join(_pct(m) for m in means)
-                     + f" | {r['latency_cycles']}{'' if r['meets_latency_ii'] else ' (over)'} | {r['adder_depth']:g} | "
-                       f"{r['lut_estimate']:,.0f} | {r['ff_estimate']:,} | {'yes' if cid in front else ''} | "
-                       f"{r['wall_s'] or 0:.0f} |")
+        over = "" if r["meets_latency_ii"] else " (over)"
+        cells = [f"{cid}{' (base)' if r['baseline'] else ''}", "ok", *(_pct(m) for m in means), _cycles(r) + over,
+                 f"{r['adder_depth']:g}", f"{r['lut_estimate']:,.0f}", f"{r['ff_estimate']:,}",
+                 "yes" if cid in front else "", f"{r['wall_s'] or 0:.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _markdown(setup: Any, records: dict[str, dict], front: list[str], chosen: str | None, summary: dict) -> str:
+    cfg = setup.config
+    wp = cfg.objective.working_point
+    trained = [r for r in records.values() if "efficiency" in r]
+    signals = cfg.objective.signals or sorted(trained[0]["efficiency"][wp] if trained else [])
+    wps = list(trained[0]["efficiency"]) if trained else [wp]
+    lines = [*_header(setup, signals, front, summary), *_comparison(records, chosen),
+             *_front_table(cfg, records, front, chosen, signals), "", *_all_table(records, front, wps)]
     return "\n".join(lines) + "\n"
 
 
@@ -235,7 +269,7 @@ def write_scan_outputs(setup: Any, paths: Any, candidates: Sequence[Any], *, syn
         # the designs that can be chosen first (within budget by the estimate), most efficient first
         order = sorted(front, key=lambda cid: (not records[cid]["within_budget"], -records[cid]["objective"]))
         synth_errors = synthesise_front(
-            order[: cfg.synth.designs], runs_dir=paths.runs, hls_projects=paths.hls_projects,
+            {cid: records[cid]["run"] for cid in order[: cfg.synth.designs]}, runs_dir=paths.runs, hls_projects=paths.hls_projects,
             logs_dir=paths.candidates, data_dir=setup.data_dir, target_ref=setup.target_ref,
             target_name=setup.target.name, jobs=jobs, events=cfg.synth.events, timeout_min=cfg.synth.timeout_min,
             yosys=cfg.synth.yosys)

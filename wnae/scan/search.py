@@ -323,6 +323,7 @@ def _spec(setup: _Setup, paths: ScanPaths, cand: Candidate, jobs: int) -> dict[s
         "evaluate": {**setup.evaluate, **CANDIDATE_EVALUATE},
         "target": setup.target_ref,
         "objective": setup.config.objective.model_dump(mode="json"),
+        "seeds": list(setup.config.seeds),
     }
 
 
@@ -330,7 +331,9 @@ def _launch(paths: ScanPaths, spec: Mapping[str, Any]) -> tuple[subprocess.Popen
     write_json_atomic(paths.spec(spec["id"]), spec)
     paths.result(spec["id"]).unlink(missing_ok=True)
     log = paths.log(spec["id"]).open("w")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    from wnae.scan.candidate import SCAN_PID_ENV
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", SCAN_PID_ENV: str(os.getpid())}
     process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
         [sys.executable, "-m", "wnae.scan.candidate", str(paths.spec(spec["id"])), str(paths.result(spec["id"]))],
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)

@@ -96,7 +96,7 @@ class DesignEstimate:
         """The numbers as a :class:`~wnae.firmware.reports.SynthReport` for the budget check."""
         from wnae.firmware.reports import ResourceNumbers, SynthReport, TimingNumbers
 
-        report = SynthReport(report_dir=Path("."), project_name=TOP_MODULE, part=self.part)
+        report = SynthReport(report_dir=Path(), project_name=TOP_MODULE, part=self.part)
         report = report.with_timing(TimingNumbers(
             source=self.timing_source(checked_by), stage="rtl", clock_period_target_ns=self.clock_period_ns,
             latency_best_cycles=self.latency_cycles, latency_worst_cycles=self.latency_cycles,
