@@ -19,6 +19,7 @@ from wnae.config import StrictModel, load_config
 
 __all__ = [
     "RESUMABLE_KEYS",
+    "ConfirmConfig",
     "ObjectiveConfig",
     "ParameterSpec",
     "ScanConfig",
@@ -31,7 +32,8 @@ Choice = bool | int | float | str
 
 #: Keys of a scan config that may change when a scan is resumed (how long and how wide it runs, the
 #: Yosys step); any other change would mix candidates of two searches in one front.
-RESUMABLE_KEYS: frozenset[str] = frozenset({"trials", "time_budget_min", "jobs", "synth", "candidate_timeout_min"})
+RESUMABLE_KEYS: frozenset[str] = frozenset({"trials", "time_budget_min", "jobs", "synth", "confirm",
+                                           "candidate_timeout_min"})
 
 
 class ParameterSpec(StrictModel):
@@ -138,6 +140,23 @@ class SynthConfig(StrictModel):
     yosys: str | None = None
 
 
+class ConfirmConfig(StrictModel):
+    """The confirmation stage: the search's best designs retrained on fresh seeds before the front is drawn.
+
+    The search ranks ~100 designs on a few seeds each, and the one on top is partly the luckiest: at a
+    1 kHz working point one seed's efficiency moves by points. Retraining the first Pareto layers on
+    seeds the search never saw, and drawing the front and choosing on those, removes that bias (the
+    promotion step of successive halving: more budget for the designs that earned it).
+
+    Attributes:
+        designs: designs to confirm (the search's first Pareto layers until this many, and the base); 0 = off.
+        seeds: the confirmation's training seeds (distinct from ``seeds``).
+    """
+
+    designs: int = Field(0, ge=0)
+    seeds: list[int] = Field(default_factory=lambda: [3, 4, 5, 6, 7])
+
+
 class ScanConfig(StrictModel):
     """A design scan (``wnae scan``).
 
@@ -156,7 +175,7 @@ class ScanConfig(StrictModel):
         baseline: train the base design itself (its values of every parameter) as candidate 0.
         target: firmware target (name in ``firmware_configs/`` or a path) for the cost and budget.
         evaluate: evaluate config (default: ``wnae/configs/evaluate_default.yml``), relative to the scan file.
-        objective, select, synth: see their classes.
+        objective, select, synth, confirm: see their classes.
         candidate_timeout_min: a candidate still training after this long is stopped and recorded as failed.
         startup_trials: candidates drawn at random before the sampler models the results.
     """
@@ -176,13 +195,19 @@ class ScanConfig(StrictModel):
     objective: ObjectiveConfig = ObjectiveConfig()
     select: SelectConfig = SelectConfig()
     synth: SynthConfig = SynthConfig()
+    confirm: ConfirmConfig = ConfirmConfig()
     candidate_timeout_min: float = Field(30.0, gt=0)
     startup_trials: int = Field(8, ge=1)
 
     @model_validator(mode="after")
     def _some_parameters(self) -> ScanConfig:
-        if len(set(self.seeds)) != len(self.seeds) or any(not 0 <= s < 2**31 for s in self.seeds):
-            msg = f"seeds must be distinct integers in [0, 2^31), got {self.seeds}"
+        for name, seeds in (("seeds", self.seeds), ("confirm.seeds", self.confirm.seeds)):
+            if len(set(seeds)) != len(seeds) or any(not 0 <= s < 2**31 for s in seeds):
+                msg = f"{name} must be distinct integers in [0, 2^31), got {seeds}"
+                raise ValueError(msg)
+        if self.confirm.designs and (not self.confirm.seeds or set(self.confirm.seeds) & set(self.seeds)):
+            msg = (f"confirm.seeds {self.confirm.seeds} must be non-empty and new to the search (seeds {self.seeds}): "
+                   "the confirmation is only unbiased on seeds the search did not rank on")
             raise ValueError(msg)
         if not self.parameters:
             msg = "parameters is empty: a scan needs at least one dimension"

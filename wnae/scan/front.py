@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DesignCheck", "budget_check", "choose", "load_synthesis", "pareto_front", "synthesise_front"]
+__all__ = ["DesignCheck", "budget_check", "choose", "load_synthesis", "pareto_front", "pareto_layers",
+           "synthesise_front"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,21 @@ def pareto_front(points: Sequence[tuple[str, float, float]]) -> list[str]:
             front.append(pid)
             best = objective
     return front
+
+
+def pareto_layers(points: Sequence[tuple[str, float, float]], n: int) -> list[str]:
+    """Ids of the first Pareto layers (non-dominated sorting) until at least ``n`` are collected.
+
+    Example:
+        >>> pareto_layers([("a", 0.5, 10), ("b", 0.4, 5), ("c", 0.3, 8), ("d", 0.6, 10), ("e", 0.6, 12)], 3)
+        ['b', 'd', 'a', 'c', 'e']
+    """
+    left, out = list(points), []
+    while left and len(out) < n:
+        layer = pareto_front(left)
+        out += layer
+        left = [p for p in left if p[0] not in layer]
+    return out
 
 
 @dataclass

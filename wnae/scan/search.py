@@ -58,10 +58,15 @@ class Candidate:
     key: str
     params: dict[str, Any]
     result: dict[str, Any] | None = None
+    confirmation: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
         return self.result is not None and self.result.get("status") == "ok"
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmation is not None and self.confirmation.get("status") == "ok"
 
 
 @dataclass(frozen=True)
@@ -90,14 +95,15 @@ class ScanPaths:
     def lock(self) -> Path:
         return self.root / "scan.lock"
 
-    def spec(self, cid: str) -> Path:
-        return self.candidates / f"{cid}.json"
+    # ``stage`` "" is the search's training of a candidate, "confirm" its retraining on the confirmation seeds
+    def spec(self, cid: str, stage: str = "") -> Path:
+        return self.candidates / f"{cid}{'.' + stage if stage else ''}.json"
 
-    def result(self, cid: str) -> Path:
-        return self.candidates / f"{cid}.result.json"
+    def result(self, cid: str, stage: str = "") -> Path:
+        return self.candidates / f"{cid}{'.' + stage if stage else ''}.result.json"
 
-    def log(self, cid: str) -> Path:
-        return self.candidates / f"{cid}.log"
+    def log(self, cid: str, stage: str = "") -> Path:
+        return self.candidates / f"{cid}{'.' + stage if stage else ''}.log"
 
 
 @dataclass
@@ -207,7 +213,7 @@ def _locked(paths: ScanPaths) -> Iterator[None]:
 def _load_candidates(paths: ScanPaths) -> list[Candidate]:
     out = []
     for spec_path in sorted(paths.candidates.glob("c*.json")):
-        if spec_path.name.endswith(".result.json"):
+        if "." in spec_path.stem:  # a result, or a confirmation's spec
             continue
         try:
             spec = json.loads(spec_path.read_text())
@@ -221,6 +227,10 @@ def _load_candidates(paths: ScanPaths) -> list[Candidate]:
                 cand.result = json.loads(result_path.read_text())
             except (OSError, ValueError):
                 logger.warning("%s: unreadable result, the candidate runs again", result_path)
+        confirm_path = paths.result(cand.id, "confirm")
+        if confirm_path.is_file():
+            with contextlib.suppress(OSError, ValueError):
+                cand.confirmation = json.loads(confirm_path.read_text())
         out.append(cand)
     return out
 
@@ -304,6 +314,7 @@ class _Running:
     process: subprocess.Popen
     started: float
     log: Any
+    stage: str = ""
 
 
 def _threads(jobs: int) -> dict[str, int]:
@@ -312,7 +323,7 @@ def _threads(jobs: int) -> dict[str, int]:
     return {"intra_op": 1, "inter_op": max(1, cores // max(jobs, 1))}
 
 
-def _spec(setup: _Setup, paths: ScanPaths, cand: Candidate, jobs: int) -> dict[str, Any]:
+def _spec(setup: _Setup, paths: ScanPaths, cand: Candidate, jobs: int, seeds: list[int] | None = None) -> dict[str, Any]:
     from wnae.scan.space import apply_parameters, deep_merge
 
     doc = deep_merge(apply_parameters(setup.base, cand.params), setup.config.brief)
@@ -323,19 +334,20 @@ def _spec(setup: _Setup, paths: ScanPaths, cand: Candidate, jobs: int) -> dict[s
         "evaluate": {**setup.evaluate, **CANDIDATE_EVALUATE},
         "target": setup.target_ref,
         "objective": setup.config.objective.model_dump(mode="json"),
-        "seeds": list(setup.config.seeds),
+        "seeds": list(setup.config.seeds if seeds is None else seeds),
     }
 
 
-def _launch(paths: ScanPaths, spec: Mapping[str, Any]) -> tuple[subprocess.Popen, Any]:
-    write_json_atomic(paths.spec(spec["id"]), spec)
-    paths.result(spec["id"]).unlink(missing_ok=True)
-    log = paths.log(spec["id"]).open("w")
+def _launch(paths: ScanPaths, spec: Mapping[str, Any], stage: str = "") -> tuple[subprocess.Popen, Any]:
+    cid = spec["id"]
+    write_json_atomic(paths.spec(cid, stage), spec)
+    paths.result(cid, stage).unlink(missing_ok=True)
+    log = paths.log(cid, stage).open("w")
     from wnae.scan.candidate import SCAN_PID_ENV
 
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", SCAN_PID_ENV: str(os.getpid())}
     process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-        [sys.executable, "-m", "wnae.scan.candidate", str(paths.spec(spec["id"])), str(paths.result(spec["id"]))],
+        [sys.executable, "-m", "wnae.scan.candidate", str(paths.spec(cid, stage)), str(paths.result(cid, stage))],
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     return process, log
 
@@ -351,13 +363,13 @@ def _finish(paths: ScanPaths, running: _Running, *, timed_out: bool = False) -> 
     """The result of a finished (or stopped) candidate process; a crash without a result is a failure."""
     cand = running.cand
     running.log.close()
-    result_path = paths.result(cand.id)
+    result_path = paths.result(cand.id, running.stage)
     if timed_out:
         result = {"status": "failed", "error": "stopped: candidate_timeout_min exceeded", "error_type": "Timeout"}
     elif result_path.is_file():
         result = json.loads(result_path.read_text())
     else:
-        tail = paths.log(cand.id).read_text(errors="replace").strip().splitlines()[-15:]
+        tail = paths.log(cand.id, running.stage).read_text(errors="replace").strip().splitlines()[-15:]
         result = {"status": "failed", "error_type": "Crash",
                   "error": f"the candidate process exited with status {running.process.returncode} and no result: "
                            + " | ".join(tail)}
@@ -365,7 +377,10 @@ def _finish(paths: ScanPaths, running: _Running, *, timed_out: bool = False) -> 
         result = {"id": cand.id, "key": cand.key, "params": cand.params, **result,
                   "wall_s": time.monotonic() - running.started}
         write_json_atomic(result_path, result)
-    cand.result = result
+    if running.stage:
+        cand.confirmation = result
+    else:
+        cand.result = result
     return cand
 
 
@@ -466,6 +481,67 @@ def _search(setup: _Setup, paths: ScanPaths, candidates: list[Candidate], *, job
     return trained
 
 
+def confirmation_set(setup: _Setup, candidates: list[Candidate]) -> list[Candidate]:
+    """The designs retrained on the confirmation seeds: the search's first Pareto layers (non-dominated
+    sorting on the search objective and the LUT estimate, within the latency and II budget) until
+    ``confirm.designs`` are collected, and the base design."""
+    from wnae.scan.front import pareto_layers
+
+    n = setup.config.confirm.designs
+    if n == 0:
+        return []
+    feasible = [c for c in candidates if c.ok and meets_latency_and_ii(c.result, setup.target)]
+    ids = pareto_layers([(c.id, c.result["objective"], c.result["cost"]["lut_estimate"]) for c in feasible], n)
+    chosen = [c for c in candidates if c.id in ids]
+    base = next((c for c in candidates if c.id == "c000" and c.ok and setup.config.baseline), None)
+    if base is not None and base not in chosen:
+        chosen.append(base)
+    return chosen
+
+
+def _confirm(setup: _Setup, paths: ScanPaths, candidates: list[Candidate], *, jobs: int, progress: bool | None) -> int:
+    """Retrain the confirmation set on ``confirm.seeds`` (fresh seeds: the search's winners are partly its luck)."""
+    cfg = setup.config
+    todo = [c for c in confirmation_set(setup, candidates) if c.confirmation is None]
+    if not todo:
+        return 0
+    logger.info("confirming %d designs on seeds %s: %s", len(todo), cfg.confirm.seeds, ", ".join(c.id for c in todo))
+    running: list[_Running] = []
+    bar = _progress(len(todo), 0, progress)
+    bar.set_description("confirm")
+    done = 0
+    try:
+        while todo or running:
+            while todo and len(running) < jobs:
+                cand = todo.pop(0)
+                process, log = _launch(paths, _spec(setup, paths, cand, jobs, cfg.confirm.seeds), "confirm")
+                running.append(_Running(cand, None, process, time.monotonic(), log, "confirm"))
+            time.sleep(0.5)
+            for r in list(running):
+                timed_out = time.monotonic() - r.started > 60 * cfg.candidate_timeout_min * max(
+                    1, len(cfg.confirm.seeds) / max(len(cfg.seeds), 1))
+                if r.process.poll() is None and not timed_out:
+                    continue
+                if timed_out and r.process.poll() is None:
+                    _stop(r)
+                running.remove(r)
+                cand = _finish(paths, r, timed_out=timed_out)
+                done += 1
+                bar.update(1)
+                if cand.confirmed:
+                    logger.info("confirmed %s: objective %.4f on seeds %s (search: %.4f)", cand.id,
+                                cand.confirmation["objective"], cfg.confirm.seeds, cand.result["objective"])
+                else:
+                    logger.warning("confirmation of %s failed: %s", cand.id, cand.confirmation.get("error"))
+    except BaseException:
+        for r in running:
+            _stop(r)
+        raise
+    finally:
+        bar.close()
+    return done
+
+
 def run_scan(
     config: str | Path,
     *,
@@ -516,6 +592,7 @@ def run_scan(
         remove_stale_temporaries(paths.candidates)
         candidates = _load_candidates(paths)
         trained = _search(setup, paths, candidates, jobs=n_jobs, progress=progress, on_finish=on_finish)
+        trained += _confirm(setup, paths, candidates, jobs=n_jobs, progress=progress)
         result = write_scan_outputs(setup, paths, candidates, synthesize=synthesize, jobs=n_jobs)
     result.trained_now = trained
     result.seconds = time.monotonic() - start
