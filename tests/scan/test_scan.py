@@ -237,3 +237,26 @@ def test_cli_reports_a_bad_scan_config_in_one_line(tmp_path, data, capsys):
     assert "parameters.quant.weight.bits" in err
     assert "empty" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_confirmation_retrains_the_front_on_fresh_seeds_and_judges_by_them(tmp_path, data):
+    config = write_scan(tmp_path, trials=2, seeds=[0], confirm={"designs": 1, "seeds": [1]})
+    result = run_scan(config, name="confirm", scans_dir=tmp_path / "scans", data_dir=data, synthesize=False)
+    doc = json.loads((result.root / "pareto.json").read_text())
+    confirmed = {cid for cid, r in doc["candidates"].items() if r["confirmed"]}
+    assert "c000" in confirmed  # the base is always confirmed
+    assert set(doc["front"]) <= confirmed  # only confirmed designs are judged
+    for cid in confirmed:
+        rec = doc["candidates"][cid]
+        saved = json.loads((result.root / "candidates" / f"{cid}.confirm.result.json").read_text())
+        assert [r["seed"] for r in saved["seeds"]] == [1]
+        assert rec["objective"] == saved["objective"]  # judged on the fresh seed, not the search's
+        assert rec["confirm_seeds"] == [1]
+        assert len(rec["latency_by_seed"]) == 2
+    assert (tmp_path / "scans" / "confirm" / "runs" / "c000-s1").is_dir()
+
+
+def test_confirmation_seeds_must_be_new_to_the_search(tmp_path, data):
+    config = write_scan(tmp_path, seeds=[0, 1], confirm={"designs": 2, "seeds": [1, 2]})
+    with pytest.raises(ConfigError, match="must be non-empty and new to the search"):
+        run_scan(config, name="x", scans_dir=tmp_path / "scans", data_dir=data)
