@@ -47,7 +47,7 @@ def pareto_layers(points: Sequence[tuple[str, float, float]], n: int) -> list[st
 
     Example:
         >>> pareto_layers([("a", 0.5, 10), ("b", 0.4, 5), ("c", 0.3, 8), ("d", 0.6, 10), ("e", 0.6, 12)], 3)
-        ['b', 'd', 'a', 'c', 'e']
+        ['b', 'd', 'c', 'a', 'e']
     """
     left, out = list(points), []
     while left and len(out) < n:
