@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["positive_int"]
+__all__ = ["positive_float", "positive_int"]
 
 
 def positive_int(text: str) -> int:
@@ -16,5 +16,18 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(msg) from None
     if value < 1:
         msg = f"must be at least 1, got {value}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A number > 0 (``--time-budget-min 0`` is refused by argparse with the option's name)."""
+    try:
+        value = float(text)
+    except ValueError:
+        msg = f"expected a positive number, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not value > 0:
+        msg = f"must be positive, got {value:g}"
         raise argparse.ArgumentTypeError(msg)
     return value

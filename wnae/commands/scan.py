@@ -10,22 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from wnae.commands._args import positive_int
+from wnae.commands._args import positive_float, positive_int
 
 HELP = "design scan: efficiency at fixed rate vs LUT, Pareto front, chosen train config"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "scan_two_stage.yml"
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        msg = f"expected a number of minutes, got {text!r}"
-        raise argparse.ArgumentTypeError(msg) from None
-    if not value > 0:
-        msg = f"must be positive, got {value:g}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -63,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", type=Path, default=Path("data"), help="data directory (default data/)")
     p.add_argument("--trials", type=positive_int, help="candidates to finish (override the config's)")
     p.add_argument("--jobs", type=positive_int, help="candidates at a time (default: one per core)")
-    p.add_argument("--time-budget-min", type=_positive_float, help="start no candidate after this many minutes")
+    p.add_argument("--time-budget-min", type=positive_float, help="start no candidate after this many minutes")
     p.add_argument("--no-synth", action="store_true", help="skip Yosys on the front (da4ml numbers only)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)

@@ -269,9 +269,7 @@ class _Search:
         """Tell the study a finished candidate (a failed one as FAIL: the sampler avoids nothing by it)."""
         import optuna
 
-        params = {k: v for k, v in cand.params.items() if k in self.distributions}
-        if set(params) != set(self.distributions):
-            return  # from another space (cannot happen after the setup check)
+        params = dict(cand.params)  # the setup check on resume guarantees the same space
         if cand.ok:
             constraints = _constraints(cand.result, self.target)
             trial = optuna.trial.create_trial(
@@ -384,6 +382,21 @@ def _finish(paths: ScanPaths, running: _Running, *, timed_out: bool = False) -> 
     return cand
 
 
+def _collect(paths: ScanPaths, running: list[_Running], limit_s: float) -> list[tuple[_Running, Candidate]]:
+    """The processes of ``running`` that ended (or ran past ``limit_s`` and were stopped), removed from it, with
+    their candidates' results."""
+    done = []
+    for r in list(running):
+        timed_out = r.process.poll() is None and time.monotonic() - r.started > limit_s
+        if r.process.poll() is None and not timed_out:
+            continue
+        if timed_out:
+            _stop(r)
+        running.remove(r)
+        done.append((r, _finish(paths, r, timed_out=timed_out)))
+    return done
+
+
 def _next_id(candidates: list[Candidate]) -> str:
     numbers = [int(c.id[1:]) for c in candidates if c.id[1:].isdigit()]
     return f"c{(max(numbers) + 1) if numbers else 0:03d}"
@@ -449,14 +462,7 @@ def _search(setup: _Setup, paths: ScanPaths, candidates: list[Candidate], *, job
             if not running:
                 break
             time.sleep(0.5)
-            for r in list(running):
-                timed_out = time.monotonic() - r.started > 60 * cfg.candidate_timeout_min
-                if r.process.poll() is None and not timed_out:
-                    continue
-                if timed_out and r.process.poll() is None:
-                    _stop(r)
-                running.remove(r)
-                cand = _finish(paths, r, timed_out=timed_out)
+            for r, cand in _collect(paths, running, 60 * cfg.candidate_timeout_min):
                 search.tell(r.trial, cand)
                 by_key[cand.key] = cand
                 trained += 1
@@ -517,15 +523,8 @@ def _confirm(setup: _Setup, paths: ScanPaths, candidates: list[Candidate], *, jo
                 process, log = _launch(paths, _spec(setup, paths, cand, jobs, cfg.confirm.seeds), "confirm")
                 running.append(_Running(cand, None, process, time.monotonic(), log, "confirm"))
             time.sleep(0.5)
-            for r in list(running):
-                timed_out = time.monotonic() - r.started > 60 * cfg.candidate_timeout_min * max(
-                    1, len(cfg.confirm.seeds) / max(len(cfg.seeds), 1))
-                if r.process.poll() is None and not timed_out:
-                    continue
-                if timed_out and r.process.poll() is None:
-                    _stop(r)
-                running.remove(r)
-                cand = _finish(paths, r, timed_out=timed_out)
+            limit_s = 60 * cfg.candidate_timeout_min * max(1, len(cfg.confirm.seeds) / max(len(cfg.seeds), 1))
+            for _, cand in _collect(paths, running, limit_s):
                 done += 1
                 bar.update(1)
                 if cand.confirmed:
