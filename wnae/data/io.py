@@ -62,6 +62,7 @@ logger = logging.getLogger(__name__)
 PARTICLES = "Particles"
 PROCESS_LABEL = "process_label"
 SAMPLE_NAME = "sample_name"
+PTHAT = "pthat_gev"
 _META_PREFIX = "meta/"
 DEFAULT_CHUNK_EVENTS = 100_000
 
@@ -75,17 +76,22 @@ class EventSet:
         process_label: int (n_events,) SM process label for the classification loss (−1 = none).
         sample_name: str (n_events,) name of the sample each event came from.
         metadata: generator metadata (cross-section, seed, settings, …), JSON-serialisable values.
+        pthat_gev: float32 (n_events,) largest generator pT-hat (GeV) among the bunch crossing's
+            interactions (hard process and pile-up), or None; the weighted zero bias vetoes on it.
     """
 
     particles: np.ndarray
     process_label: np.ndarray | None = None
     sample_name: np.ndarray | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    pthat_gev: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.particles = np.asarray(self.particles, dtype=np.float32)
         n = len(self.particles)
-        for name in ("process_label", "sample_name"):
+        if self.pthat_gev is not None:
+            self.pthat_gev = np.asarray(self.pthat_gev, dtype=np.float32)
+        for name in ("process_label", "sample_name", "pthat_gev"):
             value = getattr(self, name)
             if value is not None and len(value) != n:
                 msg = f"{name} has {len(value)} entries for {n} events"
@@ -110,6 +116,7 @@ class EventSet:
             None if self.process_label is None else self.process_label[index],
             None if self.sample_name is None else self.sample_name[index],
             dict(self.metadata),
+            None if self.pthat_gev is None else self.pthat_gev[index],
         )
 
     @classmethod
@@ -128,6 +135,7 @@ class EventSet:
             join("process_label"),
             join("sample_name"),
             dict(parts[0].metadata),
+            join("pthat_gev"),
         )
 
 
@@ -289,6 +297,15 @@ def _check_written(ds: h5py.Dataset, path: Path) -> None:
         raise DataError(msg, path=path, dataset=ds.name, event_index=tail_start)
 
 
+def _checked_pthat(values: np.ndarray, path: Path, first_event: int) -> np.ndarray:
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        msg = f"pT-hat must be finite and >= 0 GeV, got {values[i]!r}"
+        raise DataError(msg, path=path, dataset=PTHAT, event_index=first_event + i)
+    return values
+
+
 def count_events(path: str | Path) -> int:
     """Number of events in an ADC2021-layout file, without reading them."""
     path = Path(path)
@@ -324,7 +341,8 @@ def iter_events(
         stop = n if stop is None else min(stop, n)
         labels = f.get(PROCESS_LABEL)
         names = f.get(SAMPLE_NAME)
-        for extra, name in ((labels, PROCESS_LABEL), (names, SAMPLE_NAME)):
+        pthat = f.get(PTHAT)
+        for extra, name in ((labels, PROCESS_LABEL), (names, SAMPLE_NAME), (pthat, PTHAT)):
             if extra is not None and extra.shape != (n,):
                 msg = f"expected shape ({n},) to match {PARTICLES}, got {extra.shape}"
                 raise DataError(msg, path=path, dataset=name)
@@ -342,6 +360,7 @@ def iter_events(
                 None if labels is None else _read_block(labels, lo, hi, path),
                 None if names is None else _read_block(names, lo, hi, path).astype(str),
                 dict(metadata),
+                None if pthat is None else _checked_pthat(_read_block(pthat, lo, hi, path), path, lo),
             )
         if empty.n_empty:
             logger.warning("%s:/%s: %s", path, PARTICLES, empty.message())
@@ -390,6 +409,7 @@ class EventWriter:
         *,
         metadata: Mapping[str, Any] | None = None,
         with_labels: bool = True,
+        with_pthat: bool = False,
         validate: bool = True,
         compression: str | None = "gzip",
         chunk_events: int = 4096,
@@ -397,6 +417,7 @@ class EventWriter:
         self.path = Path(path)
         self.metadata = dict(metadata or {})
         self.with_labels = with_labels
+        self.with_pthat = with_pthat
         self.validate = validate
         self.compression = compression
         self.chunk_events = chunk_events
@@ -437,6 +458,8 @@ class EventWriter:
         if self.with_labels:
             f.create_dataset(PROCESS_LABEL, shape=(0,), maxshape=(None,), dtype=np.int16, chunks=(16 * c,), **opts)
             f.create_dataset(SAMPLE_NAME, shape=(0,), maxshape=(None,), dtype="S32", chunks=(16 * c,), **opts)
+        if self.with_pthat:
+            f.create_dataset(PTHAT, shape=(0,), maxshape=(None,), dtype=np.float32, chunks=(16 * c,), **opts)
 
     def append(self, events: EventSet) -> None:
         """Append a block (validated first unless ``validate=False``)."""
@@ -458,6 +481,12 @@ class EventWriter:
             for name, values in ((PROCESS_LABEL, events.process_label), (SAMPLE_NAME, np.char.encode(events.sample_name))):
                 f[name].resize(hi, axis=0)
                 f[name][lo:hi] = values
+        if self.with_pthat:
+            if events.pthat_gev is None:
+                msg = "this file stores pthat_gev, but the block has none"
+                raise DataError(msg, path=self.path)
+            f[PTHAT].resize(hi, axis=0)
+            f[PTHAT][lo:hi] = events.pthat_gev
         self.n_events = hi
 
     def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001

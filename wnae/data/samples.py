@@ -71,6 +71,11 @@ class SampleInfo:
         n_generated: events generated (before pre-selection).
         cross_section_pb: generator cross-section in pb (after forced decays), or None.
         cross_section_error_pb: its statistical error in pb, or None.
+        zb_weight: share of bunch crossings one generated event stands for in the weighted zero
+            bias (:mod:`wnae.data.zero_bias`; for the vetoed unbiased sample, one event below the
+            veto), or None when the sample is not part of it.
+        zb_pthat_veto_gev: events with pT-hat at or above this are left out of the weighted zero
+            bias (the unbiased sample; the pT-hat slices stand for them), or None.
     """
 
     name: str
@@ -81,6 +86,8 @@ class SampleInfo:
     n_generated: int
     cross_section_pb: float | None = None
     cross_section_error_pb: float | None = None
+    zb_weight: float | None = None
+    zb_pthat_veto_gev: float | None = None
 
     def path(self, data_dir: str | Path) -> Path:
         return Path(data_dir) / self.file
@@ -101,11 +108,15 @@ def split_mask(n_events: int, split: Split | str) -> np.ndarray:
     return r < 3
 
 
-def write_manifest(data_dir: str | Path, samples: list[SampleInfo]) -> Path:
-    """Write ``manifest.json`` atomically (samples in the given order)."""
+def write_manifest(data_dir: str | Path, samples: list[SampleInfo], zero_bias: dict | None = None) -> Path:
+    """Write ``manifest.json`` atomically (samples in the given order; ``zero_bias``: the weighted
+    zero bias's summary, :func:`wnae.data.zero_bias.mixture_weights`)."""
     path = Path(data_dir) / MANIFEST_NAME
     rows = [{**asdict(s), "role": s.role.value} for s in samples]
-    write_json_atomic(path, {"format": MANIFEST_FORMAT, "samples": rows})
+    doc: dict = {"format": MANIFEST_FORMAT, "samples": rows}
+    if zero_bias is not None:
+        doc["zero_bias"] = zero_bias
+    write_json_atomic(path, doc)
     return path
 
 
@@ -133,7 +144,7 @@ def _check_sample_row(s: SampleInfo, path: Path) -> None:
     if s.n_generated < s.n_events:
         raise fail(f"n_generated = {s.n_generated} is less than the {s.n_events} events stored (n_events); "
                    "n_generated counts events before pre-selection")
-    for key in ("cross_section_pb", "cross_section_error_pb"):
+    for key in ("cross_section_pb", "cross_section_error_pb", "zb_weight", "zb_pthat_veto_gev"):
         value = getattr(s, key)
         if value is None:
             continue

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from wnae.config import StrictModel
 from wnae.data.generate.l1 import L1Config
-from wnae.data.generate.processes import PROCESSES
+from wnae.data.generate.processes import PROCESSES, Process, qcd_slice
+from wnae.data.samples import SampleRole
 
-__all__ = ["GenerateConfig", "Preselection", "SampleSpec"]
+__all__ = ["GenerateConfig", "Preselection", "SampleSpec", "ZeroBiasSlices"]
 
 
 class Preselection(StrictModel):
@@ -32,6 +33,36 @@ class SampleSpec(StrictModel):
     preselection: Preselection = Preselection()
 
 
+class ZeroBiasSlices(StrictModel):
+    """Weighted zero bias (:mod:`wnae.data.zero_bias`): QCD pT-hat slices beside the unbiased sample.
+
+    Slice ``i`` is ``HardQCD`` with ``edges[i] ≤ pT-hat < edges[i+1]`` (the last is open-ended),
+    overlaid with pile-up interactions whose pT-hat is below ``edges[0]``; unbiased crossings with
+    any interaction at or above ``edges[0]`` are vetoed, so no crossing is counted twice. The
+    ``electroweak`` background samples (their test split) join the mixture weighted by their
+    cross-section: QCD slices do not produce W, Z or top.
+    """
+
+    pthat_edges_gev: list[float] = Field(
+        default_factory=lambda: [30.0, 50.0, 80.0, 120.0, 170.0, 300.0, 470.0], min_length=1,
+        description="lower pT-hat edges of the slices, GeV, increasing",
+    )
+    n_events: int = Field(2_000, gt=0, description="events per slice")
+    electroweak: list[str] = Field(default_factory=lambda: ["dy", "wjets", "ttbar"])
+
+    @field_validator("pthat_edges_gev")
+    @classmethod
+    def _increasing(cls, value: list[float]) -> list[float]:
+        if value[0] <= 0 or any(b <= a for a, b in zip(value, value[1:], strict=False)):
+            msg = f"pthat_edges_gev must be positive and strictly increasing, got {value}"
+            raise ValueError(msg)
+        return value
+
+    def processes(self) -> list[Process]:
+        edges = self.pthat_edges_gev
+        return [qcd_slice(lo, edges[i + 1] if i + 1 < len(edges) else None) for i, lo in enumerate(edges)]
+
+
 class GenerateConfig(StrictModel):
     """Everything that determines the generated files (and so their cache key).
 
@@ -48,6 +79,7 @@ class GenerateConfig(StrictModel):
     l1: L1Config = L1Config()
     samples: dict[str, SampleSpec]
     pythia_settings: list[str] = Field(default_factory=list, description="extra readString lines for all samples")
+    zero_bias_slices: ZeroBiasSlices | None = Field(None, description="weighted zero bias; None = unbiased only")
 
     @field_validator("samples")
     @classmethod
@@ -60,3 +92,31 @@ class GenerateConfig(StrictModel):
             msg = "at least one sample is needed"
             raise ValueError(msg)
         return value
+
+    @model_validator(mode="after")
+    def _slices_need_zero_bias(self) -> GenerateConfig:
+        zb = self.zero_bias_slices
+        if zb is None:
+            return self
+        if "zero_bias" not in self.samples:
+            msg = "zero_bias_slices need the unbiased 'zero_bias' sample (its cross-section and soft crossings)"
+            raise ValueError(msg)
+        for name in zb.electroweak:
+            if name not in self.samples or PROCESSES[name].role is not SampleRole.BACKGROUND:
+                msg = f"zero_bias_slices.electroweak: '{name}' is not a background sample of this config"
+                raise ValueError(msg)
+            if name == "qcd":
+                msg = "zero_bias_slices.electroweak: 'qcd' overlaps the QCD pT-hat slices"
+                raise ValueError(msg)
+        return self
+
+    def plan(self) -> list[tuple[Process, SampleSpec, float | None]]:
+        """Every sample to write: (process, size, pT-hat ceiling of its pile-up or None)."""
+        out: list[tuple[Process, SampleSpec, float | None]] = [
+            (PROCESSES[name], spec, None) for name, spec in self.samples.items()
+        ]
+        if self.zero_bias_slices is not None:
+            zb = self.zero_bias_slices
+            spec = SampleSpec(n_events=zb.n_events, pileup_mean=self.samples["zero_bias"].pileup_mean)
+            out += [(process, spec, zb.pthat_edges_gev[0]) for process in zb.processes()]
+        return out

@@ -12,7 +12,7 @@ import numpy as np
 
 from wnae.data.generate.particles import ParticleBlock
 
-__all__ = ["overlay_pileup", "save_pool", "load_pool"]
+__all__ = ["load_pool", "overlay_pileup", "save_pool", "soft_pool"]
 
 
 def overlay_pileup(
@@ -37,18 +37,31 @@ def overlay_pileup(
         raise ValueError(msg)
     n_pu = np.array([rng.poisson(pileup_mean) for rng in rngs], np.int64)
     index = np.concatenate([rng.integers(pool.n_events, size=k) for rng, k in zip(rngs, n_pu, strict=True)])
-    owner = np.repeat(np.arange(n), n_pu)
-    merged = ParticleBlock.merge_events([hard, pool.take(index)], [np.arange(n), owner])
-    return merged, n_pu
+    return hard.overlay(pool, index, n_pu), n_pu
 
 
 def save_pool(path, pool: ParticleBlock) -> None:  # noqa: ANN001
     """Write a pool to ``.npz`` (float32 kinematics; the caller makes it atomic)."""
+    if pool.pthat is None:
+        msg = "a pile-up pool needs the pT-hat of each interaction (the weighted zero bias vetoes on it)"
+        raise ValueError(msg)
     np.savez(path, pt=pool.pt.astype(np.float32), eta=pool.eta.astype(np.float32),
-             phi=pool.phi.astype(np.float32), pid=pool.pid, offsets=pool.offsets)
+             phi=pool.phi.astype(np.float32), pid=pool.pid, offsets=pool.offsets, pthat=pool.pthat)
 
 
 def load_pool(path) -> ParticleBlock:  # noqa: ANN001
     with np.load(path) as f:
         return ParticleBlock(f["pt"].astype(np.float64), f["eta"].astype(np.float64),
-                             f["phi"].astype(np.float64), f["pid"], f["offsets"])
+                             f["phi"].astype(np.float64), f["pid"], f["offsets"], f["pthat"])
+
+
+def soft_pool(pool: ParticleBlock, pthat_max_gev: float) -> ParticleBlock:
+    """The pool's interactions with pT-hat below ``pthat_max_gev`` (pile-up of the pT-hat slices)."""
+    if pool.pthat is None:
+        msg = "the pile-up pool has no pT-hat per interaction"
+        raise ValueError(msg)
+    keep = np.flatnonzero(pool.pthat < pthat_max_gev)
+    if len(keep) == 0:
+        msg = f"no pile-up interaction has pT-hat below {pthat_max_gev:g} GeV"
+        raise ValueError(msg)
+    return pool.take(keep)

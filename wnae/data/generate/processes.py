@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from wnae.data.samples import SM_PROCESSES, SampleRole
 
-__all__ = ["PROCESSES", "Process", "get_process"]
+__all__ = ["PROCESSES", "Process", "get_process", "qcd_slice", "slice_name"]
 
 #: Z/γ*, W decays to e, μ, τ.
 _Z_TO_LEPTONS = ("23:onMode = off", "23:onIfAny = 11 13 15")
@@ -133,3 +133,26 @@ def get_process(name: str) -> Process:
     except KeyError:
         msg = f"unknown sample '{name}'; known samples: {', '.join(PROCESSES)}"
         raise ConfigError(msg) from None
+
+
+def slice_name(low_gev: float, high_gev: float | None) -> str:
+    """Sample name of a QCD pT-hat slice, e.g. ``qcd_pthat_30_50`` or ``qcd_pthat_470_inf``."""
+    return f"qcd_pthat_{low_gev:g}_{'inf' if high_gev is None else f'{high_gev:g}'}"
+
+
+def qcd_slice(low_gev: float, high_gev: float | None) -> Process:
+    """QCD 2 → 2 with low ≤ pT-hat < high (GeV; None = open-ended): a zero-bias component.
+
+    Mixed with the unbiased zero bias by :mod:`wnae.data.zero_bias`, each event weighted by the
+    slice's share of the bunch crossings.
+    """
+    cuts = [f"PhaseSpace:pTHatMin = {low_gev:g}"]
+    if high_gev is not None:
+        cuts.append(f"PhaseSpace:pTHatMax = {high_gev:g}")
+    high = "inf" if high_gev is None else f"{high_gev:g}"
+    return Process(
+        slice_name(low_gev, high_gev),
+        SampleRole.ZERO_BIAS,
+        f"zero-bias component: QCD 2 -> 2 with {low_gev:g} <= pT-hat < {high} GeV + soft pile-up, weighted",
+        ("HardQCD:all = on", *cuts),
+    )

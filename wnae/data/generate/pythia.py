@@ -100,10 +100,18 @@ class PythiaRunner:
             raise WnaeError(msg)
 
     def next_batch(self, n_events: int) -> ParticleBlock:
-        """Generate ``n_events`` events; return their visible final-state particles."""
+        """Generate ``n_events`` events; return their visible final-state particles.
+
+        ``pthat`` of the block is Pythia's pT-hat per event (GeV); for ``SoftQCD`` minimum bias it is
+        the pT of the hardest multiparton interaction, the quantity that pT-hat slices of
+        ``HardQCD`` are cut on (their fraction above 30 GeV agrees with σ(pT-hat > 30)/σ_inel).
+        """
+        import awkward as ak
+
         with _quiet_stdout():
             batch = self._pythia.nextBatch(n_events)
         block = visible_particles(batch)
+        block.pthat = np.sqrt(np.maximum(ak.to_numpy(batch.info.pT2Hat).astype(np.float64), 0.0))
         if block.n_events != n_events:
             msg = f"Pythia returned {block.n_events} of {n_events} events (generation errors)"
             raise WnaeError(msg)

@@ -36,14 +36,15 @@ import numpy as np
 
 from wnae import __version__
 from wnae._io import atomic_path, check_output_file, ensure_dir, remove_stale_temporaries, write_json_atomic
-from wnae.data.generate.config import GenerateConfig, Preselection
+from wnae.data.generate.config import GenerateConfig, Preselection, SampleSpec
 from wnae.data.generate.l1 import ETA_MAX, L1Config, emulate_l1
 from wnae.data.generate.particles import ParticleBlock
-from wnae.data.generate.pileup import load_pool, overlay_pileup, save_pool
+from wnae.data.generate.pileup import load_pool, overlay_pileup, save_pool, soft_pool
 from wnae.data.generate.processes import PROCESSES, Process
 from wnae.data.generate.pythia import MAX_PYTHIA_SEED, PythiaRunner
 from wnae.data.io import EventSet, EventWriter, count_events, read_metadata
 from wnae.data.samples import MANIFEST_NAME, SampleInfo, SampleRole, write_manifest
+from wnae.data.zero_bias import mixture_weights
 from wnae.data.schema import ObjectType
 from wnae.errors import ConfigError, DataError, WnaeError
 
@@ -53,6 +54,8 @@ logger = logging.getLogger(__name__)
 
 CACHE_DIR = ".cache"
 POOL_NAME = "pileup_pool"
+#: Bumped when the stored per-event content changes (2: pthat_gev per event, pool with pT-hat).
+FILE_CONTENT_VERSION = 2
 
 
 def _name_key(name: str) -> int:
@@ -117,11 +120,13 @@ class _BlockTask:
     pool_path: str | None
     l1: dict[str, Any]
     preselection: dict[str, Any]
+    pool_pthat_max_gev: float | None = None
 
 
 @dataclass
 class _BlockResult:
     particles: np.ndarray
+    pthat_gev: np.ndarray
     n_generated: int
     sigma_pb: float
     sigma_error_pb: float
@@ -129,7 +134,19 @@ class _BlockResult:
     seconds: float
 
 
-_POOLS: dict[str, ParticleBlock] = {}
+_POOLS: dict[tuple[str, float | None], ParticleBlock] = {}
+
+
+def _pool(path: str, pthat_max_gev: float | None) -> ParticleBlock:
+    """The worker's pile-up pool (loaded once), or its interactions below a pT-hat ceiling."""
+    key = (path, pthat_max_gev)
+    if key not in _POOLS:
+        full = _POOLS.get((path, None))
+        if full is None:
+            full = _POOLS.setdefault((path, None), load_pool(path))
+        if pthat_max_gev is not None:
+            _POOLS[key] = soft_pool(full, pthat_max_gev)
+    return _POOLS[key]
 
 
 def _mpi_settings(path: str, mode: int) -> list[str]:
@@ -144,15 +161,15 @@ def _run_block(task: _BlockTask) -> _BlockResult:
     rngs = _event_rngs(task.seed, task.sample, task.first_event, task.n_events)
     pool = None
     if task.pileup_mean > 0 and task.pool_path is not None:
-        pool = _POOLS.get(task.pool_path)
-        if pool is None:
-            pool = _POOLS.setdefault(task.pool_path, load_pool(task.pool_path))
+        pool = _pool(task.pool_path, task.pool_pthat_max_gev)
     merged, n_pu = overlay_pileup(hard, pool, task.pileup_mean, rngs)
     particles = emulate_l1(merged, rngs, L1Config(**task.l1))
     keep = preselect(particles, Preselection(**task.preselection))
     xs = runner.cross_section()
+    pthat = (merged.pthat if merged.pthat is not None else hard.pthat).astype(np.float32)
     return _BlockResult(
-        particles[keep], task.n_events, xs.sigma_pb, xs.error_pb, float(n_pu.mean()), time.perf_counter() - start
+        particles[keep], pthat[keep], task.n_events, xs.sigma_pb, xs.error_pb, float(n_pu.mean()),
+        time.perf_counter() - start,
     )
 
 
@@ -173,9 +190,13 @@ class GenerationResult:
     reused: list[str] = field(default_factory=list)
 
 
-def _sample_metadata(cfg: GenerateConfig, process: Process, pileup_mean: float) -> dict[str, Any]:
-    spec = cfg.samples[process.name]
+def _sample_metadata(
+    cfg: GenerateConfig, process: Process, spec: SampleSpec, pileup_mean: float, pool_pthat_max: float | None
+) -> dict[str, Any]:
+    extra = {} if pool_pthat_max is None else {"pileup_pthat_max_gev": pool_pthat_max}
     return {
+        "content_version": FILE_CONTENT_VERSION,
+        **extra,
         "sample": process.name,
         "role": process.role.value,
         "process_label": process.process_label,
@@ -207,7 +228,7 @@ def _ensure_mpi_file(cache: Path, settings: list[str], cfg: GenerateConfig, name
 
 def _ensure_pool(cache: Path, cfg: GenerateConfig) -> Path:
     settings = [*PROCESSES["zero_bias"].settings, *cfg.pythia_settings]
-    key = _settings_hash([settings, cfg.sqrt_s_gev, cfg.seed, cfg.pileup_pool_events, _versions()])
+    key = _settings_hash([settings, cfg.sqrt_s_gev, cfg.seed, cfg.pileup_pool_events, _versions(), "pthat"])
     path = cache / f"{POOL_NAME}-{key}.npz"
     if path.exists():
         return path
@@ -220,6 +241,50 @@ def _ensure_pool(cache: Path, cfg: GenerateConfig) -> Path:
         with tmp.open("wb") as f:
             save_pool(f, pool)
     return path
+
+
+def _with_zero_bias_weights(cfg: GenerateConfig, samples: list[SampleInfo]) -> tuple[list[SampleInfo], dict | None]:
+    """Set ``zb_weight`` (and the unbiased sample's veto) on the samples of the weighted zero bias."""
+    import dataclasses
+
+    import h5py
+
+    from wnae.data.io import PTHAT
+
+    zb = cfg.zero_bias_slices
+    if zb is None:
+        return samples, None
+    by_name = {s.name: s for s in samples}
+    unbiased = by_name["zero_bias"]
+    spec = cfg.samples["zero_bias"]
+    mu = cfg.pileup_mean if spec.pileup_mean is None else spec.pileup_mean
+
+    with h5py.File(unbiased.path(cfg.output_dir), "r") as f:
+        n_soft = int(np.count_nonzero(f[PTHAT][:] < zb.pthat_edges_gev[0]))
+
+    def sigma(name: str) -> tuple[float, int]:
+        info = by_name[name]
+        if info.cross_section_pb is None:
+            msg = f"sample '{name}' has no cross-section: it cannot be weighted into the zero bias"
+            raise DataError(msg)
+        return info.cross_section_pb, info.n_generated
+
+    weights = mixture_weights(
+        sigma_inel_pb=sigma("zero_bias")[0],
+        pileup_mean=mu,
+        unbiased=("zero_bias", n_soft),
+        veto_pthat_gev=zb.pthat_edges_gev[0],
+        slices={p.name: sigma(p.name) for p in zb.processes()},
+        electroweak={name: sigma(name) for name in zb.electroweak},
+    )
+    weights.summary["unbiased_kept_fraction"] = n_soft / unbiased.n_generated
+    out = []
+    for s in samples:
+        if s.name in weights.weights:
+            veto = weights.veto_pthat_gev if s.name == "zero_bias" else None
+            s = dataclasses.replace(s, zb_weight=weights.weights[s.name], zb_pthat_veto_gev=veto)
+        out.append(s)
+    return out, weights.summary
 
 
 def _sample_info(path: Path, out: Path) -> SampleInfo:
@@ -321,16 +386,19 @@ def generate(
         raise ConfigError(msg)
     out = Path(cfg.output_dir)
     cache = out / CACHE_DIR
-    _prepare_output(out, cache, list(cfg.samples))
+    _prepare_output(out, cache, [process.name for process, _, _ in cfg.plan()])
     jobs = jobs or os.cpu_count() or 1
     result = GenerationResult(samples=[])
 
+    plan = cfg.plan()
     todo: list[tuple[Process, dict[str, Any], list[_BlockTask]]] = []
     needs_pool = False
-    for name, spec in cfg.samples.items():
-        process = PROCESSES[name]
+    specs = {}
+    for process, spec, pool_pthat_max in plan:
+        name = process.name
+        specs[name] = (spec, pool_pthat_max)
         pileup_mean = cfg.pileup_mean if spec.pileup_mean is None else spec.pileup_mean
-        meta = _sample_metadata(cfg, process, pileup_mean)
+        meta = _sample_metadata(cfg, process, spec, pileup_mean, pool_pthat_max)
         meta["settings_hash"] = _settings_hash(meta)
         path = out / f"{name}.h5"
         if not force and path.exists():
@@ -349,7 +417,7 @@ def generate(
     for process, meta, tasks in todo:
         settings = [*process.settings, *cfg.pythia_settings]
         mpi = str(_ensure_mpi_file(cache, settings, cfg, process.name))
-        spec = cfg.samples[process.name]
+        spec, pool_pthat_max = specs[process.name]
         for block, first in enumerate(range(0, spec.n_events, cfg.block_events)):
             tasks.append(
                 _BlockTask(
@@ -365,6 +433,7 @@ def generate(
                     pool_path=pool_path,
                     l1=cfg.l1.model_dump(),
                     preselection=spec.preselection.model_dump(),
+                    pool_pthat_max_gev=pool_pthat_max,
                 )
             )
 
@@ -375,8 +444,9 @@ def generate(
         msg = f"a generator worker process died ({err}); finished samples are kept, the unfinished one left no file"
         raise WnaeError(msg) from err
     result.wall_seconds = time.perf_counter() - wall_start
-    result.samples = [_sample_info(out / f"{name}.h5", out) for name in cfg.samples]
-    write_manifest(out, result.samples)
+    result.samples = [_sample_info(out / f"{p.name}.h5", out) for p, _, _ in plan]
+    result.samples, zero_bias = _with_zero_bias_weights(cfg, result.samples)
+    write_manifest(out, result.samples, zero_bias)
     if result.seconds:
         write_json_atomic(
             cache / "last_timing.json",
@@ -407,14 +477,13 @@ def _write_samples(
         for process, meta, tasks in todo:
             sigma, err2, n_acc, cpu_seconds = [], 0.0, 0, 0.0
             path = out / f"{process.name}.h5"
-            writer = EventWriter(path, metadata=meta, chunk_events=min(4096, cfg.block_events))
+            writer = EventWriter(path, metadata=meta, chunk_events=min(4096, cfg.block_events), with_pthat=True)
             with writer:
                 for task in tasks:
                     res = next(results)
                     n = len(res.particles)
-                    writer.append(
-                        EventSet(res.particles, np.full(n, process.process_label), np.full(n, process.name))
-                    )
+                    writer.append(EventSet(res.particles, np.full(n, process.process_label), np.full(n, process.name),
+                                           pthat_gev=res.pthat_gev))
                     sigma.append((res.sigma_pb, res.n_generated))
                     cpu_seconds += res.seconds
                     err2 += (res.sigma_error_pb * res.n_generated) ** 2
