@@ -12,7 +12,7 @@ from tests.conftest import write_toy_data_dir
 from tests.evaluate.conftest import make_run_dir
 from wnae.cli import main
 
-FAST = "plots: true\nplot_formats: [png, pdf]\nlatent_events: 60\ntsne: true\ntail_fit_events: 50\n"
+FAST = "input_rate_khz: 40000.0\nplots: true\nplot_formats: [png, pdf]\nlatent_events: 60\ntsne: true\ntail_fit_events: 50\n"
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,8 @@ def test_evaluate_one_run_end_to_end(tmp_path, data_dir, fast_config, fake_model
     out = capsys.readouterr().out
     assert rc == 0
     wp = json.loads((run / "working_points.json").read_text())
-    assert wp["input_rate_khz"] == 40_000.0
+    assert wp["input_rate_khz"] == 40_000.0  # as configured
+    assert wp["zero_bias"]["weighted"] is False  # the toy data has no pT-hat slices
     names = [w["name"] for w in wp["working_points"]]
     assert names == ["Loose", "Medium", "Tight"]
     loose = wp["working_points"][0]

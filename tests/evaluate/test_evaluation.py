@@ -71,8 +71,8 @@ def test_shipped_config_loads():
     from wnae.config import load_config
 
     cfg = load_config(DEFAULT_CONFIG, EvaluateConfig)
-    assert cfg.input_rate_khz == 40_000.0
-    assert cfg.working_points == {"Loose": 100.0, "Medium": 20.0, "Tight": 1.0}
+    assert cfg.input_rate_khz == pytest.approx(2544 * 11.2456)
+    assert cfg.working_points == {"Loose": 100.0, "Medium": 20.0, "Tight": 1.0, "VTight": 0.1}
     with pytest.raises(ConfigError, match="did you mean 'input_rate_khz'"):
         load_config(DEFAULT_CONFIG, EvaluateConfig, overrides={"input_rate_kHz": 6.0})
 

@@ -1,11 +1,11 @@
 """``EvaluateConfig``: input rate, named working points and the options of ``wnae evaluate``.
 
-Default working points (``wnae/configs/evaluate_default.yml``) are chosen so that the default data
-(20 000 zero-bias events at 40 MHz, i.e. 2 kHz per ZB event) can resolve them: Loose 100 kHz (50 ZB
-events above threshold) and Medium 20 kHz (10 events). Tight 1 kHz is the physics-like L1 operating
-point (AXOL1TL runs at rates of order 1 kHz); with 20 000 ZB events it is half an event, so its
-threshold is extrapolated from a fit to the ZB tail and flagged ``resolved: false``. Counting it needs
-≳ 400 000 ZB events; any rate 0 < R ≤ ``input_rate_khz`` can be configured.
+The input rate is the LHC colliding-bunch rate, not 40 MHz: Run 3 fills 2 544 colliding bunches at
+the 11.2456 kHz revolution frequency, 28 608.8 kHz (the value AXOL1TL uses). Rates are calibrated on
+the weighted zero bias when the data has one (:mod:`wnae.data.zero_bias`): unbiased crossings plus
+QCD pT-hat slices and electroweak processes, so the default working points (Loose 100, Medium 20,
+Tight 1 kHz, and 0.1 kHz) are counted with ≥ 10 effective ZB events instead of extrapolated. Any
+rate 0 < R ≤ ``input_rate_khz`` can be configured.
 """
 
 from __future__ import annotations
@@ -16,18 +16,22 @@ from pydantic import Field, model_validator
 
 from wnae.config import StrictModel
 
-__all__ = ["DEFAULT_WORKING_POINTS_KHZ", "EvaluateConfig"]
+__all__ = ["DEFAULT_WORKING_POINTS_KHZ", "RUN3_COLLIDING_BUNCH_RATE_KHZ", "EvaluateConfig"]
 
-#: name → target rate in kHz at the default 40 MHz input.
-DEFAULT_WORKING_POINTS_KHZ: dict[str, float] = {"Loose": 100.0, "Medium": 20.0, "Tight": 1.0}
+#: Run-3 LHC colliding-bunch rate: 2 544 colliding bunches × 11.2456 kHz revolution frequency, in kHz.
+RUN3_COLLIDING_BUNCH_RATE_KHZ = 2544 * 11.2456
+#: name → target rate in kHz.
+DEFAULT_WORKING_POINTS_KHZ: dict[str, float] = {"Loose": 100.0, "Medium": 20.0, "Tight": 1.0, "VTight": 0.1}
 
 
 class EvaluateConfig(StrictModel):
     """Settings of the evaluation step.
 
     Attributes:
-        input_rate_khz: :math:`R_0`, input rate of the stream the model sees, kHz (40 000 = every
-            LHC bunch crossing at L1; e.g. 6 kHz after an L1 seed).
+        input_rate_khz: :math:`R_0`, input rate of the stream the model sees, kHz (28 608.8 = the
+            Run-3 colliding-bunch rate at L1; e.g. 6 kHz after an L1 seed).
+        weighted_zero_bias: calibrate on the weighted zero bias when the data has one (False: the
+            unbiased sample alone).
         working_points: name → target output rate in kHz; each becomes a threshold in
             ``working_points.json``.
         confidence_level: coverage of the Clopper–Pearson intervals (0.6827 = 1σ).
@@ -44,7 +48,8 @@ class EvaluateConfig(StrictModel):
         seed: seed for the latent-map subsample and t-SNE.
     """
 
-    input_rate_khz: float = Field(40_000.0, gt=0)
+    input_rate_khz: float = Field(RUN3_COLLIDING_BUNCH_RATE_KHZ, gt=0)
+    weighted_zero_bias: bool = True
     working_points: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WORKING_POINTS_KHZ))
     confidence_level: float = Field(0.6827, gt=0, lt=1)
     min_zb_events: int = Field(10, ge=1)

@@ -18,7 +18,8 @@ from wnae._io import write_json_atomic
 from wnae.data.samples import SampleRole
 from wnae.errors import DataError
 from wnae.evaluate.config import EvaluateConfig
-from wnae.evaluate.metrics import Roc, TprAtFpr, purity, roc, tpr_at_fpr
+from wnae.data.zero_bias import ZeroBiasMixture
+from wnae.evaluate.metrics import Roc, TprAtFpr, purity, roc, tpr_at_fpr, tpr_at_zero_bias_fpr
 from wnae.evaluate.rates import RateCurve, WorkingPoint, efficiency_at_threshold, threshold_for_rate
 from wnae.evaluate.scores import SampleScores
 
@@ -46,7 +47,8 @@ class SignalResult:
         n_events: stored (pre-selected) events.
         n_generated: :math:`S_0`, events before pre-selection.
         roc: ROC against the SM test sample (stored events).
-        tpr_at_fpr: TPR at the target FPR.
+        tpr_at_fpr: TPR at the target FPR on the SM test sample.
+        tpr_at_zb_fpr: TPR at the target FPR measured on the (weighted) zero bias.
         efficiency: WP name → (ε, low, high), :math:`\\varepsilon_S = N_S(s>t)/S_0`.
         purity: WP name → S/B (None when no SM test event passes).
     """
@@ -56,6 +58,7 @@ class SignalResult:
     n_generated: int
     roc: Roc
     tpr_at_fpr: TprAtFpr
+    tpr_at_zb_fpr: TprAtFpr | None = None
     efficiency: dict[str, tuple[float, float, float]] = field(default_factory=dict)
     purity: dict[str, float | None] = field(default_factory=dict)
 
@@ -65,6 +68,7 @@ class SignalResult:
             "n_generated": self.n_generated,
             "auc": self.roc.auc,
             "tpr_at_fpr": self.tpr_at_fpr.to_dict(),
+            "tpr_at_zero_bias_fpr": None if self.tpr_at_zb_fpr is None else self.tpr_at_zb_fpr.to_dict(),
             "efficiency": {k: {"value": v[0], "low": v[1], "high": v[2]} for k, v in self.efficiency.items()},
             "purity_s_over_b": self.purity,
         }
@@ -83,6 +87,16 @@ class RunEvaluation:
     signals: dict[str, SignalResult]
     sm_test_events: int
     sm_rate_at_wp: dict[str, float] = field(default_factory=dict)
+    zero_bias: ZeroBiasMixture | None = None
+    curve_unbiased: RateCurve | None = None
+
+    def zero_bias_doc(self) -> dict[str, Any]:
+        """How the rates were calibrated: weighted mixture or unbiased sample, sizes, components."""
+        doc: dict[str, Any] = {"weighted": self.curve.weighted, "n_events": self.curve.n_zb,
+                               "n_effective": self.curve.n_effective}
+        if self.zero_bias is not None:
+            doc["components"] = self.zero_bias.components
+        return doc
 
     def working_points_doc(self) -> dict[str, Any]:
         """The ``working_points.json`` document the firmware step reads (score > threshold fires)."""
@@ -93,6 +107,7 @@ class RunEvaluation:
             "fires_when": "score > threshold",
             "n_zero_bias": self.curve.n_zb,
             "rate_per_zb_event_khz": self.curve.rate_per_event_khz,
+            "zero_bias": self.zero_bias_doc(),
             "confidence_level": self.config.confidence_level,
             "working_points": [wp.to_dict() for wp in self.working_points],
         }
@@ -135,7 +150,11 @@ def evaluate_scores(scores: SampleScores, config: EvaluateConfig, *, model: str 
         DataError: no zero-bias events or no SM test events.
         ConfigError: a target rate above the input rate.
     """
-    curve = RateCurve.from_scores(scores.zero_bias.scores, config.input_rate_khz)
+    mixture = scores.zero_bias_mixture(weighted=config.weighted_zero_bias)
+    curve = RateCurve.from_scores(mixture.scores, config.input_rate_khz, mixture.weights if mixture.weighted else None)
+    unbiased = None
+    if curve.weighted:
+        unbiased = RateCurve.from_scores(scores.zero_bias.scores, config.input_rate_khz)
     wps = [
         threshold_for_rate(
             curve, rate, name=name, confidence_level=config.confidence_level,
@@ -157,7 +176,8 @@ def evaluate_scores(scores: SampleScores, config: EvaluateConfig, *, model: str 
             continue
         curve_roc = roc(sm_all, sig.scores)
         result = SignalResult(sig.name, sig.n_scored, int(sig.info.n_generated), curve_roc,
-                              tpr_at_fpr(curve_roc, config.target_fpr))
+                              tpr_at_fpr(curve_roc, config.target_fpr),
+                              tpr_at_zero_bias_fpr(curve, sig.scores, config.target_fpr))
         for wp in wps:
             result.efficiency[wp.name] = efficiency_at_threshold(
                 sig.scores, wp.threshold, int(sig.info.n_generated), config.confidence_level)
@@ -168,7 +188,8 @@ def evaluate_scores(scores: SampleScores, config: EvaluateConfig, *, model: str 
                 background_weight=np.array([weights[b.name] for b in sm]),
             )
         signals[sig.name] = result
-    return RunEvaluation(scores.run_name, model, config, scores, curve, wps, signals, len(sm_all), sm_eff)
+    return RunEvaluation(scores.run_name, model, config, scores, curve, wps, signals, len(sm_all), sm_eff,
+                         mixture, unbiased)
 
 
 def write_evaluation(evaluation: RunEvaluation, run_dir: str | Path) -> list[Path]:

@@ -18,7 +18,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from wnae.errors import DataError
 
-__all__ = ["Roc", "TprAtFpr", "purity", "roc", "tpr_at_fpr"]
+__all__ = ["Roc", "TprAtFpr", "purity", "roc", "tpr_at_fpr", "tpr_at_zero_bias_fpr"]
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,26 @@ def tpr_at_fpr(curve: Roc, target_fpr: float) -> TprAtFpr:
     t_unique = t[::-1][last]
     value = float(np.interp(math.log10(target_fpr), log_f_unique, t_unique))
     return TprAtFpr(target_fpr, value, floor, True)
+
+
+def tpr_at_zero_bias_fpr(curve: Any, signal_scores: np.ndarray, target_fpr: float) -> TprAtFpr:
+    """TPR at an FPR measured on the (weighted) zero bias, the SM as the L1 trigger sees it.
+
+    The threshold is the one a fraction ``target_fpr`` of the ZB crossings passes
+    (:meth:`~wnae.evaluate.rates.RateCurve.threshold_at_fraction`, i.e. the rate ``target_fpr`` × R₀);
+    TPR = stored signal events above it / stored events. Reachable when that fraction amounts to at
+    least one effective ZB event; the weighted zero bias reaches FPR 1e-5 where 4 000 SM test events
+    cannot.
+    """
+    s = np.asarray(signal_scores, dtype=float)
+    threshold = curve.threshold_at_fraction(target_fpr)
+    n_eff = curve.effective_events_at(target_fpr, threshold)
+    floor = target_fpr / n_eff if n_eff > 0 else 1.0
+    if n_eff < 1 or len(s) == 0:
+        msg = (f"FPR = {target_fpr:.0e} on zero bias is {n_eff:.2g} effective ZB events (< 1): "
+               "more (or weighted) zero bias is needed")
+        return TprAtFpr(target_fpr, None, floor, False, msg)
+    return TprAtFpr(target_fpr, float(np.mean(s > threshold)), floor, True, f"{n_eff:.0f} effective ZB events")
 
 
 def purity(

@@ -63,15 +63,20 @@ def efficiency_vs_rate(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Signal efficiency :math:`S(t)/S_0` against the ZB rate :math:`R(t)` on a threshold scan.
 
-    Thresholds are the midpoints between ZB quantiles spread log-uniformly in rate, from the whole
-    input rate down to one ZB event.
+    Thresholds are spread log-uniformly in rate, from the whole input rate down to one (effective)
+    ZB event.
 
     Returns:
         ``(rate_khz, efficiency)``, float (n,) each, rate descending.
     """
-    n = curve.n_zb
-    counts = np.unique(np.geomspace(1, n, n_points).round())
-    thresholds = np.array([curve.threshold_at_count(k) for k in counts])
+    if curve.weighted:
+        top = float(curve.zb_weights[-1])  # the highest-scoring event's share of crossings
+        fractions = np.geomspace(max(top, 1e-12), 1.0, n_points)
+        thresholds = np.array([curve.threshold_at_fraction(f) for f in fractions])
+    else:
+        n = curve.n_zb
+        counts = np.unique(np.geomspace(1, n, n_points).round())
+        thresholds = np.array([curve.threshold_at_count(k) for k in counts])
     rate = curve.rate_khz(thresholds)
     sig = np.sort(np.asarray(signal_scores, float))
     eff = (len(sig) - np.searchsorted(sig, thresholds, side="right")) / n_generated
@@ -113,11 +118,20 @@ def plot_rate_vs_threshold(evaluation: RunEvaluation, out_dir: Path, formats: Se
     lo, hi = curve.rate_interval_khz(t, evaluation.config.confidence_level)
     keep = rate > 0
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.plot(t[keep], rate[keep], color="black", label="zero bias R(t)")
+    label = "weighted zero bias R(t)" if curve.weighted else "zero bias R(t)"
+    ax.plot(t[keep], rate[keep], color="black", label=label)
     ax.fill_between(t[keep], lo[keep], hi[keep], color="grey", alpha=0.3,
-                    label=f"Clopper–Pearson {evaluation.config.confidence_level:.0%}")
-    ax.axhline(curve.rate_per_event_khz, color="grey", linestyle=":",
-               label=f"1 ZB event = {curve.rate_per_event_khz:.3g} kHz")
+                    label=f"Clopper–Pearson {evaluation.config.confidence_level:.0%}"
+                          + (" (effective counts)" if curve.weighted else ""))
+    floor_curve = evaluation.curve_unbiased or curve
+    if evaluation.curve_unbiased is not None:
+        u = evaluation.curve_unbiased
+        tu = np.unique(u.zb_scores)[:: max(1, u.n_zb // 2000)]
+        ru = u.rate_khz(tu)
+        ax.plot(tu[ru > 0], ru[ru > 0], color="tab:red", linestyle="--", linewidth=1,
+                label=f"unbiased zero bias alone ({u.n_zb} events)")
+    ax.axhline(floor_curve.rate_per_event_khz, color="grey", linestyle=":",
+               label=f"1 unbiased ZB event = {floor_curve.rate_per_event_khz:.3g} kHz")
     for colour, wp in zip(WP_COLOURS, evaluation.working_points, strict=False):
         ax.axhline(wp.target_rate_khz, color=colour, linestyle="--", linewidth=0.8)
         ax.errorbar([wp.threshold], [wp.target_rate_khz],
@@ -147,8 +161,9 @@ def plot_efficiency_vs_rate(evaluation: RunEvaluation, out_dir: Path, formats: S
             wp_eff = [result.efficiency[wp.name][0] for wp in evaluation.working_points]
             ax.plot(wp_rate, wp_eff, "o", color=line.get_color(), markersize=4)
     _mark_wp_rates(ax, evaluation)
-    ax.axvline(evaluation.curve.rate_per_event_khz, color="grey", linestyle=":",
-               label=f"1 ZB event = {evaluation.curve.rate_per_event_khz:.3g} kHz")
+    floor_curve = evaluation.curve_unbiased or evaluation.curve
+    ax.axvline(floor_curve.rate_per_event_khz, color="grey", linestyle=":",
+               label=f"1 unbiased ZB event = {floor_curve.rate_per_event_khz:.3g} kHz")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(RATE_LABEL)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -86,6 +87,16 @@ def binomial_interval(k: int | np.ndarray, n: int, confidence_level: float = 0.6
     return lo, hi
 
 
+def binomial_interval_array(k: np.ndarray, n: np.ndarray, confidence_level: float = 0.6827) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`binomial_interval` element-wise for arrays of ``k`` and ``n`` (real counts allowed)."""
+    k, n = np.asarray(k, float), np.asarray(n, float)
+    alpha = 1.0 - confidence_level
+    with np.errstate(invalid="ignore"):
+        lo = np.where(k > 0, stats.beta.ppf(alpha / 2, k, n - k + 1), 0.0)
+        hi = np.where(k < n, stats.beta.ppf(1 - alpha / 2, k + 1, np.maximum(n - k, 1e-300)), 1.0)
+    return lo, hi
+
+
 def efficiency_above(scores: np.ndarray, thresholds: np.ndarray | float) -> np.ndarray:
     """Fraction of ``scores`` strictly above each threshold, :math:`N(s>t)/N`.
 
@@ -109,19 +120,30 @@ def efficiency_above(scores: np.ndarray, thresholds: np.ndarray | float) -> np.n
 
 @dataclass(frozen=True)
 class RateCurve:
-    """Trigger rate as a function of threshold, from zero-bias scores.
+    """Trigger rate as a function of threshold, from (optionally weighted) zero-bias scores.
+
+    With weights (the weighted zero bias of :mod:`wnae.data.zero_bias`, each event standing for a
+    share :math:`w_i` of the bunch crossings, :math:`\\sum w_i = 1`) the fraction above threshold is
+    :math:`\\varepsilon(t) = \\sum_{s_i > t} w_i`, and its statistics are those of the effective number
+    of events :math:`n_{eff}(t) = (\\sum_{s_i>t} w_i)^2 / \\sum_{s_i>t} w_i^2`. Without weights every
+    event weighs :math:`1/N_{ZB}` and everything reduces to counting.
 
     Attributes:
         zb_scores: float (n_zb,) ZB scores, sorted ascending.
         input_rate_khz: :math:`R_0`, the input rate of the stream in kHz.
+        zb_weights: float (n_zb,) weights aligned with ``zb_scores``, normalised to sum 1, or None
+            for an unweighted (unbiased) sample.
     """
 
     zb_scores: np.ndarray
     input_rate_khz: float
+    zb_weights: np.ndarray | None = None
 
     @classmethod
-    def from_scores(cls, zb_scores: np.ndarray, input_rate_khz: float) -> RateCurve:
-        """Validate and sort; an empty or non-finite ZB sample is a :class:`DataError`."""
+    def from_scores(
+        cls, zb_scores: np.ndarray, input_rate_khz: float, weights: np.ndarray | None = None
+    ) -> RateCurve:
+        """Validate and sort; an empty or non-finite ZB sample (or bad weights) is a :class:`DataError`."""
         s = np.asarray(zb_scores, dtype=float).reshape(-1)
         if len(s) == 0:
             msg = "the zero-bias sample is empty: no rate can be calibrated (regenerate the data with zero bias)"
@@ -132,54 +154,147 @@ class RateCurve:
         if not input_rate_khz > 0:
             msg = f"input_rate_khz must be positive, got {input_rate_khz}"
             raise ConfigError(msg)
-        return cls(np.sort(s), float(input_rate_khz))
+        order = np.argsort(s, kind="stable")
+        w = None
+        if weights is not None:
+            w = np.asarray(weights, dtype=float).reshape(-1)
+            if w.shape != s.shape:
+                msg = f"{len(w)} zero-bias weights for {len(s)} scores"
+                raise DataError(msg)
+            if not np.isfinite(w).all() or (w <= 0).any():
+                msg = "zero-bias weights must be finite and > 0"
+                raise DataError(msg)
+            w = w[order] / w.sum()
+        return cls(s[order], float(input_rate_khz), w)
+
+    @property
+    def weighted(self) -> bool:
+        return self.zb_weights is not None
 
     @property
     def n_zb(self) -> int:
         return len(self.zb_scores)
 
+    @cached_property
+    def _units(self) -> np.ndarray:
+        """Weight of each event, descending by score, in units where counting is exact (1 per event
+        unweighted, the normalised weight otherwise)."""
+        return np.ones(self.n_zb) if self.zb_weights is None else self.zb_weights[::-1]
+
+    @cached_property
+    def _cumulative(self) -> tuple[np.ndarray, np.ndarray]:
+        """(C, Q): C[j], Q[j] = sum of units and of units² of the j highest-scoring events, j = 0..n."""
+        u = self._units
+        c = np.concatenate([[0.0], np.cumsum(u)])
+        q = np.concatenate([[0.0], np.cumsum(u * u)])
+        return c, q
+
+    @property
+    def _total_units(self) -> float:
+        return float(self.n_zb) if self.zb_weights is None else 1.0
+
+    @property
+    def n_effective(self) -> float:
+        """Effective number of ZB events, :math:`(\\sum w)^2/\\sum w^2` (= n_zb unweighted)."""
+        c, q = self._cumulative
+        return float(c[-1] ** 2 / q[-1])
+
     @property
     def rate_per_event_khz(self) -> float:
-        """Rate one ZB event is worth, :math:`R_0/N_{ZB}` in kHz (the counting resolution)."""
-        return self.input_rate_khz / self.n_zb
+        """Rate one (effective) ZB event is worth, :math:`R_0 \\sum w^2/\\sum w` in kHz (:math:`R_0/N_{ZB}`
+        unweighted); for a weighted sample this is the average over all events, the tail is finer."""
+        return self.input_rate_khz / self.n_effective
 
     def n_above(self, threshold: float | np.ndarray) -> np.ndarray:
-        """Number of ZB events with score > threshold."""
+        """Number of ZB events with score > threshold (a count, not weighted)."""
         return self.n_zb - np.searchsorted(self.zb_scores, np.asarray(threshold, float), side="right")
 
+    def _sums_above(self, threshold: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        c, q = self._cumulative
+        k = self.n_above(threshold)
+        return c[k], q[k]
+
+    def fraction_above(self, threshold: float | np.ndarray) -> np.ndarray:
+        """:math:`\\varepsilon(t) = \\sum_{s>t} w`, the fraction of crossings that fire."""
+        return self._sums_above(threshold)[0] / self._total_units
+
+    def n_effective_above(self, threshold: float | np.ndarray) -> np.ndarray:
+        """Effective number of ZB events above threshold (the count, unweighted)."""
+        w, w2 = self._sums_above(threshold)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(w2 > 0, w * w / np.where(w2 > 0, w2, 1.0), 0.0)
+
     def rate_khz(self, threshold: float | np.ndarray) -> np.ndarray:
-        """:math:`R(t) = R_0\\,N_{ZB}(s>t)/N_{ZB}` in kHz."""
-        return self.input_rate_khz * self.n_above(threshold) / self.n_zb
+        """:math:`R(t) = R_0\\,\\varepsilon(t)` in kHz."""
+        return self.input_rate_khz * self.fraction_above(threshold)
+
+    def _effective_binomial(self, w: np.ndarray, w2: np.ndarray, confidence_level: float) -> tuple[Any, Any]:
+        """Clopper–Pearson on effective counts: k = W²/V events of n = W_total·W/V (the count and
+        N_ZB unweighted); above every event, k = 0 of n = total / (heaviest top weight)."""
+        w, w2 = np.atleast_1d(np.asarray(w, float)), np.atleast_1d(np.asarray(w2, float))
+        total = self._total_units
+        top = float(self._units[0])
+        k = np.where(w2 > 0, np.round(w * w / np.where(w2 > 0, w2, 1.0)), 0.0)
+        n = np.where(w2 > 0, np.round(total * w / np.where(w2 > 0, w2, 1.0)), round(total / top))
+        n = np.maximum(n, np.maximum(k, 1.0))
+        lo, hi = binomial_interval_array(k, n, confidence_level)
+        return lo, hi
 
     def rate_interval_khz(
         self, threshold: float | np.ndarray, confidence_level: float = 0.6827
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Clopper–Pearson interval on :math:`R(t)` in kHz."""
-        lo, hi = binomial_interval(self.n_above(threshold), self.n_zb, confidence_level)
-        return self.input_rate_khz * np.asarray(lo), self.input_rate_khz * np.asarray(hi)
+        """Interval on :math:`R(t)` in kHz: Clopper–Pearson, on effective counts when weighted."""
+        scalar = np.ndim(threshold) == 0
+        lo, hi = self._effective_binomial(*self._sums_above(threshold), confidence_level)
+        lo, hi = self.input_rate_khz * lo, self.input_rate_khz * hi
+        return (lo[0], hi[0]) if scalar else (lo, hi)
+
+    def threshold_at_fraction(self, fraction: float) -> float:
+        """Threshold with the fraction ``fraction`` of crossings above it (linear between events).
+
+        Unweighted, at ``fraction = k/N_ZB`` for integer ``k`` the threshold is the midpoint of the
+        k-th and (k+1)-th highest scores, so exactly ``k`` events fire; in between it interpolates
+        between those midpoints, each event's step being its weight.
+        """
+        return self._threshold_at_units(float(fraction) * self._total_units)
 
     def threshold_at_count(self, n_above: float) -> float:
-        """Threshold with ``n_above`` ZB events above it (linear between neighbouring scores).
+        """Threshold with ``n_above`` events' worth above it (unweighted: exactly ``n_above`` events)."""
+        if self.weighted:
+            return self.threshold_at_fraction(n_above / self.n_effective)
+        return self._threshold_at_units(float(n_above))
 
-        For integer ``k`` the threshold is the midpoint of the k-th and (k+1)-th highest scores,
-        so exactly ``k`` events fire; fractional counts interpolate between those midpoints.
-        """
+    def _threshold_at_units(self, target: float) -> float:
         s = self.zb_scores
         n = self.n_zb
-        k = float(np.clip(n_above, 0.0, n))
+        c, _ = self._cumulative
+        target = float(np.clip(target, 0.0, c[-1]))
 
-        def midpoint(j: int) -> float:  # exactly j events above
+        def midpoint(j: int) -> float:  # exactly the j highest events above
             if j <= 0:
                 return float(s[-1])
             if j >= n:
                 return float(s[0]) - 1e-12 * max(1.0, abs(float(s[0])))
             return 0.5 * (float(s[n - j]) + float(s[n - j - 1]))
 
-        j = math.floor(k)
-        frac = k - j
-        if frac == 0.0:
+        j = int(np.searchsorted(c, target, side="right")) - 1
+        if j >= n:
+            return midpoint(n)
+        frac = (target - c[j]) / self._units[j]
+        if frac <= 0.0:
             return midpoint(j)
         return (1 - frac) * midpoint(j) + frac * midpoint(j + 1)
+
+    def effective_events_at(self, fraction: float, threshold: float) -> float:
+        """Effective events that ``fraction`` of crossings amounts to, at the weights near
+        ``threshold``: :math:`\\varepsilon\\,W/V` over the events above it (:math:`\\varepsilon N_{ZB}`
+        unweighted)."""
+        if not self.weighted:
+            return float(fraction) * self.n_zb
+        w, w2 = self._sums_above(threshold)
+        if w2 <= 0:
+            return float(fraction) / float(self._units[0])
+        return float(fraction) * float(w) / float(w2)
 
 
 @dataclass(frozen=True)
@@ -195,9 +310,13 @@ class WorkingPoint:
         rate_khz: rate measured on ZB at ``threshold`` (kHz); may differ from the target by up to
             one ZB event's worth (:math:`R_0/N_{ZB}`).
         rate_low_khz, rate_high_khz: Clopper–Pearson interval of ``rate_khz``.
-        n_zb_above: ZB events above threshold.
+        n_zb_above: ZB events above threshold (a count).
         n_zb: ZB events in total.
-        rate_per_event_khz: :math:`R_0/N_{ZB}`, the counting resolution.
+        rate_per_event_khz: the rate one effective ZB event is worth near the threshold
+            (:math:`R_0/N_{ZB}` unweighted), the counting resolution there.
+        n_zb_effective_above: effective ZB events above threshold, :math:`(\\sum w)^2/\\sum w^2`
+            (the count unweighted); ``resolved`` needs ``min_zb_events`` of them.
+        zb_weighted: whether the zero bias is the weighted mixture.
         method: ``empirical`` (counted), ``tail_fit`` (extrapolated below the floor) or
             ``unresolved`` (below the floor, threshold = highest ZB score, rate is an upper limit).
         resolved: whether at least ``min_zb_events`` ZB events fix the threshold.
@@ -217,6 +336,8 @@ class WorkingPoint:
     rate_per_event_khz: float
     method: Method
     resolved: bool
+    n_zb_effective_above: float = 0.0
+    zb_weighted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -284,23 +405,32 @@ def threshold_for_rate(
     """
     _check_target(rate_khz, curve.input_rate_khz, name)
     n = curve.n_zb
-    k_target = rate_khz / curve.input_rate_khz * n
-    eff_lo, eff_hi = binomial_interval(min(round(k_target), n), n, confidence_level)
+    eps = rate_khz / curve.input_rate_khz
+    counted = curve.threshold_at_fraction(eps)
+    k_target = curve.effective_events_at(eps, counted)  # effective ZB events the target amounts to
+
+    def counted_range() -> tuple[float, float]:
+        n_eff = k_target / eps  # effective sample size at these weights (N_ZB unweighted)
+        lo, hi = binomial_interval(min(round(k_target), round(n_eff)), max(round(n_eff), 1), confidence_level)
+        return curve.threshold_at_fraction(hi), curve.threshold_at_fraction(lo)
+
     method: Method = "empirical"
     if k_target >= min_zb_events:
-        threshold = curve.threshold_at_count(k_target)
-        t_low = curve.threshold_at_count(eff_hi * n)
-        t_high = curve.threshold_at_count(eff_lo * n)
+        threshold = counted
+        t_low, t_high = counted_range()
     elif tail_fit_events > 0 and n > 1:
         m = min(tail_fit_events, n - 1)
         top = curve.zb_scores[::-1]
+        units = curve._units  # noqa: SLF001 (weights of the top events, descending)
         u = float(top[m])
-        beta = float(np.mean(top[:m] - u))
+        w_top = units[:m]
+        beta = float(np.dot(w_top, top[:m] - u) / w_top.sum())
         if beta <= 0:
             beta = np.finfo(float).eps
-        log_ratio = math.log(m / k_target)
+        log_ratio = math.log(curve.fraction_above(u) / eps)
         threshold = u + beta * log_ratio
-        spread = beta * abs(log_ratio) / math.sqrt(m)
+        m_eff = float(w_top.sum() ** 2 / np.dot(w_top, w_top))
+        spread = beta * abs(log_ratio) / math.sqrt(m_eff)
         t_low, t_high = threshold - spread, threshold + spread
         method = "tail_fit"
         logger.warning(
@@ -309,16 +439,16 @@ def threshold_for_rate(
             name, rate_khz, k_target, min_zb_events, m,
         )
     elif k_target >= 1:
-        threshold = curve.threshold_at_count(k_target)
-        t_low = curve.threshold_at_count(eff_hi * n)
-        t_high = curve.threshold_at_count(eff_lo * n)
+        threshold = counted
+        t_low, t_high = counted_range()
         logger.warning(
             "working point '%s': %.3g kHz is only %.2g ZB events above threshold (< %d): statistically weak",
             name, rate_khz, k_target, min_zb_events,
         )
     else:
         threshold = float(curve.zb_scores[-1])
-        t_low = curve.threshold_at_count(1)
+        t_low = curve.threshold_at_count(1) if not curve.weighted else curve.threshold_at_fraction(
+            float(curve._units[0]))  # noqa: SLF001
         t_high = threshold
         method = "unresolved"
         logger.warning(
@@ -327,6 +457,8 @@ def threshold_for_rate(
             name, rate_khz, k_target,
         )
     r_lo, r_hi = curve.rate_interval_khz(threshold, confidence_level)
+    n_eff_above = float(curve.n_effective_above(threshold))
+    per_event = curve.input_rate_khz * eps / k_target if k_target > 0 else curve.rate_per_event_khz
     return WorkingPoint(
         name=name,
         target_rate_khz=float(rate_khz),
@@ -339,9 +471,11 @@ def threshold_for_rate(
         rate_high_khz=float(r_hi),
         n_zb_above=int(curve.n_above(threshold)),
         n_zb=n,
-        rate_per_event_khz=curve.rate_per_event_khz,
+        rate_per_event_khz=float(per_event),
         method=method,
         resolved=method == "empirical" and k_target >= min_zb_events,
+        n_zb_effective_above=n_eff_above,
+        zb_weighted=curve.weighted,
     )
 
 

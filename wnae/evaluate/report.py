@@ -23,14 +23,15 @@ def _fmt(value: float | None, spec: str = ".3g") -> str:
 def format_working_points(evaluation: RunEvaluation) -> str:
     """Markdown table of the working points: target, threshold ± uncertainty, measured rate, status."""
     lines = [
-        "| WP | target (kHz) | threshold | ± | ZB events > t | rate (kHz) [CL interval] | SM test eff. | status |",
+        "| WP | target (kHz) | threshold | ± | ZB events > t (effective) | rate (kHz) [CL interval] | SM test eff. | status |",
         "|---|---:|---:|---:|---:|---|---:|---|",
     ]
     for wp in evaluation.working_points:
         status = "resolved" if wp.resolved else f"**{wp.method}**, below {evaluation.config.min_zb_events} ZB events"
         lines.append(
             f"| {wp.name} | {wp.target_rate_khz:g} | {wp.threshold:.5g} | {wp.threshold_uncertainty:.2g} | "
-            f"{wp.n_zb_above} / {wp.n_zb} | {wp.rate_khz:.3g} [{wp.rate_low_khz:.3g}, {wp.rate_high_khz:.3g}] | "
+            f"{wp.n_zb_above} / {wp.n_zb} ({wp.n_zb_effective_above:.0f}) | "
+            f"{wp.rate_khz:.3g} [{wp.rate_low_khz:.3g}, {wp.rate_high_khz:.3g}] | "
             f"{evaluation.sm_rate_at_wp[wp.name]:.2e} | {status} |"
         )
     return "\n".join(lines)
@@ -39,12 +40,14 @@ def format_working_points(evaluation: RunEvaluation) -> str:
 def format_signals(evaluation: RunEvaluation) -> str:
     """Markdown table per signal: AUC, TPR at the target FPR, efficiency and S/B at each WP."""
     wps = [wp.name for wp in evaluation.working_points]
-    head = ["signal", "AUC", f"TPR@FPR={evaluation.config.target_fpr:.0e}"]
+    head = ["signal", "AUC", f"TPR@FPR={evaluation.config.target_fpr:.0e} (SM test)",
+            f"TPR@FPR={evaluation.config.target_fpr:.0e} (ZB)"]
     head += [f"ε {w} (%)" for w in wps] + [f"S/B {w}" for w in wps]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
     for name, s in evaluation.signals.items():
         tpr = _fmt(s.tpr_at_fpr.tpr, ".3f") if s.tpr_at_fpr.reachable else "n/a*"
-        row = [name, f"{s.roc.auc:.3f}", tpr]
+        zb = s.tpr_at_zb_fpr
+        row = [name, f"{s.roc.auc:.3f}", tpr, _fmt(zb.tpr, ".3f") if zb is not None and zb.reachable else "n/a"]
         row += [f"{100 * s.efficiency[w][0]:.3g}" for w in wps]
         row += [_fmt(s.purity[w]) for w in wps]
         lines.append("| " + " | ".join(row) + " |")
@@ -58,11 +61,16 @@ def format_signals(evaluation: RunEvaluation) -> str:
 def format_summary(evaluation: RunEvaluation) -> str:
     """The text written to stdout for one run."""
     cfg = evaluation.config
+    curve = evaluation.curve
+    if curve.weighted:
+        zb = (f"weighted zero bias: {curve.n_zb} events ({curve.n_effective:.0f} effective) from "
+              f"{len(evaluation.zero_bias.components) if evaluation.zero_bias else '?'} samples")
+    else:
+        zb = f"{curve.n_zb} zero-bias events (1 event = {curve.rate_per_event_khz:.3g} kHz)"
     return "\n".join([
         f"## {evaluation.run_name}" + (f" ({evaluation.model})" if evaluation.model else ""),
         "",
-        f"Input rate R0 = {cfg.input_rate_khz:g} kHz; {evaluation.curve.n_zb} zero-bias events "
-        f"(1 event = {evaluation.curve.rate_per_event_khz:.3g} kHz); {evaluation.sm_test_events} SM test events; "
+        f"Input rate R0 = {cfg.input_rate_khz:g} kHz; {zb}; {evaluation.sm_test_events} SM test events; "
         f"ε = S(t)/S0 with S0 before pre-selection; S/B with {cfg.weighting} weights.",
         "",
         format_working_points(evaluation),

@@ -23,6 +23,7 @@ import numpy as np
 
 from wnae.data.io import iter_events
 from wnae.data.samples import SampleInfo, SampleRole, load_manifest, split_mask
+from wnae.data.zero_bias import ZeroBiasMixture, event_weights
 from wnae.errors import DataError, ModelError
 from wnae.models.run_files import read_run_info
 
@@ -125,6 +126,8 @@ class ScoreSet:
         n_generated: events generated before pre-selection that ``scores`` stand for (scaled by the
             test fraction for SM samples).
         latent: float (n_latent, d) latent coordinates of a subsample, or None.
+        pthat_gev: float (n_scored,) largest pT-hat of each crossing (zero-bias samples whose file
+            stores it), or None.
     """
 
     info: SampleInfo
@@ -132,6 +135,11 @@ class ScoreSet:
     n_scored: int
     n_generated: float
     latent: np.ndarray | None = None
+    pthat_gev: np.ndarray | None = None
+
+    def zero_bias_weights(self) -> np.ndarray:
+        """Weight of each scored event in the weighted zero bias (:func:`wnae.data.zero_bias.event_weights`)."""
+        return event_weights(self.info, self.n_scored, self.n_generated, self.pthat_gev)
 
     @property
     def name(self) -> str:
@@ -154,11 +162,22 @@ class SampleScores:
 
     @property
     def zero_bias(self) -> ScoreSet:
+        """The unbiased zero-bias sample (``zero_bias``, or the first of role zero_bias)."""
         zb = self.by_role(SampleRole.ZERO_BIAS)
         if not zb:
             msg = "no zero-bias sample in the data: rates cannot be calibrated (the manifest has no role 'zero_bias')"
             raise DataError(msg)
-        return zb[0]
+        vetoed = [s for s in zb if s.info.zb_pthat_veto_gev is not None]
+        return vetoed[0] if vetoed else zb[0]
+
+    def zero_bias_mixture(self, *, weighted: bool = True) -> ZeroBiasMixture:
+        """Zero-bias scores and weights: the weighted mixture when the manifest defines one (and
+        ``weighted``), else the unbiased sample with equal weights."""
+        members = [s for s in self.samples.values() if s.info.zb_weight is not None]
+        if not weighted or not members:
+            zb = self.zero_bias
+            return ZeroBiasMixture.build({zb.name: (zb.scores, np.ones(zb.n_scored))})
+        return ZeroBiasMixture.build({s.name: (s.scores, s.zero_bias_weights()) for s in members})
 
     @property
     def sm_test(self) -> np.ndarray:
@@ -220,6 +239,7 @@ def score_samples(
     for info in infos:
         path = info.path(data_dir)
         parts: list[np.ndarray] = []
+        pthat_parts: list[np.ndarray] | None = [] if info.role is SampleRole.ZERO_BIAS else None
         latent_parts: list[np.ndarray] = []
         n_read = 0
         for chunk in iter_events(path, chunk_events=chunk_events):
@@ -231,6 +251,8 @@ def score_samples(
             if len(particles) == 0:
                 continue
             parts.append(_score_chunk(scorer, particles, f"{path} ({info.name})"))
+            if pthat_parts is not None:
+                pthat_parts = None if chunk.pthat_gev is None else [*pthat_parts, chunk.pthat_gev]
             if want_latent and sum(len(x) for x in latent_parts) < latent_events:
                 take = min(latent_events - sum(len(x) for x in latent_parts), len(particles))
                 idx = np.sort(rng.choice(len(particles), size=take, replace=False))
@@ -250,7 +272,8 @@ def score_samples(
         if info.role is SampleRole.BACKGROUND and n_read:
             n_generated *= len(scores) / n_read  # the test split's share of the generated events
         latent = np.concatenate(latent_parts) if latent_parts else None
-        out.samples[info.name] = ScoreSet(info, scores, len(scores), n_generated, latent)
+        pthat = np.concatenate(pthat_parts) if pthat_parts else None
+        out.samples[info.name] = ScoreSet(info, scores, len(scores), n_generated, latent, pthat)
         logger.info("scored %s (%s): %d events", info.name, info.role.value, len(scores))
     if not out.by_role(SampleRole.ZERO_BIAS):
         msg = "no zero-bias sample in the manifest: rates cannot be calibrated"

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from wnae.errors import FirmwareError, ModelError
+from wnae.evaluate.config import RUN3_COLLIDING_BUNCH_RATE_KHZ
 
 __all__ = [
     "FALLBACK_RATES_KHZ",
@@ -31,9 +32,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Rates (kHz at 40 MHz) of the zero-bias-quantile thresholds used when a run has no working points.
+#: Rates (kHz, of the Run-3 colliding-bunch rate) of the zero-bias-quantile thresholds used when a
+#: run has no working points.
 FALLBACK_RATES_KHZ = {"Loose": 100.0, "Medium": 20.0, "Tight": 1.0}
-INPUT_RATE_KHZ = 40_000.0
+INPUT_RATE_KHZ = RUN3_COLLIDING_BUNCH_RATE_KHZ
 #: What the firmware is compared with.
 REFERENCE_NAME = "exact fixed-point evaluation of the deployed QKeras model (integers, wnae.firmware.reference)"
 
@@ -85,7 +87,10 @@ def collect_events(data_dir: str | Path, n_events: int) -> tuple[np.ndarray, dic
     if remaining > 0:
         logger.warning("only %d events available for the simulation (asked for %d)", n_events - remaining, n_events)
     particles = np.concatenate([p[: take[s.name]] for s, p in pools])
-    is_zb = np.concatenate([np.full(take[s.name], s.role is SampleRole.ZERO_BIAS) for s, _ in pools])
+    # unbiased zero bias only (the pT-hat slices of a weighted zero bias are not random crossings)
+    unbiased = {s.name: s.role is SampleRole.ZERO_BIAS and (s.zb_weight is None or s.zb_pthat_veto_gev is not None)
+                for s, _ in pools}
+    is_zb = np.concatenate([np.full(take[s.name], unbiased[s.name]) for s, _ in pools])
     return particles, {k: v for k, v in take.items() if v}, is_zb
 
 

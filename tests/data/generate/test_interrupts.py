@@ -52,7 +52,7 @@ def _cached_sample(argv: list[str]) -> Path:
     from wnae.data.io import EventSet, write_events
 
     cfg = config_from_args(build_parser().parse_args(argv))
-    meta = run._sample_metadata(cfg, PROCESSES["qcd"], cfg.pileup_mean)
+    meta = run._sample_metadata(cfg, PROCESSES["qcd"], cfg.samples["qcd"], cfg.pileup_mean, None)
     meta["settings_hash"] = run._settings_hash(meta)
     p = random_particles(5, 3)
     path = Path(cfg.output_dir) / "qcd.h5"
