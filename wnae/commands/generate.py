@@ -30,6 +30,10 @@ def _check_options(args: argparse.Namespace) -> None:
         raise bad("--jobs", args.jobs, "must be at least 1 worker process")
     if args.pileup is not None and not (math.isfinite(args.pileup) and args.pileup >= 0):
         raise bad("--pileup", args.pileup, "must be a finite number >= 0 (mean pile-up interactions per crossing)")
+    if args.scheduler is not None:
+        from wnae._dask import check_scheduler
+
+        check_scheduler(args.scheduler)
     if args.samples is not None and not [s for s in args.samples.split(",") if s.strip()]:
         raise bad("--samples", args.samples, "names no sample")
 
@@ -58,7 +62,16 @@ def config_from_args(args: argparse.Namespace) -> GenerateConfig:
             msg = f"--samples: {unknown} not in the config (has: {', '.join(data['samples'])})"
             raise ConfigError(msg)
         data["samples"] = {k: v for k, v in data["samples"].items() if k in wanted}
-    for spec in data["samples"].values():
+        slices = data.get("zero_bias_slices")
+        if slices is not None:  # the weighted zero bias comes with its unbiased sample, or not at all
+            if "zero_bias" in wanted:
+                slices["electroweak"] = [n for n in slices["electroweak"] if n in wanted]
+            else:
+                data["zero_bias_slices"] = None
+    sizes = list(data["samples"].values())
+    if data.get("zero_bias_slices") is not None:
+        sizes.append(data["zero_bias_slices"])
+    for spec in sizes:
         if args.events is not None:
             spec["n_events"] = args.events
         elif args.scale is not None:
@@ -70,14 +83,14 @@ def _run(args: argparse.Namespace) -> int:
     from wnae.data.generate.run import generate
 
     cfg = config_from_args(args)
-    result = generate(cfg, jobs=args.jobs, force=args.force)
+    result = generate(cfg, jobs=args.jobs, force=args.force, scheduler=args.scheduler)
     out = sys.stdout
-    out.write(f"{'sample':<13} {'role':<11} {'events':>9} {'generated':>9} {'sigma [pb]':>11} {'ev/s/core':>9}\n")
+    out.write(f"{'sample':<17} {'role':<11} {'events':>9} {'generated':>9} {'sigma [pb]':>11} {'ev/s/core':>9}\n")
     for s in result.samples:
         seconds = result.seconds.get(s.name)
         rate = f"{result.generated[s.name] / seconds:9.1f}" if seconds else "   reused"
         sigma = f"{s.cross_section_pb:11.4g}" if s.cross_section_pb is not None else " " * 11
-        out.write(f"{s.name:<13} {s.role.value:<11} {s.n_events:>9} {s.n_generated:>9} {sigma} {rate}\n")
+        out.write(f"{s.name:<17} {s.role.value:<11} {s.n_events:>9} {s.n_generated:>9} {sigma} {rate}\n")
     if result.seconds:
         out.write(f"wall time {result.wall_seconds:.1f} s; files and manifest.json in {cfg.output_dir}/\n")
     return 0
@@ -99,4 +112,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pileup", type=float, help="mean pile-up interactions per crossing, >= 0 (default 60)")
     p.add_argument("--jobs", type=int, default=None, help="worker processes, >= 1 (default: all cores)")
     p.add_argument("--force", action="store_true", help="regenerate even when cached files match")
+    p.add_argument("--scheduler", metavar="local|tcp://HOST:PORT",
+                   help="run the blocks as Dask tasks: 'local' (a LocalCluster of --jobs workers) or an existing "
+                        "Dask scheduler's address; the files are the same bytes (default: a local process pool)")
     p.set_defaults(func=_run)

@@ -159,3 +159,26 @@ def test_bad_settings_are_clear_and_leave_no_file(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))
     with pytest.raises(ConfigError, match="unknown sample"):
         _config(tmp_path, {"not_a_process": 5})
+
+
+def test_weighted_zero_bias_slices_with_soft_pileup_and_weights(tmp_path):
+    """pT-hat slices: their events' largest pT-hat lies in the slice (pile-up below the first edge), the
+    manifest carries each component's weight and the unbiased sample's veto."""
+    sizes = {"dy": 20, "zero_bias": 40}
+    cfg = _config(tmp_path, sizes, zero_bias_slices={"pthat_edges_gev": [30.0, 80.0], "n_events": 20,
+                                                     "electroweak": ["dy"]})
+    generate(cfg, jobs=1, progress=False)
+    samples = {s.name: s for s in load_manifest(tmp_path)}
+    assert set(samples) == {"dy", "zero_bias", "qcd_pthat_30_80", "qcd_pthat_80_inf"}
+    low = read_events(tmp_path / "qcd_pthat_30_80.h5").pthat_gev
+    high = read_events(tmp_path / "qcd_pthat_80_inf.h5").pthat_gev
+    assert low.min() >= 30.0
+    assert low.max() < 80.0
+    assert high.min() >= 80.0
+    zb = samples["zero_bias"]
+    assert zb.zb_pthat_veto_gev == 30.0
+    assert samples["qcd_pthat_80_inf"].zb_weight < samples["qcd_pthat_30_80"].zb_weight < zb.zb_weight
+    assert samples["dy"].zb_weight > 0
+    assert read_metadata(tmp_path / "qcd_pthat_30_80.h5")["pileup_pthat_max_gev"] == 30.0
+    with pytest.raises(ConfigError, match="need the unbiased 'zero_bias'"):
+        _config(tmp_path, {"dy": 5}, zero_bias_slices={})

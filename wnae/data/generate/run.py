@@ -369,12 +369,17 @@ def generate(
     jobs: int | None = None,
     force: bool = False,
     progress: bool | None = None,
+    scheduler: str | None = None,
 ) -> GenerationResult:
     """Generate every sample of ``cfg`` into ``cfg.output_dir`` and write ``manifest.json``.
 
     Args:
         cfg: the configuration.
-        jobs: worker processes (default: all cores); must be ≥ 1.
+        jobs: worker processes (default: all cores); must be ≥ 1. With ``scheduler="local"``, the
+            workers of the Dask ``LocalCluster``.
+        scheduler: run the blocks as Dask tasks (:mod:`wnae._dask`): ``"local"`` or
+            ``tcp://HOST:PORT`` of an existing cluster; None = a local process pool. The files are
+            the same bytes either way.
         force: regenerate even when a file with the same settings exists.
         progress: show a progress bar (default: only on a terminal).
 
@@ -384,6 +389,10 @@ def generate(
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         msg = f"jobs must be a positive number of worker processes, got {jobs!r}"
         raise ConfigError(msg)
+    if scheduler is not None:
+        from wnae._dask import check_scheduler
+
+        check_scheduler(scheduler)
     out = Path(cfg.output_dir)
     cache = out / CACHE_DIR
     _prepare_output(out, cache, [process.name for process, _, _ in cfg.plan()])
@@ -439,7 +448,7 @@ def generate(
 
     wall_start = time.perf_counter()
     try:
-        _write_samples(out, cfg, todo, jobs, progress, result)
+        _write_samples(out, cfg, todo, jobs, progress, result, scheduler)
     except BrokenProcessPool as err:
         msg = f"a generator worker process died ({err}); finished samples are kept, the unfinished one left no file"
         raise WnaeError(msg) from err
@@ -462,6 +471,7 @@ def _write_samples(
     jobs: int,
     progress: bool | None,
     result: GenerationResult,
+    scheduler: str | None = None,
 ) -> None:
     from tqdm.auto import tqdm
 
@@ -469,11 +479,19 @@ def _write_samples(
     total = sum(t.n_events for t in all_tasks)
     if all_tasks:
         logger.info("generating %d events in %d blocks on %d process(es)", total, len(all_tasks), jobs)
-    with (
-        _worker_pool(min(jobs, max(1, len(all_tasks)))) as workers,
-        tqdm(total=total, unit="ev", disable=None if progress is None else not progress, desc="generate") as bar,
-    ):
-        results = workers.map(_run_block, all_tasks) if workers is not None else map(_run_block, all_tasks)
+    n_workers = min(jobs, max(1, len(all_tasks)))
+    with contextlib.ExitStack() as stack:
+        if scheduler is not None and all_tasks:
+            from wnae._dask import dask_client, map_in_order
+
+            client = stack.enter_context(dask_client(scheduler, n_workers))
+            results = map_in_order(client, _run_block, all_tasks)
+            stack.callback(results.close)  # cancels what is left while the client is still open
+        else:
+            workers = stack.enter_context(_worker_pool(n_workers))
+            results = workers.map(_run_block, all_tasks) if workers is not None else map(_run_block, all_tasks)
+        bar = stack.enter_context(
+            tqdm(total=total, unit="ev", disable=None if progress is None else not progress, desc="generate"))
         for process, meta, tasks in todo:
             sigma, err2, n_acc, cpu_seconds = [], 0.0, 0, 0.0
             path = out / f"{process.name}.h5"
