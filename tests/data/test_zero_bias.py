@@ -21,20 +21,24 @@ def _info(name, weight, veto=None, n=1000):
 
 
 def test_shares_match_a_monte_carlo_of_the_crossing_model():
-    """1 + Poisson(mu) interactions, each hard with probability p: the analytic shares of all-soft,
-    exactly-one-hard and >= 2 hard crossings are what a simulation of that model gives."""
-    mu, p = 60.0, 2.0e-3
+    """1 + Poisson(mu) interactions, each in slice [30, 50) GeV with probability 1.5e-3, in [50, inf) with
+    5e-4, soft otherwise: the analytic shares of crossings by their hardest interaction are what a
+    simulation of that model gives, and they add up to every crossing."""
+    mu, p_low, p_high = 60.0, 1.5e-3, 5.0e-4
     w = mixture_weights(sigma_inel_pb=SIGMA_INEL, pileup_mean=mu, unbiased=("zb", 1), veto_pthat_gev=30.0,
-                        slices={"s": (p * SIGMA_INEL, 1)})
+                        slices={"low": (p_low * SIGMA_INEL, 1), "high": (p_high * SIGMA_INEL, 1)})
     rng = np.random.default_rng(1)
-    n_hard = rng.binomial(1 + rng.poisson(mu, size=2_000_000), p)
-    summary = w.summary
-    for share, observed in ((summary["soft_crossing_share"], np.mean(n_hard == 0)),
-                            (summary["one_hard_crossing_share"], np.mean(n_hard == 1)),
-                            (summary["missing_share"], np.mean(n_hard >= 2))):
-        assert observed == pytest.approx(share, abs=4 * math.sqrt(share * (1 - share) / len(n_hard)))
-    assert summary["soft_crossing_share"] + summary["one_hard_crossing_share"] + summary["missing_share"] == (
-        pytest.approx(1.0))
+    n = 1 + rng.poisson(mu, size=1_000_000)
+    n_high = rng.binomial(n, p_high)
+    n_low = rng.binomial(n - n_high, p_low / (1 - p_high))
+    hardest = np.where(n_high > 0, 2, np.where(n_low > 0, 1, 0))
+    shares = [w.summary["soft_crossing_share"], w.summary["slice_crossing_shares"]["low"],
+              w.summary["slice_crossing_shares"]["high"]]
+    for k, share in enumerate(shares):
+        observed = np.mean(hardest == k)
+        assert observed == pytest.approx(share, abs=4 * math.sqrt(share * (1 - share) / len(n)))
+    assert sum(shares) == pytest.approx(1.0)
+    assert w.weights["low"] == pytest.approx(shares[1])  # one generated event each
 
 
 def test_without_pileup_the_components_add_up_to_every_crossing():
@@ -42,7 +46,6 @@ def test_without_pileup_the_components_add_up_to_every_crossing():
                         slices={"a": (0.08 * SIGMA_INEL, 50), "b": (0.02 * SIGMA_INEL, 10)})
     total = 900 * w.weights["zb"] + 50 * w.weights["a"] + 10 * w.weights["b"]
     assert total == pytest.approx(1.0)
-    assert w.summary["missing_share"] == pytest.approx(0.0, abs=1e-15)
     assert 50 * w.weights["a"] == pytest.approx(0.08)
 
 

@@ -75,7 +75,9 @@ def config_from_args(args: argparse.Namespace) -> GenerateConfig:
         if args.events is not None:
             spec["n_events"] = args.events
         elif args.scale is not None:
-            spec["n_events"] = max(1, round(spec["n_events"] * args.scale))
+            n = spec["n_events"]
+            scaled = [max(1, round(k * args.scale)) for k in (n if isinstance(n, list) else [n])]
+            spec["n_events"] = scaled if isinstance(n, list) else scaled[0]
     return parse_config(GenerateConfig, data, source=str(args.config))
 
 

@@ -6,23 +6,27 @@ cheap to generate directly. The mixture built here is what trigger rate studies 
 minimum bias for the soft bulk, QCD pT-hat slices for the hard tail, and the electroweak processes.
 
 **Model of a crossing.** 1 + K inelastic interactions with K ~ Poisson(μ) (μ = ``pileup_mean``, the
-generator's convention). An interaction is *hard* when its pT-hat (for minimum bias: the hardest
-multiparton interaction) is at least X₀, the lowest slice edge; slice i holds the share
-p_i = σ_i / σ_inel of interactions, and p = Σ p_i (the last slice is open-ended). The components:
+generator's convention), each with a pT-hat (for minimum bias: the hardest multiparton interaction).
+The mixture stratifies crossings by their *hardest* interaction. With q(b) = σ(pT-hat ≥ b)/σ_inel
+(from the slices' cross-sections; the last slice is open-ended), the share of crossings whose hardest
+interaction lies below b is
 
-* **unbiased** — the generated crossings where every interaction is soft are kept; those with a
-  hard interaction are vetoed: the slices stand for them. This is the overlap removal, so no crossing
-  is counted twice. The N_soft kept crossings stand for the share (1 − p) e^{−μp} of crossings, weight
-  (1 − p) e^{−μp} / N_soft each. (Normalising to the analytic share rather than to the count matters:
-  how many crossings the veto removes also depends on the few hard interactions of a finite pile-up
-  pool — 2 000 interactions hold ~4 above 30 GeV — while the slices are normalised by σ.)
-* **slice i** — a hard interaction in slice i overlaid with soft pile-up (pool interactions below X₀):
-  the crossings with exactly one hard interaction, in slice i, share
-  P_i = p_i e^{−μp} (1 + μ(1 − p)); weight P_i / N_i.
+    G(b) = (1 − q(b)) · exp(−μ q(b)).
+
+* **unbiased** — the generated crossings whose hardest interaction is below X₀ (the lowest slice
+  edge) are kept; the others are vetoed: the slices stand for them. This is the overlap removal, so
+  no crossing is counted twice. The N_soft kept crossings stand for G(X₀), weight G(X₀) / N_soft
+  each. (Normalising to the analytic share rather than to the count matters: how many crossings the
+  veto removes also depends on the few hard interactions of a finite pile-up pool.)
+* **slice i** [b_i, b_{i+1}) — the hard interaction, overlaid with pile-up drawn from the pool's
+  interactions *softer than it* (so crossings with several hard interactions are there too): the
+  crossings whose hardest interaction is in the slice, share G(b_{i+1}) − G(b_i), weight that / N_i.
+  (Approximations: within a slice the hardest interaction follows the slice's own pT-hat spectrum,
+  and the pile-up count stays Poisson(μ); both are exact as μ q → 0.)
 * **electroweak** (DY, W, tt̄: QCD slices make no W, Z or top) — expected number per crossing
   (1 + μ) σ_e / σ_inel, weight (1 + μ) σ_e / σ_inel per generated event.
-* crossings with two or more hard interactions, share 1 − e^{−μp}(1 − p + p(1 + μ(1 − p))) ≈ (μp)²/2
-  (0.9 % for X₀ = 30 GeV at μ = 60), are not represented: ``missing_share`` reports it.
+
+The QCD shares add up to 1: every crossing is represented once.
 
 Rates use the normalised weights, R(t) = R₀ Σ_{s>t} w / Σ w, and the statistics the effective
 number of events n_eff = (Σ w)² / Σ w² (equal to the count for equal weights).
@@ -74,7 +78,7 @@ def mixture_weights(
         pileup_mean: μ, mean pile-up interactions beside the first.
         unbiased: (name, soft crossings kept after the veto) of the unbiased sample.
         veto_pthat_gev: X₀, the lowest slice edge.
-        slices: name → (σ_i in pb, generated events) of each pT-hat slice.
+        slices: name → (σ_i in pb, generated events) of each pT-hat slice, in increasing pT-hat.
         electroweak: name → (σ in pb, generated events).
 
     Example:
@@ -92,15 +96,22 @@ def mixture_weights(
     if not 0 <= p < 1:
         msg = f"the pT-hat slices hold {p:.3g} of σ_inel (must be < 1): is the lowest edge too low?"
         raise DataError(msg)
-    soft = math.exp(-mu * p)
-    one_hard = soft * (1 + mu * (1 - p))
+
+    def below(q: float) -> float:  # share of crossings whose hardest interaction is below an edge
+        return (1 - q) * math.exp(-mu * q)
+
     name0, n_soft = unbiased
     if n_soft <= 0:
         msg = f"the unbiased sample '{name0}' has no crossing below the veto at {veto_pthat_gev:g} GeV"
         raise DataError(msg)
-    weights = {name0: (1 - p) * soft / n_soft}
+    weights = {name0: below(p) / n_soft}
+    q = p  # fraction of interactions at or above the current slice's lower edge (slices in pT-hat order)
+    shares = {}
     for name, (_, n) in slices.items():
-        weights[name] = p_i[name] * one_hard / n
+        q_next = max(q - p_i[name], 0.0)
+        shares[name] = below(q_next) - below(q)
+        weights[name] = shares[name] / n
+        q = q_next
     for name, (sigma, n) in (electroweak or {}).items():
         weights[name] = (1 + mu) * sigma / sigma_inel_pb / n
     summary = {
@@ -108,9 +119,8 @@ def mixture_weights(
         "pileup_mean": mu,
         "veto_pthat_gev": veto_pthat_gev,
         "hard_interaction_fraction": p,
-        "soft_crossing_share": (1 - p) * soft,
-        "one_hard_crossing_share": p * one_hard,
-        "missing_share": max(0.0, 1 - soft * (1 - p + p * (1 + mu * (1 - p)))),
+        "soft_crossing_share": below(p),
+        "slice_crossing_shares": shares,
         "components": {
             name0: "unbiased (vetoed at the lowest slice edge)",
             **{name: "QCD pT-hat slice" for name in slices},

@@ -369,7 +369,8 @@ def threshold_for_rate(
     Clopper–Pearson interval :math:`[\\varepsilon_{lo}, \\varepsilon_{hi}]` at :math:`k^*` maps back to the
     threshold range :math:`[t(\\varepsilon_{hi} N_{ZB}), t(\\varepsilon_{lo} N_{ZB})]`.
 
-    Below the floor (:math:`k^* <` ``min_zb_events``) and with ``tail_fit_events = m > 0``, the
+    Below the floor (:math:`k^* <` ``min_zb_events``) and with ``tail_fit_events = m > 0`` (unweighted
+    zero bias only: a weighted tail is counted, its events are already the hard ones), the
     threshold is extrapolated from an exponential fit to the ``m`` highest ZB scores above
     :math:`u = s_{(m+1)}`:
 
@@ -414,11 +415,13 @@ def threshold_for_rate(
         lo, hi = binomial_interval(min(round(k_target), round(n_eff)), max(round(n_eff), 1), confidence_level)
         return curve.threshold_at_fraction(hi), curve.threshold_at_fraction(lo)
 
+    if curve.weighted:  # what counts is the effective number of events above the threshold
+        k_target = max(k_target, float(curve.n_effective_above(counted)))
     method: Method = "empirical"
     if k_target >= min_zb_events:
         threshold = counted
         t_low, t_high = counted_range()
-    elif tail_fit_events > 0 and n > 1:
+    elif tail_fit_events > 0 and n > 1 and not curve.weighted:
         m = min(tail_fit_events, n - 1)
         top = curve.zb_scores[::-1]
         units = curve._units  # noqa: SLF001 (weights of the top events, descending)

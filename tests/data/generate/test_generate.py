@@ -162,11 +162,11 @@ def test_bad_settings_are_clear_and_leave_no_file(tmp_path):
 
 
 def test_weighted_zero_bias_slices_with_soft_pileup_and_weights(tmp_path):
-    """pT-hat slices: their events' largest pT-hat lies in the slice (pile-up below the first edge), the
-    manifest carries each component's weight and the unbiased sample's veto."""
+    """pT-hat slices: their events' largest pT-hat lies in the slice (the pile-up is softer than the hard
+    interaction), the manifest carries each component's weight and the unbiased sample's veto."""
     sizes = {"dy": 20, "zero_bias": 40}
-    cfg = _config(tmp_path, sizes, zero_bias_slices={"pthat_edges_gev": [30.0, 80.0], "n_events": 20,
-                                                     "electroweak": ["dy"]})
+    cfg = _config(tmp_path, sizes, zero_bias_slices={"pthat_edges_gev": [30.0, 80.0], "n_events": [20, 10],
+                                                     "electroweak": ["dy"]}, zero_bias_pileup_pool_events=80)
     generate(cfg, jobs=1, progress=False)
     samples = {s.name: s for s in load_manifest(tmp_path)}
     assert set(samples) == {"dy", "zero_bias", "qcd_pthat_30_80", "qcd_pthat_80_inf"}
@@ -179,6 +179,11 @@ def test_weighted_zero_bias_slices_with_soft_pileup_and_weights(tmp_path):
     assert zb.zb_pthat_veto_gev == 30.0
     assert samples["qcd_pthat_80_inf"].zb_weight < samples["qcd_pthat_30_80"].zb_weight < zb.zb_weight
     assert samples["dy"].zb_weight > 0
-    assert read_metadata(tmp_path / "qcd_pthat_30_80.h5")["pileup_pthat_max_gev"] == 30.0
+    assert read_metadata(tmp_path / "qcd_pthat_30_80.h5")["pileup_softer_than_hard"] is True
+    assert samples["qcd_pthat_80_inf"].n_events == 10
+    # the zero-bias samples draw pile-up from their own pool, the others from the common one
+    assert read_metadata(tmp_path / "zero_bias.h5")["pileup_pool_events"] == 80
+    assert read_metadata(tmp_path / "qcd_pthat_80_inf.h5")["pileup_pool_events"] == 80
+    assert read_metadata(tmp_path / "dy.h5")["pileup_pool_events"] == 60
     with pytest.raises(ConfigError, match="need the unbiased 'zero_bias'"):
         _config(tmp_path, {"dy": 5}, zero_bias_slices={})

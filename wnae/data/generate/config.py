@@ -37,8 +37,9 @@ class ZeroBiasSlices(StrictModel):
     """Weighted zero bias (:mod:`wnae.data.zero_bias`): QCD pT-hat slices beside the unbiased sample.
 
     Slice ``i`` is ``HardQCD`` with ``edges[i] ≤ pT-hat < edges[i+1]`` (the last is open-ended),
-    overlaid with pile-up interactions whose pT-hat is below ``edges[0]``; unbiased crossings with
-    any interaction at or above ``edges[0]`` are vetoed, so no crossing is counted twice. The
+    overlaid with pile-up interactions softer than its hard interaction (it is the hardest of its
+    crossing); unbiased crossings with any interaction at or above ``edges[0]`` are vetoed, so no
+    crossing is counted twice. The
     ``electroweak`` background samples (their test split) join the mixture weighted by their
     cross-section: QCD slices do not produce W, Z or top.
     """
@@ -47,7 +48,9 @@ class ZeroBiasSlices(StrictModel):
         default_factory=lambda: [30.0, 50.0, 80.0, 120.0, 170.0, 300.0, 470.0], min_length=1,
         description="lower pT-hat edges of the slices, GeV, increasing",
     )
-    n_events: int = Field(2_000, gt=0, description="events per slice")
+    n_events: int | list[int] = Field(
+        2_000, description="events per slice: one number for all, or one per slice (the soft slices weigh most "
+                           "per event, so they need the most events)")
     electroweak: list[str] = Field(default_factory=lambda: ["dy", "wjets", "ttbar"])
 
     @field_validator("pthat_edges_gev")
@@ -57,6 +60,20 @@ class ZeroBiasSlices(StrictModel):
             msg = f"pthat_edges_gev must be positive and strictly increasing, got {value}"
             raise ValueError(msg)
         return value
+
+    @model_validator(mode="after")
+    def _one_size_per_slice(self) -> ZeroBiasSlices:
+        sizes = self.sizes()
+        if len(sizes) != len(self.pthat_edges_gev) or any(n <= 0 for n in sizes):
+            msg = (f"zero_bias_slices.n_events: {self.n_events} must be a positive number or one positive number "
+                   f"per slice ({len(self.pthat_edges_gev)})")
+            raise ValueError(msg)
+        return self
+
+    def sizes(self) -> list[int]:
+        """Events of each slice."""
+        n = self.n_events
+        return list(n) if isinstance(n, list) else [n] * len(self.pthat_edges_gev)
 
     def processes(self) -> list[Process]:
         edges = self.pthat_edges_gev
@@ -75,6 +92,9 @@ class GenerateConfig(StrictModel):
     sqrt_s_gev: float = Field(13_600.0, gt=0)
     pileup_mean: float = Field(60.0, ge=0)
     pileup_pool_events: int = Field(2_000, gt=0)
+    zero_bias_pileup_pool_events: int | None = Field(
+        None, gt=0, description="own, larger pile-up pool of the zero-bias samples (None: the common pool); "
+                                "its hard interactions set the unbiased rate at 10-1000 kHz")
     block_events: int = Field(1_000, gt=0, description="events per independent Pythia seed")
     l1: L1Config = L1Config()
     samples: dict[str, SampleSpec]
@@ -110,13 +130,14 @@ class GenerateConfig(StrictModel):
                 raise ValueError(msg)
         return self
 
-    def plan(self) -> list[tuple[Process, SampleSpec, float | None]]:
-        """Every sample to write: (process, size, pT-hat ceiling of its pile-up or None)."""
-        out: list[tuple[Process, SampleSpec, float | None]] = [
-            (PROCESSES[name], spec, None) for name, spec in self.samples.items()
+    def plan(self) -> list[tuple[Process, SampleSpec, bool]]:
+        """Every sample to write: (process, size, whether its pile-up is softer than its hard interaction)."""
+        out: list[tuple[Process, SampleSpec, bool]] = [
+            (PROCESSES[name], spec, False) for name, spec in self.samples.items()
         ]
         if self.zero_bias_slices is not None:
             zb = self.zero_bias_slices
-            spec = SampleSpec(n_events=zb.n_events, pileup_mean=self.samples["zero_bias"].pileup_mean)
-            out += [(process, spec, zb.pthat_edges_gev[0]) for process in zb.processes()]
+            mu = self.samples["zero_bias"].pileup_mean
+            out += [(process, SampleSpec(n_events=n, pileup_mean=mu), True)
+                    for process, n in zip(zb.processes(), zb.sizes(), strict=True)]
         return out

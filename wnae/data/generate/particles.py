@@ -96,7 +96,10 @@ class ParticleBlock:
         pthat = None
         if self.pthat is not None and pool.pthat is not None:
             pthat = self.pthat.astype(np.float64, copy=True)
-            np.maximum.at(pthat, np.repeat(np.arange(n), n_per_event), pool.pthat[index])
+            has = n_per_event > 0  # index is grouped by event: one segment maximum per event with pile-up
+            if has.any():
+                starts = (np.cumsum(n_per_event) - n_per_event)[has]
+                pthat[has] = np.maximum(pthat[has], np.maximum.reduceat(pool.pthat[index], starts))
 
         def gather(name: str) -> np.ndarray:
             return np.concatenate([getattr(self, name), getattr(pool, name)])[flat]

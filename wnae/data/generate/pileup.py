@@ -12,11 +12,16 @@ import numpy as np
 
 from wnae.data.generate.particles import ParticleBlock
 
-__all__ = ["load_pool", "overlay_pileup", "save_pool", "soft_pool"]
+__all__ = ["load_pool", "overlay_pileup", "save_pool", "sorted_by_pthat"]
 
 
 def overlay_pileup(
-    hard: ParticleBlock, pool: ParticleBlock | None, pileup_mean: float, rngs: list[np.random.Generator]
+    hard: ParticleBlock,
+    pool: ParticleBlock | None,
+    pileup_mean: float,
+    rngs: list[np.random.Generator],
+    *,
+    softer_than_hard: bool = False,
 ) -> tuple[ParticleBlock, np.ndarray]:
     """Add Poisson(``pileup_mean``) pool interactions to each event of ``hard``.
 
@@ -25,6 +30,10 @@ def overlay_pileup(
         pool: minimum-bias interactions to draw from; None only when ``pileup_mean`` is 0.
         pileup_mean: mean number of pile-up interactions per bunch crossing.
         rngs: one generator per event (draws the count, then the pool indices).
+        softer_than_hard: draw each event's pile-up only from the pool interactions with a pT-hat
+            below that of its hard interaction (``pool`` sorted by pT-hat,
+            :func:`sorted_by_pthat`): the pT-hat slices of the weighted zero bias, whose hard
+            interaction is the hardest of its crossing.
 
     Returns:
         The merged particles, and int64 (n_events,) the number of pile-up interactions per event.
@@ -36,7 +45,17 @@ def overlay_pileup(
         msg = "a pile-up pool is needed when pileup_mean > 0"
         raise ValueError(msg)
     n_pu = np.array([rng.poisson(pileup_mean) for rng in rngs], np.int64)
-    index = np.concatenate([rng.integers(pool.n_events, size=k) for rng, k in zip(rngs, n_pu, strict=True)])
+    if softer_than_hard:
+        if hard.pthat is None or pool.pthat is None or np.any(np.diff(pool.pthat) < 0):
+            msg = "pile-up softer than the hard interaction needs pT-hats and a pool sorted by pT-hat"
+            raise ValueError(msg)
+        allowed = np.searchsorted(pool.pthat, hard.pthat, side="left")  # interactions strictly softer
+        if np.any((allowed == 0) & (n_pu > 0)):
+            msg = "no pile-up interaction in the pool is softer than a hard interaction"
+            raise ValueError(msg)
+    else:
+        allowed = np.full(n, pool.n_events)
+    index = np.concatenate([rng.integers(a, size=k) for rng, a, k in zip(rngs, allowed, n_pu, strict=True)])
     return hard.overlay(pool, index, n_pu), n_pu
 
 
@@ -55,13 +74,9 @@ def load_pool(path) -> ParticleBlock:  # noqa: ANN001
                              f["phi"].astype(np.float64), f["pid"], f["offsets"], f["pthat"])
 
 
-def soft_pool(pool: ParticleBlock, pthat_max_gev: float) -> ParticleBlock:
-    """The pool's interactions with pT-hat below ``pthat_max_gev`` (pile-up of the pT-hat slices)."""
+def sorted_by_pthat(pool: ParticleBlock) -> ParticleBlock:
+    """The pool's interactions in increasing pT-hat (so those below a ceiling are a prefix)."""
     if pool.pthat is None:
         msg = "the pile-up pool has no pT-hat per interaction"
         raise ValueError(msg)
-    keep = np.flatnonzero(pool.pthat < pthat_max_gev)
-    if len(keep) == 0:
-        msg = f"no pile-up interaction has pT-hat below {pthat_max_gev:g} GeV"
-        raise ValueError(msg)
-    return pool.take(keep)
+    return pool.take(np.argsort(pool.pthat, kind="stable"))

@@ -153,6 +153,6 @@ def qcd_slice(low_gev: float, high_gev: float | None) -> Process:
     return Process(
         slice_name(low_gev, high_gev),
         SampleRole.ZERO_BIAS,
-        f"zero-bias component: QCD 2 -> 2 with {low_gev:g} <= pT-hat < {high} GeV + soft pile-up, weighted",
+        f"zero-bias component: QCD 2 -> 2 with {low_gev:g} <= pT-hat < {high} GeV + softer pile-up, weighted",
         ("HardQCD:all = on", *cuts),
     )

@@ -39,7 +39,7 @@ from wnae._io import atomic_path, check_output_file, ensure_dir, remove_stale_te
 from wnae.data.generate.config import GenerateConfig, Preselection, SampleSpec
 from wnae.data.generate.l1 import ETA_MAX, L1Config, emulate_l1
 from wnae.data.generate.particles import ParticleBlock
-from wnae.data.generate.pileup import load_pool, overlay_pileup, save_pool, soft_pool
+from wnae.data.generate.pileup import load_pool, overlay_pileup, save_pool, sorted_by_pthat
 from wnae.data.generate.processes import PROCESSES, Process
 from wnae.data.generate.pythia import MAX_PYTHIA_SEED, PythiaRunner
 from wnae.data.io import EventSet, EventWriter, count_events, read_metadata
@@ -120,7 +120,7 @@ class _BlockTask:
     pool_path: str | None
     l1: dict[str, Any]
     preselection: dict[str, Any]
-    pool_pthat_max_gev: float | None = None
+    pileup_softer_than_hard: bool = False
 
 
 @dataclass
@@ -134,18 +134,18 @@ class _BlockResult:
     seconds: float
 
 
-_POOLS: dict[tuple[str, float | None], ParticleBlock] = {}
+_POOLS: dict[tuple[str, bool], ParticleBlock] = {}
 
 
-def _pool(path: str, pthat_max_gev: float | None) -> ParticleBlock:
-    """The worker's pile-up pool (loaded once), or its interactions below a pT-hat ceiling."""
-    key = (path, pthat_max_gev)
+def _pool(path: str, by_pthat: bool) -> ParticleBlock:
+    """The worker's pile-up pool (loaded once), as stored or sorted by pT-hat."""
+    key = (path, by_pthat)
     if key not in _POOLS:
-        full = _POOLS.get((path, None))
+        full = _POOLS.get((path, False))
         if full is None:
-            full = _POOLS.setdefault((path, None), load_pool(path))
-        if pthat_max_gev is not None:
-            _POOLS[key] = soft_pool(full, pthat_max_gev)
+            full = _POOLS.setdefault((path, False), load_pool(path))
+        if by_pthat:
+            _POOLS[key] = sorted_by_pthat(full)
     return _POOLS[key]
 
 
@@ -161,8 +161,8 @@ def _run_block(task: _BlockTask) -> _BlockResult:
     rngs = _event_rngs(task.seed, task.sample, task.first_event, task.n_events)
     pool = None
     if task.pileup_mean > 0 and task.pool_path is not None:
-        pool = _pool(task.pool_path, task.pool_pthat_max_gev)
-    merged, n_pu = overlay_pileup(hard, pool, task.pileup_mean, rngs)
+        pool = _pool(task.pool_path, task.pileup_softer_than_hard)
+    merged, n_pu = overlay_pileup(hard, pool, task.pileup_mean, rngs, softer_than_hard=task.pileup_softer_than_hard)
     particles = emulate_l1(merged, rngs, L1Config(**task.l1))
     keep = preselect(particles, Preselection(**task.preselection))
     xs = runner.cross_section()
@@ -191,9 +191,9 @@ class GenerationResult:
 
 
 def _sample_metadata(
-    cfg: GenerateConfig, process: Process, spec: SampleSpec, pileup_mean: float, pool_pthat_max: float | None
+    cfg: GenerateConfig, process: Process, spec: SampleSpec, pileup_mean: float, softer_than_hard: bool
 ) -> dict[str, Any]:
-    extra = {} if pool_pthat_max is None else {"pileup_pthat_max_gev": pool_pthat_max}
+    extra = {"pileup_softer_than_hard": True} if softer_than_hard else {}
     return {
         "content_version": FILE_CONTENT_VERSION,
         **extra,
@@ -208,7 +208,7 @@ def _sample_metadata(
         "block_events": cfg.block_events,
         "n_generated": spec.n_events,
         "pileup_mean": pileup_mean,
-        "pileup_pool_events": cfg.pileup_pool_events,
+        "pileup_pool_events": _pool_events(cfg, process),
         "l1": cfg.l1.model_dump(mode="json"),
         "preselection": spec.preselection.model_dump(mode="json"),
         "versions": _versions(),
@@ -226,16 +226,24 @@ def _ensure_mpi_file(cache: Path, settings: list[str], cfg: GenerateConfig, name
     return path
 
 
-def _ensure_pool(cache: Path, cfg: GenerateConfig) -> Path:
+def _pool_events(cfg: GenerateConfig, process: Process) -> int:
+    """Interactions in the pile-up pool of a sample (zero-bias samples may have their own, larger pool)."""
+    if process.role is SampleRole.ZERO_BIAS and cfg.zero_bias_pileup_pool_events is not None:
+        return cfg.zero_bias_pileup_pool_events
+    return cfg.pileup_pool_events
+
+
+def _ensure_pool(cache: Path, cfg: GenerateConfig, n_events: int) -> Path:
     settings = [*PROCESSES["zero_bias"].settings, *cfg.pythia_settings]
-    key = _settings_hash([settings, cfg.sqrt_s_gev, cfg.seed, cfg.pileup_pool_events, _versions(), "pthat"])
+    key = _settings_hash([settings, cfg.sqrt_s_gev, cfg.seed, n_events, _versions(), "pthat"])
     path = cache / f"{POOL_NAME}-{key}.npz"
     if path.exists():
         return path
-    logger.info("generating the pile-up pool: %d minimum-bias interactions", cfg.pileup_pool_events)
+    logger.info("generating the pile-up pool: %d minimum-bias interactions", n_events)
     mpi = _ensure_mpi_file(cache, settings, cfg, POOL_NAME)
-    runner = PythiaRunner(settings, _pythia_seed(cfg.seed, POOL_NAME, 0), cfg.sqrt_s_gev, _mpi_settings(str(mpi), 2))
-    pool = runner.next_batch(cfg.pileup_pool_events)
+    seed = _pythia_seed(cfg.seed, POOL_NAME if n_events == cfg.pileup_pool_events else f"{POOL_NAME}-{n_events}", 0)
+    runner = PythiaRunner(settings, seed, cfg.sqrt_s_gev, _mpi_settings(str(mpi), 2))
+    pool = runner.next_batch(n_events)
     pool = pool.select_particles(np.abs(pool.eta) < ETA_MAX)  # outside the calorimeter: never seen
     with atomic_path(path) as tmp:
         with tmp.open("wb") as f:
@@ -401,13 +409,13 @@ def generate(
 
     plan = cfg.plan()
     todo: list[tuple[Process, dict[str, Any], list[_BlockTask]]] = []
-    needs_pool = False
+    pool_sizes: set[int] = set()
     specs = {}
-    for process, spec, pool_pthat_max in plan:
+    for process, spec, softer in plan:
         name = process.name
-        specs[name] = (spec, pool_pthat_max)
+        specs[name] = (spec, softer)
         pileup_mean = cfg.pileup_mean if spec.pileup_mean is None else spec.pileup_mean
-        meta = _sample_metadata(cfg, process, spec, pileup_mean, pool_pthat_max)
+        meta = _sample_metadata(cfg, process, spec, pileup_mean, softer)
         meta["settings_hash"] = _settings_hash(meta)
         path = out / f"{name}.h5"
         if not force and path.exists():
@@ -419,14 +427,15 @@ def generate(
                 logger.info("%s: reusing %s (same settings)", name, path)
                 result.reused.append(name)
                 continue
-        needs_pool |= pileup_mean > 0
+        if pileup_mean > 0:
+            pool_sizes.add(_pool_events(cfg, process))
         todo.append((process, meta, []))
 
-    pool_path = str(_ensure_pool(cache, cfg)) if needs_pool else None
+    pool_paths = {n: str(_ensure_pool(cache, cfg, n)) for n in sorted(pool_sizes)}
     for process, meta, tasks in todo:
         settings = [*process.settings, *cfg.pythia_settings]
         mpi = str(_ensure_mpi_file(cache, settings, cfg, process.name))
-        spec, pool_pthat_max = specs[process.name]
+        spec, softer = specs[process.name]
         for block, first in enumerate(range(0, spec.n_events, cfg.block_events)):
             tasks.append(
                 _BlockTask(
@@ -439,10 +448,10 @@ def generate(
                     first_event=first,
                     n_events=min(cfg.block_events, spec.n_events - first),
                     pileup_mean=meta["pileup_mean"],
-                    pool_path=pool_path,
+                    pool_path=pool_paths.get(_pool_events(cfg, process)),
                     l1=cfg.l1.model_dump(),
                     preselection=spec.preselection.model_dump(),
-                    pool_pthat_max_gev=pool_pthat_max,
+                    pileup_softer_than_hard=softer,
                 )
             )
 
