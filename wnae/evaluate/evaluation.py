@@ -16,9 +16,9 @@ import numpy as np
 
 from wnae._io import write_json_atomic
 from wnae.data.samples import SampleRole
+from wnae.data.zero_bias import ZeroBiasMixture
 from wnae.errors import DataError
 from wnae.evaluate.config import EvaluateConfig
-from wnae.data.zero_bias import ZeroBiasMixture
 from wnae.evaluate.metrics import Roc, TprAtFpr, purity, roc, tpr_at_fpr, tpr_at_zero_bias_fpr
 from wnae.evaluate.rates import RateCurve, WorkingPoint, efficiency_at_threshold, threshold_for_rate
 from wnae.evaluate.scores import SampleScores

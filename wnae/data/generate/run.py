@@ -44,8 +44,8 @@ from wnae.data.generate.processes import PROCESSES, Process
 from wnae.data.generate.pythia import MAX_PYTHIA_SEED, PythiaRunner
 from wnae.data.io import EventSet, EventWriter, count_events, read_metadata
 from wnae.data.samples import MANIFEST_NAME, SampleInfo, SampleRole, write_manifest
-from wnae.data.zero_bias import mixture_weights
 from wnae.data.schema import ObjectType
+from wnae.data.zero_bias import mixture_weights
 from wnae.errors import ConfigError, DataError, WnaeError
 
 __all__ = ["GenerationResult", "generate", "preselect"]
