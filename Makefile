@@ -8,6 +8,7 @@ TARGET      ?= gt_run3
 RUN         ?=
 CONFIG      ?=
 SCAN        ?=
+SCHEDULER   ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install test data data-check train evaluate convert hls-csim rtl synth-report scan clean
@@ -27,8 +28,8 @@ install: $(VENV)/.installed  ## create .venv and install wnae with its pinned de
 test: $(VENV)/.installed  ## run the test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-data: $(VENV)/.installed  ## generate the embedded default data set under data/
-	$(WNAE) generate
+data: $(VENV)/.installed  ## generate the default data set under data/ (SCHEDULER=local or tcp://HOST:PORT: as Dask tasks)
+	$(WNAE) generate $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 data-check: $(VENV)/.installed  ## summarise the default data set (counts, spectra, plots)
 	$(WNAE) data summary data/*.h5
