@@ -77,11 +77,7 @@ def binomial_interval(k: int | np.ndarray, n: int, confidence_level: float = 0.6
     if n <= 0:
         msg = f"binomial interval needs n > 0 events, got {n}"
         raise DataError(msg)
-    k_arr = np.asarray(k, dtype=float)
-    alpha = 1.0 - confidence_level
-    with np.errstate(invalid="ignore"):
-        lo = np.where(k_arr > 0, stats.beta.ppf(alpha / 2, k_arr, n - k_arr + 1), 0.0)
-        hi = np.where(k_arr < n, stats.beta.ppf(1 - alpha / 2, k_arr + 1, n - k_arr), 1.0)
+    lo, hi = binomial_interval_array(k, np.asarray(n, dtype=float), confidence_level)
     if lo.ndim == 0:
         return float(lo), float(hi)
     return lo, hi
@@ -450,8 +446,7 @@ def threshold_for_rate(
         )
     else:
         threshold = float(curve.zb_scores[-1])
-        t_low = curve.threshold_at_count(1) if not curve.weighted else curve.threshold_at_fraction(
-            float(curve._units[0]))  # noqa: SLF001
+        t_low = curve.threshold_at_fraction(float(curve._units[0]) / curve._total_units)  # the top event  # noqa: SLF001
         t_high = threshold
         method = "unresolved"
         logger.warning(
