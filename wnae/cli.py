@@ -25,7 +25,7 @@ EXIT_USER_ERROR = 2
 #: The commands in pipeline order: (command, module in wnae.commands, help while not built yet).
 PIPELINE: tuple[tuple[str, str, str], ...] = (
     ("data", "data", "inspect, validate and normalise L1 event files"),
-    ("generate", "generate", "generate the embedded default data set with Pythia 8 + FastJet"),
+    ("generate", "generate", "generate the embedded default data set with Pythia 8 and the L1 emulation"),
     ("train", "train", "train a model (WNAE, AE, NAE, VAE, MLP encoder)"),
     ("evaluate", "evaluate", "anomaly score -> rate, signal efficiency, working points, plots"),
     ("convert", "convert", "convert a trained model into an hls4ml HLS project"),

@@ -1,4 +1,4 @@
-"""``wnae generate``: the embedded default data set (Pythia 8 + FastJet + L1 emulation)."""
+"""``wnae generate``: the embedded default data set (Pythia 8 + L1 emulation)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from wnae.data.generate.config import GenerateConfig
 
-HELP = "generate the embedded default data set with Pythia 8 + FastJet"
+HELP = "generate the embedded default data set with Pythia 8 and the L1 emulation"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "generate_default.yml"
 
 

@@ -24,10 +24,15 @@ E_T > ``egamma_pt_min_gev`` are kept; η, φ are the seed tower's centre.
 **Muons.** Generator muons with |η| < ``muon_abs_eta_max`` and smeared pT > ``muon_pt_min_gev``
 (muons leave no calorimeter energy).
 
-**Jets.** anti-kT (FastJet) with R = ``jet_radius`` on the towers, after removing the EM core of
-the selected e/γ candidates. As in the CMS L1 jet algorithm, a jet needs a seed: a tower with
-E_T ≥ ``jet_seed_et_gev`` (4 GeV) within ±4 towers of its axis. Each jet is corrected by −ρ·πR²,
-smeared, and kept if pT > ``jet_pt_min_gev`` and |η| < ``jet_abs_eta_max``.
+**Jets** are built from the towers after removing the EM core (3 × 3) of the selected e/γ.
+By default (``jet_algorithm: sliding_window``) as in the CMS L1 calorimeter trigger: a seed is a
+tower with E_T ≥ ``jet_seed_et_gev`` (4 GeV) that is the maximum of the 9 × 9 towers around it
+(``jet_window_towers``; ties broken as in the firmware, strictly larger than the towers before
+it, at least as large as those after it), the jet E_T is the 9 × 9 sum, its η, φ the seed tower's
+centre, and ρ times the window area (0.62) is subtracted. ``jet_algorithm: anti_kt`` clusters the
+towers with anti-kT (FastJet, R = ``jet_radius``), keeps jets with a seed tower within ±4 towers of
+their axis and subtracts ρ·πR²; it is about 15 times slower. Each jet is then smeared, and kept if
+pT > ``jet_pt_min_gev`` and |η| < ``jet_abs_eta_max``.
 
 **MET.** Negative vector sum of tower E_T over |η| < ``met_abs_eta_max`` (calorimeter MET, as CMS
 L1 ETMiss; muons added only if ``met_includes_muons``), with a Gaussian resolution of
@@ -36,36 +41,31 @@ L1 ETMiss; muons added only if ``met_includes_muons``), with a Gaussian resoluti
 **Resolutions** (Gaussian, relative): jets √((a/√pT)² + c²) with a = 1.0 √GeV, c = 0.05;
 e/γ 3 %; muons 2 %.
 
-Random numbers come from one generator per event (see :func:`emulate_l1`), so results do not
+The tower algorithms are compiled with Numba (:mod:`wnae.data.generate.calo`). Random numbers come
+from one generator per event (see :func:`emulate_l1`), so results do not
 depend on how events are batched.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 from scipy import ndimage
 
 from wnae.config import StrictModel
+from wnae.data.generate import calo
+from wnae.data.generate.calo import D_ETA, D_PHI, ETA_MAX, N_ETA, N_PHI  # 0.0870 × 0.0873 towers
 from wnae.data.generate.particles import ParticleBlock
 from wnae.data.schema import N_OBJECTS, ObjectType, slot_ranges
 
 __all__ = ["L1Config", "emulate_l1"]
 
-N_ETA = 115
-N_PHI = 72
-ETA_MAX = 5.0
-D_ETA = 2 * ETA_MAX / N_ETA  # 0.0870
-D_PHI = 2 * math.pi / N_PHI  # 0.0873
 ETA_CENTRES = -ETA_MAX + D_ETA * (np.arange(N_ETA) + 0.5)
 PHI_CENTRES = -math.pi + D_PHI * (np.arange(N_PHI) + 0.5)
 TOWER_AREA = D_ETA * D_PHI
-#: Long-lived charged particles (PDG ids): e, μ, π, K, p, Σ±, Ξ, Ω.
-_CHARGED = np.array([11, 13, 211, 321, 2212, 3112, 3222, 3312, 3334])
-# ρ patches: 7 × 9 patches of 9 η-towers × 8 φ-towers, central |η| < 2.74.
-_RHO_ETA_FIRST = (N_ETA - 63) // 2
 
 
 class L1Config(StrictModel):
@@ -83,9 +83,12 @@ class L1Config(StrictModel):
     muon_pt_min_gev: float = Field(3.0, ge=0)
     muon_abs_eta_max: float = Field(2.1, gt=0, le=5)
     muon_resolution: float = Field(0.02, ge=0)
-    jet_radius: float = Field(0.4, gt=0, le=1.5)
+    jet_algorithm: Literal["sliding_window", "anti_kt"] = Field(
+        "sliding_window", description="CMS L1 sliding window of towers, or anti-kT (FastJet) on the towers")
+    jet_window_towers: int = Field(9, ge=3, le=15, description="sliding window: its side, in towers (odd)")
+    jet_radius: float = Field(0.4, gt=0, le=1.5, description="anti-kT: the jet radius R")
     jet_pt_min_gev: float = Field(15.0, ge=0)
-    jet_seed_et_gev: float = Field(4.0, ge=0, description="a jet needs a tower this hard near its axis")
+    jet_seed_et_gev: float = Field(4.0, ge=0, description="a jet needs a seed tower this hard")
     jet_abs_eta_max: float = Field(4.0, gt=0, le=5)
     jet_resolution_stochastic: float = Field(1.0, ge=0, description="a in a/sqrt(pT), sqrt(GeV)")
     jet_resolution_constant: float = Field(0.05, ge=0)
@@ -93,43 +96,13 @@ class L1Config(StrictModel):
     met_includes_muons: bool = False
     met_resolution_sqrt_gev: float = Field(0.3, ge=0, description="k in sigma(MET_x,y) = k sqrt(sum E_T)")
 
-
-def _tower_grids(block: ParticleBlock, cfg: L1Config) -> tuple[np.ndarray, np.ndarray]:
-    """Total and EM tower E_T grids, float64 (n_events, N_ETA, N_PHI), after the threshold."""
-    n = block.n_events
-    apid = np.abs(block.pid)
-    soft_charged = np.isin(apid, _CHARGED) & (block.pt < cfg.calo_charged_pt_min_gev)
-    calo = (apid != 13) & ~soft_charged & (np.abs(block.eta) < ETA_MAX)
-    evt = block.event_index[calo]
-    ieta = np.clip(((block.eta[calo] + ETA_MAX) / D_ETA).astype(np.int64), 0, N_ETA - 1)
-    iphi = ((block.phi[calo] + math.pi) / D_PHI).astype(np.int64) % N_PHI
-    flat = (evt * N_ETA + ieta) * N_PHI + iphi
-    size = n * N_ETA * N_PHI
-    pt = block.pt[calo]
-    total = np.bincount(flat, weights=pt, minlength=size).reshape(n, N_ETA, N_PHI)
-    is_em = (apid[calo] == 11) | (apid[calo] == 22)
-    em = np.bincount(flat[is_em], weights=pt[is_em], minlength=size).reshape(n, N_ETA, N_PHI)
-    below = total < cfg.tower_et_min_gev
-    total[below] = 0.0
-    em[below] = 0.0
-    return total, em
-
-
-def _window_sum(grid: np.ndarray, size: int) -> np.ndarray:
-    """Sum over a size × size tower window centred on each tower (φ wraps, η does not)."""
-    k = size // 2
-    padded = np.pad(grid, ((0, 0), (0, 0), (k, k)), mode="wrap")
-    padded = np.pad(padded, ((0, 0), (k, k), (0, 0)), mode="constant")
-    c = padded.cumsum(axis=1).cumsum(axis=2)
-    c = np.pad(c, ((0, 0), (1, 0), (1, 0)))
-    return c[:, size:, size:] - c[:, :-size, size:] - c[:, size:, :-size] + c[:, :-size, :-size]
-
-
-def _rho(total: np.ndarray) -> np.ndarray:
-    """float64 (n_events,) median pile-up E_T density per unit η-φ area."""
-    central = total[:, _RHO_ETA_FIRST : _RHO_ETA_FIRST + 63, :]
-    patches = central.reshape(len(total), 7, 9, 9, 8).sum(axis=(2, 4)).reshape(len(total), -1)
-    return np.median(patches, axis=1) / (72 * TOWER_AREA)
+    @field_validator("jet_window_towers")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        if value % 2 == 0:
+            msg = f"jet_window_towers must be odd (a window centred on its seed tower), not {value}"
+            raise ValueError(msg)
+        return value
 
 
 def _cluster_jets(total: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -204,52 +177,44 @@ def emulate_l1(block: ParticleBlock, rngs: list[np.random.Generator], cfg: L1Con
           ObjectType.MUON)
 
     # ---- calorimeter
-    total, em = _tower_grids(block, cfg)
-    rho = _rho(total) if cfg.pileup_subtraction else np.zeros(n)
+    total, em, patches, met_sums = calo.tower_grids(
+        block.offsets, block.pt, block.eta, block.phi, block.pid.astype(np.int64), cfg.calo_charged_pt_min_gev,
+        cfg.tower_et_min_gev, cfg.met_abs_eta_max)
+    rho = np.median(patches, axis=1) / (72 * TOWER_AREA) if cfg.pileup_subtraction and n else np.zeros(n)
 
     # ---- e/gamma
-    em3 = _window_sum(em, 3)
-    tot3 = _window_sum(total, 3)
-    tot7 = _window_sum(total, 7)
-    em_max = ndimage.maximum_filter(em, size=(1, 3, 3), mode=("constant", "constant", "wrap"))
-    seed = (em >= max(cfg.egamma_seed_et_gev, 1e-9)) & (em == em_max)
-    seed &= (np.abs(ETA_CENTRES) < cfg.egamma_abs_eta_max)[None, :, None]
-    e_evt, e_ieta, e_iphi = np.nonzero(seed)
-    et = em3[e_evt, e_ieta, e_iphi]
-    hoe = (tot3[e_evt, e_ieta, e_iphi] - et) / et
-    ring = tot7[e_evt, e_ieta, e_iphi] - tot3[e_evt, e_ieta, e_iphi] - rho[e_evt] * 40 * TOWER_AREA
-    iso = np.maximum(ring, 0.0) / et
-    good = (hoe <= cfg.egamma_hoe_max) & (iso <= cfg.egamma_isolation_max)
-    e_evt, e_ieta, e_iphi, et = e_evt[good], e_ieta[good], e_iphi[good], et[good]
-    eg_pt = et * (1 + cfg.egamma_resolution * _per_event_normals(rngs, e_evt))
+    cand = calo.egamma_candidates(total, em, rho, cfg.egamma_seed_et_gev, cfg.egamma_abs_eta_max)
+    cand = cand[(cand[:, 4] <= cfg.egamma_hoe_max) & (cand[:, 5] <= cfg.egamma_isolation_max)]
+    e_evt, e_ieta, e_iphi = (cand[:, c].astype(np.int64) for c in range(3))
+    eg_pt = cand[:, 3] * (1 + cfg.egamma_resolution * _per_event_normals(rngs, e_evt))
     keep = eg_pt > cfg.egamma_pt_min_gev
     _fill(out, ranges[ObjectType.EGAMMA], e_evt[keep], eg_pt[keep], ETA_CENTRES[e_ieta[keep]],
           PHI_CENTRES[e_iphi[keep]], ObjectType.EGAMMA)
-    # remove the EM core of the selected e/γ from the jet inputs
-    core = np.zeros_like(seed)
-    core[e_evt[keep], e_ieta[keep], e_iphi[keep]] = True
-    core = ndimage.maximum_filter(core, size=(1, 3, 3), mode=("constant", "constant", "wrap"))
-    jet_towers = total - np.where(core, em, 0.0)
+    # the jets see the towers without the EM core of the selected e/γ
+    calo.remove_cores(total, em, e_evt[keep], e_ieta[keep], e_iphi[keep])
 
     # ---- jets
-    j_evt, j_pt, j_eta, j_phi = _cluster_jets(jet_towers, cfg.jet_radius)
-    seed_max = ndimage.maximum_filter(jet_towers, size=(1, 9, 9), mode=("constant", "constant", "wrap"))
-    j_ieta = np.clip(((j_eta + ETA_MAX) / D_ETA).astype(np.int64), 0, N_ETA - 1)
-    j_iphi = ((j_phi + math.pi) / D_PHI).astype(np.int64) % N_PHI
-    seeded = seed_max[j_evt, j_ieta, j_iphi] >= cfg.jet_seed_et_gev
-    j_evt, j_pt, j_eta, j_phi = j_evt[seeded], j_pt[seeded], j_eta[seeded], j_phi[seeded]
-    j_pt = j_pt - rho[j_evt] * math.pi * cfg.jet_radius**2
+    if cfg.jet_algorithm == "sliding_window":
+        jets = calo.sliding_window_jets(total, cfg.jet_seed_et_gev, cfg.jet_window_towers)
+        j_evt, j_ieta, j_iphi = (jets[:, c].astype(np.int64) for c in range(3))
+        j_pt, j_eta, j_phi = jets[:, 3], ETA_CENTRES[j_ieta], PHI_CENTRES[j_iphi]
+        area = cfg.jet_window_towers**2 * TOWER_AREA
+    else:
+        j_evt, j_pt, j_eta, j_phi = _cluster_jets(total, cfg.jet_radius)
+        seed_max = ndimage.maximum_filter(total, size=(1, 9, 9), mode=("constant", "constant", "wrap"))
+        j_ieta = np.clip(((j_eta + ETA_MAX) / D_ETA).astype(np.int64), 0, N_ETA - 1)
+        j_iphi = ((j_phi + math.pi) / D_PHI).astype(np.int64) % N_PHI
+        seeded = seed_max[j_evt, j_ieta, j_iphi] >= cfg.jet_seed_et_gev
+        j_evt, j_pt, j_eta, j_phi = j_evt[seeded], j_pt[seeded], j_eta[seeded], j_phi[seeded]
+        area = math.pi * cfg.jet_radius**2
+    j_pt = j_pt - rho[j_evt] * area
     sigma = np.sqrt(cfg.jet_resolution_stochastic**2 / np.maximum(j_pt, 1.0) + cfg.jet_resolution_constant**2)
     j_pt = j_pt * (1 + sigma * _per_event_normals(rngs, j_evt))
     keep = (j_pt > cfg.jet_pt_min_gev) & (np.abs(j_eta) < cfg.jet_abs_eta_max)
     _fill(out, ranges[ObjectType.JET], j_evt[keep], j_pt[keep], j_eta[keep], j_phi[keep], ObjectType.JET)
 
     # ---- MET
-    in_met = (np.abs(ETA_CENTRES) < cfg.met_abs_eta_max)[None, :, None]
-    towers = np.where(in_met, total, 0.0)
-    mex = -(towers.sum(axis=1) * np.cos(PHI_CENTRES)).sum(axis=1)
-    mey = -(towers.sum(axis=1) * np.sin(PHI_CENTRES)).sum(axis=1)
-    sum_et = towers.sum(axis=(1, 2))
+    mex, mey, sum_et = met_sums[:, 0].copy(), met_sums[:, 1].copy(), met_sums[:, 2]
     if cfg.met_includes_muons:
         all_mu = np.abs(block.pid) == 13
         mu_evt_all = block.event_index[all_mu]

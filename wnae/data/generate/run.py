@@ -54,8 +54,9 @@ logger = logging.getLogger(__name__)
 
 CACHE_DIR = ".cache"
 POOL_NAME = "pileup_pool"
-#: Bumped when the stored per-event content changes (2: pthat_gev per event, pool with pT-hat).
-FILE_CONTENT_VERSION = 2
+#: Bumped when the stored per-event content changes (2: pthat_gev per event, pool with pT-hat;
+#: 3: sliding-window L1 jets).
+FILE_CONTENT_VERSION = 3
 
 
 def _name_key(name: str) -> int:
@@ -79,7 +80,7 @@ def _versions() -> dict[str, str]:
         except importlib_metadata.PackageNotFoundError:
             return "unknown"
 
-    return {"wnae": __version__, "pythia8mc": version("pythia8mc"), "fastjet": version("fastjet")}
+    return {"wnae": __version__, **{pkg: version(pkg) for pkg in ("pythia8mc", "numba", "fastjet")}}
 
 
 def _settings_hash(obj: Any) -> str:
@@ -201,7 +202,7 @@ def _sample_metadata(
         "role": process.role.value,
         "process_label": process.process_label,
         "description": process.description,
-        "generator": "Pythia 8.3 (pythia8mc) + FastJet anti-kT, wnae L1 emulation",
+        "generator": f"Pythia 8.3 (pythia8mc), wnae L1 emulation ({cfg.l1.jet_algorithm} jets)",
         "pythia_settings": [*process.settings, *cfg.pythia_settings],
         "sqrt_s_gev": cfg.sqrt_s_gev,
         "seed": cfg.seed,
