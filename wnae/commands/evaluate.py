@@ -40,12 +40,17 @@ def _run(args: argparse.Namespace) -> int:
         overrides["input_rate_khz"] = args.input_rate_khz
     if args.no_plots:
         overrides["plots"] = False
+    if args.scheduler is not None:  # a bad address fails before the model is loaded
+        from wnae._dask import check_scheduler
+
+        check_scheduler(args.scheduler)
     cfg = load_config(args.config, EvaluateConfig, overrides=overrides,
                       override_source={"input_rate_khz": "--input-rate-khz", "plots": "--no-plots"})
     runs = list(args.runs) or [latest_run(args.runs_dir)]
     if len(runs) > 1:  # before any scoring: a comparison directory that cannot be written fails now
         _check_comparison_dir(args.output, Path(runs[0]).parent / "comparison")
-    evaluations = evaluate_runs(runs, data_dir=args.data_dir, config=cfg, comparison_dir=args.output)
+    evaluations = evaluate_runs(runs, data_dir=args.data_dir, config=cfg, comparison_dir=args.output,
+                                scheduler=args.scheduler)
     out = sys.stdout
     for run, e in zip(runs, evaluations, strict=True):
         out.write(format_summary(e) + "\n\n")
@@ -72,6 +77,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", type=Path, default=None,
                    help="directory of the comparison of several runs (default <runs dir>/comparison)")
     p.add_argument("--input-rate-khz", type=float, default=None,
-                   help="input rate R0 in kHz (default: the config's, 40000 = 40 MHz)")
+                   help="input rate R0 in kHz (default: the config's, 28608.8 = 2544 colliding bunches x 11.2456 kHz)")
+    p.add_argument("--scheduler", metavar="local|tcp://HOST:PORT", default=None,
+                   help="score the blocks as Dask tasks: 'local' (a LocalCluster of this machine's cores) or a "
+                        "Dask scheduler's address; the same numbers (default: in this process)")
     p.add_argument("--no-plots", action="store_true", help="skip the plots")
     p.set_defaults(func=_run)

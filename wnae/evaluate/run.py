@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from wnae.evaluate.config import EvaluateConfig
 from wnae.evaluate.evaluation import RunEvaluation, evaluate_scores, write_evaluation
@@ -22,6 +25,7 @@ def evaluate_run(
     config: EvaluateConfig | None = None,
     scorer: Scorer | None = None,
     write: bool = True,
+    client: Any = None,
 ) -> RunEvaluation:
     """Score ``run_dir``'s model on every sample of ``data_dir``, compute working points and metrics.
 
@@ -34,13 +38,15 @@ def evaluate_run(
         config: evaluation settings (default :class:`EvaluateConfig`).
         scorer: use this instead of loading the run's model (tests, custom models).
         write: write the outputs.
+        client: a ``distributed.Client``: score the blocks as Dask tasks (:func:`score_samples`).
     """
     config = config or EvaluateConfig()
     run_dir = Path(run_dir)
     scorer = scorer if scorer is not None else load_scorer(run_dir)
     logger.info("evaluating %s on %s", run_dir, data_dir)
     scores = score_samples(scorer, data_dir, chunk_events=config.chunk_events,
-                           latent_events=config.latent_events if config.plots else 0, seed=config.seed)
+                           latent_events=config.latent_events if config.plots else 0, seed=config.seed,
+                           client=client, run_dir=run_dir)
     evaluation = evaluate_scores(scores, config, model=str(scorer.info.get("model", "")))
     if write:
         written = write_evaluation(evaluation, run_dir)
@@ -55,6 +61,7 @@ def evaluate_runs(
     config: EvaluateConfig | None = None,
     comparison_dir: str | Path | None = None,
     load: Callable[[Path], Scorer] = load_scorer,
+    scheduler: str | None = None,
 ) -> list[RunEvaluation]:
     """Evaluate several runs on the same samples; with two or more, also write the comparison.
 
@@ -65,14 +72,23 @@ def evaluate_runs(
         comparison_dir: where ``comparison.md``/``.json`` and overlaid plots go (default
             ``<parent of the first run>/comparison``).
         load: how a run directory becomes a :class:`Scorer`.
+        scheduler: score the blocks as Dask tasks (:mod:`wnae._dask`): ``"local"`` (a LocalCluster of
+            this machine's cores) or ``tcp://HOST:PORT``; the results are the same numbers.
     """
     from wnae.evaluate.compare import write_comparison
 
     config = config or EvaluateConfig()
     scorers = [load(Path(r)) for r in run_dirs]  # fail on a bad run before any scoring
-    evaluations = [
-        evaluate_run(r, data_dir=data_dir, config=config, scorer=s) for r, s in zip(run_dirs, scorers, strict=True)
-    ]
+    with contextlib.ExitStack() as stack:
+        client = None
+        if scheduler is not None:
+            from wnae._dask import dask_client
+
+            client = stack.enter_context(dask_client(scheduler, os.cpu_count() or 1))
+        evaluations = [
+            evaluate_run(r, data_dir=data_dir, config=config, scorer=s, client=client)
+            for r, s in zip(run_dirs, scorers, strict=True)
+        ]
     if len(evaluations) > 1:
         out = Path(comparison_dir) if comparison_dir is not None else Path(run_dirs[0]).parent / "comparison"
         write_comparison(evaluations, out)

@@ -21,7 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from wnae.data.io import iter_events
+from wnae.data.io import count_events, read_events
 from wnae.data.samples import SampleInfo, SampleRole, load_manifest, split_mask
 from wnae.data.zero_bias import ZeroBiasMixture, event_weights
 from wnae.errors import DataError, ModelError
@@ -204,6 +204,83 @@ def _score_chunk(scorer: Scorer, particles: np.ndarray, where: str) -> np.ndarra
     return scores
 
 
+@dataclass(frozen=True)
+class _Block:
+    """One chunk of one sample to score: events ``[start, stop)`` of ``path`` (the test split of an SM
+    sample), and the positions, among the scored events, of those whose latent coordinates are kept."""
+
+    path: str
+    where: str
+    start: int
+    stop: int
+    test_split: bool
+    latent_index: tuple[int, ...] = ()
+
+
+@dataclass
+class _BlockScores:
+    scores: np.ndarray
+    pthat_gev: np.ndarray | None
+    n_read: int
+    latent: np.ndarray | None = None
+    latent_error: str | None = None
+
+
+def _score_block(scorer: Scorer, block: _Block) -> _BlockScores:
+    """Read and score one block (in this process, or on a Dask worker)."""
+    chunk = read_events(block.path, start=block.start, stop=block.stop)
+    particles = chunk.particles
+    if block.test_split:
+        particles = particles[split_mask(block.stop, "test")[block.start:]]
+    out = _BlockScores(np.zeros(0), chunk.pthat_gev, len(chunk))
+    if len(particles) == 0:
+        return out
+    out.scores = _score_chunk(scorer, particles, block.where)
+    if block.latent_index:
+        try:
+            out.latent = np.asarray(scorer.latent(particles[list(block.latent_index)]), dtype=np.float64)
+        except (ModelError, NotImplementedError, AttributeError) as err:
+            out.latent_error = str(err)
+    return out
+
+
+def _plan(info: SampleInfo, path: Path, chunk_events: int, latent_events: int,
+          rng: np.random.Generator) -> list[_Block]:
+    """The blocks of one sample, with its latent subsample (``latent_events`` scored events at random,
+    drawn chunk by chunk in order: the same events whoever scores the blocks)."""
+    n = count_events(path)
+    test_split = info.role is SampleRole.BACKGROUND
+    blocks, n_latent = [], 0
+    for start in range(0, n, chunk_events):
+        stop = min(start + chunk_events, n)
+        n_scored = int(split_mask(stop, "test")[start:].sum()) if test_split else stop - start
+        index: tuple[int, ...] = ()
+        if n_latent < latent_events and n_scored:
+            take = min(latent_events - n_latent, n_scored)
+            index = tuple(int(i) for i in np.sort(rng.choice(n_scored, size=take, replace=False)))
+            n_latent += take
+        blocks.append(_Block(str(path), f"{path} ({info.name})", start, stop, test_split, index))
+    return blocks
+
+
+#: The scorer of each run directory a Dask worker has loaded (one per worker process).
+_WORKER_SCORERS: dict[str, Scorer] = {}
+
+
+def _score_block_on_worker(run_dir: str, block: _Block) -> _BlockScores:
+    """A Dask task: load the run once per worker process (TensorFlow on the worker's threads), score."""
+    scorer = _WORKER_SCORERS.get(run_dir)
+    if scorer is None:
+        from distributed import get_worker
+
+        from wnae.train.loop import configure_threads
+
+        threads = get_worker().state.nthreads
+        configure_threads(intra_op=threads, inter_op=threads)
+        scorer = _WORKER_SCORERS[run_dir] = load_scorer(run_dir)
+    return _score_block(scorer, block)
+
+
 def score_samples(
     scorer: Scorer,
     data_dir: str | Path,
@@ -212,6 +289,8 @@ def score_samples(
     chunk_events: int = 100_000,
     latent_events: int = 0,
     seed: int = 0,
+    client: Any = None,
+    run_dir: str | Path | None = None,
 ) -> SampleScores:
     """Score every sample of ``data_dir`` (SM test split, all zero bias, all signal events).
 
@@ -219,9 +298,14 @@ def score_samples(
         scorer: the run.
         data_dir: directory with ``manifest.json`` and the HDF5 files.
         samples: samples to score (default: the manifest's).
-        chunk_events: events read and scored at a time.
+        chunk_events: events read and scored at a time (one block, one Dask task).
         latent_events: events per sample whose latent coordinates are kept (0 = none, or no latent).
         seed: seed of the latent subsample.
+        client: a ``distributed.Client`` (:func:`wnae._dask.dask_client`): score the blocks as Dask
+            tasks, each worker loading ``run_dir`` once. The scores are the same numbers as in
+            this process, in the same order.
+        run_dir: the run directory ``scorer`` was loaded from (needed with ``client``; on a remote
+            cluster it and ``data_dir`` must be on a file system the workers share).
 
     Returns:
         The :class:`SampleScores`.
@@ -233,46 +317,51 @@ def score_samples(
     """
     data_dir = Path(data_dir)
     infos = list(samples) if samples is not None else load_manifest(data_dir)
+    if chunk_events <= 0:
+        msg = f"chunk_events must be positive, got {chunk_events}"
+        raise DataError(msg)
     out = SampleScores(scorer.name)
-    want_latent = latent_events > 0 and has_latent(scorer)
     rng = np.random.default_rng(seed)
-    for info in infos:
+    latent_events = latent_events if has_latent(scorer) else 0
+    plans = [_plan(info, info.path(data_dir), chunk_events, latent_events, rng) for info in infos]
+    blocks = [b for plan in plans for b in plan]
+    if client is None:
+        results = (_score_block(scorer, b) for b in blocks)
+    else:
+        from functools import partial
+
+        from wnae._dask import map_in_order
+
+        if run_dir is None:
+            msg = "scoring on a Dask cluster needs the run directory the workers load the model from"
+            raise ModelError(msg)
+        task = partial(_score_block_on_worker, str(Path(run_dir).absolute()))
+        results = map_in_order(client, task, blocks)
+    want_latent = latent_events > 0
+    for info, plan in zip(infos, plans, strict=True):
+        done = [next(results) for _ in plan]
         path = info.path(data_dir)
-        parts: list[np.ndarray] = []
-        pthat_parts: list[np.ndarray] | None = [] if info.role is SampleRole.ZERO_BIAS else None
-        latent_parts: list[np.ndarray] = []
-        n_read = 0
-        for chunk in iter_events(path, chunk_events=chunk_events):
-            particles = chunk.particles
-            if info.role is SampleRole.BACKGROUND:
-                mask = split_mask(n_read + len(particles), "test")[n_read:]
-                particles = particles[mask]
-            n_read += len(chunk)
-            if len(particles) == 0:
-                continue
-            parts.append(_score_chunk(scorer, particles, f"{path} ({info.name})"))
-            if pthat_parts is not None:
-                pthat_parts = None if chunk.pthat_gev is None else [*pthat_parts, chunk.pthat_gev]
-            if want_latent and sum(len(x) for x in latent_parts) < latent_events:
-                take = min(latent_events - sum(len(x) for x in latent_parts), len(particles))
-                idx = np.sort(rng.choice(len(particles), size=take, replace=False))
-                try:
-                    latent_parts.append(np.asarray(scorer.latent(particles[idx]), dtype=np.float64))
-                except (ModelError, NotImplementedError, AttributeError) as err:
-                    logger.info("run '%s' has no latent space (%s): no latent map", scorer.name, err)
-                    want_latent = False
-                    latent_parts = []
-        scores = np.concatenate(parts) if parts else np.zeros(0)
+        n_read = sum(d.n_read for d in done)
+        scores = np.concatenate([d.scores for d in done]) if done else np.zeros(0)
         if info.role is SampleRole.ZERO_BIAS and len(scores) == 0:
             msg = f"zero-bias sample '{info.name}' has no events: rates cannot be calibrated"
             raise DataError(msg, path=path)
-        if n_read and n_read != info.n_events:
+        if n_read != info.n_events:
             logger.warning("%s: manifest says %d events, file has %d", path, info.n_events, n_read)
         n_generated = float(info.n_generated)
         if info.role is SampleRole.BACKGROUND and n_read:
             n_generated *= len(scores) / n_read  # the test split's share of the generated events
-        latent = np.concatenate(latent_parts) if latent_parts else None
-        pthat = np.concatenate(pthat_parts) if pthat_parts else None
+        errors = [d.latent_error for d in done if d.latent_error]
+        if want_latent and errors:
+            logger.info("run '%s' has no latent space (%s): no latent map", scorer.name, errors[0])
+            want_latent = False
+            for earlier in out.samples.values():
+                earlier.latent = None
+        parts = [d.latent for d in done if d.latent is not None]
+        latent = np.concatenate(parts) if want_latent and parts else None
+        pthat = None
+        if info.role is SampleRole.ZERO_BIAS and done and all(d.pthat_gev is not None for d in done):
+            pthat = np.concatenate([d.pthat_gev for d in done])
         out.samples[info.name] = ScoreSet(info, scores, len(scores), n_generated, latent, pthat)
         logger.info("scored %s (%s): %d events", info.name, info.role.value, len(scores))
     if not out.by_role(SampleRole.ZERO_BIAS):
