@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -260,3 +261,50 @@ def test_confirmation_seeds_must_be_new_to_the_search(tmp_path, data):
     config = write_scan(tmp_path, seeds=[0, 1], confirm={"designs": 2, "seeds": [1, 2]})
     with pytest.raises(ConfigError, match="must be non-empty and new to the search"):
         run_scan(config, name="x", scans_dir=tmp_path / "scans", data_dir=data)
+
+
+def test_scan_on_a_dask_cluster_survives_a_killed_worker_with_the_same_results(finished, data, tmp_path):
+    """The candidates as Dask tasks: a worker killed mid-candidate is replaced, its candidate rerun on
+    the cluster, and every candidate's result equals the one trained in local processes."""
+    from distributed import Client, LocalCluster
+
+    _, _, local, _ = finished
+    config = write_scan(tmp_path, synth={"designs": 0})
+    cands = tmp_path / "scans" / "tiny" / "candidates"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        victim = next(iter(client.run(os.getpid).values()))
+        killed = threading.Event()
+
+        def kill_mid_candidate() -> None:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline and not list(cands.glob("*.log")):
+                time.sleep(0.1)
+            time.sleep(3)  # the candidates are training
+            os.kill(victim, signal.SIGKILL)
+            killed.set()
+
+        thread = threading.Thread(target=kill_mid_candidate, daemon=True)
+        thread.start()
+        seen = []
+        result = run_scan(config, name="tiny", scans_dir=tmp_path / "scans", data_dir=data, synthesize=False,
+                          scheduler=cluster.scheduler_address, on_finish=seen.append)
+        thread.join(5)
+        assert killed.is_set()
+        assert victim not in client.run(os.getpid).values()  # the nanny replaced it
+    assert sorted(c.id for c in seen) == ["c000", "c001"]  # each candidate once, none lost
+    by_id = {c.id: c for c in local.candidates}
+    for cand in result.candidates:
+        assert cand.ok, cand.result
+        assert cand.params == by_id[cand.id].params
+        assert cand.result["objective"] == by_id[cand.id].result["objective"]
+        assert cand.result["efficiency"] == by_id[cand.id].result["efficiency"]
+        cost = {k: v for k, v in cand.result["cost"].items() if k != "seconds"}
+        assert cost == {k: v for k, v in by_id[cand.id].result["cost"].items() if k != "seconds"}
+
+
+def test_a_bad_scheduler_is_refused_before_the_scan_starts(tmp_path, data):
+    config = write_scan(tmp_path)
+    with pytest.raises(ConfigError, match="use 'local'"):
+        run_scan(config, name="tiny", scans_dir=tmp_path / "scans", data_dir=data, scheduler="udp://x")
+    assert not (tmp_path / "scans").exists()

@@ -21,6 +21,7 @@ def _run(args: argparse.Namespace) -> int:
 
     result = run_scan(args.config, name=args.name, scans_dir=args.scans_dir, data_dir=args.data_dir,
                       trials=args.trials, jobs=args.jobs, time_budget_min=args.time_budget_min,
+                      scheduler=args.scheduler,
                       synthesize=not args.no_synth, progress=None if not args.no_progress else False)
     out = sys.stdout
     ok = sum(c.ok for c in result.candidates)
@@ -51,6 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", type=Path, default=Path("data"), help="data directory (default data/)")
     p.add_argument("--trials", type=positive_int, help="candidates to finish (override the config's)")
     p.add_argument("--jobs", type=positive_int, help="candidates at a time (default: one per core)")
+    p.add_argument("--scheduler", metavar="local|tcp://HOST:PORT",
+                   help="train the candidates as Dask tasks: 'local' (a LocalCluster of --jobs workers) or a Dask "
+                        "scheduler's address, its workers sharing this file system (default: processes here)")
     p.add_argument("--time-budget-min", type=positive_float, help="start no candidate after this many minutes")
     p.add_argument("--no-synth", action="store_true", help="skip Yosys on the front (da4ml numbers only)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -11,6 +11,8 @@ every case but a killed process; the scan treats a missing one as unfinished.
 
 from __future__ import annotations
 
+import contextlib
+
 import logging
 import shutil
 import sys
@@ -150,6 +152,35 @@ def _exit_with_parent(interval_s: float = 0.5) -> None:
                 os._exit(3)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def run_on_worker(args: Sequence[str], log_path: str, stop_event: str, poll_s: float = 0.5) -> int:
+    """A Dask task: run ``python -m wnae.scan.candidate *args`` on this worker, log into ``log_path``,
+    and kill it when the scan sets the Dask ``Event`` named ``stop_event``. Returns its exit status.
+
+    The process watches this worker (:func:`_exit_with_parent`), so a worker that dies takes it along.
+    """
+    import os
+    import signal
+    import subprocess
+
+    from distributed import Event
+
+    stop = Event(stop_event)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", SCAN_PID_ENV: str(os.getpid())}
+    with Path(log_path).open("w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "wnae.scan.candidate", *args],  # noqa: S603
+                                   stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        try:
+            while process.poll() is None:
+                if stop.wait(timeout=poll_s):
+                    break
+        finally:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return process.returncode
 
 
 def main(argv: Sequence[str] | None = None) -> int:

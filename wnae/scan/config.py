@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from wnae.config import StrictModel, load_config
 
@@ -32,7 +32,7 @@ Choice = bool | int | float | str
 
 #: Keys of a scan config that may change when a scan is resumed (how long and how wide it runs, the
 #: Yosys step); any other change would mix candidates of two searches in one front.
-RESUMABLE_KEYS: frozenset[str] = frozenset({"trials", "time_budget_min", "jobs", "synth", "confirm",
+RESUMABLE_KEYS: frozenset[str] = frozenset({"trials", "time_budget_min", "jobs", "scheduler", "synth", "confirm",
                                            "candidate_timeout_min"})
 
 
@@ -169,6 +169,9 @@ class ScanConfig(StrictModel):
         trials: candidates to train (the base design, when ``baseline``, is the first).
         time_budget_min: stop starting new candidates after this long (None: no limit).
         jobs: candidates trained at a time (0 = one per CPU core).
+        scheduler: run the candidates as Dask tasks (:mod:`wnae._dask`): ``local`` (a LocalCluster of ``jobs``
+            workers) or ``tcp://HOST:PORT`` of a running cluster, whose workers share this file system (the
+            scan directory and the data); None: processes on this machine.
         seed: seed of the search (the sampler).
         seeds: training seeds of every candidate (default: the base's seed): the efficiencies are averaged
             over them, since one seed's efficiency at a 1 kHz working point moves by points.
@@ -187,6 +190,7 @@ class ScanConfig(StrictModel):
     trials: int = Field(40, ge=1)
     time_budget_min: float | None = Field(None, gt=0)
     jobs: int = Field(0, ge=0)
+    scheduler: str | None = None
     seed: int = Field(0, ge=0)
     seeds: list[int] = Field(default_factory=list)
     baseline: bool = True
@@ -198,6 +202,13 @@ class ScanConfig(StrictModel):
     confirm: ConfirmConfig = ConfirmConfig()
     candidate_timeout_min: float = Field(30.0, gt=0)
     startup_trials: int = Field(8, ge=1)
+
+    @field_validator("scheduler")
+    @classmethod
+    def _known_scheduler(cls, value: str | None) -> str | None:
+        from wnae._dask import check_scheduler
+
+        return None if value is None else check_scheduler(value)  # a ConfigError is a ValueError
 
     @model_validator(mode="after")
     def _some_parameters(self) -> ScanConfig:

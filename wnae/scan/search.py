@@ -305,13 +305,71 @@ class _Search:
             self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
 
+class _LocalProcess:
+    """A candidate's process on this machine (its own session, so a stop kills what it started too)."""
+
+    def __init__(self, argv: list[str], log_path: Path, env: dict[str, str]) -> None:
+        self.log = log_path.open("w")
+        self.popen = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env,  # noqa: S603
+                                      start_new_session=True)
+
+    def poll(self) -> int | None:
+        return self.popen.poll()
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait()
+
+    def close(self) -> None:
+        self.log.close()
+
+
+class _DaskTask:
+    """A candidate's process started by a Dask task on a worker (:func:`wnae.scan.candidate.run_on_worker`).
+
+    The worker writes the log and the result into the scan directory, so a remote cluster needs it on a
+    shared file system. A worker lost mid-candidate is replaced by the scheduler, which reruns the task
+    (the candidate starts over, under the same id, and overwrites its files); :meth:`stop` sets the
+    task's Dask ``Event``, on which the worker kills the process.
+    """
+
+    def __init__(self, client: Any, argv: list[str], log_path: Path) -> None:
+        import uuid
+
+        from distributed import Event
+
+        from wnae.scan.candidate import run_on_worker
+
+        self.event = Event(f"wnae-scan-stop-{uuid.uuid4().hex}", client=client)
+        self.future = client.submit(run_on_worker, argv[3:], str(log_path), self.event.name, pure=False)
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self.future.done():
+            try:
+                self.returncode = int(self.future.result())
+            except Exception:  # noqa: BLE001 (a task that failed on the cluster: the candidate failed)
+                logger.exception("the Dask task of a candidate failed")
+                self.returncode = -1
+        return self.returncode
+
+    def stop(self) -> None:
+        self.event.set()
+        with contextlib.suppress(Exception):
+            self.future.result(timeout=60)
+        self.future.cancel()
+
+    def close(self) -> None:
+        pass
+
+
 @dataclass
 class _Running:
     cand: Candidate
     trial: Any
-    process: subprocess.Popen
+    process: _LocalProcess | _DaskTask
     started: float
-    log: Any
     stage: str = ""
 
 
@@ -336,31 +394,30 @@ def _spec(setup: _Setup, paths: ScanPaths, cand: Candidate, jobs: int, seeds: li
     }
 
 
-def _launch(paths: ScanPaths, spec: Mapping[str, Any], stage: str = "") -> tuple[subprocess.Popen, Any]:
+def _launch(paths: ScanPaths, spec: Mapping[str, Any], stage: str = "", client: Any = None) -> _LocalProcess | _DaskTask:
+    """Start a candidate's process: here, or as a Dask task on ``client``'s cluster."""
     cid = spec["id"]
     write_json_atomic(paths.spec(cid, stage), spec)
     paths.result(cid, stage).unlink(missing_ok=True)
-    log = paths.log(cid, stage).open("w")
     from wnae.scan.candidate import SCAN_PID_ENV
 
+    argv = [sys.executable, "-m", "wnae.scan.candidate", str(paths.spec(cid, stage).absolute()),
+            str(paths.result(cid, stage).absolute())]
+    if client is not None:
+        return _DaskTask(client, argv, paths.log(cid, stage).absolute())
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", SCAN_PID_ENV: str(os.getpid())}
-    process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-        [sys.executable, "-m", "wnae.scan.candidate", str(paths.spec(cid, stage)), str(paths.result(cid, stage))],
-        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    return process, log
+    return _LocalProcess(argv, paths.log(cid, stage), env)
 
 
 def _stop(running: _Running) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(running.process.pid, signal.SIGKILL)
-    running.process.wait()
-    running.log.close()
+    running.process.stop()
+    running.process.close()
 
 
 def _finish(paths: ScanPaths, running: _Running, *, timed_out: bool = False) -> Candidate:
     """The result of a finished (or stopped) candidate process; a crash without a result is a failure."""
     cand = running.cand
-    running.log.close()
+    running.process.close()
     result_path = paths.result(cand.id, running.stage)
     if timed_out:
         result = {"status": "failed", "error": "stopped: candidate_timeout_min exceeded", "error_type": "Timeout"}
@@ -369,7 +426,7 @@ def _finish(paths: ScanPaths, running: _Running, *, timed_out: bool = False) -> 
     else:
         tail = paths.log(cand.id, running.stage).read_text(errors="replace").strip().splitlines()[-15:]
         result = {"status": "failed", "error_type": "Crash",
-                  "error": f"the candidate process exited with status {running.process.returncode} and no result: "
+                  "error": f"the candidate process exited with status {running.process.poll()} and no result: "
                            + " | ".join(tail)}
     if "id" not in result:
         result = {"id": cand.id, "key": cand.key, "params": cand.params, **result,
@@ -410,7 +467,7 @@ def _progress(total: int, initial: int, enabled: bool | None):  # noqa: ANN202
 
 
 def _search(setup: _Setup, paths: ScanPaths, candidates: list[Candidate], *, jobs: int,
-            progress: bool | None, on_finish: Callable[[Candidate], None] | None) -> int:
+            progress: bool | None, on_finish: Callable[[Candidate], None] | None, client: Any = None) -> int:
     """Run candidates until ``trials`` are finished or the time budget is spent; the number trained now."""
     from wnae.scan.space import base_values, candidate_key
 
@@ -456,8 +513,8 @@ def _search(setup: _Setup, paths: ScanPaths, candidates: list[Candidate], *, job
                         continue
                     cand = Candidate(_next_id(candidates), key, params)
                     candidates.append(cand)
-                process, log = _launch(paths, _spec(setup, paths, cand, jobs))
-                running.append(_Running(cand, trial, process, time.monotonic(), log))
+                process = _launch(paths, _spec(setup, paths, cand, jobs), client=client)
+                running.append(_Running(cand, trial, process, time.monotonic()))
                 logger.info("candidate %s started: %s", cand.id, cand.params)
             if not running:
                 break
@@ -505,7 +562,8 @@ def confirmation_set(setup: _Setup, candidates: list[Candidate]) -> list[Candida
     return chosen
 
 
-def _confirm(setup: _Setup, paths: ScanPaths, candidates: list[Candidate], *, jobs: int, progress: bool | None) -> int:
+def _confirm(setup: _Setup, paths: ScanPaths, candidates: list[Candidate], *, jobs: int, progress: bool | None,
+             client: Any = None) -> int:
     """Retrain the confirmation set on ``confirm.seeds`` (fresh seeds: the search's winners are partly its luck)."""
     cfg = setup.config
     todo = [c for c in confirmation_set(setup, candidates) if c.confirmation is None]
@@ -520,8 +578,8 @@ def _confirm(setup: _Setup, paths: ScanPaths, candidates: list[Candidate], *, jo
         while todo or running:
             while todo and len(running) < jobs:
                 cand = todo.pop(0)
-                process, log = _launch(paths, _spec(setup, paths, cand, jobs, cfg.confirm.seeds), "confirm")
-                running.append(_Running(cand, None, process, time.monotonic(), log, "confirm"))
+                process = _launch(paths, _spec(setup, paths, cand, jobs, cfg.confirm.seeds), "confirm", client)
+                running.append(_Running(cand, None, process, time.monotonic(), "confirm"))
             time.sleep(0.5)
             limit_s = 60 * cfg.candidate_timeout_min * max(1, len(cfg.confirm.seeds) / max(len(cfg.seeds), 1))
             for _, cand in _collect(paths, running, limit_s):
@@ -550,6 +608,7 @@ def run_scan(
     trials: int | None = None,
     jobs: int | None = None,
     time_budget_min: float | None = None,
+    scheduler: str | None = None,
     synthesize: bool = True,
     progress: bool | None = None,
     on_finish: Callable[[Candidate], None] | None = None,
@@ -561,7 +620,7 @@ def run_scan(
         name: scan name (default: the config file's stem without ``scan_``).
         scans_dir: where scans live.
         data_dir: data directory (training, evaluation, RTL simulation).
-        trials, jobs, time_budget_min: override the config's.
+        trials, jobs, time_budget_min, scheduler: override the config's.
         synthesize: run Yosys on the Pareto front (``synth.designs`` of them).
         progress: progress bar (default: on a terminal).
         on_finish: called with each candidate as it finishes (tests).
@@ -575,8 +634,12 @@ def run_scan(
 
     start = time.monotonic()
     cfg, here = load_scan_config(config)
-    overrides = {k: v for k, v in {"trials": trials, "jobs": jobs, "time_budget_min": time_budget_min}.items()
-                 if v is not None}
+    if scheduler is not None:
+        from wnae._dask import check_scheduler
+
+        check_scheduler(scheduler)
+    overrides = {k: v for k, v in {"trials": trials, "jobs": jobs, "time_budget_min": time_budget_min,
+                                   "scheduler": scheduler}.items() if v is not None}
     if overrides:
         cfg = cfg.model_copy(update=overrides)
     data_dir = Path(data_dir)
@@ -585,13 +648,18 @@ def run_scan(
     name = name or Path(config).stem.removeprefix("scan_")
     paths = ScanPaths(Path(scans_dir) / name)
     n_jobs = cfg.jobs or (os.cpu_count() or 1)
-    with _locked(paths):
+    with _locked(paths), contextlib.ExitStack() as stack:
         _check_or_write_setup(paths, setup)
         ensure_dir(paths.candidates)
         remove_stale_temporaries(paths.candidates)
         candidates = _load_candidates(paths)
-        trained = _search(setup, paths, candidates, jobs=n_jobs, progress=progress, on_finish=on_finish)
-        trained += _confirm(setup, paths, candidates, jobs=n_jobs, progress=progress)
+        client = None
+        if cfg.scheduler is not None:
+            from wnae._dask import dask_client
+
+            client = stack.enter_context(dask_client(cfg.scheduler, n_jobs))
+        trained = _search(setup, paths, candidates, jobs=n_jobs, progress=progress, on_finish=on_finish, client=client)
+        trained += _confirm(setup, paths, candidates, jobs=n_jobs, progress=progress, client=client)
         result = write_scan_outputs(setup, paths, candidates, synthesize=synthesize, jobs=n_jobs)
     result.trained_now = trained
     result.seconds = time.monotonic() - start
