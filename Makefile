@@ -37,8 +37,8 @@ data-check: $(VENV)/.installed  ## summarise the default data set (counts, spect
 train: $(VENV)/.installed  ## train the default two-stage WNAE; CONFIG=wnae/configs/train_vicreg_vae.yml, MODEL=wnae|ae|nae|vae|mlp_encoder (full input)
 	$(WNAE) train $(if $(MODEL),--model $(MODEL)) $(if $(CONFIG),--config $(CONFIG))
 
-evaluate: $(VENV)/.installed  ## evaluate the latest run (or RUN=...)
-	$(WNAE) evaluate $(RUN)
+evaluate: $(VENV)/.installed  ## evaluate the latest run (or RUN=...; SCHEDULER=local or tcp://HOST:PORT: score as Dask tasks)
+	$(WNAE) evaluate $(RUN) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 convert: $(VENV)/.installed  ## hls4ml project of the latest run (or RUN=...) for TARGET (default gt_run3)
 	$(WNAE) convert $(RUN) --target $(TARGET)
@@ -52,8 +52,8 @@ rtl: $(VENV)/.installed  ## open-source RTL: da4ml Verilog, Verilator bit-exact 
 synth-report: $(VENV)/.installed  ## synthesis reports against the L1 budget (RUN=..., TARGET=..., REPORTS=...)
 	$(WNAE) synth-report $(RUN) --target $(TARGET) $(if $(REPORTS),--reports $(REPORTS))
 
-scan: $(VENV)/.installed  ## design scan: Pareto front of efficiency vs LUT, chosen.yml (~50 min; SCAN=<yml>, NAME=, NO_SYNTH=1)
-	$(WNAE) scan $(SCAN) $(if $(NAME),--name $(NAME)) $(if $(NO_SYNTH),--no-synth)
+scan: $(VENV)/.installed  ## design scan: Pareto front of efficiency vs LUT, chosen.yml (~50 min; SCAN=<yml>, NAME=, NO_SYNTH=1, SCHEDULER=)
+	$(WNAE) scan $(SCAN) $(if $(NAME),--name $(NAME)) $(if $(NO_SYNTH),--no-synth) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 clean:  ## remove generated data, runs, scans and HLS projects (keeps .venv)
 	find data -mindepth 1 ! -name README.md -exec rm -rf {} +
