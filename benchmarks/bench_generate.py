@@ -1,5 +1,6 @@
-"""Time per event of each generator stage, on one core: Pythia, pile-up overlay, L1 emulation, HDF5
-writing; plus, for comparison, the old overlay (``merge_events``) and the L1 emulation with anti-kT
+"""Time per event of each generator stage, on one core: Pythia (with the visible particles and their
+production vertices), pile-up overlay, L1 emulation, PF candidates, HDF5 writing (L1 objects and PF
+candidates); plus, for comparison, the old overlay (``merge_events``) and the L1 emulation with anti-kT
 (FastJet) jets instead of the default sliding window.
 
     .venv/bin/python benchmarks/bench_generate.py [--events 1000] [--pileup 60] [--samples zero_bias,qcd]
@@ -18,6 +19,7 @@ import numpy as np
 
 from wnae.data.generate.l1 import L1Config, emulate_l1
 from wnae.data.generate.particles import ParticleBlock
+from wnae.data.generate.pf import PFConfig, build_pf_candidates
 from wnae.data.generate.processes import PROCESSES
 from wnae.data.generate.pythia import PythiaRunner
 from wnae.data.io import EventSet, EventWriter
@@ -37,7 +39,10 @@ def main() -> None:
     cfg = L1Config()
     anti_kt = L1Config(jet_algorithm="anti_kt")
     emulate_l1(ParticleBlock.empty(1), [np.random.default_rng(0)], cfg)  # load the compiled kernels
-    head = ["pythia", "overlay", "(old overlay)", "L1", "(L1 anti-kT)", "write", "total ms", "ev/s/core"]
+    pf_cfg = PFConfig()
+    build_pf_candidates(ParticleBlock.empty(1), [np.random.default_rng(0)], pf_cfg)  # compiled kernel
+    head = ["pythia", "overlay", "(old overlay)", "L1", "(L1 anti-kT)", "PF", "write", "total ms", "ev/s/core",
+            "(no PF)"]
     print(f"{'sample':<11} " + " ".join(f"{h:>13}" for h in head) + "   (ms/event)")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.samples.split(","):
@@ -67,12 +72,22 @@ def main() -> None:
             particles = emulate_l1(merged, rngs, cfg)
             t_l1 = time.perf_counter() - t0
             t0 = time.perf_counter()
+            pf = build_pf_candidates(merged, [np.random.default_rng([2, i]) for i in range(n)], pf_cfg)
+            t_pf = time.perf_counter() - t0
+            t0 = time.perf_counter()
             with EventWriter(Path(tmp) / f"{name}.h5", with_pthat=True) as w:
                 w.append(EventSet(particles, np.zeros(n), np.full(n, name), pthat_gev=merged.pthat))
+            t_write_l1 = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            with EventWriter(Path(tmp) / f"{name}_pf.h5", with_pthat=True, pf_max_candidates=pf_cfg.n_max) as w:
+                w.append(EventSet(particles, np.zeros(n), np.full(n, name), pthat_gev=merged.pthat, pf_cands=pf))
             t_write = time.perf_counter() - t0
-            total = t_pythia + t_overlay + t_l1 + t_write
-            ms = [t_pythia, t_overlay, t_old, t_l1, t_akt, t_write, total]
-            print(f"{name:<11} " + " ".join(f"{1e3 * t / n:13.2f}" for t in ms) + f" {n / total:13.1f}")
+            total = t_pythia + t_overlay + t_l1 + t_pf + t_write
+            without_pf = t_pythia + t_overlay + t_l1 + t_write_l1
+            ms = [t_pythia, t_overlay, t_old, t_l1, t_akt, t_pf, t_write, total]
+            sizes = [(Path(tmp) / f"{name}{x}.h5").stat().st_size / n for x in ("", "_pf")]
+            print(f"{name:<11} " + " ".join(f"{1e3 * t / n:13.2f}" for t in ms) + f" {n / total:13.1f}"
+                  f" {n / without_pf:13.1f}   file {sizes[0]:.0f} -> {sizes[1]:.0f} B/event")
 
 
 if __name__ == "__main__":

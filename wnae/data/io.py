@@ -36,11 +36,13 @@ from wnae.data.schema import (
     SLOT_CLASS,
 )
 from wnae.data.validate import (
+    PF_FEATURES,
     UNWRITTEN_TAIL_EVENTS,
     EmptyEventTally,
     empty_event_mask,
     max_pt_gev_for,
     validate_particles,
+    validate_pf_candidates,
 )
 from wnae.errors import DataError
 
@@ -63,6 +65,11 @@ PARTICLES = "Particles"
 PROCESS_LABEL = "process_label"
 SAMPLE_NAME = "sample_name"
 PTHAT = "pthat_gev"
+PF_CANDS = "PFCands"
+PF_CANDS_FEATURES = "PFCands_Features"
+#: Storage type of the PF candidates: float16 (relative precision 5e-4, below every resolution of the
+#: view) keeps the files within ~10x of the L1-only ones with 128 candidates per event.
+PF_DTYPE = np.float16
 _META_PREFIX = "meta/"
 DEFAULT_CHUNK_EVENTS = 100_000
 
@@ -78,6 +85,8 @@ class EventSet:
         metadata: generator metadata (cross-section, seed, settings, …), JSON-serialisable values.
         pthat_gev: float32 (n_events,) largest generator pT-hat (GeV) among the bunch crossing's
             interactions (hard process and pile-up), or None; the weighted zero bias vetoes on it.
+        pf_cands: float (n_events, n_max, 6) particle-flow candidates (features
+            :data:`~wnae.data.validate.PF_FEATURES`, pT-ordered, zero-padded), or None.
     """
 
     particles: np.ndarray
@@ -85,13 +94,14 @@ class EventSet:
     sample_name: np.ndarray | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     pthat_gev: np.ndarray | None = None
+    pf_cands: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.particles = np.asarray(self.particles, dtype=np.float32)
         n = len(self.particles)
         if self.pthat_gev is not None:
             self.pthat_gev = np.asarray(self.pthat_gev, dtype=np.float32)
-        for name in ("process_label", "sample_name", "pthat_gev"):
+        for name in ("process_label", "sample_name", "pthat_gev", "pf_cands"):
             value = getattr(self, name)
             if value is not None and len(value) != n:
                 msg = f"{name} has {len(value)} entries for {n} events"
@@ -117,6 +127,7 @@ class EventSet:
             None if self.sample_name is None else self.sample_name[index],
             dict(self.metadata),
             None if self.pthat_gev is None else self.pthat_gev[index],
+            None if self.pf_cands is None else self.pf_cands[index],
         )
 
     @classmethod
@@ -136,6 +147,7 @@ class EventSet:
             join("sample_name"),
             dict(parts[0].metadata),
             join("pthat_gev"),
+            join("pf_cands"),
         )
 
 
@@ -306,6 +318,30 @@ def _checked_pthat(values: np.ndarray, path: Path, first_event: int) -> np.ndarr
     return values
 
 
+def _pf_dataset(f: h5py.File, path: Path, n_events: int) -> h5py.Dataset:
+    ds = f.get(PF_CANDS)
+    if ds is None:
+        msg = (f"no '{PF_CANDS}' dataset: the file has only the L1 objects (regenerate it with PF candidates, "
+               "the default of 'wnae generate')")
+        raise DataError(msg, path=path)
+    if not isinstance(ds, h5py.Dataset):
+        msg = f"'{PF_CANDS}' is a group, not a dataset"
+        raise DataError(msg, path=path, dataset=PF_CANDS)
+    if ds.ndim != 3 or ds.shape[0] != n_events or ds.shape[2] != len(PF_FEATURES):
+        msg = (f"expected shape ({n_events}, n_max, {len(PF_FEATURES)}) to match {PARTICLES} and the features "
+               f"{', '.join(PF_FEATURES)}, got {ds.shape}")
+        raise DataError(msg, path=path, dataset=PF_CANDS)
+    _check_real(ds, path)
+    return ds
+
+
+def _read_pf(ds: h5py.Dataset, lo: int, hi: int, path: Path, validate: bool, max_pt: float) -> np.ndarray:
+    block = _read_block(ds, lo, hi, path)
+    if validate:
+        validate_pf_candidates(block, path=path, dataset=PF_CANDS, first_event=lo, max_pt_gev=max_pt)
+    return block
+
+
 def count_events(path: str | Path) -> int:
     """Number of events in an ADC2021-layout file, without reading them."""
     path = Path(path)
@@ -322,13 +358,16 @@ def iter_events(
     start: int = 0,
     stop: int | None = None,
     validate: bool = True,
+    with_pf: bool = False,
 ) -> Iterator[EventSet]:
     """Yield the events of an ADC2021-layout file in chunks of at most ``chunk_events``.
 
     Memory use is bounded by one chunk. Each chunk is validated (:func:`validate_particles`, pT up
     to √s/2 of the file's metadata) with event indices counted from the start of the file. A file
     whose end was never written is an error before the first chunk; empty events elsewhere are
-    counted and reported in one warning once the last chunk has been read.
+    counted and reported in one warning once the last chunk has been read. With ``with_pf`` the
+    ``PFCands`` dataset is read too (and validated, :func:`validate_pf_candidates`); a file without
+    it is an error.
     """
     if chunk_events <= 0:
         msg = f"chunk_events must be positive, got {chunk_events}"
@@ -346,6 +385,7 @@ def iter_events(
             if extra is not None and extra.shape != (n,):
                 msg = f"expected shape ({n},) to match {PARTICLES}, got {extra.shape}"
                 raise DataError(msg, path=path, dataset=name)
+        pf = _pf_dataset(f, path, n) if with_pf else None
         metadata = _read_metadata(f, path)
         max_pt = max_pt_gev_for(metadata)
         empty = EmptyEventTally()
@@ -361,16 +401,17 @@ def iter_events(
                 None if names is None else _read_block(names, lo, hi, path).astype(str),
                 dict(metadata),
                 None if pthat is None else _checked_pthat(_read_block(pthat, lo, hi, path), path, lo),
+                None if pf is None else _read_pf(pf, lo, hi, path, validate, max_pt),
             )
         if empty.n_empty:
             logger.warning("%s:/%s: %s", path, PARTICLES, empty.message())
 
 
 def read_events(
-    path: str | Path, *, start: int = 0, stop: int | None = None, validate: bool = True
+    path: str | Path, *, start: int = 0, stop: int | None = None, validate: bool = True, with_pf: bool = False
 ) -> EventSet:
-    """Read (part of) an ADC2021-layout file into one :class:`EventSet`."""
-    parts = list(iter_events(path, start=start, stop=stop, validate=validate))
+    """Read (part of) an ADC2021-layout file into one :class:`EventSet` (with its PF candidates if ``with_pf``)."""
+    parts = list(iter_events(path, start=start, stop=stop, validate=validate, with_pf=with_pf))
     if not parts:
         path = Path(path)
         with _open(path) as f:
@@ -410,11 +451,13 @@ class EventWriter:
         metadata: Mapping[str, Any] | None = None,
         with_labels: bool = True,
         with_pthat: bool = False,
+        pf_max_candidates: int | None = None,
         validate: bool = True,
         compression: str | None = "gzip",
         chunk_events: int = 4096,
     ) -> None:
         self.path = Path(path)
+        self.pf_max_candidates = pf_max_candidates
         self.metadata = dict(metadata or {})
         self.with_labels = with_labels
         self.with_pthat = with_pthat
@@ -460,6 +503,11 @@ class EventWriter:
             f.create_dataset(SAMPLE_NAME, shape=(0,), maxshape=(None,), dtype="S32", chunks=(16 * c,), **opts)
         if self.with_pthat:
             f.create_dataset(PTHAT, shape=(0,), maxshape=(None,), dtype=np.float32, chunks=(16 * c,), **opts)
+        if self.pf_max_candidates is not None:
+            m, k = self.pf_max_candidates, len(PF_FEATURES)
+            f.create_dataset(PF_CANDS, shape=(0, m, k), maxshape=(None, m, k), dtype=PF_DTYPE,
+                             chunks=(max(1, min(c, 1024)), m, k), **opts)
+            f.create_dataset(PF_CANDS_FEATURES, data=np.array(PF_FEATURES, dtype="S"), track_times=False)
 
     def append(self, events: EventSet) -> None:
         """Append a block (validated first unless ``validate=False``)."""
@@ -487,6 +535,18 @@ class EventWriter:
                 raise DataError(msg, path=self.path)
             f[PTHAT].resize(hi, axis=0)
             f[PTHAT][lo:hi] = events.pthat_gev
+        if self.pf_max_candidates is not None:
+            pf = events.pf_cands
+            if pf is None or pf.shape[1:] != (self.pf_max_candidates, len(PF_FEATURES)):
+                got = "none" if pf is None else f"shape {pf.shape}"
+                msg = f"this file stores {PF_CANDS} ({self.pf_max_candidates}, {len(PF_FEATURES)}) per event, got {got}"
+                raise DataError(msg, path=self.path, dataset=PF_CANDS)
+            pf = pf.astype(PF_DTYPE, copy=False)
+            if self.validate:
+                validate_pf_candidates(pf, path=self.path, dataset=PF_CANDS, first_event=lo,
+                                       max_pt_gev=max_pt_gev_for(self.metadata))
+            f[PF_CANDS].resize(hi, axis=0)
+            f[PF_CANDS][lo:hi] = pf
         self.n_events = hi
 
     def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001

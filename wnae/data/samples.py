@@ -47,9 +47,14 @@ SM_PROCESSES: dict[int, str] = {0: "dy", 1: "qcd", 2: "ttbar", 3: "wjets"}
 
 
 class SampleRole(str, enum.Enum):
+    """What a sample is for: SM training/test background, zero bias (rates), a signal, or an SM process
+    outside the training cocktail (``unseen_sm``: a control that an anomaly trigger should not favour;
+    scored by ``wnae evaluate``, not in its tables)."""
+
     BACKGROUND = "background"
     ZERO_BIAS = "zero_bias"
     SIGNAL = "signal"
+    UNSEEN_SM = "unseen_sm"
 
 
 class Split(str, enum.Enum):

@@ -45,8 +45,14 @@ __all__ = [
     "EmptyEventTally",
     "empty_event_mask",
     "max_pt_gev_for",
+    "validate_pf_candidates",
     "validate_particles",
 ]
+
+#: Features of a PF candidate (``PFCands``), in order; :mod:`wnae.data.generate.pf` builds them.
+PF_FEATURES: tuple[str, ...] = ("pt", "eta", "phi", "dxy", "dxy_significance", "pid_class")
+#: PF particle-ID classes: 0 padding, 1 e, 2 μ, 3 γ, 4 charged hadron, 5 neutral hadron.
+PF_MAX_CLASS = 5
 
 #: Trailing empty events that mark an unchunked (contiguous) dataset as never completely written;
 #: chunked datasets use their chunk length instead (a writer fills storage chunk by chunk).
@@ -199,3 +205,52 @@ def validate_particles(
             e, s = hit
             msg = f"{r.label} slot {r.start + s + 1} is filled after empty slot {r.start + s}: zero-padding must come last"
             raise fail(msg, e)
+
+
+def validate_pf_candidates(
+    pf: np.ndarray,
+    *,
+    path: str | Path | None = None,
+    dataset: str = "PFCands",
+    first_event: int = 0,
+    max_pt_gev: float = MAX_PT_GEV,
+) -> None:
+    """Raise :class:`~wnae.errors.DataError` if ``pf`` breaks the PF-candidate layout.
+
+    Layout: float (n_events, n_max, 6) with the features :data:`PF_FEATURES`; per event the
+    candidates are pT-ordered (non-increasing) and zero-padded at the end (a padding row is all
+    zeros, class 0); 0 < pT ≤ √s/2, |η| ≤ 5, |φ| ≤ π; class ids are integers 1–5; a neutral candidate
+    (γ, neutral hadron) has d_xy = 0.
+    """
+    n_feat = len(PF_FEATURES)
+    if pf.ndim != 3 or pf.shape[2] != n_feat:
+        msg = f"expected shape (n_events, n_max, {n_feat}) with features {', '.join(PF_FEATURES)}, got {pf.shape}"
+        raise DataError(msg, path=path, dataset=dataset)
+    if not (np.issubdtype(pf.dtype, np.floating) or np.issubdtype(pf.dtype, np.integer)):
+        msg = f"expected real numbers (float or int), got dtype {pf.dtype}"
+        raise DataError(msg, path=path, dataset=dataset)
+
+    def check(bad: np.ndarray, problem: str) -> None:
+        where = _first(bad)
+        if where is not None:
+            e, c = where
+            msg = f"candidate {c}: {problem} (features {dict(zip(PF_FEATURES, pf[e, c].tolist(), strict=True))})"
+            raise DataError(msg, path=path, dataset=dataset, event_index=first_event + e)
+
+    x = pf.astype(np.float64, copy=False)
+    check(~np.isfinite(x).all(axis=2), "NaN or infinite value")
+    pt, eta, phi, dxy, cls = x[..., 0], x[..., 1], x[..., 2], x[..., 3], x[..., 5]
+    padding = cls == 0
+    check(padding & (x != 0).any(axis=2), "a padding candidate (class 0) must be all zeros")
+    check((cls != np.round(cls)) | (cls < 0) | (cls > PF_MAX_CLASS), f"class id must be an integer 0–{PF_MAX_CLASS}")
+    check(~padding & ~((pt > 0) & (pt <= max_pt_gev)), f"pT must be in (0, {max_pt_gev:g}] GeV")
+    check(np.abs(eta) > MAX_ABS_ETA, f"|eta| must be <= {MAX_ABS_ETA}")
+    check(np.abs(phi) > MAX_ABS_PHI, "|phi| must be <= pi")
+    check(((cls == 3) | (cls == 5)) & (dxy != 0), "a neutral candidate has d_xy = 0")
+    if pf.shape[1] > 1:
+        after_padding = np.zeros_like(padding)
+        after_padding[:, 1:] = np.maximum.accumulate(padding, axis=1)[:, :-1] & ~padding[:, 1:]
+        check(after_padding, "a candidate after the padding (candidates must be zero-padded at the end)")
+        rising = np.zeros_like(padding)
+        rising[:, 1:] = pt[:, 1:] > pt[:, :-1]
+        check(rising, "candidates must be pT-ordered (non-increasing)")

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from wnae.config import StrictModel
 from wnae.data.generate.l1 import L1Config
+from wnae.data.generate.pf import PFConfig
 from wnae.data.generate.processes import PROCESSES, Process, qcd_slice
 from wnae.data.samples import SampleRole
 
@@ -97,6 +98,7 @@ class GenerateConfig(StrictModel):
                                 "its hard interactions set the unbiased rate at 10-1000 kHz")
     block_events: int = Field(1_000, gt=0, description="events per independent Pythia seed")
     l1: L1Config = L1Config()
+    pf: PFConfig | None = Field(PFConfig(), description="PF candidates beside the L1 objects (None: L1 objects only)")
     samples: dict[str, SampleSpec]
     pythia_settings: list[str] = Field(default_factory=list, description="extra readString lines for all samples")
     zero_bias_slices: ZeroBiasSlices | None = Field(None, description="weighted zero bias; None = unbiased only")

@@ -58,7 +58,7 @@ from scipy import ndimage
 from wnae.config import StrictModel
 from wnae.data.generate import calo
 from wnae.data.generate.calo import D_ETA, D_PHI, ETA_MAX, N_ETA, N_PHI  # 0.0870 × 0.0873 towers
-from wnae.data.generate.particles import ParticleBlock
+from wnae.data.generate.particles import ParticleBlock, per_event_normals
 from wnae.data.schema import N_OBJECTS, ObjectType, slot_ranges
 
 __all__ = ["L1Config", "emulate_l1"]
@@ -132,12 +132,6 @@ def _cluster_jets(total: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndar
     return np.repeat(np.arange(len(total)), n_jets), pt, np.arcsinh(pz / pt), np.arctan2(py, px)
 
 
-def _per_event_normals(rngs: list[np.random.Generator], event: np.ndarray) -> np.ndarray:
-    """One standard normal per entry of ``event`` (sorted), drawn from that event's generator."""
-    counts = np.bincount(event, minlength=len(rngs))
-    return np.concatenate([rng.standard_normal(c) for rng, c in zip(rngs, counts, strict=True)] + [np.zeros(0)])
-
-
 def _fill(out: np.ndarray, slots: slice, event: np.ndarray, pt, eta, phi, object_type: ObjectType) -> None:
     """Write objects pT-ordered into ``out[:, slots]``, keeping the leading ones per event."""
     size = slots.stop - slots.start
@@ -171,7 +165,7 @@ def emulate_l1(block: ParticleBlock, rngs: list[np.random.Generator], cfg: L1Con
     # ---- muons
     mu = (np.abs(block.pid) == 13) & (np.abs(block.eta) < cfg.muon_abs_eta_max)
     mu_evt = block.event_index[mu]
-    mu_pt = block.pt[mu] * (1 + cfg.muon_resolution * _per_event_normals(rngs, mu_evt))
+    mu_pt = block.pt[mu] * (1 + cfg.muon_resolution * per_event_normals(rngs, mu_evt))
     keep = mu_pt > cfg.muon_pt_min_gev
     _fill(out, ranges[ObjectType.MUON], mu_evt[keep], mu_pt[keep], block.eta[mu][keep], block.phi[mu][keep],
           ObjectType.MUON)
@@ -186,7 +180,7 @@ def emulate_l1(block: ParticleBlock, rngs: list[np.random.Generator], cfg: L1Con
     cand = calo.egamma_candidates(total, em, rho, cfg.egamma_seed_et_gev, cfg.egamma_abs_eta_max)
     cand = cand[(cand[:, 4] <= cfg.egamma_hoe_max) & (cand[:, 5] <= cfg.egamma_isolation_max)]
     e_evt, e_ieta, e_iphi = (cand[:, c].astype(np.int64) for c in range(3))
-    eg_pt = cand[:, 3] * (1 + cfg.egamma_resolution * _per_event_normals(rngs, e_evt))
+    eg_pt = cand[:, 3] * (1 + cfg.egamma_resolution * per_event_normals(rngs, e_evt))
     keep = eg_pt > cfg.egamma_pt_min_gev
     _fill(out, ranges[ObjectType.EGAMMA], e_evt[keep], eg_pt[keep], ETA_CENTRES[e_ieta[keep]],
           PHI_CENTRES[e_iphi[keep]], ObjectType.EGAMMA)
@@ -209,7 +203,7 @@ def emulate_l1(block: ParticleBlock, rngs: list[np.random.Generator], cfg: L1Con
         area = math.pi * cfg.jet_radius**2
     j_pt = j_pt - rho[j_evt] * area
     sigma = np.sqrt(cfg.jet_resolution_stochastic**2 / np.maximum(j_pt, 1.0) + cfg.jet_resolution_constant**2)
-    j_pt = j_pt * (1 + sigma * _per_event_normals(rngs, j_evt))
+    j_pt = j_pt * (1 + sigma * per_event_normals(rngs, j_evt))
     keep = (j_pt > cfg.jet_pt_min_gev) & (np.abs(j_eta) < cfg.jet_abs_eta_max)
     _fill(out, ranges[ObjectType.JET], j_evt[keep], j_pt[keep], j_eta[keep], j_phi[keep], ObjectType.JET)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ParticleBlock"]
+__all__ = ["ParticleBlock", "per_event_normals"]
 
 
 @dataclass
@@ -26,6 +26,13 @@ class ParticleBlock:
         offsets: int64 (n_events + 1,) particles of event i are ``offsets[i]:offsets[i+1]``.
         pthat: float64 (n_events,) the generator's hard-process pT-hat in GeV (for minimum bias the
             hardest multiparton interaction), or None when not known.
+        dxy: float32 (n_particles,) transverse impact parameter in mm of the particle's straight
+            line from its production vertex, relative to the beam line (the z axis), CMS sign
+            convention d_xy = (−x p_y + y p_x) / pT; or None (not extracted).
+        rxy: float32 (n_particles,) transverse distance of the production vertex from the beam
+            line in mm, or None.
+        pileup: bool (n_particles,) the particle comes from a pile-up interaction (set by
+            :meth:`overlay`), or None.
     """
 
     pt: np.ndarray
@@ -34,6 +41,14 @@ class ParticleBlock:
     pid: np.ndarray
     offsets: np.ndarray
     pthat: np.ndarray | None = None
+    dxy: np.ndarray | None = None
+    rxy: np.ndarray | None = None
+    pileup: np.ndarray | None = None
+
+    def _per_particle(self, index: np.ndarray) -> dict[str, np.ndarray | None]:
+        """The optional per-particle arrays at ``index`` (a gather or a mask)."""
+        return {name: None if getattr(self, name) is None else getattr(self, name)[index]
+                for name in ("dxy", "rxy", "pileup")}
 
     @property
     def n_events(self) -> int:
@@ -57,14 +72,16 @@ class ParticleBlock:
         np.cumsum(counts, out=offsets[1:])
         flat = np.repeat(starts - offsets[:-1], counts) + np.arange(offsets[-1])
         pthat = None if self.pthat is None else self.pthat[index]
-        return ParticleBlock(self.pt[flat], self.eta[flat], self.phi[flat], self.pid[flat], offsets, pthat)
+        return ParticleBlock(self.pt[flat], self.eta[flat], self.phi[flat], self.pid[flat], offsets, pthat,
+                             **self._per_particle(flat))
 
     def select_particles(self, mask: np.ndarray) -> ParticleBlock:
         """The same events with only the particles where ``mask`` is True."""
         counts = np.bincount(self.event_index[mask], minlength=self.n_events)
         offsets = np.zeros(self.n_events + 1, np.int64)
         np.cumsum(counts, out=offsets[1:])
-        return ParticleBlock(self.pt[mask], self.eta[mask], self.phi[mask], self.pid[mask], offsets, self.pthat)
+        return ParticleBlock(self.pt[mask], self.eta[mask], self.phi[mask], self.pid[mask], offsets, self.pthat,
+                             **self._per_particle(mask))
 
     def overlay(self, pool: ParticleBlock, index: np.ndarray, n_per_event: np.ndarray) -> ParticleBlock:
         """Event ``k`` of the result: this block's event ``k``, then the ``n_per_event[k]`` pool events
@@ -73,7 +90,9 @@ class ParticleBlock:
         The same events, particle for particle, as :meth:`merge_events` on
         ``[self, pool.take(index)]``, but built with one gather per array (pile-up overlay of 60
         interactions moves ~9k particles per event: this is the fast path). ``pthat`` becomes the
-        largest pT-hat among each event's interactions (None unless both blocks know theirs).
+        largest pT-hat among each event's interactions (None unless both blocks know theirs);
+        ``dxy`` and ``rxy`` are kept when both blocks have them, and ``pileup`` marks the pool's
+        particles.
         """
         index = np.asarray(index, dtype=np.int64)
         n_per_event = np.asarray(n_per_event, dtype=np.int64)
@@ -101,10 +120,13 @@ class ParticleBlock:
                 starts = (np.cumsum(n_per_event) - n_per_event)[has]
                 pthat[has] = np.maximum(pthat[has], np.maximum.reduceat(pool.pthat[index], starts))
 
-        def gather(name: str) -> np.ndarray:
+        def gather(name: str) -> np.ndarray | None:
+            if getattr(self, name) is None or getattr(pool, name) is None:
+                return None
             return np.concatenate([getattr(self, name), getattr(pool, name)])[flat]
 
-        return ParticleBlock(gather("pt"), gather("eta"), gather("phi"), gather("pid"), out_start[seg_first], pthat)
+        return ParticleBlock(gather("pt"), gather("eta"), gather("phi"), gather("pid"), out_start[seg_first], pthat,
+                             dxy=gather("dxy"), rxy=gather("rxy"), pileup=flat >= len(self.pt))
 
     @classmethod
     def merge_events(cls, blocks: list[ParticleBlock], owner: list[np.ndarray]) -> ParticleBlock:
@@ -112,6 +134,7 @@ class ParticleBlock:
         ``owner[j]`` entry is ``k`` (``owner[j]`` has one output-event index per event of
         ``blocks[j]``, non-decreasing). Within an output event, particles keep their order, block by
         block. Used to add pile-up interactions to hard-scatter events; O(n_particles), no sort.
+        Only the kinematics and ids are merged (:meth:`overlay` is the full, fast path).
         """
         n_out = 1 + max(int(o.max()) if len(o) else -1 for o in owner)
         dest = [o[b.event_index] for b, o in zip(blocks, owner, strict=True)]
@@ -137,3 +160,10 @@ class ParticleBlock:
     def empty(cls, n_events: int) -> ParticleBlock:
         z = np.zeros(0)
         return cls(z, z, z, np.zeros(0, np.int32), np.zeros(n_events + 1, np.int64))
+
+
+def per_event_normals(rngs: list[np.random.Generator], event: np.ndarray) -> np.ndarray:
+    """One standard normal per entry of ``event`` (sorted), drawn from that event's generator, so a
+    result does not depend on how the events are batched."""
+    counts = np.bincount(event, minlength=len(rngs))
+    return np.concatenate([rng.standard_normal(c) for rng, c in zip(rngs, counts, strict=True)] + [np.zeros(0)])

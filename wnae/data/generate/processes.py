@@ -6,7 +6,12 @@ output, seeding) are added by :mod:`wnae.data.generate.pythia`; multiparton inte
 hadronisation stay on (Pythia's defaults), so the underlying event, MET and jets are realistic.
 
 Signals follow the public ADC2021 benchmark (arXiv:2107.02157): A→4ℓ (m = 50 GeV), LQ→bτ
-(m = 80 GeV), h⁰→ττ and h±→τν (m = 60 GeV); plus a 1 TeV Z′→ℓℓ.
+(m = 80 GeV), h⁰→ττ and h±→τν (m = 60 GeV); plus a 1 TeV Z′→ℓℓ, and for the particle-level (HLT)
+study vector-boson-fusion H→ττ and emerging jets (Schwaller, Stolarski, Weiler, arXiv:1502.05409;
+the CMS search EXO-18-001): Pythia's Hidden Valley with dark QCD (N_c = 3, 7 flavours, Λ = 10 GeV),
+a 1 TeV bifundamental mediator X_d pair-produced and decaying to a dark quark and a d quark, and dark
+pions (5 GeV) decaying to d d̄ with cτ = 25 mm, so their tracks are displaced. ``diboson`` (WW, WZ,
+ZZ) is an SM process outside the training cocktail (role ``unseen_sm``).
 """
 
 from __future__ import annotations
@@ -20,6 +25,21 @@ __all__ = ["PROCESSES", "Process", "get_process", "qcd_slice", "slice_name"]
 #: Z/γ*, W decays to e, μ, τ.
 _Z_TO_LEPTONS = ("23:onMode = off", "23:onIfAny = 11 13 15")
 _W_TO_LEPTONS = ("24:onMode = off", "24:onIfAny = 11 13 15")
+#: Emerging jets (the CMS EXO-18-001 model, checked with Pythia 8.317): X_d pair production, X_d → d Q_d,
+#: dark showers and hadronisation, dark pions → d d̄ (hadronised) with cτ = 25 mm, dark ρ → π_d π_d.
+#: ``setLambda = on`` is needed since 8.309 for ``Lambda`` to count; the off-diagonal dark pions
+#: (4900211) decay only through their ``oneChannel``.
+_EMERGING_JETS = (
+    "HiddenValley:gg2DvDvbar = on", "HiddenValley:qqbar2DvDvbar = on", "HiddenValley:spinFv = 0",
+    "4900001:m0 = 1000.", "4900001:mWidth = 10.", "4900001:oneChannel = 1 1.0 103 1 4900101",
+    "HiddenValley:Ngauge = 3", "HiddenValley:nFlav = 7", "HiddenValley:FSR = on", "HiddenValley:fragment = on",
+    "HiddenValley:alphaOrder = 1", "HiddenValley:setLambda = on", "HiddenValley:Lambda = 10.",
+    "HiddenValley:pTminFSR = 11.",
+    "4900101:m0 = 10.", "4900111:m0 = 5.", "4900211:m0 = 5.", "4900113:m0 = 20.", "4900213:m0 = 20.",
+    "4900111:tau0 = 25.", "4900211:tau0 = 25.",
+    "4900111:oneChannel = 1 1.0 91 1 -1", "4900211:oneChannel = 1 1.0 91 1 -1",
+    "4900113:oneChannel = 1 1.0 0 4900111 4900111", "4900213:oneChannel = 1 1.0 0 4900211 4900211",
+)
 
 
 @dataclass(frozen=True)
@@ -119,6 +139,26 @@ PROCESSES: dict[str, Process] = {
             "Z' (m = 1 TeV) -> ll (e, mu), SSM couplings",
             ("NewGaugeBoson:ffbar2gmZZprime = on", "Zprime:gmZmode = 3", "32:m0 = 1000.", "32:onMode = off",
              "32:onIfAny = 11 13"),
+        ),
+        Process(
+            "vbf_htautau",
+            SampleRole.SIGNAL,
+            "vector-boson fusion H (m = 125 GeV) -> tau tau: two forward tag jets, a rapidity gap",
+            ("HiggsSM:ff2Hff(t:ZZ) = on", "HiggsSM:ff2Hff(t:WW) = on", "25:m0 = 125.", "25:onMode = off",
+             "25:onIfMatch = 15 -15"),
+        ),
+        Process(
+            "emj",
+            SampleRole.SIGNAL,
+            "emerging jets: mediator X_d (1 TeV) pairs -> d + dark quark; dark pions -> d dbar, c tau = 25 mm",
+            _EMERGING_JETS,
+        ),
+        # ------------------------------------------------------------------ SM outside the cocktail
+        Process(
+            "diboson",
+            SampleRole.UNSEEN_SM,
+            "WW, WZ, ZZ (gamma*/Z), inclusive decays: SM not in the training cocktail",
+            ("WeakDoubleBoson:all = on",),
         ),
     )
 }

@@ -128,7 +128,9 @@ def visible_particles(batch) -> ParticleBlock:  # noqa: ANN001 (awkward array)
 
     Kept: status > 0, not a neutrino, not a stable BSM state (|id| > 10⁶), and produced inside the
     calorimeter volume (transverse radius < 2.95 m and |z| < 5.5 m; particles born beyond the
-    outer HCAL leave nothing).
+    outer HCAL leave nothing). Their production vertex (Pythia's ``vProd``, in mm: decays of B/D
+    hadrons, τ, K⁰_S, Λ and long-lived BSM states happen at their lifetime-sampled vertices) gives
+    ``dxy`` and ``rxy`` (:class:`ParticleBlock`).
     """
     import awkward as ak
 
@@ -152,15 +154,20 @@ def visible_particles(batch) -> ParticleBlock:  # noqa: ANN001 (awkward array)
     py = ak.to_numpy(ak.flatten(fs.p.py))
     pz = ak.to_numpy(ak.flatten(fs.p.pz))
     pid = ak.to_numpy(ak.flatten(fs.id)).astype(np.int32)
+    x = ak.to_numpy(ak.flatten(ak.fill_none(fs.vProd.px, 0.0)))
+    y = ak.to_numpy(ak.flatten(ak.fill_none(fs.vProd.py, 0.0)))
     pt = np.hypot(px, py)
     ok = pt > 1e-9  # beam remnants along the axis have no η
     eta = np.zeros_like(pt)
     eta[ok] = np.arcsinh(pz[ok] / pt[ok])
     phi = np.arctan2(py, px)
+    dxy = np.zeros_like(pt)
+    dxy[ok] = (y[ok] * px[ok] - x[ok] * py[ok]) / pt[ok]
+    rxy = np.hypot(x, y)
     if not ok.all():
         evt = np.repeat(np.arange(len(counts)), counts)
         counts = np.bincount(evt[ok], minlength=len(counts)).astype(np.int64)
-        pt, eta, phi, pid = pt[ok], eta[ok], phi[ok], pid[ok]
+        pt, eta, phi, pid, dxy, rxy = pt[ok], eta[ok], phi[ok], pid[ok], dxy[ok], rxy[ok]
     offsets = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(counts, out=offsets[1:])
-    return ParticleBlock(pt, eta, phi, pid, offsets)
+    return ParticleBlock(pt, eta, phi, pid, offsets, dxy=dxy.astype(np.float32), rxy=rxy.astype(np.float32))

@@ -38,6 +38,7 @@ from wnae import __version__
 from wnae._io import atomic_path, check_output_file, ensure_dir, remove_stale_temporaries, write_json_atomic
 from wnae.data.generate.config import GenerateConfig, Preselection, SampleSpec
 from wnae.data.generate.l1 import ETA_MAX, L1Config, emulate_l1
+from wnae.data.generate.pf import PF_FEATURES, PFConfig, build_pf_candidates
 from wnae.data.generate.particles import ParticleBlock
 from wnae.data.generate.pileup import load_pool, overlay_pileup, save_pool, sorted_by_pthat
 from wnae.data.generate.processes import PROCESSES, Process
@@ -55,8 +56,8 @@ logger = logging.getLogger(__name__)
 CACHE_DIR = ".cache"
 POOL_NAME = "pileup_pool"
 #: Bumped when the stored per-event content changes (2: pthat_gev per event, pool with pT-hat;
-#: 3: sliding-window L1 jets).
-FILE_CONTENT_VERSION = 3
+#: 3: sliding-window L1 jets; 4: PF candidates).
+FILE_CONTENT_VERSION = 4
 
 
 def _name_key(name: str) -> int:
@@ -68,9 +69,10 @@ def _pythia_seed(seed: int, name: str, block: int) -> int:
     return int(state % MAX_PYTHIA_SEED) + 1
 
 
-def _event_rngs(seed: int, name: str, first_event: int, n_events: int) -> list[np.random.Generator]:
+def _event_rngs(seed: int, name: str, first_event: int, n_events: int, stream: int = 1) -> list[np.random.Generator]:
+    """One generator per event: stream 1 for pile-up and the L1 emulation, 2 for the PF candidates."""
     key = _name_key(name)
-    return [np.random.default_rng([seed, key, 1, first_event + i]) for i in range(n_events)]
+    return [np.random.default_rng([seed, key, stream, first_event + i]) for i in range(n_events)]
 
 
 def _versions() -> dict[str, str]:
@@ -122,12 +124,14 @@ class _BlockTask:
     l1: dict[str, Any]
     preselection: dict[str, Any]
     pileup_softer_than_hard: bool = False
+    pf: dict[str, Any] | None = None
 
 
 @dataclass
 class _BlockResult:
     particles: np.ndarray
     pthat_gev: np.ndarray
+    pf_cands: np.ndarray | None
     n_generated: int
     sigma_pb: float
     sigma_error_pb: float
@@ -166,10 +170,16 @@ def _run_block(task: _BlockTask) -> _BlockResult:
     merged, n_pu = overlay_pileup(hard, pool, task.pileup_mean, rngs, softer_than_hard=task.pileup_softer_than_hard)
     particles = emulate_l1(merged, rngs, L1Config(**task.l1))
     keep = preselect(particles, Preselection(**task.preselection))
+    pf = None
+    if task.pf is not None:
+        pf_rngs = _event_rngs(task.seed, task.sample, task.first_event, task.n_events, stream=2)
+        kept = np.flatnonzero(keep)
+        selected = merged if len(kept) == task.n_events else merged.take(kept)
+        pf = build_pf_candidates(selected, [pf_rngs[i] for i in kept], PFConfig(**task.pf))
     xs = runner.cross_section()
     pthat = (merged.pthat if merged.pthat is not None else hard.pthat).astype(np.float32)
     return _BlockResult(
-        particles[keep], pthat[keep], task.n_events, xs.sigma_pb, xs.error_pb, float(n_pu.mean()),
+        particles[keep], pthat[keep], pf, task.n_events, xs.sigma_pb, xs.error_pb, float(n_pu.mean()),
         time.perf_counter() - start,
     )
 
@@ -211,6 +221,7 @@ def _sample_metadata(
         "pileup_mean": pileup_mean,
         "pileup_pool_events": _pool_events(cfg, process),
         "l1": cfg.l1.model_dump(mode="json"),
+        "pf": None if cfg.pf is None else {**cfg.pf.model_dump(mode="json"), "features": list(PF_FEATURES)},
         "preselection": spec.preselection.model_dump(mode="json"),
         "versions": _versions(),
     }
@@ -236,7 +247,7 @@ def _pool_events(cfg: GenerateConfig, process: Process) -> int:
 
 def _ensure_pool(cache: Path, cfg: GenerateConfig, n_events: int) -> Path:
     settings = [*PROCESSES["zero_bias"].settings, *cfg.pythia_settings]
-    key = _settings_hash([settings, cfg.sqrt_s_gev, cfg.seed, n_events, _versions(), "pthat"])
+    key = _settings_hash([settings, cfg.sqrt_s_gev, cfg.seed, n_events, _versions(), "pthat", "vertex"])
     path = cache / f"{POOL_NAME}-{key}.npz"
     if path.exists():
         return path
@@ -453,6 +464,7 @@ def generate(
                     l1=cfg.l1.model_dump(),
                     preselection=spec.preselection.model_dump(),
                     pileup_softer_than_hard=softer,
+                    pf=None if cfg.pf is None else cfg.pf.model_dump(),
                 )
             )
 
@@ -505,13 +517,14 @@ def _write_samples(
         for process, meta, tasks in todo:
             sigma, err2, n_acc, cpu_seconds = [], 0.0, 0, 0.0
             path = out / f"{process.name}.h5"
-            writer = EventWriter(path, metadata=meta, chunk_events=min(4096, cfg.block_events), with_pthat=True)
+            writer = EventWriter(path, metadata=meta, chunk_events=min(4096, cfg.block_events), with_pthat=True,
+                                 pf_max_candidates=None if cfg.pf is None else cfg.pf.n_max)
             with writer:
                 for task in tasks:
                     res = next(results)
                     n = len(res.particles)
                     writer.append(EventSet(res.particles, np.full(n, process.process_label), np.full(n, process.name),
-                                           pthat_gev=res.pthat_gev))
+                                           pthat_gev=res.pthat_gev, pf_cands=res.pf_cands))
                     sigma.append((res.sigma_pb, res.n_generated))
                     cpu_seconds += res.seconds
                     err2 += (res.sigma_error_pb * res.n_generated) ** 2
