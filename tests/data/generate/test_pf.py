@@ -16,7 +16,7 @@ from wnae.data.io import PF_CANDS, EventSet, EventWriter, iter_events, read_even
 from wnae.data.validate import PF_FEATURES, validate_pf_candidates
 from wnae.errors import DataError
 
-EXACT = {"track_resolution": 0.0, "photon_resolution_stochastic": 0.0, "photon_resolution_constant": 0.0,
+EXACT = {"neutral_pileup": "kept", "track_resolution": 0.0, "photon_resolution_stochastic": 0.0, "photon_resolution_constant": 0.0,
          "neutral_hadron_resolution_stochastic": 0.0, "neutral_hadron_resolution_constant": 0.0}
 
 
@@ -86,6 +86,24 @@ def test_classes_acceptance_chs_and_layout():
     np.testing.assert_array_equal(top3[0], pf[0, :3])
 
 
+def test_puppi_keeps_a_neutral_next_to_a_hard_track_and_drops_an_isolated_one():
+    rng = np.random.default_rng(0)
+    rows = [(50.0, 0.0, 0.0, 211, 0.0, 0.0, 0),                        # hard primary-vertex track
+            (20.0, 0.1, 0.0, 22, 0.0, 0.0, 0),                         # photon next to it
+            (20.0, -1.5, 2.5, 22, 0.0, 0.0, 0)]                        # photon alone
+    rows += [(2.0, e, f, 211, 0.0, 0.0, 0) for e, f in rng.uniform([-2.4, -3.1], [2.4, 3.1], (8, 2))]
+    rows += [(1.0, e, f, 211, 0.0, 0.0, 1) for e, f in rng.uniform([-2.4, -3.1], [2.4, 3.1], (80, 2))]
+    block = _block(rows, [0, len(rows)])
+    exact = {**EXACT, "neutral_pileup": "puppi"}
+    pf = build_pf_candidates(block, _rngs(1), PFConfig(n_max=64, **exact), dtype=np.float32)[0]
+    photons = pf[pf[:, 5] == PFClass.PHOTON]
+    assert len(photons) == 1 and abs(photons[0, 1] - 0.1) < 1e-6
+    assert photons[0, 0] > 0.9 * 20.0  # w ≈ 1 next to the hard track
+    assert (pf[:, 5] == PFClass.CHARGED_HADRON).sum() == 9  # CHS: the 80 pile-up tracks are gone
+    kept = build_pf_candidates(block, _rngs(1), PFConfig(n_max=64, **EXACT), dtype=np.float32)[0]
+    assert (kept[:, 5] == PFClass.PHOTON).sum() == 2
+
+
 def test_float16_storage_stays_valid_near_phi_pi():
     rows = [(5.0, 0.0, math.pi - 1e-4, 22, 0.0, 0.0, 0), (4.0, 0.0, -math.pi + 1e-5, 22, 0.0, 0.0, 0)]
     pf = build_pf_candidates(_block(rows, [0, 2]), _rngs(1), PFConfig(n_max=4, **EXACT))
@@ -112,7 +130,8 @@ def _write(path, pf: np.ndarray) -> None:
 
 def _valid_pf(n: int = 5) -> np.ndarray:
     rows = [(10.0, 0.0, 0.0, 211, 0.1, 1.0, 0), (5.0, 1.0, 1.0, 130, 0.0, 0.0, 0)]
-    return build_pf_candidates(_block(rows * n, list(range(0, 2 * n + 1, 2))), _rngs(n), PFConfig(n_max=4))
+    return build_pf_candidates(_block(rows * n, list(range(0, 2 * n + 1, 2))), _rngs(n),
+                               PFConfig(n_max=4, neutral_pileup="kept"))
 
 
 def test_round_trip_and_l1_only_readers_do_not_read_it(tmp_path):

@@ -159,7 +159,9 @@ class ParticleBlock:
     @classmethod
     def empty(cls, n_events: int) -> ParticleBlock:
         z = np.zeros(0)
-        return cls(z, z, z, np.zeros(0, np.int32), np.zeros(n_events + 1, np.int64))
+        zf = np.zeros(0, np.float32)
+        return cls(z, z, z, np.zeros(0, np.int32), np.zeros(n_events + 1, np.int64), dxy=zf, rxy=zf,
+                   pileup=np.zeros(0, bool))
 
 
 def per_event_normals(rngs: list[np.random.Generator], event: np.ndarray) -> np.ndarray:
