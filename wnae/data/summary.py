@@ -24,7 +24,7 @@ _BINS = {"pt": np.linspace(0, 300, 61), "eta": np.linspace(-5, 5, 51), "phi": np
 _PF_CLASSES = {1: "e", 2: "mu", 3: "gamma", 4: "h+-", 5: "h0"}
 _PF_TRACKS = (1, 2, 4)
 _PF_BINS = {"pt": np.logspace(-0.5, 3, 57), "dxy": np.logspace(-4, 3, 57), "dxy_significance": np.logspace(-2, 4, 49),
-            "n": np.linspace(0, 1024, 65)}
+            "n": np.arange(0, 1029, 4) - 0.5}
 #: |d_xy significance| above which a track counts as displaced.
 DISPLACED_SIGNIFICANCE = 5.0
 
@@ -212,8 +212,6 @@ def plot_samples(summaries: list[SampleSummary], out_dir: str | Path) -> list[Pa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from wnae._io import atomic_path
-
     out_dir = Path(out_dir)
     written = []
     axis_label = {"n": "objects per event", "pt": "$p_T$ [GeV]", "eta": r"$\eta$", "phi": r"$\phi$ [rad]"}
@@ -232,13 +230,7 @@ def plot_samples(summaries: list[SampleSummary], out_dir: str | Path) -> list[Pa
             if q == "pt":
                 ax.set_yscale("log")
         np.atleast_1d(axes)[0].legend(fontsize=7)
-        fig.tight_layout()
-        for ext in _PLOT_EXTENSIONS:
-            path = out_dir / f"{r.label}.{ext}"
-            with atomic_path(path) as tmp:
-                fig.savefig(tmp, format=ext)
-            written.append(path)
-        plt.close(fig)
+        written += _save(fig, out_dir, r.label, plt)
     with_pf = [x for x in summaries if x.pf is not None]
     if with_pf:
         written += _plot_pf(with_pf, out_dir, plt)
@@ -248,8 +240,6 @@ def plot_samples(summaries: list[SampleSummary], out_dir: str | Path) -> list[Pa
 
 def _plot_pf(summaries: list[SampleSummary], out_dir: Path, plt) -> list[Path]:  # noqa: ANN001
     """PF candidates: multiplicity, pT, track |d_xy| and |d_xy significance|, every sample overlaid."""
-    from wnae._io import atomic_path
-
     labels = {"n": "PF candidates per event", "pt": "PF candidate $p_T$ [GeV]", "dxy": r"track $|d_{xy}|$ [mm]",
               "dxy_significance": r"track $|d_{xy}|/\sigma$"}
     fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
@@ -260,14 +250,23 @@ def _plot_pf(summaries: list[SampleSummary], out_dir: Path, plt) -> list[Path]: 
                 ax.stairs(h / h.sum(), _PF_BINS[q], label=x.name)
         ax.set_xlabel(labels[q])
         ax.set_ylabel("fraction")
-        if q != "n":
+        if q == "n":
+            ax.set_xlim(0, 1.05 * max(x.pf.n_max for x in summaries))
+        else:
             ax.set_xscale("log")
             ax.set_yscale("log")
     axes[0].legend(fontsize=7)
+    return _save(fig, out_dir, "pf", plt)
+
+
+def _save(fig, out_dir: Path, stem: str, plt) -> list[Path]:  # noqa: ANN001
+    """Write ``fig`` as ``<stem>.png`` and ``.pdf`` (each atomically) and close it."""
+    from wnae._io import atomic_path
+
     fig.tight_layout()
     written = []
     for ext in _PLOT_EXTENSIONS:
-        path = out_dir / f"pf.{ext}"
+        path = out_dir / f"{stem}.{ext}"
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=ext)
         written.append(path)

@@ -12,7 +12,6 @@ every case but a killed process; the scan treats a missing one as unfinished.
 from __future__ import annotations
 
 import contextlib
-
 import logging
 import shutil
 import sys

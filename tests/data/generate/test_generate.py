@@ -50,14 +50,17 @@ def test_every_process_written_with_labels_and_metadata(dataset):
     samples = {s.name: s for s in load_manifest(out)}
     assert set(samples) == set(SIZES)
     for name, n in SIZES.items():
-        events = read_events(out / f"{name}.h5")  # validates the layout
+        events = read_events(out / f"{name}.h5", with_pf=True)  # validates both layouts
         assert len(events) == n == samples[name].n_events
+        assert events.pf_cands.shape == (n, 128, 6)  # the default PF view, beside the L1 objects
+        assert (events.pf_cands[:, 0, 5] > 0).all()  # every crossing has candidates
         assert set(events.sample_name) == {name}
         expected_label = {v: k for k, v in SM_PROCESSES.items()}.get(name, -1)
         assert set(events.process_label.tolist()) == {expected_label}
         assert samples[name].role is PROCESSES[name].role
         meta = read_metadata(out / f"{name}.h5")
         assert meta["seed"] == 7
+        assert meta["pf"]["features"] == ["pt", "eta", "phi", "dxy", "dxy_significance", "pid_class"]
         assert meta["pythia_settings"][: len(PROCESSES[name].settings)] == list(PROCESSES[name].settings)
         assert meta["cross_section_pb"] > 0
         assert 0 < meta["cross_section_error_pb"] < meta["cross_section_pb"]

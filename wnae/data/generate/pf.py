@@ -45,11 +45,10 @@ from __future__ import annotations
 
 import enum
 import math
+from typing import Literal
 
 import numpy as np
 from numba import njit
-from typing import Literal
-
 from pydantic import Field
 
 from wnae.config import StrictModel
