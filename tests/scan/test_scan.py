@@ -83,7 +83,7 @@ def finished(tmp_path_factory, data):
 def test_scan_writes_the_table_plot_and_chosen_config(finished):
     root, _, result, seen = finished
     out = root / "scans" / "tiny"
-    assert [c.id for c in seen] == ["c000", "c001"]
+    assert sorted(c.id for c in seen) == ["c000", "c001"]  # two at a time: either may finish first
     assert result.trained_now == 2
     doc = json.loads((out / "pareto.json").read_text())
     assert set(doc["candidates"]) == {"c000", "c001"}
