@@ -18,7 +18,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["egamma_candidates", "remove_cores", "sliding_window_jets", "tower_grids"]
+__all__ = ["egamma_candidates", "is_charged", "remove_cores", "sliding_window_jets", "tower_grids"]
 
 N_ETA = 115
 N_PHI = 72
@@ -30,7 +30,7 @@ _RHO_ETA_FIRST = (N_ETA - 63) // 2
 
 
 @njit(cache=True)
-def _charged(apid: int) -> bool:
+def is_charged(apid: int) -> bool:
     """Long-lived charged particles (|PDG id|): e, μ, π, K, p, Σ±, Ξ, Ω."""
     return apid in (11, 13, 211, 321, 2212, 3112, 3222, 3312, 3334)
 
@@ -80,7 +80,7 @@ def tower_grids(offsets, pt, eta, phi, pid, charged_pt_min, tower_et_min, met_ab
     for e in range(n):
         for p in range(offsets[e], offsets[e + 1]):
             apid = abs(pid[p])
-            if apid == 13 or abs(eta[p]) >= ETA_MAX or (pt[p] < charged_pt_min and _charged(apid)):
+            if apid == 13 or abs(eta[p]) >= ETA_MAX or (pt[p] < charged_pt_min and is_charged(apid)):
                 continue
             i = min(max(int((eta[p] + ETA_MAX) / D_ETA), 0), N_ETA - 1)
             j = int((phi[p] + math.pi) / D_PHI)  # φ in [-π, π]: π wraps to the first tower

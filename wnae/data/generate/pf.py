@@ -52,6 +52,7 @@ from numba import njit
 from pydantic import Field
 
 from wnae.config import StrictModel
+from wnae.data.generate.calo import is_charged
 from wnae.data.generate.particles import ParticleBlock, per_event_normals
 from wnae.data.validate import PF_FEATURES  # (GeV, –, rad, mm, –, class id)
 
@@ -117,7 +118,7 @@ def _seen(offsets, pt, eta, pid, rxy, pileup, track_eta, track_pt, track_rxy, mu
         for p in range(offsets[e], offsets[e + 1]):
             apid = abs(pid[p])
             abs_eta = abs(eta[p])
-            charged = apid in (11, 13, 211, 321, 2212, 3112, 3222, 3312, 3334)
+            charged = is_charged(apid)
             is_mu = apid == 13
             c = 0
             if (charged and abs_eta < track_eta and pt[p] >= track_pt and rxy[p] < track_rxy
