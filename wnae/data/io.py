@@ -581,7 +581,8 @@ def write_events(
 
     Args:
         path: output ``.h5`` file; parent directories are created.
-        events: the events; ``process_label``/``sample_name`` are written when both are present.
+        events: the events; ``process_label``/``sample_name`` are written when both are present, the
+            PF candidates (``PFCands``) when the set holds them.
         metadata: extra generator metadata merged over ``events.metadata``; values must be
             JSON-serialisable.
         validate: check the layout first (never write a file that would not read back).
@@ -594,6 +595,8 @@ def write_events(
     merged = {**events.metadata, **(metadata or {})}
     if validate:
         validate_particles(events.particles, path=path, dataset=PARTICLES, max_pt_gev=max_pt_gev_for(merged))
+        if events.pf_cands is not None:
+            validate_pf_candidates(events.pf_cands, path=path, dataset=PF_CANDS, max_pt_gev=max_pt_gev_for(merged))
     with_labels = events.process_label is not None and events.sample_name is not None
     with EventWriter(
         path,
@@ -602,6 +605,7 @@ def write_events(
         validate=False,
         compression=compression,
         chunk_events=max(1, min(len(events), 4096)),
+        pf_max_candidates=None if events.pf_cands is None else events.pf_cands.shape[1],
     ) as writer:
         writer.append(events)
     logger.debug("wrote %d events to %s", len(events), path)

@@ -8,6 +8,7 @@ the plots and ``report.md`` into the run directory.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = [
     "RunEvaluation",
     "SignalResult",
     "evaluate_scores",
+    "sample_weights",
     "write_evaluation",
 ]
 
@@ -123,10 +125,12 @@ class RunEvaluation:
         }
 
 
-def _weights(scores: SampleScores, weighting: str) -> dict[str, float]:
-    """Per-event weight of each sample: 1, or σ / N_gen (pb per event; the luminosity cancels in S/B)."""
+def sample_weights(scores: SampleScores, weighting: str, names: Iterable[str] | None = None) -> dict[str, float]:
+    """Per-event weight of each sample (or of ``names``): 1, or σ / N_gen (pb per event; the luminosity
+    cancels in S/B)."""
     out = {}
-    for s in scores.samples.values():
+    chosen = scores.samples.values() if names is None else [scores.samples[n] for n in names]
+    for s in chosen:
         if weighting == "equal":
             out[s.name] = 1.0
             continue
@@ -167,7 +171,7 @@ def evaluate_scores(scores: SampleScores, config: EvaluateConfig, *, model: str 
     if len(sm_all) == 0:
         msg = "no SM background test events: ROC and purity need the background samples"
         raise DataError(msg)
-    weights = _weights(scores, config.weighting)
+    weights = sample_weights(scores, config.weighting)
     sm_eff = {wp.name: float(np.mean(sm_all > wp.threshold)) for wp in wps}
     signals = {}
     for sig in scores.signals:

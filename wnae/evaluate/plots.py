@@ -37,6 +37,7 @@ __all__ = [
     "plot_roc",
     "plot_run",
     "plot_scores",
+    "save_figure",
 ]
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,8 @@ RATE_LABEL = "trigger rate R (kHz)"
 WP_COLOURS = ("tab:green", "tab:orange", "tab:red", "tab:purple", "tab:brown", "tab:pink")
 
 
-def _save(fig: Figure, out_dir: Path, stem: str, formats: Sequence[str]) -> list[Path]:
+def save_figure(fig: Figure, out_dir: Path, stem: str, formats: Sequence[str]) -> list[Path]:
+    """Write ``fig`` as ``out_dir/<stem>.<fmt>`` for each format (atomically) and close it."""
     ensure_dir(out_dir)
     paths = []
     for fmt in formats:
@@ -106,7 +108,7 @@ def plot_scores(evaluation: RunEvaluation, out_dir: Path, formats: Sequence[str]
     ax.set_ylabel("events / bin width (normalised)")
     ax.set_title(f"{evaluation.run_name}: score distributions")
     ax.legend(fontsize=7, ncol=2)
-    return _save(fig, out_dir, "scores", formats)
+    return save_figure(fig, out_dir, "scores", formats)
 
 
 def plot_rate_vs_threshold(evaluation: RunEvaluation, out_dir: Path, formats: Sequence[str]) -> list[Path]:
@@ -144,7 +146,7 @@ def plot_rate_vs_threshold(evaluation: RunEvaluation, out_dir: Path, formats: Se
     ax.set_ylabel(RATE_LABEL)
     ax.set_title(f"{evaluation.run_name}: rate vs threshold (R0 = {curve.input_rate_khz:g} kHz)")
     ax.legend(fontsize=7)
-    return _save(fig, out_dir, "rate_vs_threshold", formats)
+    return save_figure(fig, out_dir, "rate_vs_threshold", formats)
 
 
 def plot_efficiency_vs_rate(evaluation: RunEvaluation, out_dir: Path, formats: Sequence[str]) -> list[Path]:
@@ -170,7 +172,7 @@ def plot_efficiency_vs_rate(evaluation: RunEvaluation, out_dir: Path, formats: S
     ax.set_ylabel("signal efficiency S(t)/S0")
     ax.set_title(f"{evaluation.run_name}: efficiency vs rate")
     ax.legend(fontsize=7)
-    return _save(fig, out_dir, "efficiency_vs_rate", formats)
+    return save_figure(fig, out_dir, "efficiency_vs_rate", formats)
 
 
 def _mark_wp_rates(ax: Any, evaluation: RunEvaluation) -> None:
@@ -197,7 +199,7 @@ def plot_roc(evaluation: RunEvaluation, out_dir: Path, formats: Sequence[str]) -
     ax.set_ylabel("true-positive rate (signal fraction)")
     ax.set_title(f"{evaluation.run_name}: ROC")
     ax.legend(fontsize=7)
-    return _save(fig, out_dir, "roc", formats)
+    return save_figure(fig, out_dir, "roc", formats)
 
 
 def plot_latent(
@@ -237,7 +239,7 @@ def plot_latent(
         ax.set_ylabel(f"{title} 2 (latent units)")
         ax.set_title(f"{evaluation.run_name}: latent space, {title}")
         ax.legend(fontsize=7, markerscale=3)
-        paths += _save(fig, out_dir, f"latent_{stem}", formats)
+        paths += save_figure(fig, out_dir, f"latent_{stem}", formats)
     return paths
 
 
@@ -268,7 +270,7 @@ def plot_loss(history_path: Path, out_dir: Path, formats: Sequence[str], *, titl
     ax.set_ylabel("loss (model units)")
     ax.set_title(f"{title}: training history" if title else "training history")
     ax.legend(fontsize=7)
-    return _save(fig, out_dir, "loss", formats)
+    return save_figure(fig, out_dir, "loss", formats)
 
 
 def plot_run(evaluation: RunEvaluation, out_dir: str | Path, *, run_dir: str | Path | None = None) -> dict[str, list[Path]]:
@@ -334,5 +336,5 @@ def plot_comparison(evaluations: Sequence[RunEvaluation], out_dir: str | Path,
         for ax in list(axes.flat)[len(names):]:
             ax.set_visible(False)
         fig.tight_layout()
-        plots[kind] = _save(fig, out_dir, f"compare_{kind}", formats)
+        plots[kind] = save_figure(fig, out_dir, f"compare_{kind}", formats)
     return plots

@@ -33,6 +33,7 @@ __all__ = [
     "ScoreSet",
     "has_latent",
     "load_scorer",
+    "reads_pf_candidates",
     "score_samples",
 ]
 
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 RUN_INFO = "run.json"
 MODEL_FILE = "deploy.h5"
+#: The file that marks an HLT encoder run (:mod:`wnae.hlt.model`).
+HLT_WEIGHTS_FILE = "encoder.weights.h5"
 
 
 @runtime_checkable
@@ -57,6 +60,12 @@ class Scorer(Protocol):
     def anomaly_score(self, particles: np.ndarray) -> np.ndarray:
         """float (n,) anomaly scores of float32 (n, 19, 4) events; higher = more anomalous."""
         ...
+
+
+def reads_pf_candidates(scorer: Scorer) -> bool:
+    """Whether the run scores PF candidates (an HLT encoder, ``inputs == "pf_candidates"``) instead of
+    the L1 objects: the events it is given are then float (n, n_max, 6) candidates."""
+    return getattr(scorer, "inputs", "l1_objects") == "pf_candidates"
 
 
 def has_latent(scorer: Scorer) -> bool:
@@ -94,7 +103,7 @@ def _load_model_run(run_dir: Path) -> Any:
 
 
 def load_scorer(run_dir: str | Path) -> Scorer:
-    """Open a run directory (``runs/<name>/``) for evaluation.
+    """Open a run directory (``runs/<name>/``, or an HLT encoder run ``hlt_runs/<name>/``) for evaluation.
 
     Raises:
         ModelError: not a directory, no ``run.json``, no model file, a ``run.json`` that is not JSON or
@@ -105,6 +114,10 @@ def load_scorer(run_dir: str | Path) -> Scorer:
     if not run_dir.is_dir():
         msg = f"{run_dir}: run directory not found (train one with 'make train')"
         raise ModelError(msg)
+    if (run_dir / HLT_WEIGHTS_FILE).exists():
+        from wnae.hlt.model import load_hlt_run
+
+        return load_hlt_run(run_dir)
     info_path = run_dir / RUN_INFO
     if not info_path.exists() or not (run_dir / MODEL_FILE).exists():
         missing = [p for p in (RUN_INFO, MODEL_FILE) if not (run_dir / p).exists()]
@@ -228,8 +241,11 @@ class _BlockScores:
 
 def _score_block(scorer: Scorer, block: _Block) -> _BlockScores:
     """Read and score one block (in this process, or on a Dask worker)."""
-    chunk = read_events(block.path, start=block.start, stop=block.stop)
+    reads_pf = reads_pf_candidates(scorer)
+    chunk = read_events(block.path, start=block.start, stop=block.stop, with_pf=reads_pf)
     particles = chunk.particles
+    if reads_pf:  # (read_events refuses a file without PFCands, naming it)
+        particles = chunk.pf_cands
     if block.test_split:
         particles = particles[split_mask(block.stop, "test")[block.start:]]
     out = _BlockScores(np.zeros(0), chunk.pthat_gev, len(chunk))

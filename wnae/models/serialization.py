@@ -17,6 +17,7 @@ import numpy as np
 
 from wnae.data.preprocess import Normaliser, load_normaliser
 from wnae.errors import ModelError
+from wnae.models.gmm import gmm_anomaly_score
 from wnae.models.run_files import (
     TrainingState,
     checkpoint_prefix,
@@ -141,7 +142,7 @@ class TrainedRun:
         E(x) on chip for AE/NAE/WNAE, Σμ² for the VAE, −log p(z) under the GMM for the MLP encoder.
         """
         if self.info["deployed_output"] == "latent":
-            return -self.gmm.score_samples(self.latent(x).astype(np.float64))
+            return gmm_anomaly_score(self.gmm, self.latent(x))
         return self.deploy_output(x).astype(np.float64)
 
 

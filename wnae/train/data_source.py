@@ -75,13 +75,14 @@ VALIDATION_SAMPLE_EVENTS = 4096
 
 
 def load_sm_split(data_dir: str | Path, split: Split | str, max_events: int | None = None,
-                  seed: int = 0) -> EventSet:
-    """The SM background events of one split, all processes together (labels kept)."""
+                  seed: int = 0, *, with_pf: bool = False) -> EventSet:
+    """The SM background events of one split, all processes together (labels kept; the PF
+    candidates too with ``with_pf``)."""
     parts = []
     for sample in load_manifest(data_dir):
         if sample.role is not SampleRole.BACKGROUND:
             continue
-        events = read_events(sample.path(data_dir))
+        events = read_events(sample.path(data_dir), with_pf=with_pf)
         if events.process_label is None:
             events.process_label = np.full(len(events), sample.process_label, np.int16)
         parts.append(events.select(split_mask(len(events), split)))

@@ -37,6 +37,7 @@ from wnae.config import dump_config, load_config
 from wnae.data.preprocess import Normaliser, load_normaliser
 from wnae.data.samples import SM_PROCESSES
 from wnae.errors import ConfigError, ModelError
+from wnae.models.gmm import fit_gmm
 from wnae.models.pruning import MagnitudePruner
 from wnae.models.run_files import TrainingState, read_training_state
 from wnae.models.serialization import CHECKPOINT_DIR, CHECKPOINT_STATE
@@ -192,22 +193,6 @@ def plot_negatives(data: np.ndarray, negatives: np.ndarray, path: Path, seed: in
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
-
-
-def _fit_gmm(latents: np.ndarray, cfg: TrainConfig, seed: int):  # noqa: ANN202
-    from sklearn.mixture import GaussianMixture
-
-    g = cfg.gmm
-    candidates = range(1, g.max_components + 1) if g.n_components == "bic" else [int(g.n_components)]
-    best, best_bic = None, math.inf
-    for k in candidates:
-        gmm = GaussianMixture(k, covariance_type=g.covariance_type, random_state=seed, reg_covar=1e-4)
-        gmm.fit(latents)
-        bic = gmm.bic(latents)
-        if bic < best_bic:
-            best, best_bic = gmm, bic
-    logger.info("GMM: %d components (BIC %.1f)", best.n_components, best_bic)
-    return best
 
 
 def _resume_config(runs_dir: Path, name: str | None, epochs: int | None, model: str | None, seed: int | None,
@@ -392,7 +377,7 @@ def train(
         import joblib
 
         latents = deploy.predict(source.train_sample, batch_size=8192, verbose=0).astype(np.float64)
-        gmm = _fit_gmm(latents, cfg, cfg.seed)
+        gmm = fit_gmm(latents, cfg.gmm, cfg.seed)
         with atomic_path(run_dir / GMM_FILE) as tmp:
             joblib.dump(gmm, tmp)
         metrics["gmm_components"] = int(gmm.n_components)

@@ -1,0 +1,120 @@
+"""``wnae hlt train | evaluate | compare`` end to end on a toy data set with PF candidates."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import write_toy_data_dir
+from tests.evaluate.conftest import SumPtRun, make_run_dir
+from wnae.cli import main
+from wnae.data.io import read_events
+
+R0 = 28_608.8
+
+
+@pytest.fixture(scope="module")
+def pf_data(tmp_path_factory):
+    return write_toy_data_dir(tmp_path_factory.mktemp("hlt") / "data", n_background=300, n_zero_bias=600,
+                              n_signal=200, pf=True)
+
+
+@pytest.fixture
+def l1_run(tmp_path, pf_data, monkeypatch):
+    """A fake L1 run (score = Σ pT) whose Medium working point seeds 120 of the 600 ZB events."""
+    import wnae.evaluate.scores as scores_module
+
+    monkeypatch.setattr(scores_module, "_load_model_run", lambda run_dir: SumPtRun(run_dir.name))
+    run = make_run_dir(tmp_path / "runs", "l1-fake")
+    zb = SumPtRun().anomaly_score(read_events(pf_data / "zero_bias.h5").particles)
+    medium = float(np.sort(zb)[-121:-119].mean())  # exactly 120 events above
+    doc = {"input_rate_khz": R0, "working_points": [
+        {"name": "Loose", "threshold": float(np.quantile(zb, 0.5)), "target_rate_khz": R0 / 2},
+        {"name": "Medium", "threshold": medium, "target_rate_khz": R0 / 5}]}
+    (run / "working_points.json").write_text(json.dumps(doc))
+    return run
+
+
+def _train(tmp_path, pf_data, kind: str, seed: int = 0) -> int:
+    from wnae.commands.hlt import CONFIGS
+
+    config = {"linformer": "hlt_train.yml", "deepsets": "hlt_deepsets.yml", "l1_mlp": "hlt_l1_mlp.yml"}[kind]
+    return main(["-q", "hlt", "train", "--config", str(CONFIGS / config), "--data-dir", str(pf_data),
+                 "--runs-dir", str(tmp_path / "hlt_runs"), "--epochs", "1", "--max-train-events", "400",
+                 "--seed", str(seed)])
+
+
+def test_train_and_two_level_evaluate(tmp_path, pf_data, l1_run, capsys) -> None:
+    assert _train(tmp_path, pf_data, "deepsets") == 0
+    run = tmp_path / "hlt_runs" / "deepsets-s0"
+    assert {p.name for p in run.iterdir()} >= {"config.yml", "encoder.weights.h5", "gmm.joblib", "run.json",
+                                              "history.json"}
+    info = json.loads((run / "run.json").read_text())
+    assert info["inputs"] == "pf_candidates" and info["train_events"] == 400
+    seed_rate = R0 * 120 / 600
+    rc = main(["-q", "hlt", "evaluate", str(run), "--l1-run", str(l1_run), "--data-dir", str(pf_data),
+               "--hlt-rate-khz", str(seed_rate / 4)])
+    assert rc == 0, capsys.readouterr().err
+    doc = json.loads((run / "two_level" / "metrics.json").read_text())
+    assert doc["l1_seed"]["n_zb_seeded"] == 120
+    assert doc["l1_seed"]["rate_khz"] == pytest.approx(seed_rate)
+    assert doc["hlt_working_point"]["n_zb_above"] == 30
+    assert doc["hlt_fraction_of_seed"] == pytest.approx(0.25)
+    for name in ("sig_a", "sig_b"):
+        s = doc["signals"][name]
+        assert 0 <= s["efficiency"] <= s["seed_efficiency"] <= 1
+    plots = {p.name for p in (run / "two_level" / "plots").iterdir()}
+    assert {"efficiency_vs_rate.png", "purity_vs_rate.png", "latent_tsne.png", "hlt_scores.png"} <= plots
+    assert "Two-level trigger" in (run / "two_level" / "report.md").read_text()
+
+
+def test_two_level_refusals(tmp_path, pf_data, l1_run, capsys) -> None:
+    assert _train(tmp_path, pf_data, "l1_mlp") == 0
+    run = tmp_path / "hlt_runs" / "l1_mlp-s0"
+    rc = main(["hlt", "evaluate", str(run), "--l1-run", str(l1_run), "--data-dir", str(pf_data),
+               "--hlt-rate-khz", "1e5"])
+    assert rc == 2 and "below the L1 seed's rate" in capsys.readouterr().err
+    rc = main(["hlt", "evaluate", str(run), "--l1-run", str(l1_run), "--data-dir", str(pf_data),
+               "--l1-working-point", "Tight"])
+    assert rc == 2 and "no L1 working point 'Tight'" in capsys.readouterr().err
+    (l1_run / "working_points.json").unlink()
+    rc = main(["hlt", "evaluate", str(run), "--l1-run", str(l1_run), "--data-dir", str(pf_data)])
+    assert rc == 2 and "run 'make evaluate" in capsys.readouterr().err
+    assert not (run / "two_level").exists()
+
+
+def test_pf_encoder_on_data_without_pf_candidates(tmp_path, capsys) -> None:
+    data = write_toy_data_dir(tmp_path / "nopf", n_background=50, n_zero_bias=50, n_signal=20)
+    rc = main(["hlt", "train", "--data-dir", str(data), "--runs-dir", str(tmp_path / "hlt_runs"), "--epochs", "1"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no 'PFCands' dataset" in err and "regenerate" in err
+    assert not (tmp_path / "hlt_runs").exists() or not any((tmp_path / "hlt_runs").iterdir())
+
+
+def test_compare_over_seeds(tmp_path, pf_data, l1_run, capsys) -> None:
+    from wnae.commands.hlt import CONFIGS
+
+    cfg = tmp_path / "compare.yml"
+    cfg.write_text(f"encoders: {{deepsets: {CONFIGS / 'hlt_deepsets.yml'}, l1_mlp: {CONFIGS / 'hlt_l1_mlp.yml'}}}\n"
+                   "seeds: [0, 1]\nepochs: 1\nmax_train_events: 300\n")
+    out = tmp_path / "cmp"
+    rc = main(["-q", "hlt", "compare", "--config", str(cfg), "--l1-run", str(l1_run), "--data-dir", str(pf_data),
+               "--runs-dir", str(tmp_path / "hlt_runs"), "--hlt-rate-khz", str(R0 * 120 / 600 / 4),
+               "--output", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    doc = json.loads((out / "comparison.json").read_text())
+    assert [e["encoder"] for e in doc["encoders"]] == ["deepsets", "l1_mlp"]
+    for e in doc["encoders"]:
+        assert e["runs"] == [f"{e['encoder']}-s0", f"{e['encoder']}-s1"]
+        eff = e["efficiency"]["sig_a"]
+        assert len(eff["per_seed"]) == 2 and eff["min"] <= eff["mean"] <= eff["max"]
+        assert e["latency_ms"]["batch1_ms"]["mean"] > 0
+    assert "± " in (out / "comparison.md").read_text()
+    # a second call reuses the runs (same configs)
+    mtime = (tmp_path / "hlt_runs" / "deepsets-s0" / "encoder.weights.h5").stat().st_mtime_ns
+    assert main(["-q", "hlt", "compare", "--config", str(cfg), "--l1-run", str(l1_run), "--data-dir", str(pf_data),
+                 "--runs-dir", str(tmp_path / "hlt_runs"), "--hlt-rate-khz", str(R0 * 120 / 600 / 4),
+                 "--output", str(out), "--no-timing"]) == 0
+    assert (tmp_path / "hlt_runs" / "deepsets-s0" / "encoder.weights.h5").stat().st_mtime_ns == mtime

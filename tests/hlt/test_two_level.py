@@ -1,0 +1,129 @@
+"""Two-level rates, thresholds and efficiencies on synthetic sets with known pass fractions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from wnae.data.samples import SampleInfo, SampleRole
+from wnae.errors import ConfigError, DataError
+from wnae.evaluate.scores import SampleScores, ScoreSet
+from wnae.hlt.config import HltEvaluateConfig
+from wnae.hlt.evaluate import L1Seed, two_level_from_scores
+from wnae.hlt.two_level import TwoLevelTrigger, seeded_scores
+
+R0 = 28_608.8
+
+
+def _zb(n: int = 12_000, n_seeded: int = 1_200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """L1 scores: exactly ``n_seeded`` above 10; HLT scores: distinct, and huge on rejected events."""
+    rng = np.random.default_rng(seed)
+    l1 = np.concatenate([rng.uniform(0, 10, n - n_seeded), rng.uniform(10.5, 20, n_seeded)])
+    hlt = rng.permutation(n).astype(float)
+    hlt[l1 <= 10] += 1e6  # an L1-rejected event never reaches the HLT, however odd it looks there
+    return l1, hlt
+
+
+def test_rates_follow_the_pass_fractions_unweighted() -> None:
+    l1, hlt = _zb()
+    trig = TwoLevelTrigger(l1, hlt, R0, 10.0)
+    assert trig.n_seeded == 1_200
+    assert trig.l1_rate_khz == pytest.approx(R0 * 1_200 / 12_000)
+    # R(t) = R_L1 × N(pass L1 ∧ s > t) / N(pass L1)
+    seeded_hlt = np.sort(hlt[l1 > 10])
+    for k in (1, 10, 200, 600, 1_199):
+        t = 0.5 * (seeded_hlt[-k] + seeded_hlt[-k - 1])
+        assert trig.rate_khz(t) == pytest.approx(trig.l1_rate_khz * k / 1_200)
+    wp = trig.working_point(trig.l1_rate_khz / 6)  # keep 1/6 of the seeded events
+    assert wp.n_zb_above == 200
+    assert wp.rate_khz == pytest.approx(trig.l1_rate_khz / 6)
+    assert wp.rate_low_khz < wp.rate_khz < wp.rate_high_khz
+    assert trig.hlt_fraction(wp.threshold) == pytest.approx(1 / 6)
+
+
+def test_weighted_rates_equal_seed_rate_times_weighted_fraction() -> None:
+    l1, hlt = _zb(n=5_000, n_seeded=800, seed=3)
+    w = np.random.default_rng(4).lognormal(0.0, 1.0, len(l1))
+    trig = TwoLevelTrigger(l1, hlt, R0, 10.0, w)
+    passed = l1 > 10
+    assert trig.l1_rate_khz == pytest.approx(R0 * w[passed].sum() / w.sum())
+    for t in np.quantile(hlt[passed], [0.1, 0.5, 0.9, 0.99]):
+        expected = trig.l1_rate_khz * w[passed & (hlt > t)].sum() / w[passed].sum()
+        assert trig.rate_khz(t) == pytest.approx(expected)
+    wp = trig.working_point(trig.l1_rate_khz / 10)
+    assert trig.rate_khz(wp.threshold) == pytest.approx(trig.l1_rate_khz / 10, rel=0.05)
+
+
+def test_rate_scan_descends_from_the_seed_rate() -> None:
+    l1, hlt = _zb()
+    trig = TwoLevelTrigger(l1, hlt, R0, 10.0)
+    thresholds, rates = trig.rate_scan(40)
+    assert np.all(np.diff(rates) <= 0)
+    assert rates[0] == pytest.approx(trig.l1_rate_khz, rel=1e-3)
+    assert rates[-1] <= 2 * R0 / 12_000
+
+
+def test_signal_efficiency_counts_s0_before_the_seed() -> None:
+    l1, hlt = _zb()
+    trig = TwoLevelTrigger(l1, hlt, R0, 10.0)
+    # 500 stored of 1000 generated; 300 pass L1, of which 100 pass the HLT threshold 50.
+    sig_l1 = np.r_[np.full(300, 15.0), np.full(200, 5.0)]
+    sig_hlt = np.r_[np.full(100, 60.0), np.full(200, 40.0), np.full(200, 99.0)]
+    assert trig.efficiency(sig_l1, sig_hlt, 1000, 50.0) == pytest.approx(0.1)
+    assert trig.n_passing(sig_l1, sig_hlt, 50.0) == 100
+    np.testing.assert_array_equal(seeded_scores(sig_l1, sig_hlt, 10.0)[300:], -np.inf)
+
+
+def test_refusals() -> None:
+    l1, hlt = _zb()
+    trig = TwoLevelTrigger(l1, hlt, R0, 10.0)
+    with pytest.raises(ConfigError, match="below the L1 seed's rate"):
+        trig.working_point(2 * trig.l1_rate_khz)
+    with pytest.raises(DataError, match="no zero-bias event passes the L1 seed"):
+        TwoLevelTrigger(l1, hlt, R0, 1e9)
+    bad = hlt.copy()
+    bad[3] = np.nan
+    with pytest.raises(DataError, match="NaN"):
+        TwoLevelTrigger(l1, bad, R0, 10.0)
+    with pytest.raises(DataError, match="did not score the same events"):
+        seeded_scores(l1, hlt[:-1], 10.0)
+
+
+def _scores(run: str, values: dict[str, np.ndarray], infos: dict[str, SampleInfo]) -> SampleScores:
+    out = SampleScores(run)
+    for name, v in values.items():
+        out.samples[name] = ScoreSet(infos[name], v, len(v), float(infos[name].n_generated))
+    return out
+
+
+def test_two_level_from_scores_efficiency_and_purity() -> None:
+    rng = np.random.default_rng(7)
+    infos = {
+        "zero_bias": SampleInfo("zero_bias", SampleRole.ZERO_BIAS, -1, "zb.h5", 6_000, 6_000),
+        "qcd": SampleInfo("qcd", SampleRole.BACKGROUND, 1, "qcd.h5", 1_000, 1_000, 1e6),
+        "sig": SampleInfo("sig", SampleRole.SIGNAL, -1, "sig.h5", 400, 800, 1.0),
+    }
+    zb_l1 = np.r_[rng.uniform(0, 10, 5_400), rng.uniform(11, 20, 600)]
+    zb_hlt = rng.uniform(0, 1, 6_000)
+    qcd_l1, qcd_hlt = np.r_[np.full(900, 1.0), np.full(100, 15.0)], np.r_[np.zeros(900), np.linspace(0, 1, 100)]
+    sig_l1, sig_hlt = np.r_[np.full(300, 15.0), np.full(100, 1.0)], np.r_[np.full(200, 5.0), np.full(200, 0.0)]
+    l1 = _scores("l1", {"zero_bias": zb_l1, "qcd": qcd_l1, "sig": sig_l1}, infos)
+    hlt = _scores("hlt", {"zero_bias": zb_hlt, "qcd": qcd_hlt, "sig": sig_hlt}, infos)
+    seed = L1Seed("l1", "Medium", 10.0, R0, {"Loose": 5.0, "Medium": 10.0}, {"Loose": 2e4, "Medium": 3e3})
+    r_l1 = R0 * 600 / 6_000
+    cfg = HltEvaluateConfig(hlt_rate_khz=r_l1 / 6, rate_points_khz=[r_l1 / 2])
+    ev = two_level_from_scores(l1, hlt, seed, cfg)
+    assert ev.trigger.l1_rate_khz == pytest.approx(r_l1)
+    assert ev.working_point.n_zb_above == 100
+    s = ev.signals["sig"]
+    assert s.seed_efficiency == pytest.approx(300 / 800)
+    assert s.efficiency[0] == pytest.approx(200 / 800)  # every seeded signal event with HLT score 5 passes
+    assert s.raw_l1["Loose"][1] == pytest.approx(300 / 800)
+    t = ev.working_point.threshold
+    n_b = int(np.count_nonzero(qcd_hlt[qcd_l1 > 10] > t))
+    assert s.purity[cfg.hlt_rate_khz] == pytest.approx(200 / n_b)
+    xs = s.purity_cross_section[cfg.hlt_rate_khz]
+    assert xs == pytest.approx((200 * 1.0 / 800) / (n_b * 1e6 / 1_000))
+    doc = ev.to_dict()
+    assert doc["l1_seed"]["n_zb_seeded"] == 600
+    assert doc["hlt_fraction_of_seed"] == pytest.approx(1 / 6)

@@ -1,0 +1,159 @@
+"""Compare HLT encoders on equal footing: each trained at each seed, all behind the same L1 seed.
+
+Every encoder gets the same SM training events, objective, GMM, zero bias, L1 seed and HLT rate; the
+L1 run scores the data once. Per encoder the table gives mean ± standard deviation over the seeds
+of the two-level efficiency at the HLT rate, the purity, and the latency (ms/event).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wnae._io import atomic_path, ensure_dir, write_json_atomic
+from wnae.config import load_config
+from wnae.evaluate.scores import load_scorer, score_samples
+from wnae.hlt.config import CompareConfig, HltEvaluateConfig, HltTrainConfig
+from wnae.hlt.evaluate import TwoLevelEvaluation, read_l1_seed, two_level_from_scores
+from wnae.hlt.report import write_two_level
+
+__all__ = ["EncoderSummary", "compare_encoders", "comparison_markdown"]
+
+logger = logging.getLogger(__name__)
+TWO_LEVEL_DIR = "two_level"
+#: Zero-bias events the latency is measured on.
+TIMING_EVENTS = 2048
+
+
+@dataclass
+class EncoderSummary:
+    """One encoder over its seeds."""
+
+    encoder: str
+    runs: list[str] = field(default_factory=list)
+    parameters: int = 0
+    efficiency: dict[str, list[float]] = field(default_factory=dict)  # signal → per seed
+    purity: dict[str, list[float | None]] = field(default_factory=dict)
+    latency: list[dict[str, float]] = field(default_factory=list)
+    train_seconds: list[float] = field(default_factory=list)
+
+    def stats(self) -> dict[str, Any]:
+        def ms(values: list[float]) -> dict[str, float]:
+            v = np.asarray(values, float)
+            return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+                    "min": float(v.min()), "max": float(v.max())}
+
+        out: dict[str, Any] = {"encoder": self.encoder, "runs": self.runs, "parameters": self.parameters,
+                               "efficiency": {k: {**ms(v), "per_seed": v} for k, v in self.efficiency.items()}}
+        out["purity"] = {k: {**(ms([x for x in v if x is not None]) if any(x is not None for x in v) else {}),
+                             "per_seed": v} for k, v in self.purity.items()}
+        if self.latency:
+            out["latency_ms"] = {k: ms([d[k] for d in self.latency]) for k in ("batch1_ms", "batched_ms")}
+        out["train_seconds"] = ms(self.train_seconds) if self.train_seconds else None
+        return out
+
+
+def _record(summary: EncoderSummary, ev: TwoLevelEvaluation, rate: float) -> None:
+    for name, s in ev.signals.items():
+        summary.efficiency.setdefault(name, []).append(s.efficiency[0])
+        summary.purity.setdefault(name, []).append(s.purity.get(rate))
+
+
+def comparison_markdown(summaries: list[EncoderSummary], ev: TwoLevelEvaluation) -> str:
+    """The comparison table (efficiency at the HLT rate, mean ± std over seeds) and the latencies."""
+    signals = list(summaries[0].efficiency)
+    lines = [
+        f"# HLT encoders behind L1 `{ev.l1_run}` {ev.seed.name} ({ev.trigger.l1_rate_khz:.3g} kHz) at "
+        f"{ev.config.hlt_rate_khz:g} kHz",
+        "",
+        "Two-level efficiency S(t)/S0 (S0 before the L1 seed), mean ± standard deviation over the seeds "
+        f"(the L1 seed alone at {ev.trigger.l1_rate_khz:.3g} kHz in the first row).",
+        "",
+        "| encoder | parameters | " + " | ".join(signals) + " | ms/event (batch 1) | ms/event (batched) |",
+        "|---|---:|" + "---:|" * (len(signals) + 2),
+        "| L1 seed alone | – | " + " | ".join(f"{ev.signals[s].seed_efficiency:.4f}" for s in signals) + " | – | – |",
+    ]
+    for summ in summaries:
+        st = summ.stats()
+        cells = [f"{st['efficiency'][s]['mean']:.4f} ± {st['efficiency'][s]['std']:.4f}" for s in signals]
+        lat = st.get("latency_ms", {})
+        b1 = f"{lat['batch1_ms']['mean']:.2f}" if lat else "–"
+        bb = f"{lat['batched_ms']['mean']:.3f}" if lat else "–"
+        lines.append(f"| {summ.encoder} ({len(summ.runs)} seeds) | {summ.parameters:,} | " + " | ".join(cells)
+                     + f" | {b1} | {bb} |")
+    lines += ["", "Purity S/B (equal weights) at the HLT rate, mean over the seeds where B > 0:", "",
+              "| encoder | " + " | ".join(signals) + " |", "|---|" + "---:|" * len(signals)]
+    for summ in summaries:
+        st = summ.stats()
+        cells = [f"{st['purity'][s]['mean']:.3g}" if "mean" in st["purity"][s] else "B = 0" for s in signals]
+        lines.append(f"| {summ.encoder} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def compare_encoders(compare: CompareConfig, l1_run_dir: str | Path, data_dir: str | Path,
+                     eval_cfg: HltEvaluateConfig, runs_dir: str | Path = "hlt_runs", *,
+                     output: str | Path | None = None, retrain: bool = False, timing: bool = True,
+                     config_dir: str | Path = ".") -> list[EncoderSummary]:
+    """Train (or reuse) every encoder at every seed, evaluate each behind the L1 seed, write the comparison.
+
+    A run directory that exists with the same resolved config is reused unless ``retrain``. Relative
+    training-config paths are taken from ``config_dir`` (the comparison file's directory).
+    """
+    from wnae.config import dump_config
+    from wnae.data.io import read_events
+    from wnae.data.samples import SampleRole, load_manifest
+    from wnae.hlt.model import CONFIG_FILE, load_hlt_run
+    from wnae.hlt.timing import measure_latency
+    from wnae.hlt.train import train_hlt
+
+    runs_dir, data_dir = Path(runs_dir), Path(data_dir)
+    out_dir = ensure_dir(Path(output) if output is not None else runs_dir / "comparison")
+    seed = read_l1_seed(l1_run_dir, eval_cfg.l1_working_point)
+    l1_scores = score_samples(load_scorer(l1_run_dir), data_dir, chunk_events=eval_cfg.chunk_events)
+    zb = next(s for s in load_manifest(data_dir) if s.role is SampleRole.ZERO_BIAS)
+    timing_events = read_events(zb.path(data_dir), stop=TIMING_EVENTS, with_pf=True)
+    summaries, last = [], None
+    for kind, config_path in compare.encoders.items():
+        summary = EncoderSummary(kind)
+        for s in compare.seeds:
+            overrides: dict[str, Any] = {"seed": s, "name": f"{kind}-s{s}"}
+            if compare.epochs is not None:
+                overrides["epochs"] = compare.epochs
+            if compare.max_train_events is not None:
+                overrides["max_train_events"] = compare.max_train_events
+            cfg = load_config(Path(config_dir) / config_path, HltTrainConfig, overrides=overrides)
+            if cfg.encoder.kind != kind:
+                from wnae.errors import ConfigError
+
+                msg = f"{config_path}: encoder.kind is '{cfg.encoder.kind}', listed under '{kind}'"
+                raise ConfigError(msg)
+            run_dir = runs_dir / cfg.run_name
+            same = (run_dir / CONFIG_FILE).is_file() and (run_dir / CONFIG_FILE).read_text() == dump_config(cfg)
+            if retrain or not same:
+                train_hlt(cfg, data_dir, runs_dir)
+            else:
+                logger.info("reusing %s (same config)", run_dir)
+            run = load_hlt_run(run_dir)
+            hlt_scores = score_samples(run, data_dir, chunk_events=eval_cfg.chunk_events)
+            ev = two_level_from_scores(l1_scores, hlt_scores, seed, eval_cfg, hlt_info=run.info)
+            write_two_level(ev, run_dir / TWO_LEVEL_DIR, plots=False)  # the tables; 'wnae hlt evaluate' draws
+            _record(summary, ev, eval_cfg.hlt_rate_khz)
+            summary.runs.append(run.name)
+            summary.parameters = int(run.info.get("parameters", 0))
+            summary.train_seconds.append(float(run.info.get("train_seconds", np.nan)))
+            if timing:
+                raw = timing_events.pf_cands if run.config.encoder.reads_pf else timing_events.particles
+                summary.latency.append(measure_latency(run, raw).to_dict())
+            last = ev
+            logger.info("%s: %s", run.name, {k: round(v.efficiency[0], 4) for k, v in ev.signals.items()})
+        summaries.append(summary)
+    write_json_atomic(out_dir / "comparison.json", {
+        "l1_run": seed.run, "l1_working_point": seed.name, "hlt_rate_khz": eval_cfg.hlt_rate_khz,
+        "seeds": compare.seeds, "encoders": [s.stats() for s in summaries]})
+    with atomic_path(out_dir / "comparison.md") as tmp:
+        tmp.write_text(comparison_markdown(summaries, last))
+    return summaries

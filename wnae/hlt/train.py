@@ -1,0 +1,215 @@
+"""Train an HLT encoder: L = β·InfoNCE(two augmented views) + CE(SM process), then a GMM on SM latents.
+
+The same objective as the L1 MLP encoder (:mod:`wnae.models.mlp_encoder`), on the SM training split
+(:func:`wnae.train.data_source.load_sm_split`), with the candidate augmentations of
+:func:`wnae.models.augment.augment_candidates` (the L1-object ones for ``l1_mlp``). Everything
+random is a function of the seed: the initialisation, the batch order and augmentations of each
+epoch, and the GMM. The run directory is written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from wnae._io import atomic_dir, write_json_atomic
+from wnae.config import dump_config
+from wnae.data.preprocess import Normaliser, fit_normaliser
+from wnae.data.samples import SM_PROCESSES
+from wnae.errors import DataError, ModelError
+from wnae.hlt.config import HltTrainConfig
+from wnae.hlt.encoders import build_encoder
+from wnae.hlt.model import CONFIG_FILE, GMM_FILE, NORMALISER_FILE, RUN_INFO, WEIGHTS_FILE, encoder_inputs
+from wnae.models import losses
+from wnae.models.augment import augment, augment_candidates
+from wnae.models.base import make_optimizer
+from wnae.models.gmm import fit_gmm
+
+__all__ = ["HltTrainResult", "train_hlt"]
+
+logger = logging.getLogger(__name__)
+HISTORY_FILE = "history.json"
+#: Events of the training split whose (unaugmented) latents the GMM is fitted on, at most.
+GMM_EVENTS = 20_000
+
+
+@dataclass
+class HltTrainResult:
+    run_dir: Path
+    history: dict[str, list[float]]
+    seconds: float
+    events_per_second: float
+
+
+class _Networks:
+    """Encoder, projection head g(z) and classifier h(z), with one AdamW and the training step."""
+
+    def __init__(self, cfg: HltTrainConfig, n_classes: int) -> None:
+        import tensorflow as tf
+        from tensorflow import keras
+
+        c = cfg.contrastive
+        self.encoder = build_encoder(cfg.encoder)
+        self.projection = keras.Sequential(
+            [keras.layers.Dense(2 * c.projection_dim, activation="relu"), keras.layers.Dense(c.projection_dim)],
+            name="projection")
+        self.classifier = keras.Sequential([keras.layers.Dense(n_classes)], name="classifier")
+        self.projection.build((None, cfg.encoder.latent_dim))
+        self.classifier.build((None, cfg.encoder.latent_dim))
+        self.optimizer = make_optimizer(cfg.learning_rate, cfg.weight_decay)
+        variables = (self.encoder.trainable_variables + self.projection.trainable_variables
+                     + self.classifier.trainable_variables)
+        ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+        def losses_of(v1, v2, labels, training):  # noqa: ANN001, ANN202
+            z1 = self.encoder(v1, training=training)
+            z2 = self.encoder(v2, training=training)
+            nce = losses.info_nce_loss(self.projection(z1), self.projection(z2), c.temperature)
+            both = tf.concat([labels, labels], axis=0)
+            logits = self.classifier(tf.concat([z1, z2], axis=0))
+            xent = ce(both, logits)
+            hits = tf.equal(tf.argmax(logits, -1, output_type=tf.int32), both)
+            return c.beta * nce + xent, nce, xent, tf.reduce_mean(tf.cast(hits, tf.float32))
+
+        @tf.function(reduce_retracing=True)
+        def step(v1, v2, labels):  # noqa: ANN001, ANN202
+            with tf.GradientTape() as tape:
+                out = losses_of(v1, v2, labels, True)
+            grads = tape.gradient(out[0], variables)
+            self.optimizer.apply_gradients(zip(grads, variables, strict=True))
+            return out
+
+        self.step, self.evaluate = step, tf.function(losses_of, reduce_retracing=True)
+
+
+def _views(cfg: HltTrainConfig, raw: np.ndarray, rng: np.random.Generator,
+           normaliser: Normaliser | None) -> tuple[np.ndarray, np.ndarray]:
+    """Two augmented views of a batch, as encoder inputs."""
+    out = []
+    for _ in range(2):
+        if cfg.encoder.reads_pf:
+            a = cfg.augment
+            view = augment_candidates(raw, rng, pt_smear=a.pt_smear, drop_pt_gev=a.drop_pt_gev,
+                                      drop_probability=a.drop_probability)
+        else:
+            c = cfg.contrastive
+            view = augment(raw, rng, pt_smear=c.pt_smear, drop_pt_gev=c.drop_pt_gev, drop_probability=c.drop_probability)
+        out.append(encoder_inputs(cfg.encoder, view, normaliser))
+    return out[0], out[1]
+
+
+def _split(data_dir: Path, cfg: HltTrainConfig, split: str, cap: int | None) -> tuple[np.ndarray, np.ndarray]:
+    from wnae.train.data_source import load_sm_split
+
+    events = load_sm_split(data_dir, split, cap, cfg.seed, with_pf=cfg.encoder.reads_pf)
+    if cfg.encoder.reads_pf:  # (read_events refuses a file without PFCands, naming it)
+        if events.pf_cands.shape[1] < cfg.encoder.max_candidates:
+            logger.info("files hold %d candidates per event, fewer than max_candidates = %d: the rest is padding",
+                        events.pf_cands.shape[1], cfg.encoder.max_candidates)
+        raw = events.pf_cands
+    else:
+        raw = events.particles
+    labels = np.asarray(events.process_label, dtype=np.int32)
+    if (labels < 0).any() or (labels >= len(SM_PROCESSES)).any():
+        msg = f"SM process labels must be 0..{len(SM_PROCESSES) - 1}, got {sorted(set(labels.tolist()))}"
+        raise DataError(msg)
+    return raw, labels
+
+
+def _run_epoch(nets: _Networks, cfg: HltTrainConfig, raw: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
+               normaliser: Normaliser | None, *, train: bool) -> dict[str, float]:
+    order = rng.permutation(len(raw)) if train else np.arange(len(raw))
+    sums, n_seen = np.zeros(4), 0
+    for start in range(0, len(order), cfg.batch_size):
+        idx = np.sort(order[start:start + cfg.batch_size])
+        if len(idx) < 2:  # InfoNCE needs a negative
+            continue
+        v1, v2 = _views(cfg, raw[idx], rng, normaliser)
+        batch_labels = labels[idx]
+        out = nets.step(v1, v2, batch_labels) if train else nets.evaluate(v1, v2, batch_labels, False)
+        values = np.array([float(v) for v in out])
+        if not np.isfinite(values).all():
+            msg = f"training diverged: non-finite loss at events {start}..{start + len(idx)} (lower the learning rate)"
+            raise ModelError(msg)
+        sums += values * len(idx)
+        n_seen += len(idx)
+    keys = ("loss", "info_nce", "cross_entropy", "accuracy")
+    return {k: float(v / max(n_seen, 1)) for k, v in zip(keys, sums, strict=True)}
+
+
+def train_hlt(cfg: HltTrainConfig, data_dir: str | Path, runs_dir: str | Path = "hlt_runs") -> HltTrainResult:
+    """Train one HLT encoder on ``data_dir`` and write ``runs_dir/<cfg.run_name>/``.
+
+    Raises:
+        DataError: no SM samples, no PF candidates in the files, bad labels.
+        ModelError: the loss diverges.
+    """
+    import tensorflow as tf
+
+    from wnae.train.loop import configure_threads
+
+    data_dir = Path(data_dir)
+    configure_threads(cfg.threads.intra_op, cfg.threads.inter_op)
+    tf.keras.utils.set_random_seed(cfg.seed)
+    cap = cfg.max_train_events
+    raw, labels = _split(data_dir, cfg, "train", cap)
+    val_raw, val_labels = _split(data_dir, cfg, "validation", None if cap is None else max(cap // 3, 2))
+    normaliser = None if cfg.encoder.reads_pf else fit_normaliser([raw], "standard")
+    nets = _Networks(cfg, len(SM_PROCESSES))
+    logger.info("HLT %s encoder: %d parameters, %d training and %d validation events", cfg.encoder.kind,
+                nets.encoder.count_params(), len(raw), len(val_raw))
+    history: dict[str, list[float]] = {}
+    start = time.perf_counter()
+    train_seconds = 0.0
+    for epoch in range(cfg.epochs):
+        t0 = time.perf_counter()
+        metrics = _run_epoch(nets, cfg, raw, labels, np.random.default_rng([cfg.seed, 1, epoch]), normaliser, train=True)
+        train_seconds += time.perf_counter() - t0
+        val = _run_epoch(nets, cfg, val_raw, val_labels, np.random.default_rng([cfg.seed, 2]), normaliser, train=False)
+        for k, v in metrics.items():
+            history.setdefault(k, []).append(v)
+        for k, v in val.items():
+            history.setdefault(f"val_{k}", []).append(v)
+        logger.info("epoch %d/%d: loss %.4f (InfoNCE %.4f, CE %.4f, acc %.3f); validation loss %.4f, acc %.3f",
+                    epoch + 1, cfg.epochs, metrics["loss"], metrics["info_nce"], metrics["cross_entropy"],
+                    metrics["accuracy"], val["loss"], val["accuracy"])
+    gmm_index = np.arange(len(raw))
+    if len(raw) > GMM_EVENTS:
+        gmm_index = np.sort(np.random.default_rng([cfg.seed, 3]).choice(len(raw), GMM_EVENTS, replace=False))
+    x = encoder_inputs(cfg.encoder, raw[gmm_index], normaliser)
+    latents = np.concatenate([nets.encoder(x[i:i + 1024], training=False).numpy() for i in range(0, len(x), 1024)])
+    gmm = fit_gmm(latents, cfg.gmm, cfg.seed)
+    seconds = time.perf_counter() - start
+    rate = cfg.epochs * len(raw) / train_seconds if train_seconds > 0 else float("nan")
+    info = {
+        "model": f"hlt_{cfg.encoder.kind}",
+        "deployed_output": "latent",
+        "encoder": cfg.encoder.kind,
+        "inputs": "pf_candidates" if cfg.encoder.reads_pf else "l1_objects",
+        "seed": cfg.seed,
+        "parameters": int(nets.encoder.count_params()),
+        "train_events": len(raw),
+        "validation_events": len(val_raw),
+        "gmm_components": int(gmm.n_components),
+        "train_seconds": round(train_seconds, 2),
+        "train_events_per_second": round(rate, 1),
+        "data_dir": str(data_dir),
+    }
+    run_dir = Path(runs_dir) / cfg.run_name
+    import joblib
+
+    with atomic_dir(run_dir) as tmp:
+        (tmp / CONFIG_FILE).write_text(dump_config(cfg))
+        nets.encoder.save_weights(tmp / WEIGHTS_FILE)
+        joblib.dump(gmm, tmp / GMM_FILE)
+        if normaliser is not None:
+            normaliser.save(tmp / NORMALISER_FILE)
+        write_json_atomic(tmp / HISTORY_FILE, history)
+        (tmp / RUN_INFO).write_text(json.dumps(info, indent=2) + "\n")
+    logger.info("HLT run written to %s (%.0f s, %.0f training events/s)", run_dir, seconds, rate)
+    return HltTrainResult(run_dir, history, seconds, rate)

@@ -1,0 +1,160 @@
+"""The two-level trigger: an L1 working point seeds the HLT, an HLT score threshold sets its rate.
+
+With the (weighted) zero bias, each ZB event i carrying a share :math:`w_i` of the crossings, an L1
+score :math:`a_i` and an HLT score :math:`s_i`:
+
+.. math::
+
+    R_{L1} = R_0\\,\\frac{\\sum_{a_i > t_1} w_i}{\\sum_i w_i}, \\qquad
+    R(t) = R_{L1}\\,\\frac{\\sum_{a_i > t_1 \\wedge s_i > t} w_i}{\\sum_{a_i > t_1} w_i}
+         = R_0\\,\\frac{\\sum_{a_i > t_1 \\wedge s_i > t} w_i}{\\sum_i w_i}
+
+(unweighted: :math:`R_{L1} \\times N_{ZB}(\\text{pass L1} \\wedge s > t) / N_{ZB}(\\text{pass L1})`). So
+the HLT rate curve is an ordinary :class:`~wnae.evaluate.rates.RateCurve` of the *seeded* score —
+the HLT score where L1 fired, and a score below every threshold where it did not — and its
+thresholds and Clopper–Pearson intervals on effective counts come from
+:func:`~wnae.evaluate.rates.threshold_for_rate`. Signal efficiency is
+:math:`S(t)/S_0 = N_S(a > t_1 \\wedge s > t)/S_0`, :math:`S_0` counted before the L1 seed (and before
+pre-selection).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from wnae.errors import ConfigError, DataError
+from wnae.evaluate.rates import RateCurve, WorkingPoint, threshold_for_rate
+
+__all__ = ["TwoLevelTrigger", "seeded_scores"]
+
+
+def seeded_scores(l1_scores: np.ndarray, hlt_scores: np.ndarray, l1_threshold: float,
+                  floor: float = -np.inf) -> np.ndarray:
+    """The HLT score of events the L1 seed accepts (L1 score > ``l1_threshold``), ``floor`` elsewhere."""
+    a, s = np.asarray(l1_scores, float), np.asarray(hlt_scores, float)
+    if a.shape != s.shape:
+        msg = f"{len(a)} L1 scores for {len(s)} HLT scores: the two runs did not score the same events"
+        raise DataError(msg)
+    return np.where(a > l1_threshold, s, floor)
+
+
+@dataclass(frozen=True)
+class TwoLevelTrigger:
+    """The L1 seed and the HLT rate curve behind it, from zero-bias scores of both levels.
+
+    Attributes:
+        zb_l1: float (n,) L1 scores of the ZB events.
+        zb_hlt: float (n,) HLT scores of the same events.
+        input_rate_khz: :math:`R_0` (kHz).
+        l1_threshold: the L1 seed fires on L1 score > this.
+        zb_weights: float (n,) ZB weights (any normalisation), or None for an unbiased sample.
+    """
+
+    zb_l1: np.ndarray
+    zb_hlt: np.ndarray
+    input_rate_khz: float
+    l1_threshold: float
+    zb_weights: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("zb_l1", "zb_hlt"):
+            v = np.asarray(getattr(self, name), float)
+            if not np.isfinite(v).all():
+                msg = f"{int((~np.isfinite(v)).sum())} zero-bias {name[3:].upper()} scores are NaN or infinite"
+                raise DataError(msg)
+        if self.zb_weights is not None and np.shape(self.zb_weights) != np.shape(self.zb_l1):
+            msg = f"{np.size(self.zb_weights)} zero-bias weights for {np.size(self.zb_l1)} events"
+            raise DataError(msg)
+        if not self.seeded.any():
+            msg = (f"no zero-bias event passes the L1 seed (L1 score > {self.l1_threshold:g}): the HLT rate "
+                   "cannot be calibrated")
+            raise DataError(msg)
+
+    @cached_property
+    def seeded(self) -> np.ndarray:
+        """bool (n,): the ZB events the L1 seed accepts."""
+        return np.asarray(self.zb_l1, float) > self.l1_threshold
+
+    @cached_property
+    def floor(self) -> float:
+        """The seeded score of ZB events L1 rejects: below every HLT score (and every threshold)."""
+        s = np.asarray(self.zb_hlt, float)
+        return float(s.min() - 1.0 - abs(s.min()))
+
+    @cached_property
+    def l1_curve(self) -> RateCurve:
+        return RateCurve.from_scores(self.zb_l1, self.input_rate_khz, self.zb_weights)
+
+    @cached_property
+    def hlt_curve(self) -> RateCurve:
+        """:math:`R(t)` of the seeded score (valid for thresholds above :attr:`floor`)."""
+        scores = seeded_scores(self.zb_l1, self.zb_hlt, self.l1_threshold, self.floor)
+        return RateCurve.from_scores(scores, self.input_rate_khz, self.zb_weights)
+
+    @property
+    def l1_rate_khz(self) -> float:
+        """:math:`R_{L1}`, the rate of the seed (kHz)."""
+        return float(self.l1_curve.rate_khz(self.l1_threshold))
+
+    def l1_rate_interval_khz(self, confidence_level: float = 0.6827) -> tuple[float, float]:
+        lo, hi = self.l1_curve.rate_interval_khz(self.l1_threshold, confidence_level)
+        return float(lo), float(hi)
+
+    @property
+    def n_seeded(self) -> int:
+        """ZB events the seed accepts (a count)."""
+        return int(self.seeded.sum())
+
+    @property
+    def n_seeded_effective(self) -> float:
+        """Effective ZB events the seed accepts, :math:`(\\sum w)^2/\\sum w^2`."""
+        return float(self.l1_curve.n_effective_above(self.l1_threshold))
+
+    def rate_khz(self, threshold: float | np.ndarray) -> np.ndarray:
+        """:math:`R(t)`, the rate of seed ∧ HLT score > t (kHz)."""
+        return self.hlt_curve.rate_khz(threshold)
+
+    def hlt_fraction(self, threshold: float | np.ndarray) -> np.ndarray:
+        """Share of the seeded crossings the HLT keeps, :math:`R(t)/R_{L1}`."""
+        return self.rate_khz(threshold) / self.l1_rate_khz
+
+    def working_point(self, rate_khz: float, *, name: str = "HLT", confidence_level: float = 0.6827,
+                      min_zb_events: int = 10) -> WorkingPoint:
+        """The HLT threshold for output rate ``rate_khz``, with its rate interval and threshold range.
+
+        Raises:
+            ConfigError: a target not below the L1 seed's rate (the HLT can only reject).
+        """
+        if not 0 < rate_khz < self.l1_rate_khz:
+            msg = (f"the HLT rate {rate_khz:g} kHz must be positive and below the L1 seed's rate "
+                   f"{self.l1_rate_khz:.4g} kHz")
+            raise ConfigError(msg)
+        return threshold_for_rate(self.hlt_curve, rate_khz, name=name, confidence_level=confidence_level,
+                                  min_zb_events=min_zb_events)
+
+    def rate_scan(self, n_points: int = 60) -> tuple[np.ndarray, np.ndarray]:
+        """``(thresholds, rate_khz)`` from the seed's rate down to about one effective seeded ZB event,
+        log-uniform in rate (rate descending)."""
+        curve = self.hlt_curve
+        top = float(curve.zb_weights[-1]) if curve.weighted else 1.0 / curve.n_zb  # the top event's share
+        fractions = np.geomspace(max(top, 1e-12), self.l1_rate_khz / self.input_rate_khz, n_points)[::-1]
+        thresholds = np.array([curve.threshold_at_fraction(f) for f in fractions])
+        return thresholds, self.rate_khz(thresholds)
+
+    def efficiency(self, l1_scores: np.ndarray, hlt_scores: np.ndarray, n_generated: float,
+                   thresholds: float | np.ndarray) -> np.ndarray:
+        """:math:`S(t)/S_0`: events with L1 score > :math:`t_1` and HLT score > t, over the ``n_generated``
+        events the sample stands for (counted before the seed and the pre-selection)."""
+        if n_generated <= 0:
+            msg = f"n_generated must be positive, got {n_generated}"
+            raise DataError(msg)
+        s = np.sort(seeded_scores(l1_scores, hlt_scores, self.l1_threshold))
+        t = np.asarray(thresholds, float)
+        return (len(s) - np.searchsorted(s, t, side="right")) / float(n_generated)
+
+    def n_passing(self, l1_scores: np.ndarray, hlt_scores: np.ndarray, threshold: float) -> int:
+        """Events passing the seed and HLT score > ``threshold`` (a count)."""
+        return int(np.count_nonzero(seeded_scores(l1_scores, hlt_scores, self.l1_threshold) > threshold))
