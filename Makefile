@@ -9,9 +9,12 @@ RUN         ?=
 CONFIG      ?=
 SCAN        ?=
 SCHEDULER   ?=
+HLT_CONFIG  ?=
+HLT_RUN     ?= hlt_runs/linformer-s0
+L1_RUN      ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test data data-check train evaluate convert hls-csim rtl synth-report scan clean
+.PHONY: help install test data data-check train evaluate convert hls-csim rtl synth-report scan hlt-train hlt-evaluate hlt-compare clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -55,8 +58,17 @@ synth-report: $(VENV)/.installed  ## synthesis reports against the L1 budget (RU
 scan: $(VENV)/.installed  ## design scan: Pareto front of efficiency vs LUT, chosen.yml (~50 min; SCAN=<yml>, NAME=, NO_SYNTH=1, SCHEDULER=)
 	$(WNAE) scan $(SCAN) $(if $(NAME),--name $(NAME)) $(if $(NO_SYNTH),--no-synth) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
+hlt-train: $(VENV)/.installed  ## train the HLT Linformer over PF candidates (HLT_CONFIG=wnae/configs/hlt_deepsets.yml|hlt_pf_mlp.yml|hlt_l1_mlp.yml)
+	$(WNAE) hlt train $(if $(HLT_CONFIG),--config $(HLT_CONFIG))
+
+hlt-evaluate: $(VENV)/.installed  ## two-level trigger: the latest L1 run's Medium seed (or L1_RUN=) + HLT_RUN at 1 kHz
+	$(WNAE) hlt evaluate $(HLT_RUN) $(if $(L1_RUN),--l1-run $(L1_RUN))
+
+hlt-compare: $(VENV)/.installed  ## Linformer vs DeepSets vs PF MLP vs L1-object MLP, 3 seeds each, behind the same seed (~50 min)
+	$(WNAE) hlt compare $(if $(L1_RUN),--l1-run $(L1_RUN))
+
 clean:  ## remove generated data, runs, scans and HLS projects (keeps .venv)
 	find data -mindepth 1 ! -name README.md -exec rm -rf {} +
 	find hls_projects -mindepth 1 ! -name README.md -exec rm -rf {} +
-	rm -rf runs scans .pytest_cache
+	rm -rf runs scans hlt_runs .pytest_cache
 	find . -name __pycache__ -not -path './$(VENV)/*' -exec rm -rf {} +
