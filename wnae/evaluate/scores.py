@@ -29,8 +29,8 @@ from wnae.models.run_files import read_run_info
 
 __all__ = [
     "SampleScores",
-    "Scorer",
     "ScoreSet",
+    "Scorer",
     "has_latent",
     "load_scorer",
     "reads_pf_candidates",

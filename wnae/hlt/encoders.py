@@ -26,7 +26,8 @@ from wnae.data.schema import N_FEATURES
 from wnae.hlt.config import EncoderConfig
 from wnae.hlt.inputs import N_INPUTS
 
-__all__ = ["LinformerSelfAttention", "build_encoder", "input_shape"]
+#: Also ``LinformerSelfAttention``, the Keras layer, defined when first asked for (TensorFlow is heavy).
+__all__ = ["build_encoder", "input_shape"]
 
 
 def input_shape(cfg: EncoderConfig) -> tuple[int, ...]:

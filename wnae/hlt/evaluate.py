@@ -203,7 +203,7 @@ def two_level_from_scores(l1: SampleScores, hlt: SampleScores, seed: L1Seed, cfg
         a, s = s1.scores, hlt.samples[name].scores
         n_gen = float(s1.info.n_generated)
         k = trigger.n_passing(a, s, wp.threshold)
-        lo, hi = binomial_interval(k, int(round(n_gen)), cfg.confidence_level)
+        lo, hi = binomial_interval(k, round(n_gen), cfg.confidence_level)
         result = SignalTwoLevel(name, s1.role.value, s1.n_scored, n_gen, (k / n_gen, float(lo), float(hi)),
                                 float(np.count_nonzero(a > seed.threshold) / n_gen))
         result.raw_l1 = {wp_name: (l1_rates[wp_name], float(np.count_nonzero(a > t) / n_gen))

@@ -115,7 +115,7 @@ def load_hlt_run(run_dir: str | Path) -> HltRun:
         raise ModelError(msg) from err
     try:
         gmm = joblib.load(run_dir / GMM_FILE)
-    except Exception as err:  # noqa: BLE001 (joblib/pickle raise anything on a corrupt file)
+    except Exception as err:  # joblib/pickle raise anything on a corrupt file
         msg = f"{run_dir / GMM_FILE}: cannot load the Gaussian mixture ({type(err).__name__}: {err})"
         raise ModelError(msg) from err
     if not callable(getattr(gmm, "score_samples", None)):
