@@ -60,7 +60,7 @@ def test_rate_scan_descends_from_the_seed_rate() -> None:
     thresholds, rates = trig.rate_scan(40)
     assert np.all(np.diff(rates) <= 0)
     assert rates[0] == pytest.approx(trig.l1_rate_khz, rel=1e-3)
-    assert rates[-1] <= 2 * R0 / 12_000
+    assert rates[-1] == pytest.approx(R0 / 12_000, rel=0.05)  # one seeded event's worth
 
 
 def test_signal_efficiency_counts_s0_before_the_seed() -> None:

@@ -52,6 +52,9 @@ class Scorer(Protocol):
     Attributes:
         name: run name (directory name).
         info: the run's ``run.json`` (``model``, ``deployed_output``, ...).
+
+    A run may also say ``inputs = "pf_candidates"`` (an HLT encoder, :mod:`wnae.hlt.model`): it is then
+    given each event's PF candidates instead of its L1 objects (:func:`reads_pf_candidates`).
     """
 
     name: str

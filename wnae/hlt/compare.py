@@ -16,6 +16,7 @@ import numpy as np
 
 from wnae._io import atomic_path, ensure_dir, write_json_atomic
 from wnae.config import load_config
+from wnae.errors import ConfigError
 from wnae.evaluate.scores import load_scorer, score_samples
 from wnae.hlt.config import CompareConfig, HltEvaluateConfig, HltTrainConfig
 from wnae.hlt.evaluate import TwoLevelEvaluation, read_l1_seed, two_level_from_scores
@@ -36,8 +37,9 @@ class EncoderSummary:
     encoder: str
     runs: list[str] = field(default_factory=list)
     parameters: int = 0
-    efficiency: dict[str, list[float]] = field(default_factory=dict)  # signal → per seed
+    efficiency: dict[str, list[float]] = field(default_factory=dict)  # signal → per seed, at the HLT rate
     purity: dict[str, list[float | None]] = field(default_factory=dict)
+    efficiency_at: dict[float, dict[str, list[float]]] = field(default_factory=dict)  # rate → signal → per seed
     latency: list[dict[str, float]] = field(default_factory=list)
     train_seconds: list[float] = field(default_factory=list)
 
@@ -48,7 +50,9 @@ class EncoderSummary:
                     "min": float(v.min()), "max": float(v.max())}
 
         out: dict[str, Any] = {"encoder": self.encoder, "runs": self.runs, "parameters": self.parameters,
-                               "efficiency": {k: {**ms(v), "per_seed": v} for k, v in self.efficiency.items()}}
+                               "efficiency": {k: {**ms(v), "per_seed": v} for k, v in self.efficiency.items()},
+                               "efficiency_at_rate_khz": {f"{r:g}": {k: {**ms(v), "per_seed": v} for k, v in e.items()}
+                                                          for r, e in self.efficiency_at.items()}}
         out["purity"] = {k: {**(ms([x for x in v if x is not None]) if any(x is not None for x in v) else {}),
                              "per_seed": v} for k, v in self.purity.items()}
         if self.latency:
@@ -57,35 +61,55 @@ class EncoderSummary:
         return out
 
 
-def _record(summary: EncoderSummary, ev: TwoLevelEvaluation, rate: float) -> None:
+def _record(summary: EncoderSummary, ev: TwoLevelEvaluation, rate: float, table_rates: list[float]) -> None:
     for name, s in ev.signals.items():
         summary.efficiency.setdefault(name, []).append(s.efficiency[0])
         summary.purity.setdefault(name, []).append(s.purity.get(rate))
+        for r in (r for r in table_rates if r in s.efficiency_at):  # (rates below the seed's)
+            summary.efficiency_at.setdefault(r, {}).setdefault(name, []).append(s.efficiency_at[r])
 
 
-def comparison_markdown(summaries: list[EncoderSummary], ev: TwoLevelEvaluation) -> str:
-    """The comparison table (efficiency at the HLT rate, mean ± std over seeds) and the latencies."""
+def _efficiency_table(summaries: list[EncoderSummary], ev: TwoLevelEvaluation, rate: float | None) -> list[str]:
+    """One row per encoder: efficiency mean ± std over seeds at ``rate`` (None: the HLT rate)."""
     signals = list(summaries[0].efficiency)
-    lines = [
-        f"# HLT encoders behind L1 `{ev.l1_run}` {ev.seed.name} ({ev.trigger.l1_rate_khz:.3g} kHz) at "
-        f"{ev.config.hlt_rate_khz:g} kHz",
-        "",
-        "Two-level efficiency S(t)/S0 (S0 before the L1 seed), mean ± standard deviation over the seeds "
-        f"(the L1 seed alone at {ev.trigger.l1_rate_khz:.3g} kHz in the first row).",
-        "",
-        "| encoder | parameters | " + " | ".join(signals) + " | ms/event (batch 1) | ms/event (batched) |",
-        "|---|---:|" + "---:|" * (len(signals) + 2),
-        "| L1 seed alone | – | " + " | ".join(f"{ev.signals[s].seed_efficiency:.4f}" for s in signals) + " | – | – |",
-    ]
+    rows = ["| encoder | parameters | " + " | ".join(signals) + " | ms/event (batch 1) | ms/event (batched) |",
+            "|---|---:|" + "---:|" * (len(signals) + 2),
+            "| L1 seed alone | – | " + " | ".join(f"{ev.signals[s].seed_efficiency:.4f}" for s in signals)
+            + " | – | – |"]
     for summ in summaries:
         st = summ.stats()
-        cells = [f"{st['efficiency'][s]['mean']:.4f} ± {st['efficiency'][s]['std']:.4f}" for s in signals]
+        eff = st["efficiency"] if rate is None else st["efficiency_at_rate_khz"][f"{rate:g}"]
+        cells = [f"{eff[s]['mean']:.4f} ± {eff[s]['std']:.4f}" for s in signals]
         lat = st.get("latency_ms", {})
         b1 = f"{lat['batch1_ms']['mean']:.2f}" if lat else "–"
         bb = f"{lat['batched_ms']['mean']:.3f}" if lat else "–"
-        lines.append(f"| {summ.encoder} ({len(summ.runs)} seeds) | {summ.parameters:,} | " + " | ".join(cells)
-                     + f" | {b1} | {bb} |")
-    lines += ["", "Purity S/B (equal weights) at the HLT rate, mean over the seeds where B > 0:", "",
+        rows.append(f"| {summ.encoder} ({len(summ.runs)} seeds) | {summ.parameters:,} | " + " | ".join(cells)
+                    + f" | {b1} | {bb} |")
+    return rows
+
+
+def comparison_markdown(summaries: list[EncoderSummary], ev: TwoLevelEvaluation,
+                        table_rates: list[float] | None = None) -> str:
+    """The comparison tables (efficiency at the HLT rate and at ``table_rates``, mean ± std over seeds),
+    the purity and the latencies."""
+    signals = list(summaries[0].efficiency)
+    wp = ev.working_point
+    lines = [
+        f"# HLT encoders behind L1 `{ev.l1_run}` {ev.seed.name} ({ev.trigger.l1_rate_khz:.3g} kHz)",
+        "",
+        "Two-level efficiency S(t)/S0 (S0 before the L1 seed), mean ± standard deviation over the seeds; the "
+        f"first row is the L1 seed alone at {ev.trigger.l1_rate_khz:.3g} kHz.",
+        "",
+        f"## At {ev.config.hlt_rate_khz:g} kHz (each threshold from ≈ {wp.n_zb_effective_above:.0f} effective ZB "
+        f"events{'' if wp.resolved else ': not resolved'})",
+        "",
+        *_efficiency_table(summaries, ev, None),
+    ]
+    for rate in (r for r in table_rates or [] if r in ev.rate_point_wps):
+        point = ev.rate_point_wps[rate]
+        lines += ["", f"## At {rate:g} kHz (≈ {point.n_zb_effective_above:.0f} effective ZB events"
+                  f"{'' if point.resolved else ': not resolved'})", "", *_efficiency_table(summaries, ev, rate)]
+    lines += ["", f"Purity S/B (equal weights) at {ev.config.hlt_rate_khz:g} kHz, mean over the seeds where B > 0:", "",
               "| encoder | " + " | ".join(signals) + " |", "|---|" + "---:|" * len(signals)]
     for summ in summaries:
         st = summ.stats()
@@ -112,6 +136,11 @@ def compare_encoders(compare: CompareConfig, l1_run_dir: str | Path, data_dir: s
 
     runs_dir, data_dir = Path(runs_dir), Path(data_dir)
     out_dir = ensure_dir(Path(output) if output is not None else runs_dir / "comparison")
+    table_rates = [r for r in compare.table_rates_khz if r != eval_cfg.hlt_rate_khz]
+    missing = [r for r in table_rates if r not in eval_cfg.rate_points_khz]
+    if missing:
+        msg = f"table_rates_khz {missing} are not among the evaluation's rate_points_khz {eval_cfg.rate_points_khz}"
+        raise ConfigError(msg)
     seed = read_l1_seed(l1_run_dir, eval_cfg.l1_working_point)
     l1_scores = score_samples(load_scorer(l1_run_dir), data_dir, chunk_events=eval_cfg.chunk_events)
     zb = next(s for s in load_manifest(data_dir) if s.role is SampleRole.ZERO_BIAS)
@@ -127,8 +156,6 @@ def compare_encoders(compare: CompareConfig, l1_run_dir: str | Path, data_dir: s
                 overrides["max_train_events"] = compare.max_train_events
             cfg = load_config(Path(config_dir) / config_path, HltTrainConfig, overrides=overrides)
             if cfg.encoder.kind != kind:
-                from wnae.errors import ConfigError
-
                 msg = f"{config_path}: encoder.kind is '{cfg.encoder.kind}', listed under '{kind}'"
                 raise ConfigError(msg)
             run_dir = runs_dir / cfg.run_name
@@ -141,7 +168,7 @@ def compare_encoders(compare: CompareConfig, l1_run_dir: str | Path, data_dir: s
             hlt_scores = score_samples(run, data_dir, chunk_events=eval_cfg.chunk_events)
             ev = two_level_from_scores(l1_scores, hlt_scores, seed, eval_cfg, hlt_info=run.info)
             write_two_level(ev, run_dir / TWO_LEVEL_DIR, plots=False)  # the tables; 'wnae hlt evaluate' draws
-            _record(summary, ev, eval_cfg.hlt_rate_khz)
+            _record(summary, ev, eval_cfg.hlt_rate_khz, table_rates)
             summary.runs.append(run.name)
             summary.parameters = int(run.info.get("parameters", 0))
             summary.train_seconds.append(float(run.info.get("train_seconds", np.nan)))
@@ -153,7 +180,7 @@ def compare_encoders(compare: CompareConfig, l1_run_dir: str | Path, data_dir: s
         summaries.append(summary)
     write_json_atomic(out_dir / "comparison.json", {
         "l1_run": seed.run, "l1_working_point": seed.name, "hlt_rate_khz": eval_cfg.hlt_rate_khz,
-        "seeds": compare.seeds, "encoders": [s.stats() for s in summaries]})
+        "seeds": compare.seeds, "table_rates_khz": table_rates, "encoders": [s.stats() for s in summaries]})
     with atomic_path(out_dir / "comparison.md") as tmp:
-        tmp.write_text(comparison_markdown(summaries, last))
+        tmp.write_text(comparison_markdown(summaries, last, table_rates))
     return summaries

@@ -145,9 +145,12 @@ class CompareConfig(StrictModel):
         seeds: the seeds (≥ 1; the spread needs ≥ 2).
         epochs: overrides every config's epochs when set.
         max_train_events: overrides every config's cap when set.
+        table_rates_khz: HLT rates tabulated besides the evaluation's ``hlt_rate_khz`` (each must be one
+            of its ``rate_points_khz``).
     """
 
     encoders: dict[str, str] = Field(default_factory=dict)
+    table_rates_khz: list[float] = Field(default_factory=lambda: [5.0])
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
     epochs: int | None = Field(None, ge=1)
     max_train_events: int | None = Field(None, ge=1)

@@ -126,6 +126,7 @@ class TwoLevelEvaluation:
     sm_test_events: int
     hlt_scores: SampleScores
     l1_rate_points_khz: dict[str, float] = field(default_factory=dict)
+    rate_point_wps: dict[float, WorkingPoint] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         t = self.trigger
@@ -144,6 +145,7 @@ class TwoLevelEvaluation:
             "hlt_fraction_of_seed": float(t.hlt_fraction(self.working_point.threshold)),
             "sm_test_events": self.sm_test_events,
             "rate_points_khz": self.rate_points,
+            "rate_point_working_points": {f"{r:g}": wp.to_dict() for r, wp in self.rate_point_wps.items()},
             "signals": {name: s.to_dict() for name, s in self.signals.items()},
         }
 
@@ -194,9 +196,10 @@ def two_level_from_scores(l1: SampleScores, hlt: SampleScores, seed: L1Seed, cfg
     l1_rates = {name: float(trigger.l1_curve.rate_khz(t)) for name, t in seed.working_points.items()}
     evaluation = TwoLevelEvaluation(l1.run_name, hlt.run_name, dict(hlt_info or {}), cfg, seed, trigger, wp, {},
                                     sum(l1.samples[n].n_scored for n in sm_names), hlt, l1_rates)
-    point_thresholds = {r: wp.threshold if r == cfg.hlt_rate_khz else
-                        trigger.working_point(r, confidence_level=cfg.confidence_level).threshold
-                        for r in evaluation.rate_points}
+    evaluation.rate_point_wps = {r: wp if r == cfg.hlt_rate_khz else
+                                 trigger.working_point(r, confidence_level=cfg.confidence_level)
+                                 for r in evaluation.rate_points}
+    point_thresholds = {r: p.threshold for r, p in evaluation.rate_point_wps.items()}
     for name, s1 in l1.samples.items():
         if s1.role not in TWO_LEVEL_ROLES or s1.n_scored == 0:
             continue

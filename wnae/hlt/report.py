@@ -54,8 +54,12 @@ def report_markdown(ev: TwoLevelEvaluation) -> str:
         lines.append(f"| {name}{' (unseen SM)' if s.role == SampleRole.UNSEEN_SM.value else ''} | "
                      f"{s.seed_efficiency:.4f} | {eff:.4f} [{lo:.4f}, {hi:.4f}] | {raw} |")
     points = ev.rate_points
-    lines += ["", "Efficiency / purity S/B (equal weights) / S/B (cross-section weights) along the HLT rate:", "",
-              "| sample | " + " | ".join(f"{r:g} kHz" for r in points) + " |",
+    header = [f"{r:g} kHz ({ev.rate_point_wps[r].n_zb_effective_above:.0f} ZB{'' if ev.rate_point_wps[r].resolved else '*'})"
+              for r in points]
+    lines += ["", "Efficiency / purity S/B (equal weights) / S/B (cross-section weights) along the HLT rate "
+              "(in brackets: the effective ZB events above the threshold; * fewer than 10, the threshold is not "
+              "resolved):", "",
+              "| sample | " + " | ".join(header) + " |",
               "|---|" + "---:|" * len(points)]
     for name, s in ev.signals.items():
         cells = [f"{s.efficiency_at[r]:.4f} / {_fmt(s.purity.get(r))} / {_fmt(s.purity_cross_section.get(r))}"
@@ -126,7 +130,9 @@ def _plot_tsne(ev: TwoLevelEvaluation, plt, out: Path, seed: int = 0) -> list[Pa
 
     from wnae.evaluate.plots import save_figure
 
-    groups = [(s.name, s.role, s.latent) for s in ev.hlt_scores.samples.values() if s.latent is not None]
+    zb = ev.hlt_scores.zero_bias.name  # the unbiased zero bias stands for all of it (not its pT-hat slices)
+    groups = [(s.name, s.role, s.latent) for s in ev.hlt_scores.samples.values()
+              if s.latent is not None and (s.role is not SampleRole.ZERO_BIAS or s.name == zb)]
     if not groups:
         return []
     x = np.concatenate([g[2] for g in groups])
@@ -140,8 +146,8 @@ def _plot_tsne(ev: TwoLevelEvaluation, plt, out: Path, seed: int = 0) -> list[Pa
         sel = slice(start, start + len(lat))
         start += len(lat)
         label = f"{name} ({'SM' if role is SampleRole.BACKGROUND else role.value})"
-        ax.scatter(emb[sel, 0], emb[sel, 1], s=4, alpha=0.5, marker=markers.get(role, "o"), color=f"C{i % 10}",
-                   label=label)
+        colour = "0.6" if role is SampleRole.ZERO_BIAS else plt.get_cmap("tab20")(i % 20)
+        ax.scatter(emb[sel, 0], emb[sel, 1], s=4, alpha=0.6, marker=markers.get(role, "o"), color=colour, label=label)
     ax.set(xlabel="t-SNE 1", ylabel="t-SNE 2", title=f"{ev.hlt_run}: latent space (t-SNE)")
     ax.legend(fontsize=6, markerscale=3, ncol=2)
     return save_figure(fig, out, "latent_tsne", FORMATS)

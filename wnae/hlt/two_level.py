@@ -136,11 +136,12 @@ class TwoLevelTrigger:
                                   min_zb_events=min_zb_events)
 
     def rate_scan(self, n_points: int = 60) -> tuple[np.ndarray, np.ndarray]:
-        """``(thresholds, rate_khz)`` from the seed's rate down to about one effective seeded ZB event,
-        log-uniform in rate (rate descending)."""
+        """``(thresholds, rate_khz)`` from the seed's rate down to one effective seeded ZB event's worth
+        (:math:`R_{L1}/n_{eff}`, below which the curve is no measurement), log-uniform in rate (descending)."""
         curve = self.hlt_curve
-        top = float(curve.zb_weights[-1]) if curve.weighted else 1.0 / curve.n_zb  # the top event's share
-        fractions = np.geomspace(max(top, 1e-12), self.l1_rate_khz / self.input_rate_khz, n_points)[::-1]
+        seed_fraction = self.l1_rate_khz / self.input_rate_khz
+        lowest = seed_fraction / max(self.n_seeded_effective, 1.0)
+        fractions = np.geomspace(lowest, seed_fraction, n_points)[::-1]
         thresholds = np.array([curve.threshold_at_fraction(f) for f in fractions])
         return thresholds, self.rate_khz(thresholds)
 
