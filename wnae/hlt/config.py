@@ -89,7 +89,8 @@ class HltTrainConfig(StrictModel):
     Attributes:
         name: run directory name under ``hlt_runs/`` (default ``<kind>-s<seed>``).
         seed: TF initialisation, batch order, augmentations and the GMM.
-        epochs, batch_size, learning_rate, weight_decay: AdamW on the SM training split.
+        epochs, batch_size, learning_rate, weight_decay: AdamW on the SM training split, the learning
+            rate decayed to 0 over the training (cosine).
         max_train_events: cap on SM training events (spread over the processes in file order).
         encoder: the network (see :class:`EncoderConfig`).
         contrastive: β, temperature and projection size; the L1-object augmentations for ``l1_mlp``.
@@ -100,7 +101,7 @@ class HltTrainConfig(StrictModel):
 
     name: str | None = None
     seed: int = Field(0, ge=0, lt=2**31)
-    epochs: int = Field(4, ge=1)
+    epochs: int = Field(10, ge=1)
     batch_size: int = Field(256, ge=4)
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)

@@ -27,7 +27,6 @@ from wnae.hlt.encoders import build_encoder
 from wnae.hlt.model import CONFIG_FILE, GMM_FILE, NORMALISER_FILE, RUN_INFO, WEIGHTS_FILE, encoder_inputs
 from wnae.models import losses
 from wnae.models.augment import augment, augment_candidates
-from wnae.models.base import make_optimizer
 from wnae.models.gmm import fit_gmm
 
 __all__ = ["HltTrainResult", "train_hlt"]
@@ -49,7 +48,7 @@ class HltTrainResult:
 class _Networks:
     """Encoder, projection head g(z) and classifier h(z), with one AdamW and the training step."""
 
-    def __init__(self, cfg: HltTrainConfig, n_classes: int) -> None:
+    def __init__(self, cfg: HltTrainConfig, n_classes: int, total_steps: int) -> None:
         import tensorflow as tf
         from tensorflow import keras
 
@@ -61,7 +60,10 @@ class _Networks:
         self.classifier = keras.Sequential([keras.layers.Dense(n_classes)], name="classifier")
         self.projection.build((None, cfg.encoder.latent_dim))
         self.classifier.build((None, cfg.encoder.latent_dim))
-        self.optimizer = make_optimizer(cfg.learning_rate, cfg.weight_decay)
+        # AdamW with a cosine decay of the learning rate to 0 over the training (Loshchilov & Hutter,
+        # arXiv:1608.03983): the transformer converges within a fixed, small number of epochs.
+        schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=max(total_steps, 1))
+        self.optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=cfg.weight_decay)
         variables = (self.encoder.trainable_variables + self.projection.trainable_variables
                      + self.classifier.trainable_variables)
         ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -160,7 +162,8 @@ def train_hlt(cfg: HltTrainConfig, data_dir: str | Path, runs_dir: str | Path = 
     raw, labels = _split(data_dir, cfg, "train", cap)
     val_raw, val_labels = _split(data_dir, cfg, "validation", None if cap is None else max(cap // 3, 2))
     normaliser = None if cfg.encoder.reads_pf else fit_normaliser([raw], "standard")
-    nets = _Networks(cfg, len(SM_PROCESSES))
+    steps_per_epoch = sum(1 for start in range(0, len(raw), cfg.batch_size) if len(raw) - start >= 2)
+    nets = _Networks(cfg, len(SM_PROCESSES), cfg.epochs * steps_per_epoch)
     logger.info("HLT %s encoder: %d parameters, %d training and %d validation events", cfg.encoder.kind,
                 nets.encoder.count_params(), len(raw), len(val_raw))
     history: dict[str, list[float]] = {}
