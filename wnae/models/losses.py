@@ -18,6 +18,7 @@ import numpy as np
 
 __all__ = [
     "emd_loss",
+    "contrastive_classification_loss",
     "info_nce_loss",
     "kl_divergence",
     "nae_loss",
@@ -142,6 +143,25 @@ def info_nce_loss(z1, z2, temperature: float):  # noqa: ANN001, ANN201
     sim = sim - 1e9 * tf.eye(2 * n, dtype=sim.dtype)
     targets = tf.concat([tf.range(n, 2 * n), tf.range(0, n)], axis=0)
     return tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(targets, sim, from_logits=True))
+
+
+def contrastive_classification_loss(z1, z2, labels, projection, classifier, *, beta: float,  # noqa: ANN001, ANN201
+                                    temperature: float):
+    r"""The MLP encoders' objective on two views' encodings, ``(loss, InfoNCE, CE, accuracy)``.
+
+    .. math:: L = \beta\, L_\mathrm{InfoNCE}(g(z^{(1)}), g(z^{(2)})) + L_\mathrm{CE}(y, h(z^{(1)}) \cup h(z^{(2)}))
+
+    with ``projection`` g, ``classifier`` h (logits over the SM processes) and ``labels`` y (int32
+    (n,)); the accuracy is that of h on both views.
+    """
+    import tensorflow as tf
+
+    nce = info_nce_loss(projection(z1), projection(z2), temperature)
+    both = tf.cast(tf.concat([labels, labels], axis=0), tf.int32)
+    logits = classifier(tf.concat([z1, z2], axis=0))
+    xent = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(both, logits, from_logits=True))
+    hits = tf.equal(tf.argmax(logits, -1, output_type=tf.int32), both)
+    return beta * nce + xent, nce, xent, tf.reduce_mean(tf.cast(hits, tf.float32))
 
 
 def vicreg_loss(z1, z2, *, invariance: float = 25.0, variance: float = 25.0, covariance: float = 1.0,

@@ -81,17 +81,11 @@ class MlpEncoderFamily(ModelFamily):
             self.encoder.trainable_variables + self.projection.trainable_variables
             + self.classifier.trainable_variables
         )
-        ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
         def losses_of(v1, v2, labels, training):  # noqa: ANN001, ANN202
-            z1 = self.encoder(v1, training=training)
-            z2 = self.encoder(v2, training=training)
-            nce = losses.info_nce_loss(self.projection(z1), self.projection(z2), c.temperature)
-            both = tf.concat([labels, labels], axis=0)
-            logits = self.classifier(tf.concat([z1, z2], axis=0))
-            xent = ce(both, logits)
-            hits = tf.equal(tf.argmax(logits, -1, output_type=tf.int32), tf.cast(both, tf.int32))
-            return c.beta * nce + xent, nce, xent, tf.reduce_mean(tf.cast(hits, tf.float32))
+            return losses.contrastive_classification_loss(
+                self.encoder(v1, training=training), self.encoder(v2, training=training), labels,
+                self.projection, self.classifier, beta=c.beta, temperature=c.temperature)
 
         @tf.function
         def step(v1, v2, labels):  # noqa: ANN001, ANN202
