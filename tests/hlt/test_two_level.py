@@ -127,3 +127,16 @@ def test_two_level_from_scores_efficiency_and_purity() -> None:
     doc = ev.to_dict()
     assert doc["l1_seed"]["n_zb_seeded"] == 600
     assert doc["hlt_fraction_of_seed"] == pytest.approx(1 / 6)
+
+
+def test_config_refusals() -> None:
+    from wnae.hlt.config import CompareConfig, HltTrainConfig
+
+    with pytest.raises(ValueError, match="plain directory name"):
+        HltTrainConfig(name="../elsewhere")
+    with pytest.raises(ValueError, match="linformer_k"):
+        HltTrainConfig(encoder={"max_candidates": 8, "linformer_k": 16})
+    with pytest.raises(ValueError, match="at least one training config"):
+        CompareConfig(encoders={})
+    with pytest.raises(ValueError, match="distinct seeds"):
+        CompareConfig(encoders={"deepsets": "x.yml"}, seeds=[1, 1])

@@ -112,6 +112,14 @@ class HltTrainConfig(StrictModel):
     gmm: GmmConfig = GmmConfig()
     threads: ThreadsConfig = ThreadsConfig(intra_op=0, inter_op=0)
 
+    @model_validator(mode="after")
+    def _plain_name(self) -> HltTrainConfig:
+        if self.name is not None and (not self.name or "/" in self.name or self.name in (".", "..")
+                                      or self.name.startswith(".")):
+            msg = f"name must be a plain directory name (no '/', not starting with '.'), got {self.name!r}"
+            raise ValueError(msg)
+        return self
+
     @property
     def run_name(self) -> str:
         return self.name or f"{self.encoder.kind}-s{self.seed}"
