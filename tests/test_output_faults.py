@@ -195,11 +195,11 @@ def test_library_writers_name_a_plot_or_comparison_dir_that_is_a_file(tmp_path):
 
     from wnae.errors import OutputError
     from wnae.evaluate.compare import write_comparison
-    from wnae.evaluate.plots import _save
+    from wnae.evaluate.plots import save_figure
 
     blocker = tmp_path / "plots"
     blocker.write_text("x")
     with pytest.raises(OutputError, match="plots: cannot write: it is a regular file, not a directory"):
-        _save(plt.figure(), blocker, "score", ["png"])
+        save_figure(plt.figure(), blocker, "score", ["png"])
     with pytest.raises(OutputError, match="plots: cannot write: it is a regular file"):
         write_comparison([], blocker)
