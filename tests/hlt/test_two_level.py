@@ -140,3 +140,21 @@ def test_config_refusals() -> None:
         CompareConfig(encoders={})
     with pytest.raises(ValueError, match="distinct seeds"):
         CompareConfig(encoders={"deepsets": "x.yml"}, seeds=[1, 1])
+
+
+def test_raw_l1_reference_at_the_same_rate() -> None:
+    """The L1 run alone at the HLT rate: its own threshold for that rate on the same zero bias."""
+    rng = np.random.default_rng(9)
+    infos = {
+        "zero_bias": SampleInfo("zero_bias", SampleRole.ZERO_BIAS, -1, "zb.h5", 6_000, 6_000),
+        "qcd": SampleInfo("qcd", SampleRole.BACKGROUND, 1, "qcd.h5", 100, 100, 1e6),
+        "sig": SampleInfo("sig", SampleRole.SIGNAL, -1, "sig.h5", 100, 100, 1.0),
+    }
+    zb_l1 = rng.permutation(6_000).astype(float)  # distinct L1 scores 0 … 5999
+    l1 = _scores("l1", {"zero_bias": zb_l1, "qcd": np.zeros(100), "sig": np.linspace(5_000, 6_500, 100)}, infos)
+    hlt = _scores("hlt", {"zero_bias": rng.uniform(size=6_000), "qcd": np.zeros(100), "sig": np.ones(100)}, infos)
+    seed = L1Seed("l1", "Medium", 5_399.5, R0, {"Medium": 5_399.5}, {"Medium": R0 / 10})  # 600 ZB above
+    rate = R0 * 60 / 6_000  # 60 ZB events' worth: the L1 alone cuts at 5939.5
+    ev = two_level_from_scores(l1, hlt, seed, HltEvaluateConfig(hlt_rate_khz=rate, rate_points_khz=[]))
+    expected = np.count_nonzero(np.linspace(5_000, 6_500, 100) > 5_939.5) / 100
+    assert ev.signals["sig"].raw_l1_at[rate] == pytest.approx(expected)

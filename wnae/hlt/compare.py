@@ -72,9 +72,12 @@ def _record(summary: EncoderSummary, ev: TwoLevelEvaluation, rate: float, table_
 def _efficiency_table(summaries: list[EncoderSummary], ev: TwoLevelEvaluation, rate: float | None) -> list[str]:
     """One row per encoder: efficiency mean ± std over seeds at ``rate`` (None: the HLT rate)."""
     signals = list(summaries[0].efficiency)
+    r = ev.config.hlt_rate_khz if rate is None else rate
     rows = ["| encoder | parameters | " + " | ".join(signals) + " | ms/event (batch 1) | ms/event (batched) |",
             "|---|---:|" + "---:|" * (len(signals) + 2),
             "| L1 seed alone | – | " + " | ".join(f"{ev.signals[s].seed_efficiency:.4f}" for s in signals)
+            + " | – | – |",
+            f"| L1 run alone at {r:g} kHz | – | " + " | ".join(f"{ev.signals[s].raw_l1_at[r]:.4f}" for s in signals)
             + " | – | – |"]
     for summ in summaries:
         st = summ.stats()

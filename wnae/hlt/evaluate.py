@@ -22,7 +22,7 @@ from wnae.data.samples import SampleRole
 from wnae.errors import ConfigError, DataError
 from wnae.evaluate.evaluation import WORKING_POINTS_FILE, sample_weights
 from wnae.evaluate.metrics import purity
-from wnae.evaluate.rates import WorkingPoint, binomial_interval
+from wnae.evaluate.rates import WorkingPoint, binomial_interval, threshold_for_rate
 from wnae.evaluate.scores import SampleScores, Scorer, load_scorer, score_samples
 from wnae.hlt.config import HltEvaluateConfig
 from wnae.hlt.two_level import TwoLevelTrigger
@@ -92,6 +92,7 @@ class SignalTwoLevel:
     seed_efficiency: float
     raw_l1: dict[str, tuple[float, float]] = field(default_factory=dict)
     efficiency_at: dict[float, float] = field(default_factory=dict)
+    raw_l1_at: dict[float, float] = field(default_factory=dict)
     purity: dict[float, float | None] = field(default_factory=dict)
     purity_cross_section: dict[float, float | None] = field(default_factory=dict)
     curve_rate_khz: np.ndarray | None = None
@@ -106,6 +107,7 @@ class SignalTwoLevel:
             "seed_efficiency": self.seed_efficiency,
             "raw_l1": {k: {"rate_khz": r, "efficiency": e} for k, (r, e) in self.raw_l1.items()},
             "efficiency_at_rate_khz": {f"{k:g}": v for k, v in self.efficiency_at.items()},
+            "raw_l1_efficiency_at_rate_khz": {f"{k:g}": v for k, v in self.raw_l1_at.items()},
             "purity_equal_at_rate_khz": {f"{k:g}": v for k, v in self.purity.items()},
             "purity_cross_section_at_rate_khz": {f"{k:g}": v for k, v in self.purity_cross_section.items()},
         }
@@ -200,6 +202,9 @@ def two_level_from_scores(l1: SampleScores, hlt: SampleScores, seed: L1Seed, cfg
                                  trigger.working_point(r, confidence_level=cfg.confidence_level)
                                  for r in evaluation.rate_points}
     point_thresholds = {r: p.threshold for r, p in evaluation.rate_point_wps.items()}
+    # the L1 run alone at the same rates (its own threshold for each), the reference the HLT must beat
+    l1_thresholds = {r: threshold_for_rate(trigger.l1_curve, r, confidence_level=cfg.confidence_level).threshold
+                     for r in evaluation.rate_points}
     for name, s1 in l1.samples.items():
         if s1.role not in TWO_LEVEL_ROLES or s1.n_scored == 0:
             continue
@@ -226,6 +231,7 @@ def two_level_from_scores(l1: SampleScores, hlt: SampleScores, seed: L1Seed, cfg
                 curve = purities(weights, thresholds)
                 setattr(result, f"{key}_curve", np.array([np.nan if v is None else v for v in curve]))
         result.efficiency_at = {r: float(trigger.efficiency(a, s, n_gen, t)) for r, t in point_thresholds.items()}
+        result.raw_l1_at = {r: float(np.count_nonzero(a > t) / n_gen) for r, t in l1_thresholds.items()}
         evaluation.signals[name] = result
     return evaluation
 

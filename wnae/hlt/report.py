@@ -65,6 +65,10 @@ def report_markdown(ev: TwoLevelEvaluation) -> str:
         cells = [f"{s.efficiency_at[r]:.4f} / {_fmt(s.purity.get(r))} / {_fmt(s.purity_cross_section.get(r))}"
                  for r in points]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "The L1 run alone at the same rates (its own threshold for each):", "",
+              "| sample | " + " | ".join(f"{r:g} kHz" for r in points) + " |", "|---|" + "---:|" * len(points)]
+    for name, s in ev.signals.items():
+        lines.append(f"| {name} | " + " | ".join(f"{s.raw_l1_at[r]:.4f}" for r in points) + " |")
     lines += ["", "Plots: `plots/efficiency_vs_rate`, `plots/purity_vs_rate`, `plots/latent_tsne`, `plots/hlt_scores`.", ""]
     return "\n".join(lines)
 
