@@ -64,7 +64,7 @@ hlt-train: $(VENV)/.installed  ## train the HLT Linformer over PF candidates (HL
 hlt-evaluate: $(VENV)/.installed  ## two-level trigger: the latest L1 run's Medium seed (or L1_RUN=) + HLT_RUN at 1 kHz
 	$(WNAE) hlt evaluate $(HLT_RUN) $(if $(L1_RUN),--l1-run $(L1_RUN))
 
-hlt-compare: $(VENV)/.installed  ## Linformer vs DeepSets vs PF MLP vs L1-object MLP, 3 seeds each, behind the same seed (~50 min)
+hlt-compare: $(VENV)/.installed  ## Linformer vs DeepSets vs PF MLP vs L1-object MLP, 3 seeds each, behind the same seed (~50 min; L1_RUN=)
 	$(WNAE) hlt compare $(if $(L1_RUN),--l1-run $(L1_RUN))
 
 clean:  ## remove generated data, runs, scans and HLS projects (keeps .venv)
