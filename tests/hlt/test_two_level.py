@@ -57,7 +57,7 @@ def test_weighted_rates_equal_seed_rate_times_weighted_fraction() -> None:
 def test_rate_scan_descends_from_the_seed_rate() -> None:
     l1, hlt = _zb()
     trig = TwoLevelTrigger(l1, hlt, R0, 10.0)
-    thresholds, rates = trig.rate_scan(40)
+    _, rates = trig.rate_scan(40)
     assert np.all(np.diff(rates) <= 0)
     assert rates[0] == pytest.approx(trig.l1_rate_khz, rel=1e-3)
     assert rates[-1] == pytest.approx(R0 / 12_000, rel=0.05)  # one seeded event's worth

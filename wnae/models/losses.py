@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "emd_loss",
     "contrastive_classification_loss",
+    "emd_loss",
     "info_nce_loss",
     "kl_divergence",
     "nae_loss",
