@@ -89,6 +89,15 @@ def test_refusals() -> None:
         seeded_scores(l1, hlt[:-1], 10.0)
 
 
+def _infos(n_qcd: int, n_signal: int, n_signal_generated: int) -> dict[str, SampleInfo]:
+    """6,000 zero-bias events, one SM test sample (σ = 10⁶ pb) and one signal (σ = 1 pb)."""
+    return {
+        "zero_bias": SampleInfo("zero_bias", SampleRole.ZERO_BIAS, -1, "zb.h5", 6_000, 6_000),
+        "qcd": SampleInfo("qcd", SampleRole.BACKGROUND, 1, "qcd.h5", n_qcd, n_qcd, 1e6),
+        "sig": SampleInfo("sig", SampleRole.SIGNAL, -1, "sig.h5", n_signal, n_signal_generated, 1.0),
+    }
+
+
 def _scores(run: str, values: dict[str, np.ndarray], infos: dict[str, SampleInfo]) -> SampleScores:
     out = SampleScores(run)
     for name, v in values.items():
@@ -98,11 +107,7 @@ def _scores(run: str, values: dict[str, np.ndarray], infos: dict[str, SampleInfo
 
 def test_two_level_from_scores_efficiency_and_purity() -> None:
     rng = np.random.default_rng(7)
-    infos = {
-        "zero_bias": SampleInfo("zero_bias", SampleRole.ZERO_BIAS, -1, "zb.h5", 6_000, 6_000),
-        "qcd": SampleInfo("qcd", SampleRole.BACKGROUND, 1, "qcd.h5", 1_000, 1_000, 1e6),
-        "sig": SampleInfo("sig", SampleRole.SIGNAL, -1, "sig.h5", 400, 800, 1.0),
-    }
+    infos = _infos(n_qcd=1_000, n_signal=400, n_signal_generated=800)
     zb_l1 = np.r_[rng.uniform(0, 10, 5_400), rng.uniform(11, 20, 600)]
     zb_hlt = rng.uniform(0, 1, 6_000)
     qcd_l1, qcd_hlt = np.r_[np.full(900, 1.0), np.full(100, 15.0)], np.r_[np.zeros(900), np.linspace(0, 1, 100)]
@@ -145,11 +150,7 @@ def test_config_refusals() -> None:
 def test_raw_l1_reference_at_the_same_rate() -> None:
     """The L1 run alone at the HLT rate: its own threshold for that rate on the same zero bias."""
     rng = np.random.default_rng(9)
-    infos = {
-        "zero_bias": SampleInfo("zero_bias", SampleRole.ZERO_BIAS, -1, "zb.h5", 6_000, 6_000),
-        "qcd": SampleInfo("qcd", SampleRole.BACKGROUND, 1, "qcd.h5", 100, 100, 1e6),
-        "sig": SampleInfo("sig", SampleRole.SIGNAL, -1, "sig.h5", 100, 100, 1.0),
-    }
+    infos = _infos(n_qcd=100, n_signal=100, n_signal_generated=100)
     zb_l1 = rng.permutation(6_000).astype(float)  # distinct L1 scores 0 … 5999
     l1 = _scores("l1", {"zero_bias": zb_l1, "qcd": np.zeros(100), "sig": np.linspace(5_000, 6_500, 100)}, infos)
     hlt = _scores("hlt", {"zero_bias": rng.uniform(size=6_000), "qcd": np.zeros(100), "sig": np.ones(100)}, infos)

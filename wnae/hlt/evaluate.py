@@ -158,10 +158,9 @@ class TwoLevelEvaluation:
         return sorted((r for r in points if 0 < r < seed_rate), reverse=True)
 
 
-def _purity_at(trigger: TwoLevelTrigger, sig_l1: np.ndarray, sig_hlt: np.ndarray, threshold: float,
-               sm: list[tuple[np.ndarray, np.ndarray]], w_sig: float, w_sm: np.ndarray) -> float | None:
-    n_b = np.array([trigger.n_passing(a, s, threshold) for a, s in sm])
-    return purity(trigger.n_passing(sig_l1, sig_hlt, threshold), n_b, signal_weight=w_sig, background_weight=w_sm)
+def _purities(n_signal: np.ndarray, n_sm: np.ndarray, w_signal: float, w_sm: np.ndarray) -> list[float | None]:
+    """S/B at each threshold from the signal's counts (n,) and the SM samples' counts (n_sm, n)."""
+    return [purity(k, n_sm[:, j], signal_weight=w_signal, background_weight=w_sm) for j, k in enumerate(n_signal)]
 
 
 def two_level_from_scores(l1: SampleScores, hlt: SampleScores, seed: L1Seed, cfg: HltEvaluateConfig, *,
@@ -205,6 +204,10 @@ def two_level_from_scores(l1: SampleScores, hlt: SampleScores, seed: L1Seed, cfg
     # the L1 run alone at the same rates (its own threshold for each), the reference the HLT must beat
     l1_thresholds = {r: threshold_for_rate(trigger.l1_curve, r, confidence_level=cfg.confidence_level).threshold
                      for r in evaluation.rate_points}
+    point_t = np.array(list(point_thresholds.values()), float)
+    # SM test events behind the seed above each threshold, (n_sm, n_thresholds): the same for every signal
+    sm_at_points = np.array([trigger.n_passing(a, s, point_t) for a, s in sm]).reshape(len(sm), -1)
+    sm_along_curve = np.array([trigger.n_passing(a, s, thresholds) for a, s in sm]).reshape(len(sm), -1)
     for name, s1 in l1.samples.items():
         if s1.role not in TWO_LEVEL_ROLES or s1.n_scored == 0:
             continue
@@ -218,18 +221,14 @@ def two_level_from_scores(l1: SampleScores, hlt: SampleScores, seed: L1Seed, cfg
                          for wp_name, t in seed.working_points.items()}
         result.curve_rate_khz, result.curve_efficiency = rates, trigger.efficiency(a, s, n_gen, thresholds)
 
-        def purities(weights: dict[str, float] | None, at, name=name, a=a, s=s):  # noqa: ANN001, ANN202
-            if weights is None:
-                return None
-            w_sm = np.array([weights[n] for n in sm_names])
-            return [_purity_at(trigger, a, s, t, sm, weights[name], w_sm) for t in at]
-
         for key, weights in (("purity", w_eq), ("purity_cross_section", w_xs)):
-            at_points = purities(weights, point_thresholds.values())
-            if at_points is not None:
-                setattr(result, key, dict(zip(point_thresholds, at_points, strict=True)))
-                curve = purities(weights, thresholds)
-                setattr(result, f"{key}_curve", np.array([np.nan if v is None else v for v in curve]))
+            if weights is None:
+                continue
+            w_sm = np.array([weights[n] for n in sm_names])
+            at_points = _purities(trigger.n_passing(a, s, point_t), sm_at_points, weights[name], w_sm)
+            setattr(result, key, dict(zip(point_thresholds, at_points, strict=True)))
+            curve = _purities(trigger.n_passing(a, s, thresholds), sm_along_curve, weights[name], w_sm)
+            setattr(result, f"{key}_curve", np.array([np.nan if v is None else v for v in curve]))
         result.efficiency_at = {r: float(trigger.efficiency(a, s, n_gen, t)) for r, t in point_thresholds.items()}
         result.raw_l1_at = {r: float(np.count_nonzero(a > t) / n_gen) for r, t in l1_thresholds.items()}
         evaluation.signals[name] = result

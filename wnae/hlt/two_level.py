@@ -152,10 +152,11 @@ class TwoLevelTrigger:
         if n_generated <= 0:
             msg = f"n_generated must be positive, got {n_generated}"
             raise DataError(msg)
-        s = np.sort(seeded_scores(l1_scores, hlt_scores, self.l1_threshold))
-        t = np.asarray(thresholds, float)
-        return (len(s) - np.searchsorted(s, t, side="right")) / float(n_generated)
+        return self.n_passing(l1_scores, hlt_scores, thresholds) / float(n_generated)
 
-    def n_passing(self, l1_scores: np.ndarray, hlt_scores: np.ndarray, threshold: float) -> int:
-        """Events passing the seed and HLT score > ``threshold`` (a count)."""
-        return int(np.count_nonzero(seeded_scores(l1_scores, hlt_scores, self.l1_threshold) > threshold))
+    def n_passing(self, l1_scores: np.ndarray, hlt_scores: np.ndarray,
+                  thresholds: float | np.ndarray) -> int | np.ndarray:
+        """Events passing the seed and HLT score > each threshold (a count, or counts for an array)."""
+        s = np.sort(seeded_scores(l1_scores, hlt_scores, self.l1_threshold))
+        n = len(s) - np.searchsorted(s, np.asarray(thresholds, float), side="right")
+        return int(n) if np.ndim(thresholds) == 0 else n
