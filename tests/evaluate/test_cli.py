@@ -52,6 +52,11 @@ def test_evaluate_one_run_end_to_end(tmp_path, data_dir, fast_config, fake_model
         assert sig["auc"] > 0.8  # harder pT spectrum, score = ΣpT
         assert sig["n_generated"] == 120
         assert sig["efficiency"]["Loose"]["value"] <= 0.5  # S0 = 2 × stored events
+        assert sig["auc_zero_bias"] > 0.8  # the toy zero bias is SM-like too
+        for e in sig["efficiency"].values():  # every efficiency with its Clopper–Pearson interval
+            assert e["low"] <= e["value"] <= e["high"]
+        zb_tpr = sig["tpr_at_zero_bias_fpr"]
+        assert zb_tpr["tpr"] is None or zb_tpr["tpr_low"] <= zb_tpr["tpr"] <= zb_tpr["tpr_high"]
     plots = run / "evaluation" / "plots"
     for stem in ("scores", "rate_vs_threshold", "efficiency_vs_rate", "roc", "latent_pca", "latent_tsne", "loss"):
         for ext in ("png", "pdf"):
@@ -61,6 +66,10 @@ def test_evaluate_one_run_end_to_end(tmp_path, data_dir, fast_config, fake_model
     report = (run / "report.md").read_text()
     assert "evaluation/plots/roc.png" in report
     assert "| Loose | 4000 |" in report
+    assert "AUC (ZB)" in report
+    assert "Clopper–Pearson intervals at 68.27 % CL" in report
+    loose = metrics["signals"]["sig_a"]["efficiency"]["Loose"]
+    assert f"{100 * loose['value']:.3g} [{100 * loose['low']:.3g}, {100 * loose['high']:.3g}]" in report
     assert "## wnae-1 (wnae)" in out
     assert "| sig_a |" in out
     assert "n/a*" in out  # 400 SM test events cannot reach FPR 1e-5
@@ -87,6 +96,8 @@ def test_latest_run_and_comparison(tmp_path, data_dir, fast_config, fake_models,
     a, v = doc["signals"]["sig_a"]["ae-1"], doc["signals"]["sig_a"]["vae-1"]
     assert a["auc"] == pytest.approx(v["auc"])
     assert a["efficiency"] == pytest.approx(v["efficiency"])
+    assert a["auc_zero_bias"] == pytest.approx(v["auc_zero_bias"])
+    assert a["efficiency_interval"]["Medium"][0] <= a["efficiency"]["Medium"] <= a["efficiency_interval"]["Medium"][1]
     assert doc["best"]["sig_a"]["auc"] == []  # a tie picks nobody
     ta = doc["runs"][0]["working_points"]["Medium"]["threshold"]
     assert doc["runs"][1]["working_points"]["Medium"]["threshold"] == pytest.approx(2 * ta)

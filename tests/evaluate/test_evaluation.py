@@ -93,3 +93,35 @@ def test_comparison_marks_the_better_run():
     assert "| sig | hand (wnae) | **" in table
     assert "| sig | worse (ae) | 0." in table
     assert comparison_doc([good, good])["best"]["sig"]["auc"] == []  # a tie picks nobody
+
+
+def test_efficiency_intervals_and_auc_vs_zero_bias():
+    from scipy.stats import beta
+
+    ev = evaluate_scores(hand_built(), config(confidence_level=0.95))
+    sig = ev.signals["sig"]
+    eff, lo, hi = sig.efficiency["A"]  # 3 of S0 = 12 above 989.5
+    assert eff == pytest.approx(3 / 12)
+    assert lo == pytest.approx(beta.ppf(0.025, 3, 10))
+    assert hi == pytest.approx(beta.ppf(0.975, 4, 9))
+    # vs the 1000 ZB scores 0..999: signal 1, 2, 3, 990, 995 beat 1, 2, 3, 990, 995 of them (+ ½ a tie), 2000 all
+    assert sig.auc_zero_bias == pytest.approx((1.5 + 2.5 + 3.5 + 990.5 + 995.5 + 1000) / 6000)
+    doc = ev.to_dict()["signals"]["sig"]
+    assert doc["auc_zero_bias"] == pytest.approx(sig.auc_zero_bias)
+    assert doc["efficiency"]["A"] == pytest.approx({"value": 0.25, "low": lo, "high": hi, "n_above": 3})
+    assert doc["tpr_at_zero_bias_fpr"]["confidence_level"] == 0.95
+
+
+def test_auc_vs_zero_bias_uses_the_weighted_mixture():
+    s = hand_built()
+    del s.samples["zb"]
+    # unbiased part: scores 0..999 with 90 % of the crossings; a hard slice: scores 500..1499 with 10 %
+    for name, scores, share in (("zb", np.arange(1000.0), 0.9), ("slice", np.arange(500.0, 1500.0), 0.1)):
+        info = SampleInfo(name, SampleRole.ZERO_BIAS, -1, f"{name}.h5", 1000, 1000, None, zb_weight=share / 1000)
+        s.samples[name] = ScoreSet(info, scores, 1000, 1000.0)
+    s.samples["sig"].scores = np.full(6, 1000.5)  # above every unbiased event and 501 of the slice's
+    ev = evaluate_scores(s, config())
+    assert ev.curve.weighted
+    assert ev.signals["sig"].auc_zero_bias == pytest.approx(0.9 + 0.1 * 501 / 1000)
+    unweighted = evaluate_scores(s, config(weighted_zero_bias=False))  # the unbiased sample alone
+    assert unweighted.signals["sig"].auc_zero_bias == pytest.approx(1.0)

@@ -2,6 +2,8 @@
 
 All runs are evaluated with the same :class:`~wnae.evaluate.config.EvaluateConfig`, so the working
 points share names and target rates (each run has its own thresholds, since score scales differ).
+Each efficiency comes with its Clopper–Pearson interval; each AUC is given against the SM test sample
+and against the zero bias.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from wnae._io import atomic_path, ensure_dir, write_json_atomic
 from wnae.errors import ConfigError
+from wnae.evaluate.report import format_interval
 
 if TYPE_CHECKING:
     from wnae.evaluate.evaluation import RunEvaluation
@@ -34,8 +37,10 @@ def _winners(values: dict[str, float | None]) -> list[str]:
 
 
 def comparison_doc(evaluations: Sequence[RunEvaluation]) -> dict[str, Any]:
-    """JSON-ready comparison: per signal and run AUC, TPR at FPR, efficiency at each WP; the best runs.
+    """JSON-ready comparison: per signal and run AUC (vs SM test and vs zero bias), TPR at FPR and
+    efficiency at each WP with their intervals; the best runs.
 
+    ``efficiency[wp]`` is the value and ``efficiency_interval[wp]`` its ``[low, high]``;
     ``best[signal][metric]`` lists the run(s) with the highest value (empty when all tie).
     """
     if not evaluations:
@@ -49,6 +54,7 @@ def comparison_doc(evaluations: Sequence[RunEvaluation]) -> dict[str, Any]:
                                                "resolved": wp.resolved} for wp in e.working_points}}
                  for e in evaluations],
         "working_points_khz": dict(wps),
+        "confidence_level": evaluations[0].config.confidence_level,
         "signals": {},
         "best": {},
     }
@@ -60,13 +66,17 @@ def comparison_doc(evaluations: Sequence[RunEvaluation]) -> dict[str, Any]:
                 continue
             per_run[e.run_name] = {
                 "auc": s.roc.auc,
+                "auc_zero_bias": s.auc_zero_bias,
                 "tpr_at_fpr": s.tpr_at_fpr.tpr,
+                "tpr_at_fpr_interval": [s.tpr_at_fpr.tpr_low, s.tpr_at_fpr.tpr_high],
                 "efficiency": {name: s.efficiency[name][0] for name, _ in wps if name in s.efficiency},
+                "efficiency_interval": {name: list(s.efficiency[name][1:]) for name, _ in wps if name in s.efficiency},
             }
         doc["signals"][sig] = per_run
         best: dict[str, list[str]] = {}
         if per_run:
             best["auc"] = _winners({r: v["auc"] for r, v in per_run.items()})
+            best["auc_zero_bias"] = _winners({r: v["auc_zero_bias"] for r, v in per_run.items()})
             for name, _ in wps:
                 best[f"efficiency_{name}"] = _winners({r: v["efficiency"].get(name) for r, v in per_run.items()})
         doc["best"][sig] = best
@@ -74,26 +84,29 @@ def comparison_doc(evaluations: Sequence[RunEvaluation]) -> dict[str, Any]:
 
 
 def format_comparison(evaluations: Sequence[RunEvaluation]) -> str:
-    """Markdown table: one row per signal and run, winners in bold."""
+    """Markdown table: one row per signal and run, winners in bold; efficiencies with their intervals."""
     doc = comparison_doc(evaluations)
     wps = list(doc["working_points_khz"].items())
     models = {e.run_name: _label(e) for e in evaluations}
-    head = ["signal", "run (model)", "AUC"] + [f"ε {n} {r:g} kHz (%)" for n, r in wps]
+    head = ["signal", "run (model)", "AUC", "AUC (ZB)"] + [f"ε {n} {r:g} kHz (%)" for n, r in wps]
     lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
     for sig, per_run in doc["signals"].items():
         best = doc["best"][sig]
         for run, v in per_run.items():
-            auc = f"{v['auc']:.3f}"
-            if run in best.get("auc", []):
-                auc = f"**{auc}**"
-            cells = [sig, models[run], auc]
+            cells = [sig, models[run]]
+            for key in ("auc", "auc_zero_bias"):
+                text = "–" if v[key] is None else f"{v[key]:.3f}"
+                cells.append(f"**{text}**" if run in best.get(key, []) else text)
             for name, _ in wps:
                 eff = v["efficiency"].get(name)
-                text = "–" if eff is None else f"{100 * eff:.3g}"
+                low, high = v["efficiency_interval"].get(name, (None, None))
+                text = format_interval(eff, low, high, scale=100)
                 if run in best.get(f"efficiency_{name}", []):
                     text = f"**{text}**"
                 cells.append(text)
             lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", f"ε with its Clopper–Pearson interval at {100 * doc['confidence_level']:.4g} % CL; "
+                  "AUC (ZB): against the zero bias the rates are calibrated on."]
     unresolved = sorted({wp.name for e in evaluations for wp in e.working_points if not wp.resolved})
     if unresolved:
         lines += ["", f"Working points not resolved by the zero-bias statistics: {', '.join(unresolved)} "

@@ -1,5 +1,9 @@
 """One run evaluated: working points on zero bias, signal efficiency at each, ROC/AUC, S/B.
 
+Every signal efficiency (at each working point, the TPR at the target FPR) carries its
+Clopper–Pearson interval at ``EvaluateConfig.confidence_level``; each signal has its AUC against the
+SM test sample and against the zero bias (weighted as the rates are).
+
 :func:`evaluate_scores` does the physics on scores already computed (no model, no files), and
 :func:`write_evaluation` writes ``working_points.json`` (read by the firmware step), the metrics,
 the plots and ``report.md`` into the run directory.
@@ -20,7 +24,7 @@ from wnae.data.samples import SampleRole
 from wnae.data.zero_bias import ZeroBiasMixture
 from wnae.errors import DataError
 from wnae.evaluate.config import EvaluateConfig
-from wnae.evaluate.metrics import Roc, TprAtFpr, purity, roc, tpr_at_fpr, tpr_at_zero_bias_fpr
+from wnae.evaluate.metrics import Roc, TprAtFpr, auc, purity, roc, tpr_at_fpr, tpr_at_zero_bias_fpr
 from wnae.evaluate.rates import RateCurve, WorkingPoint, efficiency_at_threshold, threshold_for_rate
 from wnae.evaluate.scores import SampleScores
 
@@ -48,11 +52,14 @@ class SignalResult:
         name: signal sample.
         n_events: stored (pre-selected) events.
         n_generated: :math:`S_0`, events before pre-selection.
-        roc: ROC against the SM test sample (stored events).
-        tpr_at_fpr: TPR at the target FPR on the SM test sample.
-        tpr_at_zb_fpr: TPR at the target FPR measured on the (weighted) zero bias.
-        efficiency: WP name → (ε, low, high), :math:`\\varepsilon_S = N_S(s>t)/S_0`.
+        roc: ROC against the SM test sample (stored events); ``roc.auc`` is the AUC vs SM test.
+        tpr_at_fpr: TPR at the target FPR on the SM test sample, with its interval.
+        tpr_at_zb_fpr: TPR at the target FPR measured on the (weighted) zero bias, with its interval.
+        efficiency: WP name → (ε, low, high), :math:`\\varepsilon_S = N_S(s>t)/S_0` and its
+            Clopper–Pearson interval (:math:`N_S(s>t)` of :math:`S_0`).
         purity: WP name → S/B (None when no SM test event passes).
+        auc_zero_bias: AUC against the zero bias the rates are calibrated on (the weighted mixture
+            with its weights, or the unbiased sample), :func:`~wnae.evaluate.metrics.auc`.
     """
 
     name: str
@@ -63,15 +70,18 @@ class SignalResult:
     tpr_at_zb_fpr: TprAtFpr | None = None
     efficiency: dict[str, tuple[float, float, float]] = field(default_factory=dict)
     purity: dict[str, float | None] = field(default_factory=dict)
+    auc_zero_bias: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "n_events": self.n_events,
             "n_generated": self.n_generated,
             "auc": self.roc.auc,
+            "auc_zero_bias": self.auc_zero_bias,
             "tpr_at_fpr": self.tpr_at_fpr.to_dict(),
             "tpr_at_zero_bias_fpr": None if self.tpr_at_zb_fpr is None else self.tpr_at_zb_fpr.to_dict(),
-            "efficiency": {k: {"value": v[0], "low": v[1], "high": v[2]} for k, v in self.efficiency.items()},
+            "efficiency": {k: {"value": v[0], "low": v[1], "high": v[2], "n_above": round(v[0] * self.n_generated)}
+                           for k, v in self.efficiency.items()},
             "purity_s_over_b": self.purity,
         }
 
@@ -179,9 +189,12 @@ def evaluate_scores(scores: SampleScores, config: EvaluateConfig, *, model: str 
             logger.warning("signal '%s' has no events; skipped", sig.name)
             continue
         curve_roc = roc(sm_all, sig.scores)
+        cl = config.confidence_level
         result = SignalResult(sig.name, sig.n_scored, int(sig.info.n_generated), curve_roc,
-                              tpr_at_fpr(curve_roc, config.target_fpr),
-                              tpr_at_zero_bias_fpr(curve, sig.scores, config.target_fpr))
+                              tpr_at_fpr(curve_roc, config.target_fpr, cl),
+                              tpr_at_zero_bias_fpr(curve, sig.scores, config.target_fpr, cl))
+        result.auc_zero_bias = auc(mixture.scores, sig.scores,
+                                   background_weights=mixture.weights if mixture.weighted else None)
         for wp in wps:
             result.efficiency[wp.name] = efficiency_at_threshold(
                 sig.scores, wp.threshold, int(sig.info.n_generated), config.confidence_level)

@@ -150,7 +150,7 @@ def plot_rate_vs_threshold(evaluation: RunEvaluation, out_dir: Path, formats: Se
 
 
 def plot_efficiency_vs_rate(evaluation: RunEvaluation, out_dir: Path, formats: Sequence[str]) -> list[Path]:
-    """Signal efficiency :math:`S(t)/S_0` vs rate for every signal; working-point rates marked."""
+    """Signal efficiency :math:`S(t)/S_0` vs rate for every signal; working points with their intervals."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for sig in evaluation.scores.signals:
         if len(sig.scores) == 0:
@@ -160,8 +160,10 @@ def plot_efficiency_vs_rate(evaluation: RunEvaluation, out_dir: Path, formats: S
         result = evaluation.signals.get(sig.name)
         if result is not None:  # the working points themselves (also those extrapolated below 1 ZB event)
             wp_rate = [wp.target_rate_khz for wp in evaluation.working_points]
-            wp_eff = [result.efficiency[wp.name][0] for wp in evaluation.working_points]
-            ax.plot(wp_rate, wp_eff, "o", color=line.get_color(), markersize=4)
+            eff, low, high = (np.array([result.efficiency[wp.name][i] for wp in evaluation.working_points])
+                              for i in range(3))
+            ax.errorbar(wp_rate, eff, yerr=[eff - low, high - eff], fmt="o", color=line.get_color(), markersize=4,
+                        capsize=2)  # Clopper–Pearson
     _mark_wp_rates(ax, evaluation)
     floor_curve = evaluation.curve_unbiased or evaluation.curve
     ax.axvline(floor_curve.rate_per_event_khz, color="grey", linestyle=":",

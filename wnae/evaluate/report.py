@@ -11,13 +11,29 @@ from wnae._io import atomic_path
 if TYPE_CHECKING:
     from wnae.evaluate.evaluation import RunEvaluation
 
-__all__ = ["format_summary", "format_working_points", "write_report"]
+__all__ = ["format_interval", "format_signals", "format_summary", "format_working_points", "write_report"]
 
 REPORT_FILE = "report.md"
 
 
 def _fmt(value: float | None, spec: str = ".3g") -> str:
     return "–" if value is None else format(value, spec)
+
+
+def format_interval(value: float | None, low: float | None, high: float | None, spec: str = ".3g",
+                    scale: float = 1.0) -> str:
+    """``"13.1 [12.5, 13.7]"``: a value and its interval, each times ``scale`` (``"–"`` without a value).
+
+    Example:
+        >>> format_interval(0.131, 0.125, 0.137, scale=100)
+        '13.1 [12.5, 13.7]'
+    """
+    if value is None:
+        return "–"
+    text = format(scale * value, spec)
+    if low is None or high is None:
+        return text
+    return f"{text} [{format(scale * low, spec)}, {format(scale * high, spec)}]"
 
 
 def format_working_points(evaluation: RunEvaluation) -> str:
@@ -38,19 +54,25 @@ def format_working_points(evaluation: RunEvaluation) -> str:
 
 
 def format_signals(evaluation: RunEvaluation) -> str:
-    """Markdown table per signal: AUC, TPR at the target FPR, efficiency and S/B at each WP."""
+    """Markdown table per signal: AUC vs SM test and vs zero bias, TPR at the target FPR and efficiency
+    at each WP with their Clopper–Pearson intervals, S/B at each WP."""
     wps = [wp.name for wp in evaluation.working_points]
-    head = ["signal", "AUC", f"TPR@FPR={evaluation.config.target_fpr:.0e} (SM test)",
-            f"TPR@FPR={evaluation.config.target_fpr:.0e} (ZB)"]
+    fpr = f"{evaluation.config.target_fpr:.0e}"
+    head = ["signal", "AUC (SM test)", "AUC (ZB)", f"TPR@FPR={fpr} (SM test)", f"TPR@FPR={fpr} (ZB)"]
     head += [f"ε {w} (%)" for w in wps] + [f"S/B {w}" for w in wps]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
     for name, s in evaluation.signals.items():
-        tpr = _fmt(s.tpr_at_fpr.tpr, ".3f") if s.tpr_at_fpr.reachable else "n/a*"
+        t = s.tpr_at_fpr
+        tpr = format_interval(t.tpr, t.tpr_low, t.tpr_high, ".3f") if t.reachable else "n/a*"
         zb = s.tpr_at_zb_fpr
-        row = [name, f"{s.roc.auc:.3f}", tpr, _fmt(zb.tpr, ".3f") if zb is not None and zb.reachable else "n/a"]
-        row += [f"{100 * s.efficiency[w][0]:.3g}" for w in wps]
+        zb_tpr = format_interval(zb.tpr, zb.tpr_low, zb.tpr_high, ".3f") if zb is not None and zb.reachable else "n/a"
+        row = [name, f"{s.roc.auc:.3f}", _fmt(s.auc_zero_bias, ".3f"), tpr, zb_tpr]
+        row += [format_interval(*s.efficiency[w], scale=100) for w in wps]
         row += [_fmt(s.purity[w]) for w in wps]
         lines.append("| " + " | ".join(row) + " |")
+    zb_kind = "weighted zero bias" if evaluation.curve.weighted else "unbiased zero bias"
+    lines += ["", f"[low, high]: Clopper–Pearson intervals at {100 * evaluation.config.confidence_level:.4g} % CL "
+                  f"(ε: events above threshold of S0; TPR: of the stored events). AUC (ZB): against the {zb_kind}."]
     unreachable = [s.tpr_at_fpr for s in evaluation.signals.values() if not s.tpr_at_fpr.reachable]
     if unreachable:
         lines.append("")
