@@ -120,7 +120,7 @@ def test_neural_family_trains_its_critic_and_checkpoints_it():
     assert int(fam.dual.optimizer.iterations) == 5 + 1  # the warm-up, then one ascent step per training step
     assert any(not np.array_equal(b, v.numpy()) for b, v in zip(before, fam.dual.critic.trainable_variables, strict=True))
     diagnostics = fam.epoch_diagnostics(x, epoch=0)
-    assert set(diagnostics) == {"neural_w_rel_error", "neural_grad_cosine"}
+    assert {"neural_w_rel_error", "neural_grad_cosine", "w_neural", "w_exact"} <= set(diagnostics)
     assert diagnostics["neural_w_rel_error"] <= 1e-4  # a lower bound on the exact W
     assert fam.describe() == {"objective": "wnae", "distance": "neural"}
 

@@ -75,6 +75,11 @@ class MagnitudePruner:
     def active(self) -> bool:
         return bool(self.layers)
 
+    def at_target(self, epoch: int) -> bool:
+        """Whether, after epoch ``epoch`` (0-based), every pruned layer has its final sparsity (or has stopped training)."""
+        done = epoch + 1
+        return all(done - p.first_epoch >= self.cfg.end or done >= p.last_epoch for p in self.layers)
+
     def step(self, epoch: int, step: int) -> None:
         """Prune after optimizer step ``step`` (0-based, within ``epoch``) the layers training in ``epoch``."""
         for p in self.layers:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["ReplayBuffer", "langevin_chain"]
+__all__ = ["ReplayBuffer", "langevin_chain", "sample_chain"]
 
 
 class ReplayBuffer:
@@ -95,6 +95,20 @@ class ReplayBuffer:
         self.samples = samples.astype(np.float32)
 
 
+def _mh_log_accept(x, y, e_x, e_y, g_x, g_y, step_size: float, temperature: float):  # noqa: ANN001, ANN202
+    """log α of a MALA proposal x → y for the target ∝ exp(−E/T) (clipping ignored).
+
+    The proposal is y = x − ε∇E(x)/T + σξ with σ² = 2ε (the step size the noise implies), so
+    q(y|x) ∝ exp(−‖y − x + ε∇E(x)/T‖² / 4ε) and
+    log α = −(E(y) − E(x))/T − (‖x − y + ε∇E(y)/T‖² − ‖y − x + ε∇E(x)/T‖²) / 4ε.
+    """
+    import tensorflow as tf
+
+    forward = tf.reduce_sum(tf.square(y - x + step_size * g_x / temperature), axis=-1)
+    backward = tf.reduce_sum(tf.square(x - y + step_size * g_y / temperature), axis=-1)
+    return -(e_y - e_x) / temperature - (backward - forward) / (4.0 * step_size)
+
+
 def langevin_chain(
     energy: Callable,
     x0,  # noqa: ANN001
@@ -106,6 +120,7 @@ def langevin_chain(
     bound: float,
     seed: int | None = None,
     generator=None,  # noqa: ANN001
+    metropolis: bool = False,
 ):  # noqa: ANN201
     """Run ``steps`` Langevin updates from ``x0``; returns the end points (differentiable).
 
@@ -117,18 +132,116 @@ def langevin_chain(
         generator: a :class:`tf.random.Generator` for the noise ξ: a checkpointed generator makes
             the chain continue the same random stream after ``--resume`` (``tf.random.normal``
             with a global seed restarts it).
+        metropolis: Metropolis-adjusted Langevin (MALA): each proposal is accepted with
+            probability min(1, α) (:func:`_mh_log_accept`), so the chain samples exp(−E/T)
+            exactly at any step size, and a step into a region where the discretised drift
+            overshoots (the curvature above the explicit-Euler limit) is refused instead of
+            thrown to the bounds. Needs ``noise² = 2·step_size``. The accepted points stay
+            differentiable in the weights; the accept decision is not.
     """
     import tensorflow as tf
 
     x = tf.convert_to_tensor(x0)
     # one draw of the generator for the whole chain (one stateful op, not one per step)
-    xis = generator.normal(tf.concat([[steps], tf.shape(x)], 0), dtype=x.dtype) if generator is not None else None
-    for i in range(steps):
+    shape = tf.concat([[steps], tf.shape(x)], 0)
+    xis = generator.normal(shape, dtype=x.dtype) if generator is not None else None
+    us = None
+    if metropolis:
+        u_shape = tf.stack([steps, tf.shape(x)[0]])
+        us = generator.uniform(u_shape, dtype=x.dtype) if generator is not None else tf.random.uniform(u_shape, seed=seed)
+
+    def energy_and_grad(v):  # noqa: ANN001, ANN202
         with tf.GradientTape() as tape:
-            tape.watch(x)
-            e = tf.reduce_sum(energy(x))
-        grad = tape.gradient(e, x)
+            tape.watch(v)
+            e = energy(v)
+            total = tf.reduce_sum(e)
+        return e, tape.gradient(total, v)
+
+    e_x, grad = energy_and_grad(x)
+    for i in range(steps):
         xi = xis[i] if xis is not None else tf.random.normal(tf.shape(x), seed=seed)
-        x = x - step_size * grad / temperature + noise * xi
-        x = tf.clip_by_value(x, -bound, bound)
+        y = tf.clip_by_value(x - step_size * grad / temperature + noise * xi, -bound, bound)
+        if not metropolis:
+            x = y
+            if i + 1 < steps:
+                e_x, grad = energy_and_grad(x)
+            continue
+        e_y, g_y = energy_and_grad(y)
+        log_alpha = _mh_log_accept(x, y, e_x, e_y, grad, g_y, step_size, temperature)
+        accept = tf.math.log(us[i]) < log_alpha
+        x = tf.where(accept[:, None], y, x)
+        e_x = tf.where(accept, e_y, e_x)
+        grad = tf.where(accept[:, None], g_y, grad)
     return x
+
+
+def sample_chain(
+    energy: Callable,
+    x0: np.ndarray,
+    *,
+    steps: int,
+    step_size: float,
+    noise: float,
+    temperature: float,
+    bound: float,
+    seed: int,
+    metropolis: bool = False,
+) -> tuple[np.ndarray, float]:
+    """Run the sampler of :func:`langevin_chain` outside training (no gradient in the weights).
+
+    For diagnostics: its own seeded noise (the training's random streams are not touched, so a
+    resumed run stays bit-identical), a compiled loop whose size does not grow with ``steps``.
+
+    Returns:
+        ``(x, acceptance)``: float32 end points (n, d) and the mean acceptance rate (1 without
+        ``metropolis``).
+    """
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    n, d = np.shape(x0)
+    xis = tf.constant(rng.standard_normal((steps, n, d)).astype(np.float32))
+    logu = tf.constant(np.log(rng.uniform(size=(steps, n))).astype(np.float32))
+    run = _compiled_chain(energy, metropolis)
+    params = [tf.constant(v, tf.float32) for v in (step_size, noise, temperature, bound)]
+    x, acceptance = run(tf.constant(np.asarray(x0, np.float32)), xis, logu, *params)
+    return x.numpy(), float(acceptance)
+
+
+_COMPILED: dict[tuple[int, bool], tuple[Callable, Callable]] = {}
+
+
+def _compiled_chain(energy: Callable, metropolis: bool) -> Callable:
+    """One compiled sampler loop per energy function (the steps, noise and settings are its inputs)."""
+    key = (id(energy), metropolis)
+    if key in _COMPILED and _COMPILED[key][0] is energy:
+        return _COMPILED[key][1]
+    import tensorflow as tf
+
+    def energy_and_grad(v):  # noqa: ANN001, ANN202
+        with tf.GradientTape() as tape:
+            tape.watch(v)
+            e = energy(v)
+            total = tf.reduce_sum(e)
+        return e, tape.gradient(total, v)
+
+    @tf.function(reduce_retracing=True)
+    def run(x, xis, logu, step_size, noise, temperature, bound):  # noqa: ANN001, ANN202
+        e_x, g_x = energy_and_grad(x)
+        accepted = tf.constant(0.0)
+        steps = tf.shape(xis)[0]
+        for i in tf.range(steps):
+            y = tf.clip_by_value(x - step_size * g_x / temperature + noise * xis[i], -bound, bound)
+            e_y, g_y = energy_and_grad(y)
+            if metropolis:
+                accept = logu[i] < _mh_log_accept(x, y, e_x, e_y, g_x, g_y, step_size, temperature)
+            else:
+                accept = tf.ones_like(e_y, dtype=tf.bool)
+            accepted += tf.reduce_mean(tf.cast(accept, tf.float32))
+            x = tf.where(accept[:, None], y, x)
+            e_x = tf.where(accept, e_y, e_x)
+            g_x = tf.where(accept[:, None], g_y, g_x)
+        return x, accepted / tf.cast(steps, tf.float32)
+
+    _COMPILED[key] = (energy, run)
+    return run

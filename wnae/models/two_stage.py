@@ -156,8 +156,8 @@ class TwoStageFamily(ModelFamily):
     def epoch_diagnostics(self, features: np.ndarray, epoch: int) -> dict[str, float]:
         if self.in_extractor_stage(epoch):
             return {}
-        # the head looks at one batch of them at most: embed only that
-        return self.head.epoch_diagnostics(self.embed(features[: self.cfg.batch_size]), epoch - self.extractor_epochs)
+        # the head draws its own fixed random subset of the embedded validation events
+        return self.head.epoch_diagnostics(self.embed(features), epoch - self.extractor_epochs)
 
     def diagnostic_samples(self) -> np.ndarray | None:
         return self.head.diagnostic_samples()

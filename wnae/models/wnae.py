@@ -26,6 +26,7 @@ References:
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any, ClassVar
 
@@ -36,9 +37,9 @@ from wnae.models import losses, transport
 from wnae.models.ae import build_autoencoder
 from wnae.models.base import ModelFamily, apply_gradients
 from wnae.models.registry import register_model
-from wnae.models.sampler import ReplayBuffer, langevin_chain
+from wnae.models.sampler import ReplayBuffer, langevin_chain, sample_chain
 
-__all__ = ["AutoencoderFamily"]
+__all__ = ["AutoencoderFamily", "diagnostic_subsets"]
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class AutoencoderFamily(ModelFamily):
         import tensorflow as tf
 
         self.objective = objective
+        self.dim = dim
         if objective == "wnae" and cfg.mcmc.xla and cfg.mcmc.distance in transport.EXACT_SOLVERS:
             from wnae.errors import ModelError
 
@@ -111,7 +113,7 @@ class AutoencoderFamily(ModelFamily):
         m = self.cfg.mcmc
         return langevin_chain(
             self.energy, x0, steps=m.steps, step_size=m.resolved_step_size, noise=m.noise,
-            temperature=m.temperature, bound=m.bound, generator=self.noise,
+            temperature=m.temperature, bound=m.bound, generator=self.noise, metropolis=m.metropolis,
         )
 
     # --- the objectives
@@ -230,23 +232,77 @@ class AutoencoderFamily(ModelFamily):
         return {"objective": self.objective, **({"distance": self.cfg.mcmc.distance} if self.objective == "wnae" else {})}
 
     def epoch_diagnostics(self, features: np.ndarray, epoch: int) -> dict[str, float]:
-        """For ``distance: neural``: the estimate against the exact W on held-out data and the latest negatives.
+        """How well exp(−E/T) fits the data, measured with the exact W (see :class:`McmcDiagnosticsConfig`).
 
-        ``neural_w_rel_error``: (Ŵ − W)/W, with W by the network simplex between up to one batch of
-        ``features`` (validation events) and as many of the replay buffer's newest chain end
-        points; ``neural_grad_cosine``: cosine between the estimator's and the exact gradient of
-        W with respect to those negatives. Draws no random numbers (training continues the same).
+        ``features``: the validation events in the energy's space. Returns ``w_exact``,
+        ``w_exact_long``, ``w_floor``, their ratios ``w_ratio`` and ``w_long_ratio``, ``diag_energy_pos``
+        and ``diag_energy_neg`` (⟨E⟩ on the data subset and on the fresh negatives),
+        ``diag_energy_ratio``, ``diag_neg_std_ratio`` (negatives' spread over the data's, mean over
+        the coordinates), ``diag_neg_at_bound``, ``diag_acceptance`` (MALA), and ``selection_score``,
+        max(w_exact, w_exact_long) / w_floor (what ``keep_epoch: best_w`` minimises). With the neural
+        estimator also ``w_neural`` (its estimate on the same samples), ``neural_w_rel_error`` and
+        ``neural_grad_cosine``. Draws no random numbers from the training's streams, so training
+        continues the same (and ``--resume`` stays bit-identical).
         """
-        if self.dual is None or self.current_objective(epoch) != "wnae":
+        m = self.cfg.mcmc
+        d = m.diagnostics
+        subset = diagnostic_subsets(len(features), d.events, d.seed)
+        if subset is None:
             return {}
-        n = min(len(features), len(self.buffer.samples), self.cfg.batch_size)
-        if n < 2:
-            return {}
-        x_pos, x_neg = np.asarray(features[:n], np.float32), self.buffer.samples[:n]
-        w, exact = transport.exact_targets(x_pos, x_neg, "emd")
-        w_hat, neural = self.dual.targets(x_pos, x_neg)
-        return {"neural_w_rel_error": (w_hat - w) / w if w > 0 else 0.0,
-                "neural_grad_cosine": transport.gradient_cosine(x_neg, exact, neural)}
+        x_pos = np.asarray(features[subset[0]], np.float32)
+        x_ref = np.asarray(features[subset[1]], np.float32)
+        n = len(x_pos)
+        rng = np.random.default_rng([d.seed, epoch])
+        if len(self.buffer.samples) >= n:  # fresh chains from the persistent ones, as in training
+            x0 = self.buffer.samples[rng.choice(len(self.buffer.samples), n, replace=False)]
+        else:  # no chains yet (the warm-up): the sampler's own fresh starts
+            x0 = np.clip(rng.standard_normal((n, self.dim)), -m.bound, m.bound).astype(np.float32)
+        energy = self._diagnostic_energy()
+        chain = {"step_size": m.resolved_step_size, "noise": m.noise, "temperature": m.temperature,
+                 "bound": m.bound, "metropolis": m.metropolis}
+        x_neg, acceptance = sample_chain(energy, x0, steps=m.steps, seed=int(rng.integers(2**31)), **chain)
+        out = {"w_floor": self._floor(x_pos, x_ref), "w_exact": transport.exact_w2(x_pos, x_neg)}
+        if d.long_steps:
+            x_long, _ = sample_chain(energy, x_neg, steps=d.long_steps, seed=int(rng.integers(2**31)), **chain)
+            out["w_exact_long"] = transport.exact_w2(x_pos, x_long)
+            out["diag_energy_neg_long"] = float(np.mean(energy(x_long)))
+        floor = max(out["w_floor"], 1e-12)
+        out["w_ratio"] = out["w_exact"] / floor
+        if "w_exact_long" in out:
+            out["w_long_ratio"] = out["w_exact_long"] / floor
+        e_pos, e_neg = float(np.mean(energy(x_pos))), float(np.mean(energy(x_neg)))
+        out.update({
+            "diag_energy_pos": e_pos,
+            "diag_energy_neg": e_neg,
+            "diag_energy_ratio": e_neg / e_pos if e_pos > 0 else math.nan,
+            "diag_neg_std_ratio": negative_diagnostics(x_pos, x_neg)["neg_std_ratio"],
+            "diag_neg_at_bound": float(np.mean(np.abs(x_neg) >= m.bound)),
+        })
+        if m.metropolis:
+            out["diag_acceptance"] = acceptance
+        if self.current_objective(epoch) != "ae":
+            out["selection_score"] = max(out["w_exact"], out.get("w_exact_long", 0.0)) / floor
+        if self.dual is not None and self.current_objective(epoch) == "wnae":
+            w, exact = transport.exact_targets(x_pos, x_neg, "emd")
+            w_hat, neural = self.dual.targets(x_pos, x_neg)
+            out.update({"w_neural": w_hat, "neural_w_rel_error": (w_hat - w) / w if w > 0 else 0.0,
+                        "neural_grad_cosine": transport.gradient_cosine(x_neg, exact, neural)})
+        return out
+
+    def _diagnostic_energy(self):  # noqa: ANN202
+        """E(x) as a compiled function of any batch size (inference mode)."""
+        if "energy" not in self._steps:
+            import tensorflow as tf
+
+            self._steps["energy"] = tf.function(lambda v: self.energy(v, training=False), reduce_retracing=True)
+        return self._steps["energy"]
+
+    def _floor(self, x_pos: np.ndarray, x_ref: np.ndarray) -> float:
+        """The two-sample floor W(x_pos, x_ref), computed once per pair of subsets (they are fixed)."""
+        key = (x_pos.shape, float(x_pos.sum()), float(x_ref.sum()))
+        if getattr(self, "_floor_cache", (None,))[0] != key:
+            self._floor_cache = (key, transport.exact_w2(x_pos, x_ref))
+        return self._floor_cache[1]
 
     def checkpoint_objects(self) -> dict[str, Any]:
         return {**super().checkpoint_objects(), **(self.dual.checkpoint_objects() if self.dual is not None else {})}
@@ -272,6 +328,18 @@ class AutoencoderFamily(ModelFamily):
                 msg = "'replay_rng' must be a JSON string"
                 raise ValueError(msg)
             self.buffer.set_rng_state(str(rng))
+
+
+def diagnostic_subsets(n_rows: int, events: int, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Two disjoint random index sets of ``min(events, n_rows // 2)`` rows each (fixed by ``seed``).
+
+    ``None`` when there are fewer than 2 rows per set or ``events`` is 0.
+    """
+    n = min(events, n_rows // 2)
+    if n < 2:
+        return None
+    order = np.random.default_rng(seed).permutation(n_rows)
+    return np.sort(order[:n]), np.sort(order[n:2 * n])
 
 
 def negative_diagnostics(x_pos: np.ndarray, x_neg: np.ndarray) -> dict[str, float]:

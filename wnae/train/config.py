@@ -124,6 +124,25 @@ class CriticConfig(StrictModel):
         return self
 
 
+class McmcDiagnosticsConfig(StrictModel):
+    """Per-epoch measurement of how well the energy's Boltzmann density exp(−E/T) fits the data.
+
+    On a fixed random subset of the validation events (``events`` for W, as many again for the
+    floor; never the first rows, which the files order by process): the exact squared-Euclidean
+    W (POT's network simplex) between the data and fresh negatives (``w_exact``: the sampler run
+    from the replay buffer for the training's number of steps), the same after ``long_steps``
+    further steps (``w_exact_long``: short chains can look right while the energy is wrong),
+    and the two-sample floor (``w_floor``: two disjoint data subsets of the same size). With
+    ``keep_epoch: best_w`` (:class:`McmcConfig`) the run keeps the epoch with the lowest
+    max(w_exact, w_exact_long) once pruning has reached its target sparsity. ``events: 0``
+    switches the measurement off.
+    """
+
+    events: int = Field(1000, ge=0, description="validation events per W sample (0: no diagnostics)")
+    long_steps: int = Field(200, ge=0, le=5000, description="further sampler steps for w_exact_long")
+    seed: int = Field(12345, description="seed of the subset and of the diagnostic chains' noise")
+
+
 class McmcConfig(StrictModel):
     """Langevin sampling of negative samples (WNAE and NAE).
 
@@ -162,6 +181,10 @@ class McmcConfig(StrictModel):
     xla: bool = Field(False, description="compile the training step with XLA (jit_compile; not with an exact distance)")
     nae_gamma: float = Field(1.0, ge=0, description="NAE loss: E+ - E- + gamma * E-^2")
     pretrain_epochs: int = Field(0, ge=0, description="plain-AE epochs before the WNAE/NAE objective")
+    metropolis: bool = Field(False, description="Metropolis-adjusted Langevin (MALA): exact exp(-E/T) at any step")
+    diagnostics: McmcDiagnosticsConfig = McmcDiagnosticsConfig()
+    keep_epoch: Literal["best_w", "last"] = Field(
+        "best_w", description="the epoch the run keeps: lowest max(w_exact, w_exact_long), or the last")
 
     @property
     def resolved_step_size(self) -> float:

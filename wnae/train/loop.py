@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from wnae._io import atomic_path, write_json_atomic
+from wnae._io import atomic_dir, atomic_path, write_json_atomic
 from wnae.config import dump_config, load_config
 from wnae.data.preprocess import Normaliser, load_normaliser
 from wnae.data.samples import SM_PROCESSES
@@ -52,6 +52,41 @@ logger = logging.getLogger(__name__)
 _CHECKPOINTS_KEPT = 2
 #: The sampler diagnostic plot of energy-based runs.
 NEGATIVES_PLOT = "negatives.png"
+#: The weights of the kept epoch (``mcmc.keep_epoch: best_w``), under the checkpoint directory.
+BEST_CHECKPOINT = "best"
+
+
+def best_epoch(history: dict[str, list[float]], eligible: Any) -> int | None:
+    """The 1-based epoch with the lowest finite ``selection_score`` among ``eligible(epoch0)``; ``None`` if none.
+
+    Ties keep the earliest epoch. The score uses no signal: it is the family's fit to the
+    training data (for energy-based models, max(w_exact, w_exact_long) / w_floor).
+    """
+    scores = history.get("selection_score", [])
+    best, best_score = None, math.inf
+    for e, score in enumerate(scores):
+        if math.isfinite(score) and eligible(e) and score < best_score:
+            best, best_score = e + 1, score
+    return best
+
+
+def _save_best(networks: dict[str, Any], checkpoint_dir: Path) -> None:
+    """Write the networks' weights to ``checkpoints/best/`` atomically (a new directory renamed into place)."""
+    import tensorflow as tf
+
+    with atomic_dir(checkpoint_dir / BEST_CHECKPOINT) as tmp:
+        tf.train.Checkpoint(**networks).write(str(tmp / "weights"))
+
+
+def _restore_best(networks: dict[str, Any], checkpoint_dir: Path) -> None:
+    import tensorflow as tf
+
+    prefix = checkpoint_dir / BEST_CHECKPOINT / "weights"
+    try:
+        tf.train.Checkpoint(**networks).read(str(prefix)).assert_existing_objects_matched()
+    except (tf.errors.OpError, AssertionError, ValueError) as err:
+        msg = f"{prefix}: cannot restore the weights of the kept epoch ({err}); resume the run with --resume"
+        raise ModelError(msg) from err
 
 
 @dataclass
@@ -142,21 +177,56 @@ def _mean_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
     return {key: float(np.mean([r[key] for r in rows if key in r])) for key in rows[0]} if rows else {}
 
 
-def _plot_history(history: dict[str, list[float]], path: Path) -> None:
+#: History keys of the fit-to-data panel (exact W of the Boltzmann density's samples, and the floor).
+_W_KEYS = ("w_exact", "w_exact_long", "w_floor", "w_neural")
+#: Ratios of the negatives to the data, drawn on the third panel.
+_RATIO_KEYS = ("diag_energy_ratio", "diag_neg_std_ratio", "diag_acceptance")
+
+
+def _plot_history(history: dict[str, list[float]], path: Path, kept_epoch: int | None = None) -> None:
+    """Training and validation losses; for energy-based runs also the exact W against its floor and the
+    negatives' energy and spread ratios, with the kept epoch marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = [k for k in history if k not in ("epoch", "seconds", "events_per_second", "step_ms")]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    skip = {"epoch", "seconds", "events_per_second", "step_ms", "selection_score", "w_ratio", "w_long_ratio",
+            "diag_energy_neg_long", *_W_KEYS, *_RATIO_KEYS}
+    keys = [k for k in history if k not in skip and not k.startswith(("diag_", "neural_"))]
+    fit = [k for k in _W_KEYS if k in history]
+    ratios = [k for k in _RATIO_KEYS if k in history]
+    n_panels = 2 + bool(fit) + bool(ratios)
+    fig, axes = plt.subplots(1, n_panels, figsize=(5 * n_panels, 3.8))
+    epochs = np.arange(1, len(next(iter(history.values()))) + 1) if history else np.array([])
     for key in keys:
         ax = axes[1] if key.startswith("val_") else axes[0]
-        ax.plot(np.arange(1, len(history[key]) + 1), history[key], label=key)
-    for ax, title in zip(axes, ("training", "validation"), strict=True):
+        ax.plot(epochs, history[key], label=key)
+    for ax, title in zip(axes[:2], ("training", "validation"), strict=True):
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss / energy (normalised units)")
         ax.set_title(title)
+        ax.legend(fontsize=7)
+    panel = 2
+    if fit:
+        ax = axes[panel]
+        for key in fit:
+            ax.plot(epochs, history[key], label=key, ls="--" if key == "w_floor" else "-")
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("W, squared distance (energy space)")
+        ax.set_title("fit to held-out data (exact W)")
+        panel += 1
+    if ratios:
+        ax = axes[panel]
+        for key in ratios:
+            ax.plot(epochs, history[key], label=key)
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.set_xlabel("epoch")
+        ax.set_title("negatives / data")
+    for ax in axes[2:]:
+        if kept_epoch is not None:
+            ax.axvline(kept_epoch, color="k", lw=0.8, ls=":", label=f"kept epoch {kept_epoch}")
         ax.legend(fontsize=7)
     fig.tight_layout()
     with atomic_path(path) as tmp:
@@ -313,6 +383,7 @@ def train(
     manager = tf.train.CheckpointManager(ckpt, checkpoint_dir, max_to_keep=_CHECKPOINTS_KEPT)
     state_path = checkpoint_dir / CHECKPOINT_STATE
 
+    keep_best = cfg.mcmc.keep_epoch == "best_w"
     bar = tqdm(range(start_epoch, cfg.epochs), initial=start_epoch, total=cfg.epochs, desc=f"train {cfg.model}",
                unit="epoch", disable=None if progress is None else not progress)
     started = time.perf_counter()
@@ -348,6 +419,8 @@ def train(
             with atomic_path(state_path) as tmp, tmp.open("wb") as f:
                 np.savez(f, history=json.dumps(history), epoch=epoch + 1, **family.extra_state())
             saved = epoch + 1
+            if keep_best and best_epoch(history, pruner.at_target) == saved:
+                _save_best(family.networks, checkpoint_dir)
             bar.set_postfix(loss=f"{epoch_metrics['loss']:.4g}", ev_s=f"{epoch_metrics['events_per_second']:.0f}")
             logger.info("epoch %d/%d: %s", epoch + 1, cfg.epochs,
                         ", ".join(f"{k}={v:.4g}" for k, v in epoch_metrics.items()))
@@ -357,6 +430,11 @@ def train(
                        "(bit-identical to an uninterrupted run)", epoch + 1, kept, run_dir.name)
         raise
 
+    kept = best_epoch(history, pruner.at_target) if keep_best else None
+    if kept is not None and kept != saved:
+        _restore_best(family.networks, checkpoint_dir)
+        logger.info("keeping epoch %d of %d (lowest selection score %.3g)", kept, saved,
+                    history["selection_score"][kept - 1])
     deploy = family.deploy_model()
     save_qkeras_model(deploy, run_dir / DEPLOY_MODEL)
     overall, by_phase = throughput(history, [family.phase(e) for e in range(len(history.get("loss", [])))])
@@ -366,6 +444,8 @@ def train(
         "validation_events": source.n_validation,
         "loading": source.describe(),
         "final": {k: v[-1] for k, v in history.items() if not math.isnan(v[-1])},
+        "kept_epoch": kept or saved,
+        "kept": {k: v[(kept or saved) - 1] for k, v in history.items() if not math.isnan(v[(kept or saved) - 1])},
         "training_seconds": time.perf_counter() - started,
         "events_per_second": overall,
         "events_per_second_by_phase": by_phase,
@@ -394,7 +474,7 @@ def train(
         tmp.write_text("\n".join(lines) + "\n")
     write_json_atomic(run_dir / "metrics.json", metrics)
     if history:
-        _plot_history(history, run_dir / "loss.png")
+        _plot_history(history, run_dir / "loss.png", kept if kept is not None else None)
     negatives = family.diagnostic_samples()
     if negatives is not None:
         plot_negatives(family.sample_space(source.train_sample), negatives, run_dir / NEGATIVES_PLOT, seed=cfg.seed)
