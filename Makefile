@@ -14,7 +14,7 @@ HLT_RUN     ?= hlt_runs/linformer-s0
 L1_RUN      ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test data data-check train evaluate convert hls-csim rtl synth-report scan hlt-train hlt-evaluate hlt-compare clean
+.PHONY: help install test data data-check train evaluate convert hls-csim rtl synth-report scan hlt-train hlt-evaluate hlt-compare clean compare
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -72,3 +72,7 @@ clean:  ## remove generated data, runs, scans and HLS projects (keeps .venv)
 	find hls_projects -mindepth 1 ! -name README.md -exec rm -rf {} +
 	rm -rf runs scans hlt_runs .pytest_cache
 	find . -name __pycache__ -not -path './$(VENV)/*' -exec rm -rf {} +
+
+COMPARE     ?=
+compare: $(VENV)/.installed  ## WNAE vs VICReg-VAE over 5 seeds each: efficiency, AUC vs SM/ZB, reconstruction EMD, mean +- std (COMPARE=<yml>)
+	$(WNAE) compare $(if $(COMPARE),--config $(COMPARE))

@@ -28,6 +28,7 @@ PIPELINE: tuple[tuple[str, str, str], ...] = (
     ("generate", "generate", "generate the embedded default data set with Pythia 8 and the L1 emulation"),
     ("train", "train", "train a model (WNAE, AE, NAE, VAE, MLP encoder)"),
     ("evaluate", "evaluate", "anomaly score -> rate, signal efficiency, working points, plots"),
+    ("compare", "compare", "train configs at several seeds, evaluate every run, compare mean +- std over the seeds"),
     ("convert", "convert", "convert a trained model into an hls4ml HLS project"),
     ("csim", "csim", "compile the HLS project and compare it bit for bit with QKeras"),
     ("synth-report", "synth_report", "parse synthesis reports and check them against the L1 budget"),
