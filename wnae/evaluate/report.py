@@ -63,9 +63,9 @@ def format_signals(evaluation: RunEvaluation) -> str:
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
     for name, s in evaluation.signals.items():
         t = s.tpr_at_fpr
-        tpr = format_interval(t.tpr, t.tpr_low, t.tpr_high, ".3f") if t.reachable else "n/a*"
+        tpr = format_interval(t.tpr, t.tpr_low, t.tpr_high) if t.reachable else "n/a*"
         zb = s.tpr_at_zb_fpr
-        zb_tpr = format_interval(zb.tpr, zb.tpr_low, zb.tpr_high, ".3f") if zb is not None and zb.reachable else "n/a"
+        zb_tpr = format_interval(zb.tpr, zb.tpr_low, zb.tpr_high) if zb is not None and zb.reachable else "n/a"
         row = [name, f"{s.roc.auc:.3f}", _fmt(s.auc_zero_bias, ".3f"), tpr, zb_tpr]
         row += [format_interval(*s.efficiency[w], scale=100) for w in wps]
         row += [_fmt(s.purity[w]) for w in wps]

@@ -164,7 +164,7 @@ def aggregate_label(label: str, evaluations: Sequence[Mapping[str, Any]],
         reconstruction: each seed's :meth:`ReconstructionQuality.to_dict`, or None where it has none.
 
     Returns:
-        ``{"label", "runs", "seeds", "n_seeds", "working_points_khz", "signals": {signal: {"auc",
+        ``{"label", "runs", "n_seeds", "working_points_khz", "signals": {signal: {"auc",
         "auc_zero_bias", "tpr_at_fpr", "tpr_at_zero_bias_fpr", "efficiency": {wp: summary}}},
         "reconstruction": {"space", "n_events", "emd", "mean_squared_error"} or None}``.
     """
@@ -503,7 +503,8 @@ def run_compare(plan: ComparePlan) -> dict[str, Any]:
         quality = None
         if events is not None:
             try:
-                quality = reconstruction_quality(load_run(planned.run_dir), events).to_dict()
+                loaded = getattr(scorer, "run", None) or load_run(planned.run_dir)  # the model the scorer holds
+                quality = reconstruction_quality(loaded, events).to_dict()
             except ModelError as err:
                 logger.warning("%s: %s; its reconstruction EMD is skipped", planned.run_dir.name, err)
         recon[planned.label].append(quality)
