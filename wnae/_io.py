@@ -6,7 +6,11 @@ renamed onto it only when complete. A target that cannot be written — it is a 
 under a regular file, its directory is not writable, the disk is full — is an
 :class:`~wnae.errors.OutputError` naming the path and the reason, never a traceback, and nothing is
 left behind. Temporaries of a writer that was killed (SIGKILL cannot be cleaned up by the writer)
-are found and removed by :func:`remove_stale_temporaries`.
+are found and removed by :func:`remove_stale_temporaries`. A command's output directory made with
+:func:`output_dir` is removed again when the command fails before writing into it.
+
+JSON is written as the standard defines it: a NaN or infinite number, which JSON has no literal for
+(Python would write the non-standard ``NaN``/``Infinity``), is written as ``null`` (:func:`json_text`).
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ import contextlib
 import errno
 import json
 import logging
+import math
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +34,8 @@ __all__ = [
     "atomic_path",
     "check_output_file",
     "ensure_dir",
+    "json_text",
+    "output_dir",
     "output_error",
     "remove_stale_temporaries",
     "write_json_atomic",
@@ -78,6 +85,35 @@ def ensure_dir(path: str | Path) -> Path:
         msg = f"{path}: cannot write: permission denied"
         raise OutputError(msg)
     return path
+
+
+@contextlib.contextmanager
+def output_dir(path: str | Path) -> Iterator[Path]:
+    """Create directory ``path`` (:func:`ensure_dir`) for what the block writes; if the block fails,
+    remove the directories this call created that are still empty, so a failed command leaves no
+    empty output directory behind (what was written into them is kept).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "out" / "cmp"
+        >>> try:
+        ...     with output_dir(target):
+        ...         raise RuntimeError("failed before writing")
+        ... except RuntimeError:
+        ...     pass
+        >>> target.parent.exists()
+        False
+    """
+    path = Path(path)
+    created = [p for p in (path, *path.parents) if not p.exists()]  # the deepest first
+    out = ensure_dir(path)
+    try:
+        yield out
+    except BaseException:
+        for directory in created:
+            with contextlib.suppress(OSError):  # not empty, or gone: keep going up only while empty
+                directory.rmdir()
+        raise
 
 
 def check_output_file(path: str | Path) -> Path:
@@ -163,10 +199,34 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         os.replace(partial, path)
 
 
+def _finite_or_null(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float (NumPy's too) replaced by None, containers copied."""
+    if isinstance(obj, float):  # (NumPy's float64 is a float)
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {k: _finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite_or_null(v) for v in obj]
+    if hasattr(obj, "dtype") and getattr(obj, "shape", None) == () and obj.dtype.kind == "f":  # NumPy float32 scalar
+        return _finite_or_null(float(obj))
+    return obj
+
+
+def json_text(obj: Any) -> str:
+    """``obj`` as indented, key-sorted, standard JSON: NaN and ±inf become ``null``.
+
+    Example:
+        >>> json_text({"b": float("inf"), "a": [1.5, float("nan")]}).split()
+        ['{', '"a":', '[', '1.5,', 'null', '],', '"b":', 'null', '}']
+    """
+    return json.dumps(_finite_or_null(obj), indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
 def write_json_atomic(path: str | Path, obj: Any) -> None:
-    """Write ``obj`` as indented, key-sorted JSON, atomically."""
+    """Write ``obj`` as indented, key-sorted, standard JSON (:func:`json_text`), atomically."""
+    text = json_text(obj)
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+        tmp.write_text(text)
 
 
 def _pid_alive(pid: int) -> bool:

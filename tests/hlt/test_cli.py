@@ -120,3 +120,65 @@ def test_compare_over_seeds(tmp_path, pf_data, l1_run, capsys) -> None:
                  "--runs-dir", str(tmp_path / "hlt_runs"), "--hlt-rate-khz", str(R0 * 120 / 600 / 4),
                  "--output", str(out), "--no-timing"]) == 0
     assert (tmp_path / "hlt_runs" / "deepsets-s0" / "encoder.weights.h5").stat().st_mtime_ns == mtime
+
+
+def _one_line(err: str, command: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"wnae {command}: error: "), err
+    return lines[0]
+
+
+def test_train_refuses_to_replace_a_finished_run(tmp_path, pf_data, capsys):
+    """Training again under the same (default) name keeps the finished run and its two_level/ results;
+    --retrain replaces it."""
+    run = tmp_path / "hlt_runs" / "deepsets-s0"
+    (run / "two_level").mkdir(parents=True)
+    (run / "two_level" / "metrics.json").write_text("{}")
+    assert _train(tmp_path, pf_data, "deepsets") == 2
+    line = _one_line(capsys.readouterr().err, "hlt")
+    for needle in (f"{run} exists", "--name", "--retrain"):
+        assert needle in line
+    assert (run / "two_level" / "metrics.json").read_text() == "{}"
+    from wnae.commands.hlt import CONFIGS
+
+    rc = main(["-q", "hlt", "train", "--config", str(CONFIGS / "hlt_deepsets.yml"), "--data-dir", str(pf_data),
+               "--runs-dir", str(tmp_path / "hlt_runs"), "--epochs", "1", "--max-train-events", "200", "--retrain"])
+    assert rc == 0, capsys.readouterr().err
+    assert (run / "encoder.weights.h5").is_file()
+    assert not (run / "two_level").exists()
+
+
+def test_compare_refuses_a_run_of_another_config_before_training(tmp_path, pf_data, l1_run, capsys):
+    from wnae.commands.hlt import CONFIGS
+
+    cfg = tmp_path / "compare.yml"
+    cfg.write_text(f"encoders: {{deepsets: {CONFIGS / 'hlt_deepsets.yml'}}}\nseeds: [0]\nepochs: 1\n")
+    run = tmp_path / "hlt_runs" / "deepsets-s0"
+    (run / "two_level").mkdir(parents=True)
+    (run / "config.yml").write_text("epochs: 7\n")
+    rc = main(["hlt", "compare", "--config", str(cfg), "--l1-run", str(l1_run), "--data-dir", str(pf_data),
+               "--runs-dir", str(tmp_path / "hlt_runs"), "--output", str(tmp_path / "cmp")])
+    assert rc == 2
+    line = _one_line(capsys.readouterr().err, "hlt")
+    assert f"{run} exists with another config" in line
+    assert "--retrain" in line
+    assert (run / "config.yml").read_text() == "epochs: 7\n"
+    assert (run / "two_level").is_dir()
+    assert not (tmp_path / "cmp").exists()
+
+
+@pytest.mark.parametrize("command", ["evaluate", "compare"])
+def test_an_l1_run_that_does_not_exist_is_named_once_and_leaves_nothing(tmp_path, pf_data, capsys, command):
+    missing = tmp_path / "runs" / "nope"
+    out = tmp_path / "out" / "cmp"
+    args = [str(tmp_path / "hlt_runs" / "deepsets-s0")] if command == "evaluate" else []
+    rc = main(["hlt", command, *args, "--l1-run", str(missing), "--data-dir", str(pf_data),
+               "--runs-dir", str(tmp_path / "hlt_runs"), "--output", str(out)])
+    assert rc == 2
+    line = _one_line(capsys.readouterr().err, "hlt")
+    assert "the L1 run does not exist" in line
+    assert "working points" not in line
+    assert line.count(str(missing)) == 1, line
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "hlt_runs").exists()

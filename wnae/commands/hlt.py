@@ -38,7 +38,7 @@ def _train(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in (("seed", args.seed), ("epochs", args.epochs), ("name", args.name),
                                    ("max_train_events", args.max_train_events)) if v is not None}
     cfg = load_config(args.config, HltTrainConfig, overrides=overrides)
-    result = train_hlt(cfg, args.data_dir, args.runs_dir)
+    result = train_hlt(cfg, args.data_dir, args.runs_dir, replace=args.retrain)
     h = result.history
     sys.stdout.write(f"wrote {result.run_dir}: {cfg.encoder.kind}, {cfg.epochs} epochs in {result.seconds:.0f} s "
                      f"({result.events_per_second:.0f} training events/s); validation loss {h['val_loss'][-1]:.4f}, "
@@ -105,7 +105,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--seed", type=int, default=None, help="override the config's seed")
     t.add_argument("--epochs", type=positive_int, default=None, help="override the config's epochs")
     t.add_argument("--max-train-events", type=positive_int, default=None, help="cap on SM training events")
-    t.add_argument("--name", default=None, help="run name (default <encoder>-s<seed>)")
+    t.add_argument("--name", default=None, help="run name (default <encoder>-s<seed>); an existing run is an error")
+    t.add_argument("--retrain", action="store_true",
+                   help="replace the run --name if it exists (its two_level/ results are deleted)")
     _common(t)
     t.set_defaults(func=_train)
 
@@ -122,7 +124,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="comparison YAML (default: hlt_compare.yml, 4 encoders x 3 seeds)")
     c.add_argument("--epochs", type=positive_int, default=None, help="override every encoder's epochs")
     c.add_argument("--max-train-events", type=positive_int, default=None, help="override every encoder's cap")
-    c.add_argument("--retrain", action="store_true", help="retrain runs that exist with the same config")
+    c.add_argument("--retrain", action="store_true",
+                   help="retrain runs that exist (without it a run with the same config is reused, and one with "
+                        "another config is an error)")
     c.add_argument("--no-timing", action="store_true", help="skip the latency measurement")
     _two_level_options(c)
     _common(c)

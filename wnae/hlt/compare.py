@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from wnae._io import atomic_path, ensure_dir, write_json_atomic
+from wnae._io import atomic_path, output_dir, write_json_atomic
 from wnae.config import load_config
-from wnae.errors import ConfigError
+from wnae.errors import ConfigError, ModelError
 from wnae.evaluate.scores import load_scorer, score_samples
 from wnae.hlt.config import CompareConfig, HltEvaluateConfig, HltTrainConfig
 from wnae.hlt.evaluate import TwoLevelEvaluation, read_l1_seed, two_level_from_scores
@@ -121,69 +121,98 @@ def comparison_markdown(summaries: list[EncoderSummary], ev: TwoLevelEvaluation,
     return "\n".join(lines) + "\n"
 
 
-def compare_encoders(compare: CompareConfig, l1_run_dir: str | Path, data_dir: str | Path,
-                     eval_cfg: HltEvaluateConfig, runs_dir: str | Path = "hlt_runs", *,
-                     output: str | Path | None = None, retrain: bool = False, timing: bool = True,
-                     config_dir: str | Path = ".") -> list[EncoderSummary]:
-    """Train (or reuse) every encoder at every seed, evaluate each behind the L1 seed, write the comparison.
+def _planned_runs(compare: CompareConfig, runs_dir: Path, config_dir: Path,
+                  retrain: bool) -> list[tuple[str, list[tuple[HltTrainConfig, bool]]]]:
+    """Every encoder's training config at every seed, and whether it trains (or its run is reused).
 
-    A run directory that exists with the same resolved config is reused unless ``retrain``. Relative
-    training-config paths are taken from ``config_dir`` (the comparison file's directory).
+    Checked before anything trains: a run of the same name with another config is an error unless
+    ``retrain`` (it is a finished run, with its own ``two_level/`` results).
     """
     from wnae.config import dump_config
-    from wnae.data.io import read_events
-    from wnae.data.samples import SampleRole, load_manifest
-    from wnae.hlt.model import CONFIG_FILE, load_hlt_run
-    from wnae.hlt.timing import measure_latency
-    from wnae.hlt.train import train_hlt
+    from wnae.hlt.model import CONFIG_FILE
 
-    runs_dir, data_dir = Path(runs_dir), Path(data_dir)
-    out_dir = ensure_dir(Path(output) if output is not None else runs_dir / "comparison")
-    table_rates = [r for r in compare.table_rates_khz if r != eval_cfg.hlt_rate_khz]
-    missing = [r for r in table_rates if r not in eval_cfg.rate_points_khz]
-    if missing:
-        msg = f"table_rates_khz {missing} are not among the evaluation's rate_points_khz {eval_cfg.rate_points_khz}"
-        raise ConfigError(msg)
-    seed = read_l1_seed(l1_run_dir, eval_cfg.l1_working_point)
-    l1_scores = score_samples(load_scorer(l1_run_dir), data_dir, chunk_events=eval_cfg.chunk_events)
-    zb = next(s for s in load_manifest(data_dir) if s.role is SampleRole.ZERO_BIAS)
-    timing_events = read_events(zb.path(data_dir), stop=TIMING_EVENTS, with_pf=True)
-    summaries, last = [], None
+    plan = []
     for kind, config_path in compare.encoders.items():
-        summary = EncoderSummary(kind)
+        runs = []
         for s in compare.seeds:
             overrides: dict[str, Any] = {"seed": s, "name": f"{kind}-s{s}"}
             if compare.epochs is not None:
                 overrides["epochs"] = compare.epochs
             if compare.max_train_events is not None:
                 overrides["max_train_events"] = compare.max_train_events
-            cfg = load_config(Path(config_dir) / config_path, HltTrainConfig, overrides=overrides)
+            cfg = load_config(config_dir / config_path, HltTrainConfig, overrides=overrides)
             if cfg.encoder.kind != kind:
                 msg = f"{config_path}: encoder.kind is '{cfg.encoder.kind}', listed under '{kind}'"
                 raise ConfigError(msg)
             run_dir = runs_dir / cfg.run_name
-            same = (run_dir / CONFIG_FILE).is_file() and (run_dir / CONFIG_FILE).read_text() == dump_config(cfg)
-            if retrain or not same:
-                train_hlt(cfg, data_dir, runs_dir)
-            else:
-                logger.info("reusing %s (same config)", run_dir)
-            run = load_hlt_run(run_dir)
-            hlt_scores = score_samples(run, data_dir, chunk_events=eval_cfg.chunk_events)
-            ev = two_level_from_scores(l1_scores, hlt_scores, seed, eval_cfg, hlt_info=run.info)
-            write_two_level(ev, run_dir / TWO_LEVEL_DIR, plots=False)  # the tables; 'wnae hlt evaluate' draws
-            _record(summary, ev, eval_cfg.hlt_rate_khz, table_rates)
-            summary.runs.append(run.name)
-            summary.parameters = int(run.info.get("parameters", 0))
-            summary.train_seconds.append(float(run.info.get("train_seconds", np.nan)))
-            if timing:
-                raw = timing_events.pf_cands if run.config.encoder.reads_pf else timing_events.particles
-                summary.latency.append(measure_latency(run, raw).to_dict())
-            last = ev
-            logger.info("%s: %s", run.name, {k: round(v.efficiency[0], 4) for k, v in ev.signals.items()})
-        summaries.append(summary)
-    write_json_atomic(out_dir / "comparison.json", {
-        "l1_run": seed.run, "l1_working_point": seed.name, "hlt_rate_khz": eval_cfg.hlt_rate_khz,
-        "seeds": compare.seeds, "table_rates_khz": table_rates, "encoders": [s.stats() for s in summaries]})
-    with atomic_path(out_dir / "comparison.md") as tmp:
-        tmp.write_text(comparison_markdown(summaries, last, table_rates))
+            if retrain or not run_dir.exists():
+                runs.append((cfg, True))
+                continue
+            config_file = run_dir / CONFIG_FILE
+            if not (config_file.is_file() and config_file.read_text() == dump_config(cfg)):
+                msg = (f"{run_dir} exists with another config than the comparison's {kind} at seed {s}: pass "
+                       "--retrain to replace it (its two_level/ results too), or compare in another --runs-dir")
+                raise ModelError(msg)
+            runs.append((cfg, False))
+        plan.append((kind, runs))
+    return plan
+
+
+def compare_encoders(compare: CompareConfig, l1_run_dir: str | Path, data_dir: str | Path,
+                     eval_cfg: HltEvaluateConfig, runs_dir: str | Path = "hlt_runs", *,
+                     output: str | Path | None = None, retrain: bool = False, timing: bool = True,
+                     config_dir: str | Path = ".") -> list[EncoderSummary]:
+    """Train (or reuse) every encoder at every seed, evaluate each behind the L1 seed, write the comparison.
+
+    A run directory that exists with the same resolved config is reused unless ``retrain``; one with
+    another config is an error unless ``retrain``. Relative training-config paths are taken from
+    ``config_dir`` (the comparison file's directory). Everything is checked before anything trains,
+    and a failed comparison leaves no output directory it created behind.
+    """
+    from wnae.data.io import read_events
+    from wnae.data.samples import SampleRole, load_manifest
+    from wnae.hlt.model import load_hlt_run
+    from wnae.hlt.timing import measure_latency
+    from wnae.hlt.train import train_hlt
+
+    runs_dir, data_dir = Path(runs_dir), Path(data_dir)
+    table_rates = [r for r in compare.table_rates_khz if r != eval_cfg.hlt_rate_khz]
+    missing = [r for r in table_rates if r not in eval_cfg.rate_points_khz]
+    if missing:
+        msg = f"table_rates_khz {missing} are not among the evaluation's rate_points_khz {eval_cfg.rate_points_khz}"
+        raise ConfigError(msg)
+    seed = read_l1_seed(l1_run_dir, eval_cfg.l1_working_point)
+    plan = _planned_runs(compare, runs_dir, Path(config_dir), retrain)
+    with output_dir(Path(output) if output is not None else runs_dir / "comparison") as out_dir:
+        l1_scores = score_samples(load_scorer(l1_run_dir), data_dir, chunk_events=eval_cfg.chunk_events)
+        zb = next(s for s in load_manifest(data_dir) if s.role is SampleRole.ZERO_BIAS)
+        timing_events = read_events(zb.path(data_dir), stop=TIMING_EVENTS, with_pf=True)
+        summaries, last = [], None
+        for kind, runs in plan:
+            summary = EncoderSummary(kind)
+            for cfg, needs_training in runs:
+                run_dir = runs_dir / cfg.run_name
+                if needs_training:
+                    train_hlt(cfg, data_dir, runs_dir, replace=retrain)
+                else:
+                    logger.info("reusing %s (same config)", run_dir)
+                run = load_hlt_run(run_dir)
+                hlt_scores = score_samples(run, data_dir, chunk_events=eval_cfg.chunk_events)
+                ev = two_level_from_scores(l1_scores, hlt_scores, seed, eval_cfg, hlt_info=run.info)
+                write_two_level(ev, run_dir / TWO_LEVEL_DIR, plots=False)  # the tables; 'wnae hlt evaluate' draws
+                _record(summary, ev, eval_cfg.hlt_rate_khz, table_rates)
+                summary.runs.append(run.name)
+                summary.parameters = int(run.info.get("parameters", 0))
+                summary.train_seconds.append(float(run.info.get("train_seconds", np.nan)))
+                if timing:
+                    raw = timing_events.pf_cands if run.config.encoder.reads_pf else timing_events.particles
+                    summary.latency.append(measure_latency(run, raw).to_dict())
+                last = ev
+                logger.info("%s: %s", run.name, {k: round(v.efficiency[0], 4) for k, v in ev.signals.items()})
+            summaries.append(summary)
+        write_json_atomic(out_dir / "comparison.json", {
+            "l1_run": seed.run, "l1_working_point": seed.name, "hlt_rate_khz": eval_cfg.hlt_rate_khz,
+            "seeds": compare.seeds, "table_rates_khz": table_rates, "encoders": [s.stats() for s in summaries]})
+        with atomic_path(out_dir / "comparison.md") as tmp:
+            tmp.write_text(comparison_markdown(summaries, last, table_rates))
     return summaries

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from wnae.data.samples import SampleRole
-from wnae.errors import ConfigError, DataError
+from wnae.errors import ConfigError, DataError, ModelError
 from wnae.evaluate.evaluation import WORKING_POINTS_FILE, sample_weights
 from wnae.evaluate.metrics import purity
 from wnae.evaluate.rates import WorkingPoint, binomial_interval, threshold_for_rate
@@ -50,11 +51,18 @@ def read_l1_seed(run_dir: str | Path, name: str) -> L1Seed:
     """The seed ``name`` from ``run_dir/working_points.json``.
 
     Raises:
-        DataError: no such file (evaluate the L1 run first), not JSON, or no working point ``name``.
+        ModelError: ``run_dir`` does not exist or is not a directory.
+        DataError: no such file (evaluate the L1 run first), not JSON, not finite positive numbers.
+        ConfigError: no working point ``name``.
     """
-    path = Path(run_dir) / WORKING_POINTS_FILE
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        what = "is not a directory" if run_dir.exists() else "does not exist"
+        msg = f"{run_dir}: the L1 run {what} (give an L1 run directory with --l1-run, or train one with 'make train')"
+        raise ModelError(msg)
+    path = run_dir / WORKING_POINTS_FILE
     if not path.is_file():
-        msg = f"{path}: the L1 run has no working points; run 'make evaluate RUN={run_dir}' first"
+        msg = f"the L1 run has no working points; run 'make evaluate RUN={run_dir}' first"
         raise DataError(msg, path=path)
     try:
         doc = json.loads(path.read_text())
@@ -62,12 +70,19 @@ def read_l1_seed(run_dir: str | Path, name: str) -> L1Seed:
         targets = {wp["name"]: float(wp["target_rate_khz"]) for wp in doc["working_points"]}
         rate = float(doc["input_rate_khz"])
     except (OSError, ValueError, KeyError, TypeError) as err:
-        msg = f"{path}: not a working-points file ({type(err).__name__}: {err})"
+        msg = f"not a working-points file ({type(err).__name__}: {err})"
         raise DataError(msg, path=path) from err
+    if not (math.isfinite(rate) and rate > 0):
+        msg = f"input_rate_khz = {rate} must be a finite number > 0 kHz; evaluate the L1 run again"
+        raise DataError(msg, path=path)
+    bad = sorted(k for k in wps if not (math.isfinite(wps[k]) and math.isfinite(targets[k])))
+    if bad:
+        msg = f"working point(s) {', '.join(bad)}: threshold and target rate must be finite; evaluate the L1 run again"
+        raise DataError(msg, path=path)
     if name not in wps:
         msg = f"{path}: no L1 working point '{name}' (it has {', '.join(wps) or 'none'})"
         raise ConfigError(msg)
-    return L1Seed(Path(run_dir).name, name, wps[name], rate, wps, targets)
+    return L1Seed(run_dir.name, name, wps[name], rate, wps, targets)
 
 
 @dataclass

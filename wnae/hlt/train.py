@@ -4,12 +4,12 @@ The same objective as the L1 MLP encoder (:mod:`wnae.models.mlp_encoder`), on th
 (:func:`wnae.train.data_source.load_sm_split`), with the candidate augmentations of
 :func:`wnae.models.augment.augment_candidates` (the L1-object ones for ``l1_mlp``). Everything
 random is a function of the seed: the initialisation, the batch order and augmentations of each
-epoch, and the GMM. The run directory is written whole or not at all.
+epoch, and the GMM. The run directory is written whole or not at all, and an existing run (with its
+``two_level/`` results) is replaced only when asked (``replace``, ``--retrain``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -29,7 +29,7 @@ from wnae.models import losses
 from wnae.models.augment import augment, augment_candidates
 from wnae.models.gmm import fit_gmm
 
-__all__ = ["HltTrainResult", "train_hlt"]
+__all__ = ["HltTrainResult", "check_new_run", "train_hlt"]
 
 logger = logging.getLogger(__name__)
 HISTORY_FILE = "history.json"
@@ -138,13 +138,33 @@ def _run_epoch(nets: _Networks, cfg: HltTrainConfig, raw: np.ndarray, labels: np
     return {k: float(v / max(n_seen, 1)) for k, v in zip(keys, sums, strict=True)}
 
 
-def train_hlt(cfg: HltTrainConfig, data_dir: str | Path, runs_dir: str | Path = "hlt_runs") -> HltTrainResult:
+def check_new_run(run_dir: str | Path, *, replace: bool = False) -> Path:
+    """``run_dir`` may be written: it does not exist, or ``replace`` says to replace it.
+
+    Raises:
+        ModelError: the run exists (a finished run, or anything else in the way) and ``replace`` is false.
+    """
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not replace:
+        msg = (f"{run_dir} exists: train under another --name, or pass --retrain to replace it "
+               "(its results, two_level/ included, are deleted)")
+        raise ModelError(msg)
+    return run_dir
+
+
+def train_hlt(cfg: HltTrainConfig, data_dir: str | Path, runs_dir: str | Path = "hlt_runs", *,
+              replace: bool = False) -> HltTrainResult:
     """Train one HLT encoder on ``data_dir`` and write ``runs_dir/<cfg.run_name>/``.
+
+    Args:
+        replace: replace an existing run of that name (and its ``two_level/`` results); without it
+            an existing run is an error before any training.
 
     Raises:
         DataError: no SM samples, no PF candidates in the files, bad labels.
-        ModelError: the loss diverges.
+        ModelError: the run exists (without ``replace``), or the loss diverges.
     """
+    run_dir = check_new_run(Path(runs_dir) / cfg.run_name, replace=replace)  # before minutes of training
     import tensorflow as tf
 
     from wnae.train.loop import configure_threads
@@ -197,7 +217,7 @@ def train_hlt(cfg: HltTrainConfig, data_dir: str | Path, runs_dir: str | Path = 
         "train_events_per_second": round(rate, 1),
         "data_dir": str(data_dir),
     }
-    run_dir = Path(runs_dir) / cfg.run_name
+    check_new_run(run_dir, replace=replace)  # again: another process may have written it meanwhile
     import joblib
 
     with atomic_dir(run_dir) as tmp:
@@ -207,6 +227,6 @@ def train_hlt(cfg: HltTrainConfig, data_dir: str | Path, runs_dir: str | Path = 
         if normaliser is not None:
             normaliser.save(tmp / NORMALISER_FILE)
         write_json_atomic(tmp / HISTORY_FILE, history)
-        (tmp / RUN_INFO).write_text(json.dumps(info, indent=2) + "\n")
+        write_json_atomic(tmp / RUN_INFO, info)
     logger.info("HLT run written to %s (%.0f s, %.0f training events/s)", run_dir, seconds, rate)
     return HltTrainResult(run_dir, history, seconds, rate)
