@@ -348,6 +348,11 @@ class TrainConfig(StrictModel):
         normalisation: ``fixed_point`` (the FPGA form, default) or ``standard``; fitted on the SM
             training split at train time.
         max_train_events: optional cap on training events (validation gets a third of it).
+        training_sample: what the model learns: ``sm``, the SM cocktail (the manifest's background
+            rows, unweighted), or ``zero_bias``, what AXOL1TL trains on: every manifest row with a
+            ``zb_weight`` (the unbiased zero bias, the QCD pT-hat slices and the electroweak
+            components), each epoch's events drawn with replacement at their weights from the train
+            split; the zero-bias rows' test split is then all that ``wnae evaluate`` calibrates rates on.
         architecture, quant, mcmc, vae, contrastive, gmm: see their classes.
         extractor, head, vicreg: the two stages of ``model: two_stage`` (see their classes).
         pruning: magnitude pruning of the kernels (off by default).
@@ -369,6 +374,9 @@ class TrainConfig(StrictModel):
     weight_decay: float = Field(1e-4, ge=0)
     normalisation: Literal["fixed_point", "standard"] = "fixed_point"
     max_train_events: int | None = Field(None, ge=1)
+    training_sample: Literal["sm", "zero_bias"] = Field(
+        "sm", description="sm: the SM cocktail (background rows); zero_bias: the weighted zero bias, events "
+                          "drawn at their weights, its test split held out for the rates (memory loading only)")
     architecture: ArchitectureConfig = ArchitectureConfig()
     quant: QuantConfig = QuantConfig()
     mcmc: McmcConfig = McmcConfig()
@@ -381,6 +389,15 @@ class TrainConfig(StrictModel):
     pruning: PruningConfig = PruningConfig()
     loading: LoadingConfig = LoadingConfig()
     threads: ThreadsConfig = ThreadsConfig()
+
+    @model_validator(mode="after")
+    def _class_labels(self) -> TrainConfig:
+        contrastive = self.model == "mlp_encoder" or (self.model == "two_stage" and self.extractor.method == "contrastive")
+        if self.training_sample == "zero_bias" and contrastive:
+            msg = ("training_sample zero_bias has no SM process labels: the contrastive extractor / MLP encoder "
+                   "needs training_sample sm (or extractor.method vicreg)")
+            raise ValueError(msg)
+        return self
 
     @model_validator(mode="after")
     def _two_stage_epochs(self) -> TrainConfig:

@@ -41,7 +41,7 @@ import numpy as np
 from wnae.data.io import EventSet, count_events, iter_events, read_events
 from wnae.data.preprocess import Normaliser, fit_normaliser
 from wnae.data.samples import SampleInfo, SampleRole, Split, load_manifest, split_mask
-from wnae.errors import DataError
+from wnae.errors import ConfigError, DataError
 from wnae.train.config import TrainConfig
 
 __all__ = [
@@ -52,9 +52,11 @@ __all__ = [
     "MemorySource",
     "StreamSource",
     "load_sm_split",
+    "load_training_split",
     "open_source",
     "resolve_mode",
     "sm_split_size",
+    "weighted_resample",
 ]
 
 logger = logging.getLogger(__name__)
@@ -78,24 +80,59 @@ def load_sm_split(data_dir: str | Path, split: Split | str, max_events: int | No
                   seed: int = 0, *, with_pf: bool = False) -> EventSet:
     """The SM background events of one split, all processes together (labels kept; the PF
     candidates too with ``with_pf``)."""
-    parts = []
-    for sample in load_manifest(data_dir):
-        if sample.role is not SampleRole.BACKGROUND:
-            continue
-        events = read_events(sample.path(data_dir), with_pf=with_pf)
-        if events.process_label is None:
-            events.process_label = np.full(len(events), sample.process_label, np.int16)
-        parts.append(events.select(split_mask(len(events), split)))
-    if not parts:
-        msg = f"no SM background samples in {data_dir}/manifest.json"
+    return load_training_split(data_dir, split, "sm", max_events, seed, with_pf=with_pf)[0]
+
+
+def load_training_split(data_dir: str | Path, split: Split | str, sample: str = "sm", max_events: int | None = None,
+                        seed: int = 0, *, with_pf: bool = False) -> tuple[EventSet, np.ndarray | None]:
+    """The events of one split of the training sample, and their weights (``None``: unweighted).
+
+    ``sample``: ``sm``, the background rows of the manifest; ``zero_bias``, every row with a
+    ``zb_weight`` (:class:`~wnae.train.config.TrainConfig` ``training_sample``), each event
+    weighted by its row's ``zb_weight`` (a background row's process label is kept, a zero-bias
+    row's events get the label of the process they were generated as, or 0 for the unbiased
+    zero bias; class-aware models are refused on the zero bias by the config).
+    """
+    rows = load_manifest(data_dir)
+    if sample == "sm":
+        chosen = [r for r in rows if r.role is SampleRole.BACKGROUND]
+        if not chosen:
+            msg = f"no SM background samples in {data_dir}/manifest.json"
+            raise DataError(msg)
+    elif sample == "zero_bias":
+        chosen = [r for r in rows if r.zb_weight is not None and r.role in (SampleRole.BACKGROUND, SampleRole.ZERO_BIAS)]
+        if not any(r.role is SampleRole.ZERO_BIAS for r in chosen):
+            msg = (f"training_sample zero_bias: {data_dir}/manifest.json has no zero_bias row with a zb_weight "
+                   "(the weighted zero bias of `wnae generate`)")
+            raise DataError(msg)
+    else:
+        msg = f"unknown training sample '{sample}' (sm or zero_bias)"
         raise DataError(msg)
+    parts, weights = [], []
+    for row in chosen:
+        events = read_events(row.path(data_dir), with_pf=with_pf)
+        if events.process_label is None or row.role is SampleRole.ZERO_BIAS:
+            # zero-bias events have no SM process: label 0 (the config refuses class-aware models on them)
+            label = row.process_label if row.process_label is not None and row.process_label >= 0 else 0
+            events.process_label = np.full(len(events), label, np.int16)
+        part = events.select(split_mask(len(events), split))
+        parts.append(part)
+        weights.append(np.full(len(part), row.zb_weight if sample == "zero_bias" else 1.0, np.float64))
     events = EventSet.concatenate(parts)
+    w = np.concatenate(weights)
     if max_events is not None and len(events) > max_events:
-        events = events.select(_subset(len(events), max_events, seed))
+        keep = _subset(len(events), max_events, seed)
+        events, w = events.select(keep), w[keep]
     if len(events) == 0:
-        msg = f"the SM {Split(split).value} split is empty"
+        msg = f"the {sample} {Split(split).value} split is empty"
         raise DataError(msg)
-    return events
+    return events, (w if sample == "zero_bias" else None)
+
+
+def weighted_resample(weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` indices drawn with replacement with probability ∝ ``weights`` (events at their weights)."""
+    p = np.asarray(weights, np.float64)
+    return rng.choice(len(p), size=n, replace=True, p=p / p.sum())
 
 
 def _subset(n: int, max_events: int, seed: int) -> np.ndarray:
@@ -222,19 +259,30 @@ class MemorySource(DataSource):
     def __init__(self, data_dir: str | Path, cfg: TrainConfig) -> None:
         super().__init__(cfg)
         cap = cfg.max_train_events
-        self.train_events = load_sm_split(data_dir, Split.TRAIN, cap, cfg.seed)
-        self.val_events = load_sm_split(data_dir, Split.VALIDATION, None if cap is None else max(1, cap // 3),
-                                        cfg.seed)
+        sample = cfg.training_sample
+        self.train_events, self.train_weights = load_training_split(data_dir, Split.TRAIN, sample, cap, cfg.seed)
+        self.val_events, val_weights = load_training_split(data_dir, Split.VALIDATION, sample,
+                                                           None if cap is None else max(1, cap // 3), cfg.seed)
+        if val_weights is not None:  # held-out events at their weights: one fixed draw, used as unweighted
+            draw = weighted_resample(val_weights, len(val_weights), _epoch_rng(cfg.seed, _VALIDATION_STREAM))
+            self.val_events = self.val_events.select(draw)
         self.norm = fit_normaliser([self.train_events.particles], cfg.normalisation)
         self.train_x = self.norm.transform(self.train_events.particles)
         self.val_x = self.norm.transform(self.val_events.particles)
+        if self.train_weights is not None:  # the diagnostics' training sample, at its weights too
+            self.train_sample = self.train_x[weighted_resample(self.train_weights, len(self.train_x),
+                                                               _epoch_rng(cfg.seed, _TRAIN_STREAM))]
         self.n_train, self.n_validation = len(self.train_x), len(self.val_x)
-        self.train_sample, self.validation_sample = self.train_x, self.val_x
+        if self.train_weights is None:
+            self.train_sample = self.train_x
+        self.validation_sample = self.val_x
 
     def _epoch(self, kind: str, epoch: int) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
         cfg = self.cfg
         rng = _epoch_rng(cfg.seed, _TRAIN_STREAM, epoch)
+        draw = None if self.train_weights is None else weighted_resample(self.train_weights, self.n_train, rng)
         for index in _batches(self.n_train, cfg.batch_size, rng):
+            index = index if draw is None else draw[index]
             yield index, _make_batch(kind, self.train_events, self.train_x, index, self.norm, cfg, rng)
 
     def validation_batches(self, kind: str) -> Iterator[dict[str, np.ndarray]]:
@@ -500,6 +548,8 @@ def resolve_mode(data_dir: str | Path, cfg: TrainConfig) -> str:
     loading = cfg.loading
     if loading.mode != "auto":
         return loading.mode
+    if cfg.training_sample != "sm":
+        return "memory"
     return "stream" if sm_split_size(data_dir, Split.TRAIN) > loading.memory_limit_events else "memory"
 
 
@@ -507,6 +557,10 @@ def open_source(data_dir: str | Path, cfg: TrainConfig) -> DataSource:
     """The data source ``cfg.loading`` asks for (see :func:`resolve_mode`), with the choice logged."""
     mode = resolve_mode(data_dir, cfg)
     loading = cfg.loading
+    if mode == "stream" and cfg.training_sample != "sm":
+        msg = (f"training_sample {cfg.training_sample} is read in memory only: set loading.mode: memory "
+               f"(or a max_train_events below loading.memory_limit_events)")
+        raise ConfigError(msg)
     source: DataSource = StreamSource(data_dir, cfg) if mode == "stream" else MemorySource(data_dir, cfg)
     than = "more than" if mode == "stream" else "at most"
     why = "" if loading.mode != "auto" else (f" (auto: the SM training split has {than} memory_limit_events = "

@@ -1,0 +1,79 @@
+"""Training on the weighted zero bias (``training_sample: zero_bias``) beside the SM cocktail."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.conftest import random_particles
+from wnae.config import parse_config
+from wnae.data.io import EventSet, write_events
+from wnae.data.samples import SM_PROCESSES, SampleInfo, SampleRole, Split, write_manifest
+from wnae.errors import ConfigError, DataError
+from wnae.train.config import TrainConfig
+from wnae.train.data_source import MemorySource, load_training_split, open_source
+
+
+def _weighted_zero_bias_dir(data_dir, n_soft: int = 500, n_hard: int = 500, soft_share: float = 0.9):
+    """Four SM processes (unweighted) and a weighted zero bias: a soft unbiased sample and a hard slice.
+
+    The soft rows carry ``soft_share`` of the crossings, the hard slice the rest, per event
+    ``share / n_generated``; hard events have pT × 20 so they can be told apart.
+    """
+    rows = []
+    for i, (label, name) in enumerate(SM_PROCESSES.items()):
+        p = random_particles(200, seed=10 + i)
+        write_events(data_dir / f"{name}.h5", EventSet(p, np.full(len(p), label), np.full(len(p), name)))
+        rows.append(SampleInfo(name, SampleRole.BACKGROUND, label, f"{name}.h5", len(p), len(p), 1e3, 1.0))
+    soft = random_particles(n_soft, seed=20)
+    soft[..., 0] = np.minimum(soft[..., 0], 10.0)
+    hard = random_particles(n_hard, seed=21)
+    hard[..., 0] = np.maximum(hard[..., 0], 0.5 * (hard[..., 0] > 0)) * 20.0
+    for name, p, share in (("zero_bias", soft, soft_share), ("qcd_hard", hard, 1 - soft_share)):
+        write_events(data_dir / f"{name}.h5", EventSet(p, np.full(len(p), -1), np.full(len(p), name)))
+        rows.append(SampleInfo(name, SampleRole.ZERO_BIAS, -1, f"{name}.h5", len(p), len(p), 8e10, 1e8,
+                               zb_weight=share / len(p)))
+    write_manifest(data_dir, rows)
+    return data_dir
+
+
+def _cfg(**extra):  # noqa: ANN003, ANN202
+    return parse_config(TrainConfig, {"model": "ae", "batch_size": 50, "architecture": {"encoder": [8], "latent_dim": 2},
+                                      "loading": {"mode": "memory"}, **extra})
+
+
+def test_the_zero_bias_sample_reads_the_weighted_rows_of_one_split_with_their_weights(tmp_path):
+    data_dir = _weighted_zero_bias_dir(tmp_path)
+    events, weights = load_training_split(data_dir, Split.TRAIN, "zero_bias")
+    assert len(events) == 300 + 300  # 60 % of each zero-bias row, no SM row (they have no zb_weight here)
+    assert set(np.unique(events.sample_name)) == {"zero_bias", "qcd_hard"}
+    np.testing.assert_allclose(np.unique(weights), sorted([0.9 / 500, 0.1 / 500]))
+    sm, sm_weights = load_training_split(data_dir, Split.TRAIN, "sm")
+    assert sm_weights is None and set(np.unique(sm.sample_name)) == set(SM_PROCESSES.values())
+
+
+def test_epochs_draw_zero_bias_events_at_their_weights(tmp_path):
+    data_dir = _weighted_zero_bias_dir(tmp_path)
+    source = MemorySource(data_dir, _cfg(training_sample="zero_bias", seed=3))
+    names = source.train_events.sample_name
+    drawn = np.concatenate([names[i] for e in range(20) for i in source.epoch_indices(e)])
+    hard_share = np.mean(drawn == "qcd_hard")
+    assert hard_share == pytest.approx(0.1, abs=0.02)  # half the events, a tenth of the crossings
+    # the same epoch draws the same events (resume), another epoch others
+    np.testing.assert_array_equal(np.concatenate(source.epoch_indices(4)), np.concatenate(source.epoch_indices(4)))
+    assert not np.array_equal(np.concatenate(source.epoch_indices(4)), np.concatenate(source.epoch_indices(5)))
+    # the held-out events for the diagnostics are at their weights too
+    held_out = source.val_events.sample_name
+    assert np.mean(held_out == "qcd_hard") < 0.3
+
+
+def test_zero_bias_training_is_refused_where_it_cannot_work(tmp_path):
+    from tests.conftest import write_toy_data_dir
+
+    with pytest.raises(ValueError, match="no SM process labels"):
+        _cfg(model="mlp_encoder", training_sample="zero_bias")
+    toy = write_toy_data_dir(tmp_path / "toy")  # a zero-bias row without zb_weight
+    with pytest.raises(DataError, match="no zero_bias row with a zb_weight"):
+        MemorySource(toy, _cfg(training_sample="zero_bias"))
+    with pytest.raises(ConfigError, match="read in memory only"):
+        open_source(toy, _cfg(training_sample="zero_bias", loading={"mode": "stream"}))
