@@ -8,10 +8,11 @@ import math
 import numpy as np
 import pytest
 
-from wnae.data.samples import SampleInfo, SampleRole
+from wnae.data.samples import SampleInfo, SampleRole, check_zero_bias_rows, check_zero_bias_summary, load_manifest
 from wnae.data.zero_bias import ZeroBiasMixture, effective_count, event_weights, mixture_weights
 from wnae.errors import DataError
 from wnae.evaluate.rates import RateCurve, threshold_for_rate
+from wnae.evaluate.scores import SampleScores, ScoreSet
 
 SIGMA_INEL = 8.0e10  # pb
 
@@ -144,3 +145,101 @@ def test_bad_weights_are_clear():
         RateCurve.from_scores(np.arange(3.0), 1.0, np.array([1.0, np.nan, 1.0]))
     with pytest.raises(DataError, match="3 scores but 2 weights"):
         ZeroBiasMixture.build({"zb": (np.arange(3.0), np.ones(2))})
+
+
+# --- the weighted zero bias is checked, not taken on faith -----------------------------------------------
+
+def _weighted_rows():
+    """The rows and summary 'wnae generate' writes for an unbiased sample (900 of 1000 crossings below the
+    veto), one pT-hat slice and one electroweak process, plus a signal."""
+    import dataclasses
+
+    w = mixture_weights(sigma_inel_pb=SIGMA_INEL, pileup_mean=0.0, unbiased=("zero_bias", 900), veto_pthat_gev=30.0,
+                        slices={"qcd_pthat_30_inf": (0.1 * SIGMA_INEL, 100)}, electroweak={"dy": (2.0e4, 1000)})
+    w.summary["unbiased_kept_fraction"] = 900 / 1000
+    rows = [_info("zero_bias", w.weights["zero_bias"], veto=30.0),
+            dataclasses.replace(_info("qcd_pthat_30_inf", w.weights["qcd_pthat_30_inf"], n=100),
+                                cross_section_pb=0.1 * SIGMA_INEL),
+            SampleInfo("dy", SampleRole.BACKGROUND, 0, "dy.h5", 1000, 1000, 2.0e4, zb_weight=w.weights["dy"]),
+            SampleInfo("sig", SampleRole.SIGNAL, -1, "sig.h5", 100, 200, 1.0)]
+    return rows, w.summary
+
+
+def test_the_manifest_generate_writes_passes_the_zero_bias_checks():
+    rows, summary = _weighted_rows()
+    check_zero_bias_rows(rows)
+    check_zero_bias_summary(rows, summary)
+
+
+def _edit(rows, name, **changes):
+    import dataclasses
+
+    return [dataclasses.replace(r, **changes) if r.name == name else r for r in rows]
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    # a second zero-bias row without its weight would be dropped from every rate
+    (lambda rows: [*rows, _info("zb_2023", None)], r"sample 'zb_2023' \(role zero_bias\) has no zb_weight"),
+    # a signal row with a weight would be mixed into the zero bias
+    (lambda rows: _edit(rows, "sig", zb_weight=1e-3), r"sample 'sig' \(role signal\) has zb_weight = 0.001"),
+])
+def test_zero_bias_rows_that_would_move_every_threshold_are_errors(edit, message):
+    with pytest.raises(DataError, match=message):
+        check_zero_bias_rows(edit(_weighted_rows()[0]), "data/manifest.json")
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda rows: _edit(rows, "qcd_pthat_30_inf", zb_weight=rows[1].zb_weight * 200),
+     r"sample 'qcd_pthat_30_inf': zb_weight·n_generated stands for 20 of the crossings, but the manifest's "
+     r"zero_bias summary gives 0.1"),
+    (lambda rows: _edit(rows, "zero_bias", zb_weight=rows[0].zb_weight * 1.5), r"sample 'zero_bias': .*gives 0.9"),
+    (lambda rows: _edit(rows, "dy", zb_weight=rows[2].zb_weight * 2), r"sample 'dy': .*cross_section_pb"),
+    (lambda rows: _edit(rows, "dy", zb_weight=None), r"the zero_bias summary lists 'dy' .* has no zb_weight"),
+])
+def test_zero_bias_weights_are_cross_checked_against_the_manifests_summary(edit, message):
+    rows, summary = _weighted_rows()
+    with pytest.raises(DataError, match=message):
+        check_zero_bias_summary(edit(rows), summary)
+
+
+def test_load_manifest_names_the_bad_zero_bias_row(toy_data_dir):
+    import json
+
+    path = toy_data_dir / "manifest.json"
+    doc = json.loads(path.read_text())
+    for row in doc["samples"]:
+        if row["name"] == "sig_a":
+            row["zb_weight"] = 1e-3
+        if row["name"] == "zero_bias":
+            row["zb_weight"] = 1 / row["n_generated"]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(DataError, match=rf"{path}: sample 'sig_a' \(role signal\) has zb_weight"):
+        load_manifest(toy_data_dir)
+
+
+def _scores(weights: dict[str, float], n: int = 1000):
+    rng = np.random.default_rng(0)
+    samples = {name: ScoreSet(_info(name, w, n=n), rng.normal(size=n), n, float(n)) for name, w in weights.items()}
+    return SampleScores("run", samples)
+
+
+def test_a_mixture_whose_weights_do_not_add_up_to_one_crossing_is_refused():
+    """Σ zb_weight·n_generated = 201 was renormalised to 1 without a word; 1.05 is a warning with the number."""
+    with pytest.raises(DataError, match=r"add up to 201 crossings per crossing, not 1 .*zero_bias 200.*: a zb_weight"):
+        _scores({"zero_bias": 0.2, "slice": 0.001}).zero_bias_mixture()
+    assert _scores({"zero_bias": 0.00095, "slice": 0.00005}).zero_bias_mixture().weights.sum() == pytest.approx(1.0)
+
+
+def test_a_mixture_off_by_a_little_is_a_warning_with_the_number(caplog):
+    with caplog.at_level("WARNING", logger="wnae.evaluate.scores"):
+        mix = _scores({"zero_bias": 0.001, "slice": 0.00005}).zero_bias_mixture()
+    assert "add up to 1.05 crossings per crossing" in caplog.text
+    assert mix.weights.sum() == pytest.approx(1.0)
+
+
+def test_a_zero_bias_sample_left_out_of_the_mixture_is_refused_when_scoring():
+    scores = _scores({"zero_bias": 0.001})
+    scores.samples["zb_2023"] = ScoreSet(_info("zb_2023", None), np.zeros(10), 10, 10.0)
+    with pytest.raises(DataError, match=r"sample 'zb_2023' \(role zero_bias\) has no zb_weight"):
+        scores.zero_bias_mixture()
+    assert scores.zero_bias_mixture(weighted=False).n_events == 1000  # the unbiased sample alone needs no weights

@@ -20,8 +20,10 @@ from __future__ import annotations
 import enum
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,9 +33,12 @@ from wnae.errors import DataError
 __all__ = [
     "MANIFEST_NAME",
     "SM_PROCESSES",
+    "ZERO_BIAS_MIXTURE_ROLES",
     "SampleInfo",
     "SampleRole",
     "Split",
+    "check_zero_bias_rows",
+    "check_zero_bias_summary",
     "load_manifest",
     "split_mask",
     "write_manifest",
@@ -46,6 +51,11 @@ MANIFEST_FORMAT = 1
 SM_PROCESSES: dict[int, str] = {0: "dy", 1: "qcd", 2: "ttbar", 3: "wjets"}
 
 
+#: Relative tolerance of the cross-check of each ``zb_weight`` against the manifest's ``zero_bias``
+#: summary: both are written from the same numbers, so only rounding may tell them apart.
+ZERO_BIAS_SUMMARY_RTOL = 1e-6
+
+
 class SampleRole(str, enum.Enum):
     """What a sample is for: SM training/test background, zero bias (rates), a signal, or an SM process
     outside the training cocktail (``unseen_sm``: a control that an anomaly trigger should not favour;
@@ -55,6 +65,11 @@ class SampleRole(str, enum.Enum):
     ZERO_BIAS = "zero_bias"
     SIGNAL = "signal"
     UNSEEN_SM = "unseen_sm"
+
+
+#: Roles whose samples can be part of the weighted zero bias (``zb_weight``): the unbiased sample and
+#: the pT-hat slices (zero_bias), and SM background processes (the electroweak part, test split).
+ZERO_BIAS_MIXTURE_ROLES: tuple[SampleRole, ...] = (SampleRole.ZERO_BIAS, SampleRole.BACKGROUND)
 
 
 class Split(str, enum.Enum):
@@ -157,6 +172,102 @@ def _check_sample_row(s: SampleInfo, path: Path) -> None:
             raise fail(f"{key} = {value!r} must be a finite number >= 0 (or null)")
 
 
+def check_zero_bias_rows(samples: Sequence[SampleInfo], path: str | Path | None = None) -> None:
+    """The rows that carry ``zb_weight`` make the weighted zero bias: every zero-bias row must be one of them
+    (a row left out would silently move every threshold), and no other role can be (a signal mixed into the
+    zero bias would be taken for background).
+
+    Raises:
+        DataError: naming the manifest row.
+    """
+    members = [s.name for s in samples if s.zb_weight is not None]
+    if not members:
+        return
+    for s in samples:
+        if s.zb_weight is not None and s.role not in ZERO_BIAS_MIXTURE_ROLES:
+            msg = (f"sample '{s.name}' (role {s.role.value}) has zb_weight = {s.zb_weight:g}: only zero-bias and SM "
+                   "background samples can be part of the weighted zero bias; remove its zb_weight")
+            raise DataError(msg, path=path)
+        if s.role is SampleRole.ZERO_BIAS and s.zb_weight is None:
+            msg = (f"sample '{s.name}' (role zero_bias) has no zb_weight, but the manifest weights the zero bias "
+                   f"({', '.join(members)}): without one it would be left out of every rate; give it its zb_weight "
+                   "or remove the row (regenerate with 'make data')")
+            raise DataError(msg, path=path)
+
+
+def _summary_number(summary: Mapping[str, Any], key: str, path: str | Path | None) -> float | None:
+    value = summary.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        msg = f"zero_bias.{key} = {value!r} must be a finite number"
+        raise DataError(msg, path=path)
+    return float(value)
+
+
+def _summary_shares(samples: Sequence[SampleInfo], summary: Mapping[str, Any],
+                    path: str | Path | None) -> dict[str, tuple[float, float, str]]:
+    """Sample → (its crossings from its row, the summary's, what they are) for every row the summary fixes."""
+    out: dict[str, tuple[float, float, str]] = {}
+    slices = summary.get("slice_crossing_shares") or {}
+    if not isinstance(slices, Mapping):
+        msg = f"zero_bias.slice_crossing_shares must be a mapping of sample to share, got {slices!r:.60}"
+        raise DataError(msg, path=path)
+    soft = _summary_number(summary, "soft_crossing_share", path)
+    kept = _summary_number(summary, "unbiased_kept_fraction", path)
+    sigma_inel = _summary_number(summary, "sigma_inel_pb", path)
+    mu = _summary_number(summary, "pileup_mean", path)
+    for s in samples:
+        if s.zb_weight is None:
+            continue
+        crossings = s.zb_weight * s.n_generated
+        if s.name in slices:
+            share = _summary_number(slices, s.name, path)
+            if share is not None:
+                out[s.name] = (crossings, share, "its pT-hat slice's share of crossings")
+        elif s.zb_pthat_veto_gev is not None:
+            if soft is not None and kept is not None:
+                out[s.name] = (crossings * kept, soft, "the share of crossings below the veto, over the kept events")
+        elif sigma_inel and mu is not None and s.cross_section_pb is not None:
+            out[s.name] = (crossings, (1 + mu) * s.cross_section_pb / sigma_inel,
+                           "(1 + pileup_mean)·cross_section_pb / sigma_inel_pb")
+    return out
+
+
+def check_zero_bias_summary(samples: Sequence[SampleInfo], summary: Any, path: str | Path | None = None) -> None:
+    """Cross-check the rows' ``zb_weight`` against the manifest's own ``zero_bias`` summary
+    (:func:`wnae.data.zero_bias.mixture_weights`, written with them by ``wnae generate``): the same
+    components, and each row's weight times its generated events equal to the share of crossings the summary gives it.
+
+    Raises:
+        DataError: naming the manifest row (a weight changed by hand, a row added or lost).
+    """
+    if summary is None:
+        return
+    if not isinstance(summary, Mapping):
+        msg = f"'zero_bias' must be the weighted zero bias's summary (a mapping), got {summary!r:.60}"
+        raise DataError(msg, path=path)
+    members = {s.name for s in samples if s.zb_weight is not None}
+    components = summary.get("components")
+    if isinstance(components, Mapping):
+        names = {s.name for s in samples}
+        for name in components:
+            if name not in members:
+                why = "no sample of that name" if name not in names else f"sample '{name}' has no zb_weight"
+                msg = f"the zero_bias summary lists '{name}' as part of the weighted zero bias, but there is {why}"
+                raise DataError(msg, path=path)
+        for name in sorted(members - set(components)):
+            msg = (f"sample '{name}' has a zb_weight, but the zero_bias summary does not list it among the "
+                   f"weighted zero bias's components ({', '.join(components)})")
+            raise DataError(msg, path=path)
+    for name, (got, want, what) in _summary_shares(samples, summary, path).items():
+        if not math.isclose(got, want, rel_tol=ZERO_BIAS_SUMMARY_RTOL):
+            msg = (f"sample '{name}': zb_weight·n_generated stands for {got:.6g} of the crossings, but the "
+                   f"manifest's zero_bias summary gives {want:.6g} ({what}): was the weight edited? Regenerate "
+                   "the manifest with 'make data'")
+            raise DataError(msg, path=path)
+
+
 def load_manifest(data_dir: str | Path) -> list[SampleInfo]:
     """Samples of a data directory; clear errors for a missing or malformed manifest or file."""
     data_dir = Path(data_dir)
@@ -170,7 +281,7 @@ def load_manifest(data_dir: str | Path) -> list[SampleInfo]:
             msg = f"unsupported manifest format {doc.get('format')!r} (expected {MANIFEST_FORMAT})"
             raise DataError(msg, path=path)
         samples = [SampleInfo(**{**row, "role": SampleRole(row["role"])}) for row in doc["samples"]]
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+    except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as err:
         if isinstance(err, DataError):
             raise
         msg = f"malformed manifest ({type(err).__name__}: {err})"
@@ -181,6 +292,8 @@ def load_manifest(data_dir: str | Path) -> list[SampleInfo]:
         raise DataError(msg, path=path)
     for s in samples:
         _check_sample_row(s, path)
+    check_zero_bias_rows(samples, path)
+    check_zero_bias_summary(samples, doc.get("zero_bias"), path)
     for s in samples:
         if not s.path(data_dir).exists():
             msg = f"sample '{s.name}' is listed but its file is missing; re-run 'make data'"

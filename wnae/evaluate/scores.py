@@ -14,6 +14,7 @@ anything that maps events to a score: :func:`load_scorer` adapts ``wnae.models.s
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,15 +23,18 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from wnae.data.io import count_events, read_events
-from wnae.data.samples import SampleInfo, SampleRole, load_manifest, split_mask
+from wnae.data.samples import SampleInfo, SampleRole, check_zero_bias_rows, load_manifest, split_mask
 from wnae.data.zero_bias import ZeroBiasMixture, event_weights
 from wnae.errors import DataError, ModelError
 from wnae.models.run_files import read_run_info
 
 __all__ = [
+    "ZB_TOTAL_ERROR",
+    "ZB_TOTAL_WARNING",
     "SampleScores",
     "ScoreSet",
     "Scorer",
+    "check_zero_bias_total",
     "has_latent",
     "load_scorer",
     "reads_pf_candidates",
@@ -43,6 +47,44 @@ RUN_INFO = "run.json"
 MODEL_FILE = "deploy.h5"
 #: The file that marks an HLT encoder run (:mod:`wnae.hlt.model`).
 HLT_WEIGHTS_FILE = "encoder.weights.h5"
+#: The weighted zero bias's weights add up to the crossings they stand for: 1 (each crossing once, by its
+#: hardest interaction) plus the electroweak processes' expected number per crossing (≲ 10⁻³). A total
+#: further than this from 1 is a wrong ``zb_weight`` (an error) ...
+ZB_TOTAL_ERROR = 0.1
+#: ... and one further than this (but within ``ZB_TOTAL_ERROR``) is a warning with the number.
+ZB_TOTAL_WARNING = 0.01
+
+
+def check_zero_bias_total(shares: dict[str, float]) -> float:
+    """The weighted zero bias's total weight, Σ over its samples of their events' weights (the unbiased
+    sample's after its pT-hat veto), must be ≈ 1 crossing per crossing: the rates divide by it.
+
+    Args:
+        shares: sample → the sum of its scored events' weights (:func:`wnae.data.zero_bias.event_weights`).
+
+    Returns:
+        The total.
+
+    Raises:
+        DataError: the total is off by more than :data:`ZB_TOTAL_ERROR` (each sample's share is named);
+            off by more than :data:`ZB_TOTAL_WARNING`, a warning is logged instead.
+
+    Example:
+        >>> check_zero_bias_total({"zero_bias": 0.9375, "qcd_pthat_30_80": 0.0625})
+        1.0
+    """
+    total = sum(shares.values())
+    off = abs(total - 1.0)
+    if off <= ZB_TOTAL_WARNING:
+        return total
+    listed = ", ".join(f"{name} {share:.4g}" for name, share in sorted(shares.items(), key=lambda kv: -kv[1]))
+    text = (f"the weighted zero bias's weights add up to {total:.6g} crossings per crossing, not 1 "
+            f"(Σ zb_weight·n_generated over its samples, the unbiased one after its pT-hat veto: {listed})")
+    if off > ZB_TOTAL_ERROR or not math.isfinite(total):
+        msg = f"{text}: a zb_weight in the manifest is wrong; regenerate the data with 'make data'"
+        raise DataError(msg)
+    logger.warning("%s; the rates are normalised to it", text)
+    return total
 
 
 @runtime_checkable
@@ -188,12 +230,23 @@ class SampleScores:
 
     def zero_bias_mixture(self, *, weighted: bool = True) -> ZeroBiasMixture:
         """Zero-bias scores and weights: the weighted mixture when the manifest defines one (and
-        ``weighted``), else the unbiased sample with equal weights."""
+        ``weighted``), else the unbiased sample with equal weights.
+
+        The mixture is checked, not renormalised on faith: every zero-bias sample must be in it and no
+        signal (:func:`~wnae.data.samples.check_zero_bias_rows`), and its weights must add up to the
+        crossings they stand for, ≈ 1 (:func:`check_zero_bias_total`).
+
+        Raises:
+            DataError: naming the sample.
+        """
         members = [s for s in self.samples.values() if s.info.zb_weight is not None]
         if not weighted or not members:
             zb = self.zero_bias
             return ZeroBiasMixture.build({zb.name: (zb.scores, np.ones(zb.n_scored))})
-        return ZeroBiasMixture.build({s.name: (s.scores, s.zero_bias_weights()) for s in members})
+        check_zero_bias_rows([s.info for s in self.samples.values()])
+        parts = {s.name: (s.scores, s.zero_bias_weights()) for s in members}
+        check_zero_bias_total({name: float(np.sum(w)) for name, (_, w) in parts.items()})
+        return ZeroBiasMixture.build(parts)
 
     @property
     def sm_test(self) -> np.ndarray:
