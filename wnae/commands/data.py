@@ -21,12 +21,15 @@ def _check_chunk_events(args: argparse.Namespace) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from wnae.data.io import iter_events
+    """Read every dataset of each file as the reader does: the L1 objects, and the PF candidates where
+    the file has them."""
+    from wnae.data.io import iter_events, pf_max_candidates
 
     _check_chunk_events(args)
     for path in args.files:
-        n = sum(len(chunk) for chunk in iter_events(path, chunk_events=args.chunk_events))
-        sys.stdout.write(f"{path}: OK, {n} events\n")
+        with_pf = pf_max_candidates(path) is not None
+        n = sum(len(chunk) for chunk in iter_events(path, chunk_events=args.chunk_events, with_pf=with_pf))
+        sys.stdout.write(f"{path}: OK, {n} events{' with PF candidates' if with_pf else ''}\n")
     return 0
 
 

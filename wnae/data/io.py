@@ -52,6 +52,7 @@ __all__ = [
     "EventWriter",
     "count_events",
     "iter_events",
+    "pf_max_candidates",
     "read_axol1tl",
     "read_events",
     "read_metadata",
@@ -318,6 +319,36 @@ def _checked_pthat(values: np.ndarray, path: Path, first_event: int) -> np.ndarr
     return values
 
 
+def _check_pf_written(ds: h5py.Dataset, path: Path) -> None:
+    """Unallocated chunks of ``PFCands`` read back as zeros, which is valid padding ("no candidate"):
+    a file whose candidates were never written in full is an error, not events without candidates."""
+    if ds.chunks is None or ds.shape[0] == 0:
+        return
+    missing, n_missing, n_chunks = _missing_chunk_rows(ds)
+    if missing:
+        n = ds.shape[0]
+        count = sum(min(ds.chunks[0], n - s) for s in missing)
+        msg = (f"the candidates of {count} of the {n} events, from this one on, were never written ({n_missing} of "
+               f"{n_chunks} HDF5 chunks are unallocated and read back as zeros): the file is incomplete; was its "
+               "writer interrupted?")
+        raise DataError(msg, path=path, dataset=PF_CANDS, event_index=missing[0])
+
+
+def _check_pf_features(f: h5py.File, path: Path) -> None:
+    """``PFCands_Features``, where the file has it, must name :data:`PF_FEATURES` in order."""
+    names = f.get(PF_CANDS_FEATURES)
+    if names is None:
+        return
+    try:
+        got = [bytes(v).decode() if isinstance(v, bytes | np.bytes_) else str(v) for v in names[()]]
+    except (OSError, RuntimeError, AttributeError, KeyError, TypeError, ValueError) as err:
+        msg = f"cannot read the feature names ({type(err).__name__}: {err})"
+        raise DataError(msg, path=path, dataset=PF_CANDS_FEATURES) from err
+    if got != list(PF_FEATURES):
+        msg = f"the features are {got}, expected {list(PF_FEATURES)}: the file has another PF layout"
+        raise DataError(msg, path=path, dataset=PF_CANDS_FEATURES)
+
+
 def _pf_dataset(f: h5py.File, path: Path, n_events: int) -> h5py.Dataset:
     ds = f.get(PF_CANDS)
     if ds is None:
@@ -332,7 +363,23 @@ def _pf_dataset(f: h5py.File, path: Path, n_events: int) -> h5py.Dataset:
                f"{', '.join(PF_FEATURES)}, got {ds.shape}")
         raise DataError(msg, path=path, dataset=PF_CANDS)
     _check_real(ds, path)
+    _check_pf_written(ds, path)
+    _check_pf_features(f, path)
     return ds
+
+
+def pf_max_candidates(path: str | Path) -> int | None:
+    """Candidates stored per event (n_max) in the file's ``PFCands``, or None when it has none.
+
+    A ``PFCands`` entry that the reader would refuse (a group, another shape, not real numbers,
+    never written in full) is the reader's :class:`~wnae.errors.DataError`, named, never skipped.
+    """
+    path = Path(path)
+    with _open(path) as f:
+        if f.get(PF_CANDS) is None:
+            return None
+        n_events = _dataset(f, PARTICLES, path).shape[0]
+        return int(_pf_dataset(f, path, n_events).shape[1])
 
 
 def _read_pf(ds: h5py.Dataset, lo: int, hi: int, path: Path, validate: bool, max_pt: float) -> np.ndarray:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wnae.data.io import PF_CANDS, iter_events, read_metadata
+from wnae.data.io import iter_events, pf_max_candidates, read_metadata
 from wnae.data.schema import ObjectType, slot_ranges
 
 __all__ = ["PFSummary", "SampleSummary", "format_summary", "plot_paths", "plot_samples", "summarise_file"]
@@ -113,14 +113,6 @@ class SampleSummary:
     pf: PFSummary | None = None
 
 
-def _pf_n_max(path: Path) -> int | None:
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        ds = f.get(PF_CANDS)
-        return None if ds is None or ds.ndim != 3 else int(ds.shape[1])
-
-
 def summarise_file(path: str | Path, *, chunk_events: int = 100_000) -> SampleSummary:
     """Summarise one event file in a single chunked pass (memory bounded by one chunk)."""
     path = Path(path)
@@ -131,7 +123,7 @@ def summarise_file(path: str | Path, *, chunk_events: int = 100_000) -> SampleSu
     met_sum = 0.0
     leading: dict[str, list[np.ndarray]] = {r.label: [] for r in _TYPES.values()}
     hists: dict[tuple[str, str], np.ndarray] = {}
-    n_max = _pf_n_max(path)
+    n_max = pf_max_candidates(path)  # a malformed PFCands is the reader's error, never skipped
     pf = None if n_max is None else _PFAccumulator(n_max)
     for chunk in iter_events(path, chunk_events=chunk_events, with_pf=pf is not None):
         if pf is not None:
