@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -118,3 +119,44 @@ def test_efficiencies_on_hand_built_samples():
     assert lo < eff < hi
     with pytest.raises(DataError, match="n_generated"):
         efficiency_at_threshold(scores, 1.0, n_generated=3)
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("inf", r"option --input-rate-khz \(input_rate_khz=inf\): Input should be a finite number"),
+    ("nan", r"option --input-rate-khz \(input_rate_khz=nan\): Input should be a finite number"),
+    ("1e308", r"1e\+308 kHz is above the LHC bunch-crossing rate, 40079 kHz"),
+    ("28608800", r"2.86088e\+07 kHz is above the LHC bunch-crossing rate"),  # Hz for kHz
+])
+def test_a_non_finite_or_absurd_input_rate_is_refused_before_any_work(tmp_path, capsys, value, message):
+    """working_points.json, which the firmware reads, got infinite thresholds and NaN rates from these."""
+    from wnae.cli import main
+
+    none = str(tmp_path / "none")
+    assert main(["evaluate", "--input-rate-khz", value, "--data-dir", none, "--runs-dir", none]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert re.search(message, lines[0]), lines[0]
+    assert not (tmp_path / "none").exists()
+
+
+@pytest.mark.parametrize("rate", [math.inf, math.nan, 0.0])
+def test_a_rate_curve_needs_a_finite_positive_input_rate(rate):
+    with pytest.raises(ConfigError, match="input_rate_khz must be a finite number > 0"):
+        RateCurve.from_scores(np.arange(10.0), rate)
+
+
+def test_json_outputs_never_hold_nan_or_infinity(tmp_path):
+    """Python writes the non-standard NaN/Infinity literals that other JSON readers (the firmware's) refuse."""
+    import json
+
+    from wnae._io import write_json_atomic
+
+    path = tmp_path / "working_points.json"
+    write_json_atomic(path, {"threshold": math.inf, "rate": [1.0, math.nan, -math.inf], "n": np.float32("nan"),
+                             "ok": np.float64(2.5)})
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"non-standard JSON constant {constant}")
+
+    assert json.loads(path.read_text(), parse_constant=refuse) == {"threshold": None, "rate": [1.0, None, None],
+                                                                   "n": None, "ok": 2.5}

@@ -5,21 +5,25 @@ the 11.2456 kHz revolution frequency, 28 608.8 kHz (the value AXOL1TL uses). Rat
 the weighted zero bias when the data has one (:mod:`wnae.data.zero_bias`): unbiased crossings plus
 QCD pT-hat slices and electroweak processes, so the default working points (Loose 100, Medium 20,
 Tight 1 kHz, and 0.1 kHz) are counted with ≥ 10 effective ZB events instead of extrapolated. Any
-rate 0 < R ≤ ``input_rate_khz`` can be configured.
+rate 0 < R ≤ ``input_rate_khz`` can be configured; the input rate itself is a finite number of kHz up
+to the LHC bunch-crossing rate (:data:`MAX_INPUT_RATE_KHZ`).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from wnae.config import StrictModel
 
-__all__ = ["DEFAULT_WORKING_POINTS_KHZ", "RUN3_COLLIDING_BUNCH_RATE_KHZ", "EvaluateConfig"]
+__all__ = ["DEFAULT_WORKING_POINTS_KHZ", "MAX_INPUT_RATE_KHZ", "RUN3_COLLIDING_BUNCH_RATE_KHZ", "EvaluateConfig"]
 
 #: Run-3 LHC colliding-bunch rate: 2 544 colliding bunches × 11.2456 kHz revolution frequency, in kHz.
 RUN3_COLLIDING_BUNCH_RATE_KHZ = 2544 * 11.2456
+#: The LHC bunch-crossing rate (40.079 MHz) in kHz: no stream the trigger sees is faster. A larger
+#: ``input_rate_khz`` is a unit mistake (Hz for kHz) or not a rate at all (``inf``).
+MAX_INPUT_RATE_KHZ = 40_079.0
 #: name → target rate in kHz.
 DEFAULT_WORKING_POINTS_KHZ: dict[str, float] = {"Loose": 100.0, "Medium": 20.0, "Tight": 1.0, "VTight": 0.1}
 
@@ -48,7 +52,7 @@ class EvaluateConfig(StrictModel):
         seed: seed for the latent-map subsample and t-SNE.
     """
 
-    input_rate_khz: float = Field(RUN3_COLLIDING_BUNCH_RATE_KHZ, gt=0)
+    input_rate_khz: float = Field(RUN3_COLLIDING_BUNCH_RATE_KHZ, gt=0, allow_inf_nan=False)
     weighted_zero_bias: bool = True
     working_points: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WORKING_POINTS_KHZ))
     confidence_level: float = Field(0.6827, gt=0, lt=1)
@@ -62,6 +66,15 @@ class EvaluateConfig(StrictModel):
     tsne: bool = True
     chunk_events: int = Field(100_000, gt=0)
     seed: int = 0
+
+    @field_validator("input_rate_khz")
+    @classmethod
+    def _at_most_the_bunch_crossing_rate(cls, value: float) -> float:
+        if value > MAX_INPUT_RATE_KHZ:
+            msg = (f"{value:g} kHz is above the LHC bunch-crossing rate, {MAX_INPUT_RATE_KHZ:g} kHz: give the input "
+                   "rate in kHz (the Run-3 colliding-bunch rate is 28608.8)")
+            raise ValueError(msg)
+        return value
 
     @model_validator(mode="after")
     def _check_working_points(self) -> EvaluateConfig:

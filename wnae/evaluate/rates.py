@@ -147,8 +147,8 @@ class RateCurve:
         if not np.isfinite(s).all():
             msg = f"{int((~np.isfinite(s)).sum())} zero-bias scores are NaN or infinite"
             raise DataError(msg)
-        if not input_rate_khz > 0:
-            msg = f"input_rate_khz must be positive, got {input_rate_khz}"
+        if not (math.isfinite(input_rate_khz) and input_rate_khz > 0):
+            msg = f"input_rate_khz must be a finite number > 0, got {input_rate_khz}"
             raise ConfigError(msg)
         order = np.argsort(s, kind="stable")
         w = None

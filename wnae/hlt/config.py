@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from wnae.config import StrictModel
 from wnae.train.config import ContrastiveConfig, GmmConfig, ThreadsConfig
+
+#: A rate in kHz: a finite number > 0.
+RateKhz = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 __all__ = [
     "ENCODERS",
@@ -138,8 +141,8 @@ class HltEvaluateConfig(StrictModel):
     """
 
     l1_working_point: str = "Medium"
-    hlt_rate_khz: float = Field(1.0, gt=0)
-    rate_points_khz: list[float] = Field(default_factory=lambda: [10.0, 5.0, 2.0, 1.0, 0.5])
+    hlt_rate_khz: float = Field(1.0, gt=0, allow_inf_nan=False)
+    rate_points_khz: list[RateKhz] = Field(default_factory=lambda: [10.0, 5.0, 2.0, 1.0, 0.5])
     confidence_level: float = Field(0.6827, gt=0, lt=1)
     latent_events: int = Field(300, ge=0)
     chunk_events: int = Field(20_000, ge=1)
@@ -159,7 +162,7 @@ class CompareConfig(StrictModel):
     """
 
     encoders: dict[str, str] = Field(default_factory=dict)
-    table_rates_khz: list[float] = Field(default_factory=lambda: [5.0])
+    table_rates_khz: list[RateKhz] = Field(default_factory=lambda: [5.0])
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
     epochs: int | None = Field(None, ge=1)
     max_train_events: int | None = Field(None, ge=1)
