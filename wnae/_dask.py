@@ -1,7 +1,8 @@
 """Independent blocks of work as Dask tasks: a ``LocalCluster`` of the local cores, or an existing cluster.
 
 ``scheduler`` is ``"local"`` (start a ``LocalCluster`` with one single-threaded worker process per
-job, closed afterwards) or the address of a running scheduler, ``tcp://HOST:PORT`` (or ``tls://``),
+job, closed afterwards) or the address of a running scheduler, ``tcp://HOST:PORT`` (or ``tls://``,
+``ucx://``; the host and port are checked before anything starts),
 e.g. one started by ``dask-jobqueue`` on HTCondor or SLURM (the README has the recipe). Workers of
 an existing cluster need the same ``wnae`` installed.
 
@@ -15,6 +16,7 @@ own seeds), so a recomputed block gives the same bytes.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -26,14 +28,44 @@ __all__ = ["check_scheduler", "dask_client", "map_in_order"]
 
 logger = logging.getLogger(__name__)
 
-_ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx)://\S+$")
+#: ``PROTOCOL://HOST:PORT``; HOST a name, an IPv4 address, or an IPv6 address in brackets.
+_ADDRESS = re.compile(r"^(?P<protocol>tcp|tls|ucx)://(?:\[(?P<ipv6>[^\]]*)\]|(?P<host>[^:/\s\[\]]+)):(?P<port>[^:/\s]*)$")
+#: A host name: dot-separated labels of letters, digits and inner hyphens (RFC 1123).
+_HOST_NAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(?:\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$")
+
+
+def _address_problem(value: str) -> str | None:
+    """What is wrong with scheduler address ``value`` (None: a well-formed ``tcp://HOST:PORT``)."""
+    m = _ADDRESS.match(value)
+    if m is None:
+        return "not an address of the form tcp://HOST:PORT (or tls://, ucx://)"
+    if m["ipv6"] is not None:
+        try:
+            ipaddress.IPv6Address(m["ipv6"])
+        except ValueError:
+            return f"[{m['ipv6']}] is not an IPv6 address"
+    elif not _HOST_NAME.match(m["host"]) or len(m["host"]) > 253:
+        return f"{m['host']!r} is not a host name or IP address"
+    port = m["port"]
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        return f"port {port!r} is not a number from 1 to 65535"
+    return None
 
 
 def check_scheduler(value: str) -> str:
-    """``"local"`` or a scheduler address; anything else is a :class:`ConfigError` saying what is accepted."""
-    if value == "local" or _ADDRESS.match(value):
+    """``"local"`` or a scheduler address ``tcp://HOST:PORT`` (``tls://``, ``ucx://``); anything else,
+    a bad host or port included, is a :class:`ConfigError` saying what is wrong and what is accepted.
+
+    Example:
+        >>> check_scheduler("tcp://127.0.0.1:8786"), check_scheduler("tls://[::1]:8786")
+        ('tcp://127.0.0.1:8786', 'tls://[::1]:8786')
+    """
+    if value == "local":
         return value
-    msg = f"scheduler {value!r}: use 'local' (a LocalCluster of this machine's cores) or tcp://HOST:PORT"
+    problem = _address_problem(value)
+    if problem is None:
+        return value
+    msg = f"scheduler {value!r}: {problem}; use 'local' (a LocalCluster of this machine's cores) or tcp://HOST:PORT"
     raise ConfigError(msg)
 
 
@@ -53,7 +85,7 @@ def dask_client(scheduler: str, n_workers: int) -> Iterator[Any]:
     else:
         try:
             client = Client(scheduler, timeout="30s")
-        except OSError as err:
+        except (OSError, ValueError, TypeError) as err:  # (a TimeoutError is an OSError)
             msg = f"cannot reach the Dask scheduler at {scheduler}: {err}"
             raise ConfigError(msg) from err
     logger.info("Dask: %s with %d worker(s)", scheduler, len(client.scheduler_info().get("workers", {})))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import subprocess
 import sys
@@ -113,3 +114,23 @@ def test_interrupt_stops_the_worker_processes(tmp_path):
     sentinels = [w.sentinel for w in workers]
     assert set(wait(sentinels, timeout=0)) == set(sentinels)  # every worker has exited
     assert len(list(tmp_path.iterdir())) == 2  # the queued blocks never started
+
+
+def test_ctrl_c_while_the_workers_start_prints_no_traceback(capfd):
+    """Ctrl-C reaches the whole process group: a worker still starting (importing, before its initializer
+    ignores SIGINT) must not raise KeyboardInterrupt and print a traceback. The workers start with SIGINT
+    blocked, so the signal stays pending and their initializer discards it; they then run their tasks."""
+    from wnae.data.generate.run import _start_tasks, _worker_pool
+
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    with _worker_pool(2) as pool:
+        results = _start_tasks(pool, abs, [-1, -2, -3, -4])
+        workers = list(pool._processes.values())
+        assert workers, "the workers start when the tasks are submitted"
+        for worker in workers:  # at once: the interpreter is still starting
+            os.kill(worker.pid, signal.SIGINT)
+        assert list(results) == [1, 2, 3, 4]
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == mask  # this process's mask is as it was
+    err = capfd.readouterr().err
+    assert "Traceback" not in err, err
+    assert "KeyboardInterrupt" not in err, err

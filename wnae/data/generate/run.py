@@ -9,8 +9,10 @@ in block order through :class:`~wnae.data.io.EventWriter` (temporary file, renam
 A sample whose file already exists with the same settings hash is reused, not regenerated.
 Before anything is generated the output directory is created (or an
 :class:`~wnae.errors.OutputError` names the path that cannot be written) and the temporaries that
-earlier writers killed with SIGKILL left behind are removed, each with a warning. An interruption
-(Ctrl-C) stops the worker processes and leaves no temporary file.
+earlier writers killed with SIGKILL left behind are removed, each with a warning; a run that fails
+before writing into them removes the directories it created. An interruption (Ctrl-C) stops the
+worker processes and leaves no temporary file; the workers start with SIGINT blocked, so a Ctrl-C
+while one is still starting cannot print its traceback (the parent alone handles it).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import os
 import signal
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -35,7 +37,14 @@ from typing import Any
 import numpy as np
 
 from wnae import __version__
-from wnae._io import atomic_path, check_output_file, ensure_dir, remove_stale_temporaries, write_json_atomic
+from wnae._io import (
+    atomic_path,
+    check_output_file,
+    ensure_dir,
+    output_dir,
+    remove_stale_temporaries,
+    write_json_atomic,
+)
 from wnae.data.generate.config import GenerateConfig, Preselection, SampleSpec
 from wnae.data.generate.l1 import ETA_MAX, L1Config, emulate_l1
 from wnae.data.generate.pf import PF_FEATURES, PFConfig, build_pf_candidates
@@ -326,6 +335,32 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Block SIGINT in this thread while worker processes are started.
+
+    A spawned worker inherits the signal mask, so a Ctrl-C that arrives while it is still starting
+    (importing, before :func:`_ignore_sigint` runs) stays pending in it and is discarded by its
+    initializer, instead of raising KeyboardInterrupt there and printing a traceback. In this
+    process the signal is delivered when the block ends: the parent still stops on it. (The same
+    mask is what ``multiprocessing``'s resource tracker is started with.)
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # (not on Windows)
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _start_tasks(executor: ProcessPoolExecutor, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+    """``executor.map(fn, tasks)``: every task submitted, and the workers started, with SIGINT blocked."""
+    with _sigint_blocked():
+        return executor.map(fn, tasks)
+
+
 def _stop_workers(executor: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
     """Cancel what is queued and end the worker processes now (a running block is not waited for)."""
     from multiprocessing.connection import wait
@@ -415,8 +450,14 @@ def generate(
         check_scheduler(scheduler)
     out = Path(cfg.output_dir)
     cache = out / CACHE_DIR
+    with output_dir(out), output_dir(cache):  # a run that fails before writing leaves no empty directory
+        return _generate(cfg, out, cache, jobs or os.cpu_count() or 1, force, progress, scheduler)
+
+
+def _generate(cfg: GenerateConfig, out: Path, cache: Path, jobs: int, force: bool, progress: bool | None,
+              scheduler: str | None) -> GenerationResult:
+    """:func:`generate` into ``out`` (its caches in ``cache``), the arguments checked."""
     _prepare_output(out, cache, [process.name for process, _, _ in cfg.plan()])
-    jobs = jobs or os.cpu_count() or 1
     result = GenerationResult(samples=[])
 
     plan = cfg.plan()
@@ -511,7 +552,7 @@ def _write_samples(
             stack.callback(results.close)  # cancels what is left while the client is still open
         else:
             workers = stack.enter_context(_worker_pool(n_workers))
-            results = workers.map(_run_block, all_tasks) if workers is not None else map(_run_block, all_tasks)
+            results = _start_tasks(workers, _run_block, all_tasks) if workers is not None else map(_run_block, all_tasks)
         bar = stack.enter_context(
             tqdm(total=total, unit="ev", disable=None if progress is None else not progress, desc="generate"))
         for process, meta, tasks in todo:
