@@ -240,6 +240,26 @@ def test_cli_reports_a_bad_scan_config_in_one_line(tmp_path, data, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(("scan", "needles"), [
+    # a typo in a parameter path: named, not "the base design's value None is outside" nor the budget verdict
+    ({"parameters": {"quant.weigth.bits": {"low": 4, "high": 8}}}, ["parameters.quant.weigth.bits = 4",
+                                                                    "unknown key 'quant.weigth'"]),
+    # a brief schedule that leaves the head no epochs
+    ({"brief": {"epochs": 1}}, ["base config with brief", "epochs (1) must be larger"]),
+])
+def test_a_scan_that_cannot_train_its_candidates_is_refused_before_the_first_trial(tmp_path, data, capsys, scan,
+                                                                                    needles):
+    config = write_scan(tmp_path, **scan)
+    assert main(["scan", str(config), "--data-dir", str(data), "--scans-dir", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert str(config) in err
+    assert "outside" not in err
+    for needle in needles:
+        assert needle in err
+    assert not (tmp_path / "s").exists()
+
+
 def test_confirmation_retrains_the_front_on_fresh_seeds_and_judges_by_them(tmp_path, data):
     config = write_scan(tmp_path, trials=2, seeds=[0], confirm={"designs": 1, "seeds": [1]})
     result = run_scan(config, name="confirm", scans_dir=tmp_path / "scans", data_dir=data, synthesize=False)

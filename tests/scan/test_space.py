@@ -8,7 +8,7 @@ from wnae.config import parse_config
 from wnae.errors import ConfigError
 from wnae.scan.config import ParameterSpec, ScanConfig
 from wnae.scan.front import choose, pareto_front
-from wnae.scan.space import apply_parameters, base_values, candidate_key, train_config
+from wnae.scan.space import apply_parameters, base_values, candidate_key, check_space, deep_merge, train_config
 
 BASE = {"model": "two_stage", "epochs": 4, "extractor": {"widths": [29], "embedding_dim": 10, "epochs": 2},
         "quant": {"input": {"bits": 14, "integer": 5}, "weight": {"bits": 5, "integer": 1}}}
@@ -35,6 +35,35 @@ def test_a_path_outside_the_base_is_named():
         apply_parameters(BASE, {"extractor.widths.3": 8})
     with pytest.raises(ConfigError, match="candidate x"):
         train_config(apply_parameters(BASE, {"quant.weight.bits": 1}), source="candidate x")
+
+
+def test_a_valid_space_passes_the_check():
+    check_space(BASE, specs(extractor__widths__0={"low": 4, "high": 32}, quant__input={"choices": ["ap_fixed<14,5>"]},
+                            head__latent_dim={"low": 2, "high": 6}), {"epochs": 3})
+
+
+@pytest.mark.parametrize(("space", "fixed", "brief", "message"), [
+    # a typo in a path: created silently, every candidate would fail
+    ({"extractor__widthz__0": {"low": 4, "high": 8}}, {}, {},
+     r"parameter 'extractor.widthz.0': the base config has no list 'extractor.widthz' to index"),
+    ({"extractor__widht": {"low": 4, "high": 8}}, {}, {},
+     r"scan.yml: parameters.extractor.widht = 4: unknown key 'extractor.widht'; did you mean 'widths'"),
+    ({"quant__weigth__bits": {"low": 3, "high": 6}}, {}, {}, r"parameters.quant.weigth.bits = 3: unknown key 'quant.weigth'"),
+    # the top of a range that no train config accepts
+    ({"quant__weight__bits": {"low": 4, "high": 40}}, {}, {}, r"parameters.quant.weight.bits = 40: 'quant.weight.bits'"),
+    # a brief schedule with no head epochs (epochs <= extractor.epochs)
+    ({"extractor__widths__0": {"low": 4, "high": 8}}, {}, {"epochs": 2},
+     r"scan.yml: base config with brief: .*epochs \(2\) must be larger"),
+    # ... or only at one end of a range
+    ({"extractor__epochs": {"low": 1, "high": 3}}, {}, {"epochs": 3},
+     r"parameters.extractor.epochs = 3 with brief: .*epochs \(3\) must be larger"),
+    # a typo in fixed
+    ({"extractor__widths__0": {"low": 4, "high": 8}}, {"extractor": {"widht": 3}}, {},
+     r"scan.yml: base config with fixed: unknown key 'extractor.widht'"),
+])
+def test_the_space_is_checked_before_the_first_trial(space, fixed, brief, message):
+    with pytest.raises(ConfigError, match=message):
+        check_space(deep_merge(BASE, fixed), specs(**space), brief, source="scan.yml")
 
 
 def test_base_values_read_the_resolved_base_and_layer_fallbacks():

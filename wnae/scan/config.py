@@ -176,7 +176,7 @@ class ScanConfig(StrictModel):
         seeds: training seeds of every candidate (default: the base's seed): the efficiencies are averaged
             over them, since one seed's efficiency at a 1 kHz working point moves by points.
         baseline: train the base design itself (its values of every parameter) as candidate 0.
-        target: firmware target (name in ``firmware_configs/`` or a path) for the cost and budget.
+        target: firmware target (a name, :func:`wnae.firmware.config.resolve_target`, or a path) for the cost and budget.
         evaluate: evaluate config (default: ``wnae/configs/evaluate_default.yml``), relative to the scan file.
         objective, select, synth, confirm: see their classes.
         candidate_timeout_min: a candidate still training after this long is stopped and recorded as failed.

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wnae._io import ensure_dir, remove_stale_temporaries, write_json_atomic
+from wnae._io import ensure_dir, json_text, remove_stale_temporaries, write_json_atomic
 from wnae.errors import ConfigError, WnaeError
 from wnae.scan.config import RESUMABLE_KEYS, ScanConfig, load_scan_config
 
@@ -135,16 +135,19 @@ class _Setup:
                 "target": self.target.model_dump(mode="json"), "data_dir": str(self.data_dir)}
 
 
-def _resolve(config: ScanConfig, here: Path, data_dir: Path) -> _Setup:
+def _resolve(config: ScanConfig, here: Path, data_dir: Path, source: str = "scan config") -> _Setup:
+    """Everything a candidate needs, checked before the first trial (:func:`~wnae.scan.space.check_space`:
+    ``fixed``, ``brief``, every parameter path and range end through the train config)."""
     from wnae.config import load_config
     from wnae.evaluate.config import EvaluateConfig
     from wnae.firmware.config import resolve_target
-    from wnae.scan.space import base_values, deep_merge
+    from wnae.scan.space import base_values, check_space, deep_merge
     from wnae.train.config import TrainConfig
 
     base_path = Path(config.base) if Path(config.base).is_absolute() else here / config.base
     base = load_config(base_path, TrainConfig).model_dump(mode="json")
     base = deep_merge(base, config.fixed)
+    check_space(base, config.parameters, config.brief, source=source)
     eval_path = DEFAULT_EVALUATE if config.evaluate is None else here / config.evaluate
     evaluate = load_config(eval_path, EvaluateConfig).model_dump(mode="json")
     if config.objective.working_point not in evaluate["working_points"]:
@@ -174,8 +177,9 @@ def _check_or_write_setup(paths: ScanPaths, setup: _Setup) -> None:
         except (OSError, ValueError) as exc:
             msg = f"{paths.setup}: cannot read the scan's setup ({exc}); remove {paths.root} to start over"
             raise ScanError(msg) from exc
-        if _comparable(old) != _comparable(json.loads(json.dumps(doc))):
-            changed = sorted(k for k in set(old) | set(doc) if old.get(k) != json.loads(json.dumps(doc)).get(k))
+        stored = json.loads(json_text(doc))  # as it is on disk
+        if _comparable(old) != _comparable(stored):
+            changed = sorted(k for k in set(old) | set(doc) if old.get(k) != stored.get(k))
             msg = (f"{paths.root} holds a scan with another setup (differs in: {', '.join(changed)}); only "
                    f"{', '.join(sorted(RESUMABLE_KEYS))} may change on resume: use another --name")
             raise ScanError(msg)
@@ -644,7 +648,7 @@ def run_scan(
         cfg = cfg.model_copy(update=overrides)
     data_dir = Path(data_dir)
     load_manifest(data_dir)  # a missing or bad data directory fails before anything is written
-    setup = _resolve(cfg, here, data_dir)
+    setup = _resolve(cfg, here, data_dir, source=str(config))
     name = name or Path(config).stem.removeprefix("scan_")
     paths = ScanPaths(Path(scans_dir) / name)
     n_jobs = cfg.jobs or (os.cpu_count() or 1)

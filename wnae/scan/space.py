@@ -18,7 +18,15 @@ from typing import Any
 from wnae.config import parse_config
 from wnae.errors import ConfigError
 
-__all__ = ["apply_parameters", "base_values", "candidate_key", "deep_merge", "format_value", "train_config"]
+__all__ = [
+    "apply_parameters",
+    "base_values",
+    "candidate_key",
+    "check_space",
+    "deep_merge",
+    "format_value",
+    "train_config",
+]
 
 
 def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
@@ -71,7 +79,11 @@ def _set(doc: dict[str, Any], path: str, value: Any) -> None:
             msg = f"parameter {path!r}: {part!r} is not a key of a mapping in the base config"
             raise ConfigError(msg)
         if node.get(part) is None:
-            node[part] = [] if isinstance(nxt, int) else {}
+            if isinstance(nxt, int):  # nothing to index: an index into a list the base config does not have
+                where = ".".join(str(p) for p in parts[:i + 1])
+                msg = f"parameter {path!r}: the base config has no list {where!r} to index (a typo in the path?)"
+                raise ConfigError(msg)
+            node[part] = {}
         node = node[part]
     last = parts[-1]
     if isinstance(last, int):
@@ -109,6 +121,35 @@ def train_config(doc: Mapping[str, Any], *, source: str):  # noqa: ANN201 (Train
     from wnae.train.config import TrainConfig
 
     return parse_config(TrainConfig, doc, source=source)
+
+
+def _ends(spec: Any) -> list[Any]:
+    """The values of a parameter that bound what a candidate can get: its choices, or its range's ends."""
+    return list(spec.choices) if spec.choices is not None else list(dict.fromkeys([spec.low, spec.high]))
+
+
+def check_space(base: Mapping[str, Any], specs: Mapping[str, Any], brief: Mapping[str, Any], *,
+                source: str = "scan config") -> None:
+    """Check, before the first trial, that the scan can train its candidates and its chosen design.
+
+    Validated through the train config: the base with ``fixed`` (``base``), the base with ``brief``
+    (the candidates' schedule), and every parameter at each of its choices or at both ends of its
+    range, the others at the base's values, with ``brief`` (a candidate) and without (the chosen
+    design). A parameter path that is not a key of the train config (a typo) is an unknown key there,
+    not a key created silently that would then fail every candidate.
+
+    Raises:
+        ConfigError: naming ``source``, the part of the scan (``fixed``, ``brief``, ``parameters.<path>``
+            with its value) and the train config key.
+    """
+    train_config(base, source=f"{source}: base config with fixed")
+    train_config(deep_merge(base, brief), source=f"{source}: base config with brief")
+    for path, spec in specs.items():
+        for value in _ends(spec):
+            doc = apply_parameters(base, {path: value})
+            train_config(doc, source=f"{source}: parameters.{path} = {value!r}")
+            if brief:
+                train_config(deep_merge(doc, brief), source=f"{source}: parameters.{path} = {value!r} with brief")
 
 
 def base_values(doc: Mapping[str, Any], specs: Mapping[str, Any]) -> dict[str, Any]:
