@@ -76,3 +76,22 @@ clean:  ## remove generated data, runs, scans and HLS projects (keeps .venv)
 COMPARE     ?=
 compare: $(VENV)/.installed  ## WNAE vs VICReg-VAE over 5 seeds each: efficiency, AUC vs SM/ZB, reconstruction EMD, mean +- std (COMPARE=<yml>)
 	$(WNAE) compare $(if $(COMPARE),--config $(COMPARE))
+
+.PHONY: wheel-check
+wheel-check: $(VENV)/.installed  ## build the wheel, install it into a fresh venv outside the checkout, run `wnae convert --help` and a target lookup from it
+	@set -eu; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PY) -m pip wheel --quiet --no-deps --wheel-dir "$$tmp/dist" . ; \
+	$(PYTHON_BASE) -m venv --without-pip "$$tmp/venv"; \
+	$(PY) -m pip --python "$$tmp/venv/bin/python" install --quiet --no-deps "$$tmp"/dist/wnae-*.whl; \
+	deps=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+	site=$$("$$tmp/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+	echo "$$deps" > "$$site/_wnae_check_dependencies.pth"; \
+	cd "$$tmp"; \
+	"$$tmp/venv/bin/wnae" convert --help > /dev/null; \
+	"$$tmp/venv/bin/python" -c 'import pathlib, sys, wnae; \
+	from wnae.firmware.config import PACKAGED_TARGET_DIR, find_target, resolve_target; \
+	module = pathlib.Path(wnae.__file__).resolve(); \
+	assert pathlib.Path(sys.argv[1]).resolve() in module.parents, f"wnae imported from {module}, not the wheel"; \
+	target = find_target("gt_run3"); \
+	assert target is not None and target.parent.resolve() == PACKAGED_TARGET_DIR.resolve(), target; \
+	print(f"wheel OK: {module.parent}; gt_run3 = {target} ({resolve_target(target.stem).part})")' "$$tmp"

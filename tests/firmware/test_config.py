@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+import fnmatch
+import tomllib
+from pathlib import Path
+
 import pytest
 
+import wnae.firmware.config as firmware_config
 from wnae.errors import ConfigError
 from wnae.firmware.config import (
     FIRMWARE_CONFIG_DIR,
+    PACKAGED_TARGET_DIR,
+    find_target,
     list_targets,
     load_firmware_config,
     parse_ap_type,
@@ -129,3 +136,48 @@ def test_part_capacity_ignores_package_and_dashes():
 
 def test_config_dir_is_the_repository_one():
     assert (FIRMWARE_CONFIG_DIR / "README.md").is_file()
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_without_a_checkout_the_shipped_targets_are_found(tmp_path, monkeypatch):
+    """An installed wnae (pip install ., not -e) has no <repository>/firmware_configs: the shipped targets are
+    package data and found there."""
+    monkeypatch.setattr(firmware_config, "FIRMWARE_CONFIG_DIR", tmp_path / "site-packages" / "firmware_configs")
+    monkeypatch.chdir(tmp_path)
+    assert firmware_config.target_dirs() == [PACKAGED_TARGET_DIR]
+    assert find_target("gt_run3") == PACKAGED_TARGET_DIR / "gt_run3.yml"
+    assert resolve_target("gt_run3").part == "xc7vx690tffg1927-2"
+    assert {"gt_run3", "gt_run3_da", "phase2_vu13p"} <= set(list_targets())
+
+
+def test_the_users_firmware_configs_come_before_the_shipped_targets(tmp_path, monkeypatch):
+    monkeypatch.setattr(firmware_config, "FIRMWARE_CONFIG_DIR", tmp_path / "no_checkout")
+    monkeypatch.chdir(tmp_path)
+    own = tmp_path / "firmware_configs"
+    own.mkdir()
+    (own / "gt_run3.yml").write_text((PACKAGED_TARGET_DIR / "gt_run3.yml").read_text().replace(
+        "clock_period_ns: 25.0", "clock_period_ns: 12.5"))
+    write(own, BASE, "mine.yml")
+    assert find_target("gt_run3") == Path("firmware_configs/gt_run3.yml").absolute()
+    assert resolve_target("gt_run3").clock_period_ns == 12.5  # the user's edited copy
+    assert resolve_target("gt_run3_da").strategy == "distributed_arithmetic"  # the shipped one
+    assert {"mine", "gt_run3", "gt_run3_da"} <= set(list_targets())
+    with pytest.raises(ConfigError, match=r"no nope.yml in .*firmware_configs/, .*targets/; known targets: .*mine"):
+        resolve_target("nope")
+
+
+def test_the_shipped_targets_are_package_data_and_the_build_reads_the_license():
+    doc = tomllib.loads((REPO / "pyproject.toml").read_text())
+    patterns = doc["tool"]["setuptools"]["package-data"]["wnae"]
+    shipped = sorted(PACKAGED_TARGET_DIR.glob("*.yml"))
+    assert shipped
+    for path in shipped:
+        relative = path.relative_to(REPO / "wnae").as_posix()
+        assert any(fnmatch.fnmatch(relative, p) for p in patterns), f"{relative} is not package data"
+    # a PEP 639 license string needs setuptools >= 77 to build (65.5 rejects it)
+    assert isinstance(doc["project"]["license"], str)
+    assert "setuptools>=77" in doc["build-system"]["requires"]
+    ci = (REPO / ".ci" / "run").read_text().splitlines()
+    assert ci.index("make install") < ci.index("make test") < ci.index("make wheel-check")

@@ -1,4 +1,8 @@
-"""FPGA target configs: one YAML file per target in ``firmware_configs/``.
+"""FPGA target configs: one YAML file per target, looked up by name (:func:`resolve_target`).
+
+The shipped targets are package data (``wnae/firmware/targets/``), so an installed ``wnae`` has them
+too; a user's own targets, or edited copies of shipped ones, go in ``firmware_configs/`` (in the
+working directory, or the checkout's), which is searched first (:func:`target_dirs`).
 
 A :class:`FirmwareConfig` says how a model becomes firmware (hls4ml backend, FPGA part, clock
 period, I/O type, strategy, reuse factor, fixed-point precisions, deployed output) and what the L1
@@ -28,29 +32,36 @@ from wnae.config import StrictModel, load_config
 from wnae.errors import ConfigError
 
 __all__ = [
-    "FIRMWARE_CONFIG_DIR",
-    "PART_CAPACITIES",
     "ADDER_DELAY_NS",
+    "FIRMWARE_CONFIG_DIR",
+    "PACKAGED_TARGET_DIR",
+    "PART_CAPACITIES",
     "ApType",
     "BudgetConfig",
     "FirmwareConfig",
     "Hls4mlTarget",
     "LayerPrecision",
     "PartCapacity",
-    "RtlConfig",
     "PrecisionConfig",
+    "RtlConfig",
+    "find_target",
     "list_targets",
     "load_firmware_config",
     "parse_ap_type",
     "part_capacity",
     "resolve_target",
+    "target_dirs",
     "yosys_family",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: The shipped target configs (``<repository>/firmware_configs``).
+#: The user's target configs of a checkout (``<repository>/firmware_configs``): edited and added targets.
 FIRMWARE_CONFIG_DIR = Path(__file__).resolve().parents[2] / "firmware_configs"
+#: The shipped targets, installed with the package (``wnae/firmware/targets``).
+PACKAGED_TARGET_DIR = Path(__file__).resolve().parent / "targets"
+#: The user's target directory in the working directory (an installed ``wnae`` has no checkout).
+USER_TARGET_DIR = "firmware_configs"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -479,27 +490,56 @@ def load_firmware_config(path: str | Path) -> FirmwareConfig:
     return cfg
 
 
-def list_targets(config_dir: str | Path = FIRMWARE_CONFIG_DIR) -> list[str]:
-    """Names of the target files in ``config_dir`` (sorted)."""
-    return sorted(p.stem for p in Path(config_dir).glob("*.yml"))
+def target_dirs() -> list[Path]:
+    """Where target names are looked up, the first that has the name wins: ``firmware_configs/`` in the
+    working directory, the checkout's ``firmware_configs/`` (when ``wnae`` runs from one), then the
+    targets shipped in the package (:data:`PACKAGED_TARGET_DIR`). Only directories that exist."""
+    dirs: list[Path] = []
+    for d in (Path.cwd() / USER_TARGET_DIR, FIRMWARE_CONFIG_DIR, PACKAGED_TARGET_DIR):
+        if d.is_dir() and all(d.resolve() != seen.resolve() for seen in dirs):
+            dirs.append(d)
+    return dirs
 
 
-def resolve_target(name_or_path: str | Path, config_dir: str | Path = FIRMWARE_CONFIG_DIR) -> FirmwareConfig:
-    """Load a target by name (``gt_run3`` → ``firmware_configs/gt_run3.yml``) or by path to a YAML file.
+def _search_dirs(config_dir: str | Path | None) -> list[Path]:
+    return target_dirs() if config_dir is None else [Path(config_dir)]
+
+
+def list_targets(config_dir: str | Path | None = None) -> list[str]:
+    """Names of the target files (sorted) in ``config_dir``, or by default in every :func:`target_dirs`."""
+    return sorted({p.stem for d in _search_dirs(config_dir) for p in d.glob("*.yml")})
+
+
+def find_target(name: str, config_dir: str | Path | None = None) -> Path | None:
+    """The file of target ``name``: ``<dir>/<name>.yml`` in ``config_dir``, or by default the first of
+    :func:`target_dirs` that has it; None if none has."""
+    for d in _search_dirs(config_dir):
+        path = d / f"{name}.yml"
+        if path.is_file():
+            return path
+    return None
+
+
+def resolve_target(name_or_path: str | Path, config_dir: str | Path | None = None) -> FirmwareConfig:
+    """Load a target by name (``gt_run3`` → ``gt_run3.yml`` of :func:`find_target`) or by path to a YAML file.
 
     Args:
         name_or_path: a target name, or a path (anything with a ``/`` or ending in ``.yml``/``.yaml``).
-        config_dir: where target names are looked up.
+        config_dir: look target names up only there (default: :func:`target_dirs`, the user's
+            ``firmware_configs/`` before the shipped targets).
 
     Raises:
-        ConfigError: unknown target (the message lists the known ones) or an invalid file.
+        ConfigError: unknown target (the message lists where it looked and the known ones) or an invalid file.
     """
     text = str(name_or_path)
     if "/" in text or text.endswith((".yml", ".yaml")) or Path(text).is_file():
         return load_firmware_config(Path(text))
-    path = Path(config_dir) / f"{text}.yml"
-    if not path.is_file():
+    path = find_target(text, config_dir)
+    if path is None:
+        where = ", ".join(f"{d}/" for d in _search_dirs(config_dir)) or "no target directory exists"
         known = ", ".join(list_targets(config_dir)) or "none"
-        msg = f"unknown firmware target {text!r}: no {path}; known targets: {known}"
+        msg = f"unknown firmware target {text!r}: no {text}.yml in {where}; known targets: {known}"
         raise ConfigError(msg)
+    if path.parent.resolve() != PACKAGED_TARGET_DIR.resolve() and (PACKAGED_TARGET_DIR / path.name).is_file():
+        logger.info("target %s: %s (instead of the shipped one)", text, path)
     return load_firmware_config(path)
