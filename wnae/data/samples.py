@@ -237,7 +237,8 @@ def _summary_shares(samples: Sequence[SampleInfo], summary: Mapping[str, Any],
 def check_zero_bias_summary(samples: Sequence[SampleInfo], summary: Any, path: str | Path | None = None) -> None:
     """Cross-check the rows' ``zb_weight`` against the manifest's own ``zero_bias`` summary
     (:func:`wnae.data.zero_bias.mixture_weights`, written with them by ``wnae generate``): the same
-    components, and each row's weight times its generated events equal to the share of crossings the summary gives it.
+    components, and each row's weight times its generated events equal to the share of crossings the
+    summary gives it.
 
     Raises:
         DataError: naming the manifest row (a weight changed by hand, a row added or lost).
@@ -253,8 +254,8 @@ def check_zero_bias_summary(samples: Sequence[SampleInfo], summary: Any, path: s
         names = {s.name for s in samples}
         for name in components:
             if name not in members:
-                why = "no sample of that name" if name not in names else f"sample '{name}' has no zb_weight"
-                msg = f"the zero_bias summary lists '{name}' as part of the weighted zero bias, but there is {why}"
+                why = "there is no sample of that name" if name not in names else "that sample has no zb_weight"
+                msg = f"the zero_bias summary lists '{name}' as part of the weighted zero bias, but {why}"
                 raise DataError(msg, path=path)
         for name in sorted(members - set(components)):
             msg = (f"sample '{name}' has a zb_weight, but the zero_bias summary does not list it among the "
