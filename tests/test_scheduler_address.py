@@ -41,7 +41,7 @@ def test_the_cli_refuses_a_bad_port_before_writing_anything(tmp_path, capsys, co
     assert main([*args, "--scheduler", "tcp://127.0.0.1:notaport"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    assert err.strip().splitlines() == [f"wnae {command}: error: scheduler 'tcp://127.0.0.1:notaport': port 'notaport' "
-                                        "is not a number from 1 to 65535; use 'local' (a LocalCluster of this "
-                                        "machine's cores) or tcp://HOST:PORT"]
+    expected = (f"wnae {command}: error: scheduler 'tcp://127.0.0.1:notaport': port 'notaport' is not a number "
+                "from 1 to 65535; use 'local' (a LocalCluster of this machine's cores) or tcp://HOST:PORT")
+    assert err.strip().splitlines() == [expected]
     assert not out.exists()  # no output directory, no .cache

@@ -190,8 +190,8 @@ def test_zero_bias_rows_that_would_move_every_threshold_are_errors(edit, message
 
 @pytest.mark.parametrize(("edit", "message"), [
     (lambda rows: _edit(rows, "qcd_pthat_30_inf", zb_weight=rows[1].zb_weight * 200),
-     r"sample 'qcd_pthat_30_inf': zb_weight·n_generated stands for 20 of the crossings, but the manifest's "
-     r"zero_bias summary gives 0.1"),
+     (r"sample 'qcd_pthat_30_inf': zb_weight·n_generated stands for 20 of the crossings, but the manifest's "
+      r"zero_bias summary gives 0.1")),
     (lambda rows: _edit(rows, "zero_bias", zb_weight=rows[0].zb_weight * 1.5), r"sample 'zero_bias': .*gives 0.9"),
     (lambda rows: _edit(rows, "dy", zb_weight=rows[2].zb_weight * 2), r"sample 'dy': .*cross_section_pb"),
     (lambda rows: _edit(rows, "dy", zb_weight=None), r"the zero_bias summary lists 'dy' as part of the weighted zero bias, but that sample has no zb_weight"),

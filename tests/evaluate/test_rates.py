@@ -156,7 +156,8 @@ def test_json_outputs_never_hold_nan_or_infinity(tmp_path):
                              "ok": np.float64(2.5)})
 
     def refuse(constant: str) -> None:
-        raise AssertionError(f"non-standard JSON constant {constant}")
+        msg = f"non-standard JSON constant {constant}"
+        raise AssertionError(msg)
 
     assert json.loads(path.read_text(), parse_constant=refuse) == {"threshold": None, "rate": [1.0, None, None],
                                                                    "n": None, "ok": 2.5}
