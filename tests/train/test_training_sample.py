@@ -47,7 +47,9 @@ def test_the_zero_bias_sample_reads_the_weighted_rows_of_one_split_with_their_we
     events, weights = load_training_split(data_dir, Split.TRAIN, "zero_bias")
     assert len(events) == 300 + 300  # 60 % of each zero-bias row, no SM row (they have no zb_weight here)
     assert set(np.unique(events.sample_name)) == {"zero_bias", "qcd_hard"}
-    np.testing.assert_allclose(np.unique(weights), sorted([0.9 / 500, 0.1 / 500]))
+    # each row's split stands for the row's share of the crossings: 0.9 and 0.1 over 300 events each
+    np.testing.assert_allclose(np.unique(weights), sorted([0.9 / 300, 0.1 / 300]))
+    assert float(np.sum(weights)) == pytest.approx(1.0)
     sm, sm_weights = load_training_split(data_dir, Split.TRAIN, "sm")
     assert sm_weights is None and set(np.unique(sm.sample_name)) == set(SM_PROCESSES.values())
 
@@ -77,3 +79,23 @@ def test_zero_bias_training_is_refused_where_it_cannot_work(tmp_path):
         MemorySource(toy, _cfg(training_sample="zero_bias"))
     with pytest.raises(ConfigError, match="read in memory only"):
         open_source(toy, _cfg(training_sample="zero_bias", loading={"mode": "stream"}))
+
+
+def test_a_run_trained_on_the_zero_bias_calibrates_its_rates_on_the_held_out_zero_bias(tmp_path):
+    from tests.evaluate.conftest import SumPtRun
+    from wnae.evaluate.scores import score_samples, trained_on_zero_bias
+
+    data_dir = _weighted_zero_bias_dir(tmp_path / "data")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.yml").write_text("model: ae\ntraining_sample: zero_bias\n")
+    assert trained_on_zero_bias(run_dir)
+    assert not trained_on_zero_bias(tmp_path)  # no config: an external model
+    held_out = score_samples(SumPtRun(), data_dir, held_out_zero_bias=True)
+    everything = score_samples(SumPtRun(), data_dir)
+    assert held_out.samples["zero_bias"].n_scored == 100  # the test split (every 5th event) of 500
+    assert everything.samples["zero_bias"].n_scored == 500
+    # the held-out events stand for all the crossings: the weights still add up to the same total
+    for scores in (held_out, everything):
+        mixture = scores.zero_bias_mixture()
+        assert float(np.sum(mixture.weights)) == pytest.approx(1.0, rel=1e-6)

@@ -11,7 +11,7 @@ from typing import Any
 
 from wnae.evaluate.config import EvaluateConfig
 from wnae.evaluate.evaluation import RunEvaluation, evaluate_scores, write_evaluation
-from wnae.evaluate.scores import Scorer, load_scorer, score_samples
+from wnae.evaluate.scores import Scorer, load_scorer, score_samples, trained_on_zero_bias
 
 __all__ = ["evaluate_run", "evaluate_runs"]
 
@@ -46,7 +46,7 @@ def evaluate_run(
     logger.info("evaluating %s on %s", run_dir, data_dir)
     scores = score_samples(scorer, data_dir, chunk_events=config.chunk_events,
                            latent_events=config.latent_events if config.plots else 0, seed=config.seed,
-                           client=client, run_dir=run_dir)
+                           client=client, run_dir=run_dir, held_out_zero_bias=trained_on_zero_bias(run_dir))
     evaluation = evaluate_scores(scores, config, model=str(scorer.info.get("model", "")))
     if write:
         written = write_evaluation(evaluation, run_dir)

@@ -39,6 +39,7 @@ __all__ = [
     "load_scorer",
     "reads_pf_candidates",
     "score_samples",
+    "trained_on_zero_bias",
 ]
 
 logger = logging.getLogger(__name__)
@@ -302,9 +303,12 @@ def _score_block(scorer: Scorer, block: _Block) -> _BlockScores:
     particles = chunk.particles
     if reads_pf:  # (read_events refuses a file without PFCands, naming it)
         particles = chunk.pf_cands
+    pthat = chunk.pthat_gev
     if block.test_split:
-        particles = particles[split_mask(block.stop, "test")[block.start:]]
-    out = _BlockScores(np.zeros(0), chunk.pthat_gev, len(chunk))
+        mask = split_mask(block.stop, "test")[block.start:]
+        particles = particles[mask]
+        pthat = None if pthat is None else pthat[mask]
+    out = _BlockScores(np.zeros(0), pthat, len(chunk))
     if len(particles) == 0:
         return out
     out.scores = _score_chunk(scorer, particles, block.where)
@@ -316,12 +320,35 @@ def _score_block(scorer: Scorer, block: _Block) -> _BlockScores:
     return out
 
 
+def _test_split_only(info: SampleInfo, held_out_zero_bias: bool) -> bool:
+    """Whether only a sample's test split is scored: SM background always, zero bias when the run trained on it."""
+    return info.role is SampleRole.BACKGROUND or (held_out_zero_bias and info.role is SampleRole.ZERO_BIAS)
+
+
+def trained_on_zero_bias(run_dir: str | Path) -> bool:
+    """Whether the run in ``run_dir`` trained on the zero bias (its ``config.yml`` says ``training_sample: zero_bias``).
+
+    Such a run's rates are calibrated on the zero bias's test split only (:func:`score_samples`).
+    """
+    import yaml
+
+    path = Path(run_dir) / "config.yml"
+    if not path.is_file():
+        return False
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        msg = f"{path}: not a readable YAML config ({err})"
+        raise ModelError(msg) from err
+    return isinstance(doc, dict) and doc.get("training_sample") == "zero_bias"
+
+
 def _plan(info: SampleInfo, path: Path, chunk_events: int, latent_events: int,
-          rng: np.random.Generator) -> list[_Block]:
+          rng: np.random.Generator, held_out_zero_bias: bool = False) -> list[_Block]:
     """The blocks of one sample, with its latent subsample (``latent_events`` scored events at random,
     drawn chunk by chunk in order: the same events whoever scores the blocks)."""
     n = count_events(path)
-    test_split = info.role is SampleRole.BACKGROUND
+    test_split = _test_split_only(info, held_out_zero_bias)
     blocks, n_latent = [], 0
     for start in range(0, n, chunk_events):
         stop = min(start + chunk_events, n)
@@ -363,6 +390,7 @@ def score_samples(
     seed: int = 0,
     client: Any = None,
     run_dir: str | Path | None = None,
+    held_out_zero_bias: bool = False,
 ) -> SampleScores:
     """Score every sample of ``data_dir`` (SM test split, all zero bias, all signal events).
 
@@ -378,6 +406,9 @@ def score_samples(
             this process, in the same order.
         run_dir: the run directory ``scorer`` was loaded from (needed with ``client``; on a remote
             cluster it and ``data_dir`` must be on a file system the workers share).
+        held_out_zero_bias: score only the test split of the zero-bias samples too (a run trained
+            on the zero bias: its train and validation splits are not independent of the model);
+            their weights stand for the split's share of the generated events.
 
     Returns:
         The :class:`SampleScores`.
@@ -395,7 +426,7 @@ def score_samples(
     out = SampleScores(scorer.name)
     rng = np.random.default_rng(seed)
     latent_events = latent_events if has_latent(scorer) else 0
-    plans = [_plan(info, info.path(data_dir), chunk_events, latent_events, rng) for info in infos]
+    plans = [_plan(info, info.path(data_dir), chunk_events, latent_events, rng, held_out_zero_bias) for info in infos]
     blocks = [b for plan in plans for b in plan]
     if client is None:
         results = (_score_block(scorer, b) for b in blocks)
@@ -422,7 +453,9 @@ def score_samples(
             logger.warning("%s: manifest says %d events, file has %d", path, info.n_events, n_read)
         n_generated = float(info.n_generated)
         if info.role is SampleRole.BACKGROUND and n_read:
-            n_generated *= len(scores) / n_read  # the test split's share of the generated events
+            # the test split's share of the generated events (the manifest's zb_weight of an electroweak
+            # component is defined for its test split; a held-out zero-bias split stands for all crossings)
+            n_generated *= len(scores) / n_read
         errors = [d.latent_error for d in done if d.latent_error]
         if want_latent and errors:
             logger.info("run '%s' has no latent space (%s): no latent map", scorer.name, errors[0])

@@ -117,7 +117,8 @@ def load_training_split(data_dir: str | Path, split: Split | str, sample: str = 
             events.process_label = np.full(len(events), label, np.int16)
         part = events.select(split_mask(len(events), split))
         parts.append(part)
-        weights.append(np.full(len(part), row.zb_weight if sample == "zero_bias" else 1.0, np.float64))
+        weights.append(_zero_bias_weights(row, len(events), part) if sample == "zero_bias"
+                       else np.ones(len(part), np.float64))
     events = EventSet.concatenate(parts)
     w = np.concatenate(weights)
     if max_events is not None and len(events) > max_events:
@@ -127,6 +128,26 @@ def load_training_split(data_dir: str | Path, split: Split | str, sample: str = 
         msg = f"the {sample} {Split(split).value} split is empty"
         raise DataError(msg)
     return events, (w if sample == "zero_bias" else None)
+
+
+def _zero_bias_weights(row: SampleInfo, n_read: int, part: EventSet) -> np.ndarray:
+    """Each event's share of the bunch crossings when ``part`` (one split of ``row``) stands for the row.
+
+    The row carries :math:`S = w_{zb}\,N_{gen}\,f` crossings, with ``f`` 1 for a zero-bias row and
+    the test split's share for an electroweak (background) row, whose ``zb_weight`` the manifest
+    defines for its test split (as :func:`wnae.data.zero_bias.event_weights` uses it); the split's
+    events share S equally, and the unbiased sample's events at or above its pT-hat veto get 0
+    (the slices stand for them), as in the rates.
+    """
+    f = float(np.sum(split_mask(n_read, Split.TEST))) / n_read if row.role is SampleRole.BACKGROUND else 1.0
+    w = np.full(len(part), row.zb_weight * row.n_generated * f / max(1, len(part)), np.float64)
+    if row.zb_pthat_veto_gev is not None:
+        if part.pthat_gev is None:
+            msg = (f"{row.file}: sample '{row.name}' is vetoed at pT-hat {row.zb_pthat_veto_gev:g} GeV in the weighted "
+                   "zero bias, but its file has no pthat_gev per event; regenerate the data ('make data')")
+            raise DataError(msg)
+        w[np.asarray(part.pthat_gev) >= row.zb_pthat_veto_gev] = 0.0
+    return w
 
 
 def weighted_resample(weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

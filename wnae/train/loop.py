@@ -191,7 +191,7 @@ def _plot_history(history: dict[str, list[float]], path: Path, kept_epoch: int |
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    skip = {"epoch", "seconds", "events_per_second", "step_ms", "selection_score", "w_ratio", "w_long_ratio",
+    skip = {"epoch", "seconds", "events_per_second", "step_ms", "solver_ms", "selection_score", "w_ratio", "w_long_ratio",
             "diag_energy_neg_long", *_W_KEYS, *_RATIO_KEYS}
     keys = [k for k in history if k not in skip and not k.startswith(("diag_", "neural_"))]
     fit = [k for k in _W_KEYS if k in history]
