@@ -67,10 +67,10 @@ hlt-evaluate: $(VENV)/.installed  ## two-level trigger: the latest L1 run's Medi
 hlt-compare: $(VENV)/.installed  ## Linformer vs DeepSets vs PF MLP vs L1-object MLP, 3 seeds each, behind the same seed (~50 min; L1_RUN=)
 	$(WNAE) hlt compare $(if $(L1_RUN),--l1-run $(L1_RUN))
 
-clean:  ## remove generated data, runs, scans and HLS projects (keeps .venv)
+clean:  ## remove generated data, runs, scans, comparisons and HLS projects (keeps .venv)
 	find data -mindepth 1 ! -name README.md -exec rm -rf {} +
 	find hls_projects -mindepth 1 ! -name README.md -exec rm -rf {} +
-	rm -rf runs scans hlt_runs .pytest_cache
+	rm -rf runs scans hlt_runs compare .pytest_cache
 	find . -name __pycache__ -not -path './$(VENV)/*' -exec rm -rf {} +
 
 COMPARE     ?=

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from wnae.evaluate.config import DEFAULT_WORKING_POINTS_KHZ, EvaluateConfig
 from wnae.evaluate.evaluation import RunEvaluation, evaluate_scores, write_evaluation
-from wnae.evaluate.metrics import purity, roc, tpr_at_fpr
+from wnae.evaluate.metrics import auc, binomial_efficiency, purity, roc, tpr_at_fpr
 from wnae.evaluate.rates import (
     RateCurve,
     WorkingPoint,
@@ -29,6 +29,8 @@ __all__ = [
     "RunEvaluation",
     "Scorer",
     "WorkingPoint",
+    "auc",
+    "binomial_efficiency",
     "binomial_interval",
     "efficiency_above",
     "efficiency_at_threshold",
