@@ -53,6 +53,15 @@ def _run(args: argparse.Namespace) -> int:
         f"{result.metrics['train_events']} training events, "
         f"{_rates(result.metrics)}, final loss {final.get('loss', float('nan')):.5g}\n"
     )
+    kept = result.metrics.get("kept", {})
+    if "w_ratio" in kept:
+        long = f", after {result.config.mcmc.diagnostics.long_steps} more steps {kept['w_long_ratio']:.2f}x" \
+            if "w_long_ratio" in kept else ""
+        sys.stdout.write(
+            f"kept epoch {result.metrics['kept_epoch']}: exact W of its samples {kept['w_ratio']:.2f}x the two-sample "
+            f"floor{long}; <E->/<E+> {kept.get('diag_energy_ratio', float('nan')):.2f}, "
+            f"negatives' spread {kept.get('diag_neg_std_ratio', float('nan')):.2f} of the data's\n"
+        )
     return 0
 
 

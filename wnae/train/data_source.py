@@ -131,7 +131,7 @@ def load_training_split(data_dir: str | Path, split: Split | str, sample: str = 
 
 
 def _zero_bias_weights(row: SampleInfo, n_read: int, part: EventSet) -> np.ndarray:
-    """Each event's share of the bunch crossings when ``part`` (one split of ``row``) stands for the row.
+    r"""Each event's share of the bunch crossings when ``part`` (one split of ``row``) stands for the row.
 
     The row carries :math:`S = w_{zb}\,N_{gen}\,f` crossings, with ``f`` 1 for a zero-bias row and
     the test split's share for an electroweak (background) row, whose ``zb_weight`` the manifest
