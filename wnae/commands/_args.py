@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["positive_float", "positive_int"]
+__all__ = ["positive_float", "positive_int", "seed"]
 
 
 def positive_int(text: str) -> int:
@@ -29,5 +29,18 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(msg) from None
     if not value > 0:
         msg = f"must be positive, got {value:g}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def seed(text: str) -> int:
+    """A random seed, an integer in [0, 2^31)."""
+    try:
+        value = int(text)
+    except ValueError:
+        msg = f"expected a seed (an integer >= 0), got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not 0 <= value < 2**31:
+        msg = f"a seed must be in [0, 2^31), got {value}"
         raise argparse.ArgumentTypeError(msg)
     return value

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from wnae.commands._args import seed
+
 HELP = "train configs at several seeds, evaluate every run, compare mean +- std over the seeds"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "compare_default.yml"
 
@@ -35,18 +37,6 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        msg = f"expected a seed (an integer >= 0), got {text!r}"
-        raise argparse.ArgumentTypeError(msg) from None
-    if not 0 <= value < 2**31:
-        msg = f"a seed must be in [0, 2^31), got {value}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "compare",
@@ -62,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where the runs are trained or found (default runs/)")
     p.add_argument("--output-dir", type=Path, default=None, help="output directory (default compare/<name>)")
     p.add_argument("--overwrite", action="store_true", help="replace a finished comparison in the output directory")
-    p.add_argument("--seeds", type=_seed, nargs="+", default=None, help="override every entry's seeds")
+    p.add_argument("--seeds", type=seed, nargs="+", default=None, help="override every entry's seeds")
     p.add_argument("--labels", nargs="+", default=None, help="only these entries (by label)")
     p.add_argument("--no-plots", action="store_true", help="no evaluation plots per run")
     p.set_defaults(func=_run)

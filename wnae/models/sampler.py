@@ -109,6 +109,17 @@ def _mh_log_accept(x, y, e_x, e_y, g_x, g_y, step_size: float, temperature: floa
     return -(e_y - e_x) / temperature - (backward - forward) / (4.0 * step_size)
 
 
+def _energy_and_grad(energy: Callable, v):  # noqa: ANN001, ANN202 (tensors)
+    """E(v) (n,) and ∇ᵥ Σ E(v), with an inner tape (differentiable in the weights under an outer tape)."""
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        tape.watch(v)
+        e = energy(v)
+        total = tf.reduce_sum(e)
+    return e, tape.gradient(total, v)
+
+
 def langevin_chain(
     energy: Callable,
     x0,  # noqa: ANN001
@@ -150,23 +161,16 @@ def langevin_chain(
         u_shape = tf.stack([steps, tf.shape(x)[0]])
         us = generator.uniform(u_shape, dtype=x.dtype) if generator is not None else tf.random.uniform(u_shape, seed=seed)
 
-    def energy_and_grad(v):  # noqa: ANN001, ANN202
-        with tf.GradientTape() as tape:
-            tape.watch(v)
-            e = energy(v)
-            total = tf.reduce_sum(e)
-        return e, tape.gradient(total, v)
-
-    e_x, grad = energy_and_grad(x)
+    e_x, grad = _energy_and_grad(energy, x)
     for i in range(steps):
         xi = xis[i] if xis is not None else tf.random.normal(tf.shape(x), seed=seed)
         y = tf.clip_by_value(x - step_size * grad / temperature + noise * xi, -bound, bound)
         if not metropolis:
             x = y
             if i + 1 < steps:
-                e_x, grad = energy_and_grad(x)
+                e_x, grad = _energy_and_grad(energy, x)
             continue
-        e_y, g_y = energy_and_grad(y)
+        e_y, g_y = _energy_and_grad(energy, y)
         log_alpha = _mh_log_accept(x, y, e_x, e_y, grad, g_y, step_size, temperature)
         accept = tf.math.log(us[i]) < log_alpha
         x = tf.where(accept[:, None], y, x)
@@ -218,21 +222,14 @@ def _compiled_chain(energy: Callable, metropolis: bool) -> Callable:
         return _COMPILED[key][1]
     import tensorflow as tf
 
-    def energy_and_grad(v):  # noqa: ANN001, ANN202
-        with tf.GradientTape() as tape:
-            tape.watch(v)
-            e = energy(v)
-            total = tf.reduce_sum(e)
-        return e, tape.gradient(total, v)
-
     @tf.function(reduce_retracing=True)
     def run(x, xis, logu, step_size, noise, temperature, bound):  # noqa: ANN001, ANN202
-        e_x, g_x = energy_and_grad(x)
+        e_x, g_x = _energy_and_grad(energy, x)
         accepted = tf.constant(0.0)
         steps = tf.shape(xis)[0]
         for i in tf.range(steps):
             y = tf.clip_by_value(x - step_size * g_x / temperature + noise * xis[i], -bound, bound)
-            e_y, g_y = energy_and_grad(y)
+            e_y, g_y = _energy_and_grad(energy, y)
             if metropolis:
                 accept = logu[i] < _mh_log_accept(x, y, e_x, e_y, g_x, g_y, step_size, temperature)
             else:
