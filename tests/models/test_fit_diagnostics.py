@@ -84,3 +84,19 @@ def test_best_epoch_picks_the_lowest_eligible_finite_score():
     assert best_epoch(history, lambda e: e < 4) == 3  # 1-based
     assert best_epoch(history, lambda e: e == 0) is None
     assert best_epoch({}, lambda e: True) is None
+
+
+def test_the_reconstruction_weight_adds_the_data_energy_to_w():
+    def family(weight: float):  # noqa: ANN202
+        cfg = parse_config(TrainConfig, {"model": "wnae", "batch_size": 32, "architecture": {"encoder": [8], "latent_dim": 2},
+                                         "mcmc": {"steps": 2, "buffer_size": 64, "distance": "emd",
+                                                  "reconstruction_weight": weight}})
+        return build_model("wnae", cfg, 0, dim=4)
+
+    rng = np.random.default_rng(3)
+    x_pos, x_neg = (tf.constant(rng.normal(size=(32, 4)).astype(np.float32)) for _ in range(2))
+    e_pos = tf.constant(rng.uniform(size=32).astype(np.float32))
+    plain, weighted = family(0.0), family(2.5)
+    w = float(plain.objective_loss(x_pos, x_neg, e_pos, e_pos, "wnae"))
+    assert float(weighted.objective_loss(x_pos, x_neg, e_pos, e_pos, "wnae")) == pytest.approx(
+        w + 2.5 * float(np.mean(e_pos)), rel=1e-5)

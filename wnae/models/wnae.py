@@ -150,7 +150,8 @@ class AutoencoderFamily(ModelFamily):
             return tf.reduce_mean(e_pos)
         if objective == "nae":
             return losses.nae_loss(e_pos, e_neg, m.nae_gamma)
-        return self.wasserstein(x_pos, x_neg, cost)
+        w = self.wasserstein(x_pos, x_neg, cost)
+        return w + m.reconstruction_weight * tf.reduce_mean(e_pos) if m.reconstruction_weight else w
 
     def _step_fn(self, objective: str):  # noqa: ANN202
         import tensorflow as tf

@@ -180,6 +180,8 @@ class McmcConfig(StrictModel):
     critic: CriticConfig = CriticConfig()
     xla: bool = Field(False, description="compile the training step with XLA (jit_compile; not with an exact distance)")
     nae_gamma: float = Field(1.0, ge=0, description="NAE loss: E+ - E- + gamma * E-^2")
+    reconstruction_weight: float = Field(
+        0.0, ge=0, description="WNAE loss: W + reconstruction_weight * <E+> (0: W alone, as published)")
     pretrain_epochs: int = Field(0, ge=0, description="plain-AE epochs before the WNAE/NAE objective")
     metropolis: bool = Field(False, description="Metropolis-adjusted Langevin (MALA): exact exp(-E/T) at any step")
     diagnostics: McmcDiagnosticsConfig = McmcDiagnosticsConfig()
