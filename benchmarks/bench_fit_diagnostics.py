@@ -12,23 +12,12 @@ and, for scale, one WNAE training step (batch 512, exact W) of the same head.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
+from bench_training import _time as _median_seconds  # the benchmarks' timer: median after a warm-up call
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "wnae" / "configs" / "train_two_stage.yml"
-
-
-def _median_seconds(fn, reps: int) -> float:  # noqa: ANN001
-    fn()  # warm-up: traces the compiled functions
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import random_particles, random_pf_candidates
+from tests.data.test_cli_faults import _one_error_line as one_error_line
 from wnae.cli import main
 from wnae.data.io import EventSet, pf_max_candidates, write_events
 
@@ -25,15 +26,10 @@ def _pf_file(path: Path) -> Path:
 
 
 def _one_error_line(capsys, command: str, *needles: str) -> str:
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith(f"wnae {command}: error: "), lines[0]
-    for needle in needles:
-        assert needle in lines[0], lines[0]
+    """The one stderr line of a refused command, which printed no "OK"."""
+    line, out = one_error_line(capsys, command, *needles)
     assert "OK" not in out
-    return lines[0]
+    return line
 
 
 def test_validate_reads_the_pf_candidates_of_a_good_file(tmp_path, capsys):

@@ -435,6 +435,7 @@ def train(
         _restore_best(family.networks, checkpoint_dir)
         logger.info("keeping epoch %d of %d (lowest selection score %.3g)", kept, saved,
                     history["selection_score"][kept - 1])
+    kept_epoch = kept or saved
     deploy = family.deploy_model()
     save_qkeras_model(deploy, run_dir / DEPLOY_MODEL)
     overall, by_phase = throughput(history, [family.phase(e) for e in range(len(history.get("loss", [])))])
@@ -444,8 +445,8 @@ def train(
         "validation_events": source.n_validation,
         "loading": source.describe(),
         "final": {k: v[-1] for k, v in history.items() if not math.isnan(v[-1])},
-        "kept_epoch": kept or saved,
-        "kept": {k: v[(kept or saved) - 1] for k, v in history.items() if not math.isnan(v[(kept or saved) - 1])},
+        "kept_epoch": kept_epoch,
+        "kept": {k: v[kept_epoch - 1] for k, v in history.items() if not math.isnan(v[kept_epoch - 1])},
         "training_seconds": time.perf_counter() - started,
         "events_per_second": overall,
         "events_per_second_by_phase": by_phase,
@@ -474,7 +475,7 @@ def train(
         tmp.write_text("\n".join(lines) + "\n")
     write_json_atomic(run_dir / "metrics.json", metrics)
     if history:
-        _plot_history(history, run_dir / "loss.png", kept if kept is not None else None)
+        _plot_history(history, run_dir / "loss.png", kept)
     negatives = family.diagnostic_samples()
     if negatives is not None:
         plot_negatives(family.sample_space(source.train_sample), negatives, run_dir / NEGATIVES_PLOT, seed=cfg.seed)
