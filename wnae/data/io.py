@@ -9,6 +9,10 @@ Two layouts are supported:
   ``data/Signal_data/<name>/DATA`` (float (N, 19, 3) pT/η/φ, or (N, 57) flattened) and
   ``Normalisation/{norm_scale,norm_bias}`` (57 values each; normalised = (x − bias) / scale).
 
+Events imported from CMS L1 ntuples also keep the L1 hardware integers of each slot
+(``ParticlesHW``, int32 (N, 19, 3): ``[iEt, iEta, iPhi]``, zero for empty slots) beside the physical
+values, for firmware that reads the raw hardware words.
+
 Large files are read in chunks (:func:`iter_events`) so memory stays bounded; every write goes to a
 temporary file that is renamed into place only when complete.
 """
@@ -51,11 +55,13 @@ __all__ = [
     "EventSet",
     "EventWriter",
     "count_events",
+    "has_hardware",
     "iter_events",
     "pf_max_candidates",
     "read_axol1tl",
     "read_events",
     "read_metadata",
+    "to_particles",
     "write_axol1tl",
     "write_events",
 ]
@@ -68,6 +74,10 @@ SAMPLE_NAME = "sample_name"
 PTHAT = "pthat_gev"
 PF_CANDS = "PFCands"
 PF_CANDS_FEATURES = "PFCands_Features"
+HARDWARE = "ParticlesHW"
+HARDWARE_NAMES = "ParticlesHW_Names"
+#: The columns of ``ParticlesHW``: the L1 hardware integers of each slot (muons at the vertex).
+HARDWARE_COLUMNS: tuple[str, ...] = ("IEt", "IEta", "IPhi")
 #: Storage type of the PF candidates: float16 (relative precision 5e-4, below every resolution of the
 #: view) keeps the files within ~10x of the L1-only ones with 128 candidates per event.
 PF_DTYPE = np.float16
@@ -88,6 +98,8 @@ class EventSet:
             interactions (hard process and pile-up), or None; the weighted zero bias vetoes on it.
         pf_cands: float (n_events, n_max, 6) particle-flow candidates (features
             :data:`~wnae.data.validate.PF_FEATURES`, pT-ordered, zero-padded), or None.
+        hardware: int32 (n_events, 19, 3) L1 hardware integers ``[iEt, iEta, iPhi]`` of the same
+            slots (:data:`HARDWARE_COLUMNS`; events imported from L1 ntuples), or None.
     """
 
     particles: np.ndarray
@@ -96,13 +108,14 @@ class EventSet:
     metadata: dict[str, Any] = field(default_factory=dict)
     pthat_gev: np.ndarray | None = None
     pf_cands: np.ndarray | None = None
+    hardware: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.particles = np.asarray(self.particles, dtype=np.float32)
         n = len(self.particles)
         if self.pthat_gev is not None:
             self.pthat_gev = np.asarray(self.pthat_gev, dtype=np.float32)
-        for name in ("process_label", "sample_name", "pthat_gev", "pf_cands"):
+        for name in ("process_label", "sample_name", "pthat_gev", "pf_cands", "hardware"):
             value = getattr(self, name)
             if value is not None and len(value) != n:
                 msg = f"{name} has {len(value)} entries for {n} events"
@@ -111,6 +124,11 @@ class EventSet:
             self.process_label = np.asarray(self.process_label, dtype=np.int16)
         if self.sample_name is not None:
             self.sample_name = np.asarray(self.sample_name, dtype=str)
+        if self.hardware is not None:
+            self.hardware = np.asarray(self.hardware, dtype=np.int32)
+            if self.hardware.shape[1:] != (N_OBJECTS, len(HARDWARE_COLUMNS)):
+                msg = f"hardware must have shape (n, {N_OBJECTS}, {len(HARDWARE_COLUMNS)}), got {self.hardware.shape}"
+                raise DataError(msg)
 
     def __len__(self) -> int:
         return len(self.particles)
@@ -129,6 +147,7 @@ class EventSet:
             dict(self.metadata),
             None if self.pthat_gev is None else self.pthat_gev[index],
             None if self.pf_cands is None else self.pf_cands[index],
+            None if self.hardware is None else self.hardware[index],
         )
 
     @classmethod
@@ -149,6 +168,7 @@ class EventSet:
             dict(parts[0].metadata),
             join("pthat_gev"),
             join("pf_cands"),
+            join("hardware"),
         )
 
 
@@ -389,6 +409,26 @@ def _read_pf(ds: h5py.Dataset, lo: int, hi: int, path: Path, validate: bool, max
     return block
 
 
+def _hardware_dataset(f: h5py.File, path: Path, n_events: int) -> h5py.Dataset:
+    ds = f.get(HARDWARE)
+    if ds is None:
+        msg = "no L1 hardware integers in this file (only events imported from L1 ntuples have them)"
+        raise DataError(msg, path=path, dataset=HARDWARE)
+    want = (n_events, N_OBJECTS, len(HARDWARE_COLUMNS))
+    if not isinstance(ds, h5py.Dataset) or ds.shape != want or ds.dtype.kind not in "iu":
+        got = f"{ds.dtype} {ds.shape}" if isinstance(ds, h5py.Dataset) else "a group"
+        msg = f"expected integers of shape {want} (one row per event of {PARTICLES}), got {got}"
+        raise DataError(msg, path=path, dataset=HARDWARE)
+    return ds
+
+
+def has_hardware(path: str | Path) -> bool:
+    """Whether an event file keeps the L1 hardware integers (``ParticlesHW``) beside the physical values."""
+    path = Path(path)
+    with _open(path) as f:
+        return HARDWARE in f
+
+
 def count_events(path: str | Path) -> int:
     """Number of events in an ADC2021-layout file, without reading them."""
     path = Path(path)
@@ -406,6 +446,7 @@ def iter_events(
     stop: int | None = None,
     validate: bool = True,
     with_pf: bool = False,
+    with_hardware: bool = False,
 ) -> Iterator[EventSet]:
     """Yield the events of an ADC2021-layout file in chunks of at most ``chunk_events``.
 
@@ -414,7 +455,8 @@ def iter_events(
     whose end was never written is an error before the first chunk; empty events elsewhere are
     counted and reported in one warning once the last chunk has been read. With ``with_pf`` the
     ``PFCands`` dataset is read too (and validated, :func:`validate_pf_candidates`); a file without
-    it is an error.
+    it is an error. With ``with_hardware`` the L1 hardware integers (``ParticlesHW``) are read too; a
+    file without them is an error.
     """
     if chunk_events <= 0:
         msg = f"chunk_events must be positive, got {chunk_events}"
@@ -433,6 +475,7 @@ def iter_events(
                 msg = f"expected shape ({n},) to match {PARTICLES}, got {extra.shape}"
                 raise DataError(msg, path=path, dataset=name)
         pf = _pf_dataset(f, path, n) if with_pf else None
+        hw = _hardware_dataset(f, path, n) if with_hardware else None
         metadata = _read_metadata(f, path)
         max_pt = max_pt_gev_for(metadata)
         empty = EmptyEventTally()
@@ -449,16 +492,20 @@ def iter_events(
                 dict(metadata),
                 None if pthat is None else _checked_pthat(_read_block(pthat, lo, hi, path), path, lo),
                 None if pf is None else _read_pf(pf, lo, hi, path, validate, max_pt),
+                None if hw is None else _read_block(hw, lo, hi, path).astype(np.int32, copy=False),
             )
         if empty.n_empty:
             logger.warning("%s:/%s: %s", path, PARTICLES, empty.message())
 
 
 def read_events(
-    path: str | Path, *, start: int = 0, stop: int | None = None, validate: bool = True, with_pf: bool = False
+    path: str | Path, *, start: int = 0, stop: int | None = None, validate: bool = True, with_pf: bool = False,
+    with_hardware: bool = False,
 ) -> EventSet:
-    """Read (part of) an ADC2021-layout file into one :class:`EventSet` (with its PF candidates if ``with_pf``)."""
-    parts = list(iter_events(path, start=start, stop=stop, validate=validate, with_pf=with_pf))
+    """Read (part of) an ADC2021-layout file into one :class:`EventSet` (with its PF candidates if
+    ``with_pf``, its L1 hardware integers if ``with_hardware``)."""
+    parts = list(iter_events(path, start=start, stop=stop, validate=validate, with_pf=with_pf,
+                             with_hardware=with_hardware))
     if not parts:
         path = Path(path)
         with _open(path) as f:
@@ -499,6 +546,7 @@ class EventWriter:
         with_labels: bool = True,
         with_pthat: bool = False,
         pf_max_candidates: int | None = None,
+        with_hardware: bool = False,
         validate: bool = True,
         compression: str | None = "gzip",
         chunk_events: int = 4096,
@@ -508,6 +556,7 @@ class EventWriter:
         self.metadata = dict(metadata or {})
         self.with_labels = with_labels
         self.with_pthat = with_pthat
+        self.with_hardware = with_hardware
         self.validate = validate
         self.compression = compression
         self.chunk_events = chunk_events
@@ -550,6 +599,11 @@ class EventWriter:
             f.create_dataset(SAMPLE_NAME, shape=(0,), maxshape=(None,), dtype="S32", chunks=(16 * c,), **opts)
         if self.with_pthat:
             f.create_dataset(PTHAT, shape=(0,), maxshape=(None,), dtype=np.float32, chunks=(16 * c,), **opts)
+        if self.with_hardware:
+            k = len(HARDWARE_COLUMNS)
+            f.create_dataset(HARDWARE, shape=(0, N_OBJECTS, k), maxshape=(None, N_OBJECTS, k), dtype=np.int32,
+                             chunks=(c, N_OBJECTS, k), **opts)
+            f.create_dataset(HARDWARE_NAMES, data=np.array(HARDWARE_COLUMNS, dtype="S"), track_times=False)
         if self.pf_max_candidates is not None:
             m, k = self.pf_max_candidates, len(PF_FEATURES)
             f.create_dataset(PF_CANDS, shape=(0, m, k), maxshape=(None, m, k), dtype=PF_DTYPE,
@@ -582,6 +636,12 @@ class EventWriter:
                 raise DataError(msg, path=self.path)
             f[PTHAT].resize(hi, axis=0)
             f[PTHAT][lo:hi] = events.pthat_gev
+        if self.with_hardware:
+            if events.hardware is None:
+                msg = "this file stores the L1 hardware integers, but the block has none"
+                raise DataError(msg, path=self.path, dataset=HARDWARE)
+            f[HARDWARE].resize(hi, axis=0)
+            f[HARDWARE][lo:hi] = events.hardware
         if self.pf_max_candidates is not None:
             pf = events.pf_cands
             if pf is None or pf.shape[1:] != (self.pf_max_candidates, len(PF_FEATURES)):
@@ -629,7 +689,8 @@ def write_events(
     Args:
         path: output ``.h5`` file; parent directories are created.
         events: the events; ``process_label``/``sample_name`` are written when both are present, the
-            PF candidates (``PFCands``) when the set holds them.
+            PF candidates (``PFCands``) and the L1 hardware integers (``ParticlesHW``) when the set
+            holds them.
         metadata: extra generator metadata merged over ``events.metadata``; values must be
             JSON-serialisable.
         validate: check the layout first (never write a file that would not read back).
@@ -653,6 +714,7 @@ def write_events(
         compression=compression,
         chunk_events=max(1, min(len(events), 4096)),
         pf_max_candidates=None if events.pf_cands is None else events.pf_cands.shape[1],
+        with_hardware=events.hardware is not None,
     ) as writer:
         writer.append(events)
     logger.debug("wrote %d events to %s", len(events), path)
@@ -688,8 +750,10 @@ class AXOL1TLDataset:
     norm_bias: np.ndarray | None = None
 
 
-def _to_particles(data: np.ndarray, path: Path, dataset: str) -> np.ndarray:
-    """(n,57) / (n,19,3) / (n,19,4) → (n,19,4) with class ids from the slot for filled objects."""
+def to_particles(data: np.ndarray, path: str | Path, dataset: str) -> np.ndarray:
+    """(n,57) / (n,19,3) / (n,19,4) float → validated float32 (n,19,4), with class ids from the slot
+    for filled objects (AXOL1TL arrays store pT, η, φ only)."""
+    path = Path(path)
     n = data.shape[0] if data.ndim else 0
     if data.ndim == 2 and data.shape[1] == N_FEATURES:
         data = data.reshape(n, N_OBJECTS, 3)
@@ -717,7 +781,7 @@ def read_axol1tl(path: str | Path) -> AXOL1TLDataset:
             _check_real(ds, path)
             if ds.ndim >= 2:
                 _check_written(ds, path)
-            return _to_particles(_read_block(ds, 0, ds.shape[0], path), path, name)
+            return to_particles(_read_block(ds, 0, ds.shape[0], path), path, name)
 
         train = load("data/Background_data/Train/DATA")
         test = load("data/Background_data/Test/DATA")

@@ -42,6 +42,7 @@ __all__ = [
     "load_manifest",
     "split_mask",
     "write_manifest",
+    "zero_bias_summary",
 ]
 
 MANIFEST_NAME = "manifest.json"
@@ -96,6 +97,8 @@ class SampleInfo:
             veto), or None when the sample is not part of it.
         zb_pthat_veto_gev: events with pT-hat at or above this are left out of the weighted zero
             bias (the unbiased sample; the pT-hat slices stand for them), or None.
+        provenance: where an imported sample came from (``wnae data import``: format, source
+            files with their sizes and SHA-256, tree, branches, selection), or None.
     """
 
     name: str
@@ -108,6 +111,7 @@ class SampleInfo:
     cross_section_error_pb: float | None = None
     zb_weight: float | None = None
     zb_pthat_veto_gev: float | None = None
+    provenance: dict[str, Any] | None = None
 
     def path(self, data_dir: str | Path) -> Path:
         return Path(data_dir) / self.file
@@ -132,7 +136,12 @@ def write_manifest(data_dir: str | Path, samples: list[SampleInfo], zero_bias: d
     """Write ``manifest.json`` atomically (samples in the given order; ``zero_bias``: the weighted
     zero bias's summary, :func:`wnae.data.zero_bias.mixture_weights`)."""
     path = Path(data_dir) / MANIFEST_NAME
-    rows = [{**asdict(s), "role": s.role.value} for s in samples]
+    rows = []
+    for s in samples:
+        row = {**asdict(s), "role": s.role.value}
+        if row["provenance"] is None:  # generated samples: the manifest stays as it always was
+            del row["provenance"]
+        rows.append(row)
     doc: dict = {"format": MANIFEST_FORMAT, "samples": rows}
     if zero_bias is not None:
         doc["zero_bias"] = zero_bias
@@ -164,6 +173,8 @@ def _check_sample_row(s: SampleInfo, path: Path) -> None:
     if s.n_generated < s.n_events:
         raise fail(f"n_generated = {s.n_generated} is less than the {s.n_events} events stored (n_events); "
                    "n_generated counts events before pre-selection")
+    if s.provenance is not None and not isinstance(s.provenance, dict):
+        raise fail(f"provenance = {s.provenance!r:.60} must be a mapping (or null)")
     for key in ("cross_section_pb", "cross_section_error_pb", "zb_weight", "zb_pthat_veto_gev"):
         value = getattr(s, key)
         if value is None:
@@ -267,6 +278,18 @@ def check_zero_bias_summary(samples: Sequence[SampleInfo], summary: Any, path: s
                    f"manifest's zero_bias summary gives {want:.6g} ({what}): was the weight edited? Regenerate "
                    "the manifest with 'make data'")
             raise DataError(msg, path=path)
+
+
+def zero_bias_summary(data_dir: str | Path) -> dict | None:
+    """The manifest's weighted zero-bias summary (written by ``wnae generate``), or None."""
+    path = Path(data_dir) / MANIFEST_NAME
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        msg = f"cannot read the manifest ({err})"
+        raise DataError(msg, path=path) from err
+    summary = doc.get("zero_bias") if isinstance(doc, dict) else None
+    return summary if isinstance(summary, dict) else None
 
 
 def load_manifest(data_dir: str | Path) -> list[SampleInfo]:
