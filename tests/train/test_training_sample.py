@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.conftest import random_particles
+from tests.conftest import random_particles, write_toy_data_dir
 from wnae.config import parse_config
 from wnae.data.io import EventSet, write_events
 from wnae.data.samples import SM_PROCESSES, SampleInfo, SampleRole, Split, write_manifest
@@ -70,15 +70,49 @@ def test_epochs_draw_zero_bias_events_at_their_weights(tmp_path):
 
 
 def test_zero_bias_training_is_refused_where_it_cannot_work(tmp_path):
-    from tests.conftest import write_toy_data_dir
-
     with pytest.raises(ValueError, match="no SM process labels"):
         _cfg(model="mlp_encoder", training_sample="zero_bias")
     toy = write_toy_data_dir(tmp_path / "toy")  # a zero-bias row without zb_weight
-    with pytest.raises(DataError, match="no zero_bias row with a zb_weight"):
-        MemorySource(toy, _cfg(training_sample="zero_bias"))
+    with pytest.raises(DataError, match="'nonesuch' is not a sample of .*manifest.json .*one of: dy, qcd"):
+        MemorySource(toy, _cfg(training_sample="nonesuch"))
     with pytest.raises(ConfigError, match="read in memory only"):
         open_source(toy, _cfg(training_sample="zero_bias", loading={"mode": "stream"}))
+    with pytest.raises(ValueError, match="training_sample"):
+        _cfg(training_sample="../etc")
+    sm_only = tmp_path / "sm_only"
+    write_events(sm_only / "dy.h5", EventSet(random_particles(50, seed=1)))
+    write_manifest(sm_only, [SampleInfo("dy", SampleRole.BACKGROUND, 0, "dy.h5", 50, 50)])
+    with pytest.raises(DataError, match="training_sample zero_bias: .* has no zero_bias sample"):
+        MemorySource(sm_only, _cfg(training_sample="zero_bias"))
+
+
+def test_an_unweighted_zero_bias_or_any_one_sample_trains_unweighted_on_its_train_split(tmp_path):
+    """An imported zero bias has no zb_weight: every event is one crossing; a sample is chosen by name too."""
+    toy = write_toy_data_dir(tmp_path / "toy", n_zero_bias=600)
+    source = MemorySource(toy, _cfg(training_sample="zero_bias"))
+    assert source.train_weights is None
+    assert set(np.unique(source.train_events.sample_name)) == {"zero_bias"}
+    assert source.n_train == 360 and source.n_validation == 120  # 60 / 20 % of the 600 events
+    qcd = MemorySource(toy, _cfg(training_sample="qcd"))
+    assert set(np.unique(qcd.train_events.sample_name)) == {"qcd"} and qcd.n_train == 240
+
+
+def test_evaluation_scores_only_the_test_split_of_what_a_run_trained_on(tmp_path):
+    from tests.evaluate.conftest import SumPtRun
+    from wnae.data.samples import load_manifest
+    from wnae.evaluate.scores import score_samples, trained_samples
+
+    toy = write_toy_data_dir(tmp_path / "toy", n_zero_bias=600)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    samples = load_manifest(toy)
+    for sample, held in (("zero_bias", {"zero_bias"}), ("sig_a", {"sig_a"}), ("sm", {"dy", "qcd", "ttbar", "wjets"})):
+        (run_dir / "config.yml").write_text(f"model: ae\ntraining_sample: {sample}\n")
+        assert trained_samples(run_dir, samples) == held
+    (run_dir / "config.yml").write_text("model: ae\ntraining_sample: zero_bias\n")
+    scores = score_samples(SumPtRun(), toy, held_out=trained_samples(run_dir, samples))
+    assert scores.samples["zero_bias"].n_scored == 120  # its test split: every 5th event
+    assert scores.samples["sig_a"].n_scored == 200  # all of a sample not trained on
 
 
 def test_a_run_trained_on_the_zero_bias_calibrates_its_rates_on_the_held_out_zero_bias(tmp_path):

@@ -41,6 +41,7 @@ __all__ = [
     "check_zero_bias_summary",
     "load_manifest",
     "split_mask",
+    "training_rows",
     "write_manifest",
     "zero_bias_summary",
 ]
@@ -290,6 +291,39 @@ def zero_bias_summary(data_dir: str | Path) -> dict | None:
         raise DataError(msg, path=path) from err
     summary = doc.get("zero_bias") if isinstance(doc, dict) else None
     return summary if isinstance(summary, dict) else None
+
+
+def training_rows(rows: Sequence[SampleInfo], sample: str, where: str | Path = "the manifest") -> list[SampleInfo]:
+    """The manifest rows a ``training_sample`` stands for (``wnae train``'s config).
+
+    ``sm``: the background rows; ``zero_bias``: every row with a ``zb_weight`` (the weighted zero
+    bias), or, where no row has one (an imported zero bias), every zero-bias row; anything else:
+    the sample of that name.
+
+    Raises:
+        DataError: naming the manifest and what it lacks (or the samples it has).
+    """
+    if sample == "sm":
+        chosen = [r for r in rows if r.role is SampleRole.BACKGROUND]
+        if not chosen:
+            msg = (f"training_sample sm: no SM background samples in {where}; train on another with training_sample "
+                   f"(zero_bias, or one of: {', '.join(r.name for r in rows)})")
+            raise DataError(msg)
+        return chosen
+    if sample == "zero_bias":
+        chosen = [r for r in rows if r.zb_weight is not None and r.role in (SampleRole.BACKGROUND, SampleRole.ZERO_BIAS)]
+        if not chosen:
+            chosen = [r for r in rows if r.role is SampleRole.ZERO_BIAS]
+        if not any(r.role is SampleRole.ZERO_BIAS for r in chosen):
+            msg = f"training_sample zero_bias: {where} has no zero_bias sample"
+            raise DataError(msg)
+        return chosen
+    chosen = [r for r in rows if r.name == sample]
+    if not chosen:
+        msg = (f"training_sample '{sample}' is not a sample of {where} (sm, zero_bias, or one of: "
+               f"{', '.join(r.name for r in rows)})")
+        raise DataError(msg)
+    return chosen
 
 
 def load_manifest(data_dir: str | Path) -> list[SampleInfo]:

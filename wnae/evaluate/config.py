@@ -6,18 +6,29 @@ the weighted zero bias when the data has one (:mod:`wnae.data.zero_bias`): unbia
 QCD pT-hat slices and electroweak processes, so the default working points (Loose 100, Medium 20,
 Tight 1 kHz, and 0.1 kHz) are counted with ≥ 10 effective ZB events instead of extrapolated. Any
 rate 0 < R ≤ ``input_rate_khz`` can be configured; the input rate itself is a finite number of kHz up
-to the LHC bunch-crossing rate (:data:`MAX_INPUT_RATE_KHZ`).
+to the LHC bunch-crossing rate (:data:`MAX_INPUT_RATE_KHZ`). A zero bias imported with its own
+input rate (``wnae data import --input-rate-khz``) sets it unless the config or the command line does
+(:func:`with_data_input_rate`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from wnae.config import StrictModel
+from wnae.data.samples import SampleInfo, SampleRole
+from wnae.errors import ConfigError, DataError
 
-__all__ = ["DEFAULT_WORKING_POINTS_KHZ", "MAX_INPUT_RATE_KHZ", "RUN3_COLLIDING_BUNCH_RATE_KHZ", "EvaluateConfig"]
+__all__ = [
+    "DEFAULT_WORKING_POINTS_KHZ",
+    "MAX_INPUT_RATE_KHZ",
+    "RUN3_COLLIDING_BUNCH_RATE_KHZ",
+    "EvaluateConfig",
+    "with_data_input_rate",
+]
 
 #: Run-3 LHC colliding-bunch rate: 2 544 colliding bunches × 11.2456 kHz revolution frequency, in kHz.
 RUN3_COLLIDING_BUNCH_RATE_KHZ = 2544 * 11.2456
@@ -90,3 +101,28 @@ class EvaluateConfig(StrictModel):
                        f"{self.input_rate_khz:g} kHz")
                 raise ValueError(msg)
         return self
+
+
+def with_data_input_rate(config: EvaluateConfig, samples: Sequence[SampleInfo]) -> EvaluateConfig:
+    """``config`` with the input rate its zero bias was recorded at (the ``input_rate_khz`` of the
+    zero-bias samples' provenance, ``wnae data import --input-rate-khz``), unless ``config`` sets one.
+
+    Raises:
+        DataError: zero-bias samples recorded at different rates.
+        ConfigError: a working point above that rate.
+    """
+    if "input_rate_khz" in config.model_fields_set:
+        return config
+    rates = sorted({float(s.provenance["input_rate_khz"]) for s in samples
+                    if s.role is SampleRole.ZERO_BIAS and s.provenance and s.provenance.get("input_rate_khz") is not None})
+    if not rates:
+        return config
+    if len(rates) > 1:
+        msg = (f"the zero-bias samples were recorded at different input rates ({', '.join(f'{r:g}' for r in rates)} kHz): "
+               "give the one to use with --input-rate-khz")
+        raise DataError(msg)
+    try:
+        return EvaluateConfig(**{**config.model_dump(), "input_rate_khz": rates[0]})
+    except ValidationError as err:
+        msg = f"input rate {rates[0]:g} kHz of the imported zero bias: {err.errors()[0]['msg']}"
+        raise ConfigError(msg) from err

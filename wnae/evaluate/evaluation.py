@@ -101,6 +101,9 @@ class RunEvaluation:
     sm_rate_at_wp: dict[str, float] = field(default_factory=dict)
     zero_bias: ZeroBiasMixture | None = None
     curve_unbiased: RateCurve | None = None
+    #: What the ROC, the TPR at FPR and S/B are measured against: the SM test split, or, in data
+    #: without SM background samples (an imported zero bias alone), the zero bias.
+    reference: str = "SM test"
 
     def zero_bias_doc(self) -> dict[str, Any]:
         """How the rates were calibrated: weighted mixture or unbiased sample, sizes, components."""
@@ -127,6 +130,7 @@ class RunEvaluation:
     def to_dict(self) -> dict[str, Any]:
         return {
             **self.working_points_doc(),
+            "reference_background": self.reference,
             "sm_test_events": self.sm_test_events,
             "sm_test_efficiency": self.sm_rate_at_wp,
             "weighting": self.config.weighting,
@@ -160,8 +164,12 @@ def evaluate_scores(scores: SampleScores, config: EvaluateConfig, *, model: str 
         config: the evaluation settings.
         model: model family (from ``run.json``), for the tables.
 
+    Data without SM background samples (an imported zero bias, with or without signals) are measured
+    against the zero bias instead (``reference``: ``zero bias``); with no signal sample the evaluation
+    has working points and rates only.
+
     Raises:
-        DataError: no zero-bias events or no SM test events.
+        DataError: no zero-bias events.
         ConfigError: a target rate above the input rate.
     """
     mixture = scores.zero_bias_mixture(weighted=config.weighted_zero_bias)
@@ -177,7 +185,13 @@ def evaluate_scores(scores: SampleScores, config: EvaluateConfig, *, model: str 
         for name, rate in sorted(config.working_points.items(), key=lambda kv: -kv[1])
     ]
     sm = scores.by_role(SampleRole.BACKGROUND)
-    sm_all = scores.sm_test
+    reference = "SM test"
+    if not sm:  # an imported zero bias alone: the ROC and S/B against the (unbiased) zero bias
+        sm, reference = scores.by_role(SampleRole.ZERO_BIAS), "zero bias"
+        if mixture.weighted:
+            sm = [scores.zero_bias]
+        logger.info("no SM background samples: ROC, TPR at FPR and S/B are measured against the zero bias")
+    sm_all = np.concatenate([b.scores for b in sm]) if sm else np.zeros(0)
     if len(sm_all) == 0:
         msg = "no SM background test events: ROC and purity need the background samples"
         raise DataError(msg)
@@ -206,7 +220,7 @@ def evaluate_scores(scores: SampleScores, config: EvaluateConfig, *, model: str 
             )
         signals[sig.name] = result
     return RunEvaluation(scores.run_name, model, config, scores, curve, wps, signals, len(sm_all), sm_eff,
-                         mixture, unbiased)
+                         mixture, unbiased, reference)
 
 
 def write_evaluation(evaluation: RunEvaluation, run_dir: str | Path) -> list[Path]:

@@ -89,7 +89,8 @@ def efficiency_vs_rate(
 def plot_scores(evaluation: RunEvaluation, out_dir: Path, formats: Sequence[str]) -> list[Path]:
     """Normalised score distributions of SM test, zero bias and each signal, WP thresholds marked."""
     scores = evaluation.scores
-    groups: list[tuple[str, np.ndarray]] = [("SM test", scores.sm_test), ("zero bias", scores.zero_bias.scores)]
+    groups: list[tuple[str, np.ndarray]] = [("SM test", scores.sm_test)] if len(scores.sm_test) else []
+    groups.append(("zero bias", scores.zero_bias.scores))
     groups += [(s.name, s.scores) for s in scores.signals if len(s.scores)]
     everything = np.concatenate([g[1] for g in groups if len(g[1])])
     lo, hi = np.percentile(everything, [0.0, 99.99])
@@ -193,11 +194,11 @@ def plot_roc(evaluation: RunEvaluation, out_dir: Path, formats: Sequence[str]) -
     ax.axvline(evaluation.config.target_fpr, color="black", linestyle="--", linewidth=0.8,
                label=f"FPR = {evaluation.config.target_fpr:.0e}")
     ax.axvline(1 / evaluation.sm_test_events, color="grey", linestyle="-.", linewidth=0.8,
-               label=f"1 SM test event ({evaluation.sm_test_events})")
+               label=f"1 {evaluation.reference} event ({evaluation.sm_test_events})")
     ax.set_xscale("log")
     ax.set_xlim(min(evaluation.config.target_fpr, 1 / evaluation.sm_test_events) / 2, 1)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("false-positive rate on SM test (fraction)")
+    ax.set_xlabel(f"false-positive rate on {evaluation.reference} (fraction)")
     ax.set_ylabel("true-positive rate (signal fraction)")
     ax.set_title(f"{evaluation.run_name}: ROC")
     ax.legend(fontsize=7)
@@ -283,9 +284,10 @@ def plot_run(evaluation: RunEvaluation, out_dir: str | Path, *, run_dir: str | P
     plots = {
         "scores": plot_scores(evaluation, out_dir, formats),
         "rate_vs_threshold": plot_rate_vs_threshold(evaluation, out_dir, formats),
-        "efficiency_vs_rate": plot_efficiency_vs_rate(evaluation, out_dir, formats),
-        "roc": plot_roc(evaluation, out_dir, formats),
     }
+    if evaluation.signals:  # data without signals: rates and working points only
+        plots["efficiency_vs_rate"] = plot_efficiency_vs_rate(evaluation, out_dir, formats)
+        plots["roc"] = plot_roc(evaluation, out_dir, formats)
     latent = plot_latent(evaluation, out_dir, formats, tsne=cfg.tsne, seed=cfg.seed)
     for stem in ("pca", "tsne"):
         files = [p for p in latent if p.stem == f"latent_{stem}"]

@@ -39,7 +39,8 @@ def format_interval(value: float | None, low: float | None, high: float | None, 
 def format_working_points(evaluation: RunEvaluation) -> str:
     """Markdown table of the working points: target, threshold ± uncertainty, measured rate, status."""
     lines = [
-        "| WP | target (kHz) | threshold | ± | ZB events > t (effective) | rate (kHz) [CL interval] | SM test eff. | status |",
+        "| WP | target (kHz) | threshold | ± | ZB events > t (effective) | rate (kHz) [CL interval] | "
+        f"{evaluation.reference} eff. | status |",
         "|---|---:|---:|---:|---:|---|---:|---|",
     ]
     for wp in evaluation.working_points:
@@ -58,9 +59,12 @@ def format_signals(evaluation: RunEvaluation) -> str:
     at each WP with their Clopper–Pearson intervals, S/B at each WP."""
     wps = [wp.name for wp in evaluation.working_points]
     fpr = f"{evaluation.config.target_fpr:.0e}"
-    head = ["signal", "AUC (SM test)", "AUC (ZB)", f"TPR@FPR={fpr} (SM test)", f"TPR@FPR={fpr} (ZB)"]
+    ref = evaluation.reference
+    head = ["signal", f"AUC ({ref})", "AUC (ZB)", f"TPR@FPR={fpr} ({ref})", f"TPR@FPR={fpr} (ZB)"]
     head += [f"ε {w} (%)" for w in wps] + [f"S/B {w}" for w in wps]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    if not evaluation.signals:
+        return "No signal samples in the data: working points and rates only."
     for name, s in evaluation.signals.items():
         t = s.tpr_at_fpr
         tpr = format_interval(t.tpr, t.tpr_low, t.tpr_high) if t.reachable else "n/a*"
@@ -92,7 +96,7 @@ def format_summary(evaluation: RunEvaluation) -> str:
     return "\n".join([
         f"## {evaluation.run_name}" + (f" ({evaluation.model})" if evaluation.model else ""),
         "",
-        f"Input rate R0 = {cfg.input_rate_khz:g} kHz; {zb}; {evaluation.sm_test_events} SM test events; "
+        f"Input rate R0 = {cfg.input_rate_khz:g} kHz; {zb}; {evaluation.sm_test_events} {evaluation.reference} events; "
         f"ε = S(t)/S0 with S0 before pre-selection; S/B with {cfg.weighting} weights.",
         "",
         format_working_points(evaluation),
@@ -108,7 +112,7 @@ def write_report(evaluation: RunEvaluation, run_dir: str | Path, plots: Mapping[
         "scores": "Score distributions",
         "rate_vs_threshold": "Rate vs threshold",
         "efficiency_vs_rate": "Signal efficiency vs rate",
-        "roc": "ROC against the SM test sample",
+        "roc": f"ROC against the {evaluation.reference} sample",
         "latent_pca": "Latent space (PCA)",
         "latent_tsne": "Latent space (t-SNE)",
         "loss": "Training history",

@@ -9,9 +9,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from wnae.evaluate.config import EvaluateConfig
+from wnae.data.samples import load_manifest
+from wnae.evaluate.config import EvaluateConfig, with_data_input_rate
 from wnae.evaluate.evaluation import RunEvaluation, evaluate_scores, write_evaluation
-from wnae.evaluate.scores import Scorer, load_scorer, score_samples, trained_on_zero_bias
+from wnae.evaluate.scores import Scorer, load_scorer, score_samples, trained_samples
 
 __all__ = ["evaluate_run", "evaluate_runs"]
 
@@ -40,13 +41,14 @@ def evaluate_run(
         write: write the outputs.
         client: a ``distributed.Client``: score the blocks as Dask tasks (:func:`score_samples`).
     """
-    config = config or EvaluateConfig()
     run_dir = Path(run_dir)
+    samples = load_manifest(data_dir)
+    config = with_data_input_rate(config or EvaluateConfig(), samples)
     scorer = scorer if scorer is not None else load_scorer(run_dir)
-    logger.info("evaluating %s on %s", run_dir, data_dir)
-    scores = score_samples(scorer, data_dir, chunk_events=config.chunk_events,
+    logger.info("evaluating %s on %s (input rate %g kHz)", run_dir, data_dir, config.input_rate_khz)
+    scores = score_samples(scorer, data_dir, samples=samples, chunk_events=config.chunk_events,
                            latent_events=config.latent_events if config.plots else 0, seed=config.seed,
-                           client=client, run_dir=run_dir, held_out_zero_bias=trained_on_zero_bias(run_dir))
+                           client=client, run_dir=run_dir, held_out=trained_samples(run_dir, samples))
     evaluation = evaluate_scores(scores, config, model=str(scorer.info.get("model", "")))
     if write:
         written = write_evaluation(evaluation, run_dir)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -23,7 +23,14 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from wnae.data.io import count_events, read_events
-from wnae.data.samples import SampleInfo, SampleRole, check_zero_bias_rows, load_manifest, split_mask
+from wnae.data.samples import (
+    SampleInfo,
+    SampleRole,
+    check_zero_bias_rows,
+    load_manifest,
+    split_mask,
+    training_rows,
+)
 from wnae.data.zero_bias import ZeroBiasMixture, event_weights
 from wnae.errors import DataError, ModelError
 from wnae.models.run_files import read_run_info
@@ -40,6 +47,8 @@ __all__ = [
     "reads_pf_candidates",
     "score_samples",
     "trained_on_zero_bias",
+    "trained_samples",
+    "training_sample_of",
 ]
 
 logger = logging.getLogger(__name__)
@@ -231,7 +240,8 @@ class SampleScores:
 
     def zero_bias_mixture(self, *, weighted: bool = True) -> ZeroBiasMixture:
         """Zero-bias scores and weights: the weighted mixture when the manifest defines one (and
-        ``weighted``), else the unbiased sample with equal weights.
+        ``weighted``), else the unbiased sample with equal weights; in data without weights (an
+        imported zero bias) every zero-bias sample's events, each one crossing.
 
         The mixture is checked, not renormalised on faith: every zero-bias sample must be in it and no
         signal (:func:`~wnae.data.samples.check_zero_bias_rows`), and its weights must add up to the
@@ -241,7 +251,9 @@ class SampleScores:
             DataError: naming the sample.
         """
         members = [s for s in self.samples.values() if s.info.zb_weight is not None]
-        if not weighted or not members:
+        if not members:  # unweighted (imported) zero bias: every event one crossing, all its samples together
+            return ZeroBiasMixture.build({s.name: (s.scores, np.ones(s.n_scored)) for s in self.by_role(SampleRole.ZERO_BIAS)})
+        if not weighted:
             zb = self.zero_bias
             return ZeroBiasMixture.build({zb.name: (zb.scores, np.ones(zb.n_scored))})
         check_zero_bias_rows([s.info for s in self.samples.values()])
@@ -320,35 +332,53 @@ def _score_block(scorer: Scorer, block: _Block) -> _BlockScores:
     return out
 
 
-def _test_split_only(info: SampleInfo, held_out_zero_bias: bool) -> bool:
-    """Whether only a sample's test split is scored: SM background always, zero bias when the run trained on it."""
-    return info.role is SampleRole.BACKGROUND or (held_out_zero_bias and info.role is SampleRole.ZERO_BIAS)
+def _test_split_only(info: SampleInfo, held_out: Collection[str]) -> bool:
+    """Whether only a sample's test split is scored: SM background always, any other sample the run trained on."""
+    return info.role is SampleRole.BACKGROUND or info.name in held_out
 
 
-def trained_on_zero_bias(run_dir: str | Path) -> bool:
-    """Whether the run in ``run_dir`` trained on the zero bias (its ``config.yml`` says ``training_sample: zero_bias``).
-
-    Such a run's rates are calibrated on the zero bias's test split only (:func:`score_samples`).
-    """
+def training_sample_of(run_dir: str | Path) -> str | None:
+    """The ``training_sample`` of the run in ``run_dir`` (its ``config.yml``; ``sm`` when not set), or None for
+    a run without a config (an external model)."""
     import yaml
 
     path = Path(run_dir) / "config.yml"
     if not path.is_file():
-        return False
+        return None
     try:
         doc = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         msg = f"{path}: not a readable YAML config ({err})"
         raise ModelError(msg) from err
-    return isinstance(doc, dict) and doc.get("training_sample") == "zero_bias"
+    sample = doc.get("training_sample", "sm") if isinstance(doc, dict) else "sm"
+    return str(sample)
+
+
+def trained_samples(run_dir: str | Path, samples: Sequence[SampleInfo]) -> set[str]:
+    """The samples the run in ``run_dir`` trained on (:func:`~wnae.data.samples.training_rows`): only their
+    test split is independent of the model, so only it is scored (for a zero bias: all that calibrates
+    the rates). Empty for a run without a config, or one whose training sample this data lacks."""
+    sample = training_sample_of(run_dir)
+    if sample is None:
+        return set()
+    try:
+        return {r.name for r in training_rows(samples, sample)}
+    except DataError:
+        logger.warning("run %s trained on '%s', which these data do not have: every event is scored", run_dir, sample)
+        return set()
+
+
+def trained_on_zero_bias(run_dir: str | Path) -> bool:
+    """Whether the run in ``run_dir`` trained on the zero bias (``training_sample: zero_bias``)."""
+    return training_sample_of(run_dir) == "zero_bias"
 
 
 def _plan(info: SampleInfo, path: Path, chunk_events: int, latent_events: int,
-          rng: np.random.Generator, held_out_zero_bias: bool = False) -> list[_Block]:
+          rng: np.random.Generator, held_out: Collection[str] = ()) -> list[_Block]:
     """The blocks of one sample, with its latent subsample (``latent_events`` scored events at random,
     drawn chunk by chunk in order: the same events whoever scores the blocks)."""
     n = count_events(path)
-    test_split = _test_split_only(info, held_out_zero_bias)
+    test_split = _test_split_only(info, held_out)
     blocks, n_latent = [], 0
     for start in range(0, n, chunk_events):
         stop = min(start + chunk_events, n)
@@ -390,6 +420,7 @@ def score_samples(
     seed: int = 0,
     client: Any = None,
     run_dir: str | Path | None = None,
+    held_out: Collection[str] = (),
     held_out_zero_bias: bool = False,
 ) -> SampleScores:
     """Score every sample of ``data_dir`` (SM test split, all zero bias, all signal events).
@@ -406,9 +437,10 @@ def score_samples(
             this process, in the same order.
         run_dir: the run directory ``scorer`` was loaded from (needed with ``client``; on a remote
             cluster it and ``data_dir`` must be on a file system the workers share).
-        held_out_zero_bias: score only the test split of the zero-bias samples too (a run trained
-            on the zero bias: its train and validation splits are not independent of the model);
-            their weights stand for the split's share of the generated events.
+        held_out: the samples the run trained on (:func:`trained_samples`): only their test split
+            is scored (their train and validation splits are not independent of the model); a
+            zero-bias sample's weights then stand for the split's share of the generated events.
+        held_out_zero_bias: hold out every zero-bias sample (as if ``held_out`` named them).
 
     Returns:
         The :class:`SampleScores`.
@@ -426,7 +458,8 @@ def score_samples(
     out = SampleScores(scorer.name)
     rng = np.random.default_rng(seed)
     latent_events = latent_events if has_latent(scorer) else 0
-    plans = [_plan(info, info.path(data_dir), chunk_events, latent_events, rng, held_out_zero_bias) for info in infos]
+    held = set(held_out) | ({i.name for i in infos if i.role is SampleRole.ZERO_BIAS} if held_out_zero_bias else set())
+    plans = [_plan(info, info.path(data_dir), chunk_events, latent_events, rng, held) for info in infos]
     blocks = [b for plan in plans for b in plan]
     if client is None:
         results = (_score_block(scorer, b) for b in blocks)

@@ -354,7 +354,10 @@ class TrainConfig(StrictModel):
             rows, unweighted), or ``zero_bias``, what AXOL1TL trains on: every manifest row with a
             ``zb_weight`` (the unbiased zero bias, the QCD pT-hat slices and the electroweak
             components), each epoch's events drawn with replacement at their weights from the train
-            split; the zero-bias rows' test split is then all that ``wnae evaluate`` calibrates rates on.
+            split, or, in a directory without weights (an imported zero bias), every zero-bias row
+            with equal weights; or the name of one sample of the manifest (e.g. an imported L1
+            ntuple). The test split of every sample trained on is all that ``wnae evaluate`` scores
+            of it (for a zero bias: all it calibrates rates on).
         architecture, quant, mcmc, vae, contrastive, gmm: see their classes.
         extractor, head, vicreg: the two stages of ``model: two_stage`` (see their classes).
         pruning: magnitude pruning of the kernels (off by default).
@@ -376,9 +379,11 @@ class TrainConfig(StrictModel):
     weight_decay: float = Field(1e-4, ge=0)
     normalisation: Literal["fixed_point", "standard"] = "fixed_point"
     max_train_events: int | None = Field(None, ge=1)
-    training_sample: Literal["sm", "zero_bias"] = Field(
-        "sm", description="sm: the SM cocktail (background rows); zero_bias: the weighted zero bias, events "
-                          "drawn at their weights, its test split held out for the rates (memory loading only)")
+    training_sample: str = Field(
+        "sm", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$",
+        description="sm: the SM cocktail (background rows); zero_bias: the zero bias (weighted where the manifest "
+                    "weights it), events drawn at their weights; or one sample's name; the test split of what is "
+                    "trained on is held out for the evaluation (anything but sm: memory loading only)")
     architecture: ArchitectureConfig = ArchitectureConfig()
     quant: QuantConfig = QuantConfig()
     mcmc: McmcConfig = McmcConfig()
@@ -395,9 +400,9 @@ class TrainConfig(StrictModel):
     @model_validator(mode="after")
     def _class_labels(self) -> TrainConfig:
         contrastive = self.model == "mlp_encoder" or (self.model == "two_stage" and self.extractor.method == "contrastive")
-        if self.training_sample == "zero_bias" and contrastive:
-            msg = ("training_sample zero_bias has no SM process labels: the contrastive extractor / MLP encoder "
-                   "needs training_sample sm (or extractor.method vicreg)")
+        if self.training_sample != "sm" and contrastive:
+            msg = (f"training_sample {self.training_sample} has no SM process labels to learn: the contrastive "
+                   "extractor / MLP encoder needs training_sample sm (or extractor.method vicreg)")
             raise ValueError(msg)
         return self
 

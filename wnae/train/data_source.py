@@ -40,7 +40,7 @@ import numpy as np
 
 from wnae.data.io import EventSet, count_events, iter_events, read_events
 from wnae.data.preprocess import Normaliser, fit_normaliser
-from wnae.data.samples import SampleInfo, SampleRole, Split, load_manifest, split_mask
+from wnae.data.samples import SampleInfo, SampleRole, Split, load_manifest, split_mask, training_rows
 from wnae.errors import ConfigError, DataError
 from wnae.train.config import TrainConfig
 
@@ -87,29 +87,16 @@ def load_training_split(data_dir: str | Path, split: Split | str, sample: str = 
                         seed: int = 0, *, with_pf: bool = False) -> tuple[EventSet, np.ndarray | None]:
     """The events of one split of the training sample, and their weights (``None``: unweighted).
 
-    ``sample``: ``sm``, the background rows of the manifest; ``zero_bias``, every row with a
-    ``zb_weight`` (:class:`~wnae.train.config.TrainConfig` ``training_sample``), each event
-    weighted by its row's ``zb_weight`` (a background row's process label is kept, a zero-bias
-    row's events get the label of the process they were generated as, or 0 for the unbiased
-    zero bias; class-aware models are refused on the zero bias by the config).
+    ``sample``: see :func:`~wnae.data.samples.training_rows`. On the weighted zero bias each event is weighted by its
+    row's ``zb_weight`` (a background row's process label is kept, a zero-bias row's events get the
+    label of the process they were generated as, or 0 for the unbiased zero bias; class-aware models
+    are refused on anything but ``sm`` by the config); everything else is unweighted. Events without
+    a process label (imported files) get their row's, or 0.
     """
-    rows = load_manifest(data_dir)
-    if sample == "sm":
-        chosen = [r for r in rows if r.role is SampleRole.BACKGROUND]
-        if not chosen:
-            msg = f"no SM background samples in {data_dir}/manifest.json"
-            raise DataError(msg)
-    elif sample == "zero_bias":
-        chosen = [r for r in rows if r.zb_weight is not None and r.role in (SampleRole.BACKGROUND, SampleRole.ZERO_BIAS)]
-        if not any(r.role is SampleRole.ZERO_BIAS for r in chosen):
-            msg = (f"training_sample zero_bias: {data_dir}/manifest.json has no zero_bias row with a zb_weight "
-                   "(the weighted zero bias of `wnae generate`)")
-            raise DataError(msg)
-    else:
-        msg = f"unknown training sample '{sample}' (sm or zero_bias)"
-        raise DataError(msg)
+    rows = training_rows(load_manifest(data_dir), sample, f"{data_dir}/manifest.json")
+    weighted = any(r.zb_weight is not None for r in rows) and sample == "zero_bias"
     parts, weights = [], []
-    for row in chosen:
+    for row in rows:
         events = read_events(row.path(data_dir), with_pf=with_pf)
         if events.process_label is None or row.role is SampleRole.ZERO_BIAS:
             # zero-bias events have no SM process: label 0 (the config refuses class-aware models on them)
@@ -117,8 +104,7 @@ def load_training_split(data_dir: str | Path, split: Split | str, sample: str = 
             events.process_label = np.full(len(events), label, np.int16)
         part = events.select(split_mask(len(events), split))
         parts.append(part)
-        weights.append(_zero_bias_weights(row, len(events), part) if sample == "zero_bias"
-                       else np.ones(len(part), np.float64))
+        weights.append(_zero_bias_weights(row, len(events), part) if weighted else np.ones(len(part), np.float64))
     events = EventSet.concatenate(parts)
     w = np.concatenate(weights)
     if max_events is not None and len(events) > max_events:
@@ -127,7 +113,7 @@ def load_training_split(data_dir: str | Path, split: Split | str, sample: str = 
     if len(events) == 0:
         msg = f"the {sample} {Split(split).value} split is empty"
         raise DataError(msg)
-    return events, (w if sample == "zero_bias" else None)
+    return events, (w if weighted else None)
 
 
 def _zero_bias_weights(row: SampleInfo, n_read: int, part: EventSet) -> np.ndarray:
