@@ -40,7 +40,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from wnae._io import ensure_dir, write_json_atomic
+from wnae._io import ensure_dir, output_dir, write_json_atomic
 from wnae.data.io import (
     PARTICLES,
     PROCESS_LABEL,
@@ -310,18 +310,26 @@ def _h5_arrays(files: Sequence[Path], opts: ImportOptions, datasets: list[str]) 
 
 
 def _l1ntuple(files: Sequence[Path], opts: ImportOptions) -> _Reader:
+    import uproot
+
     from wnae.data import l1ntuple
 
-    tree = opts.tree or l1ntuple.find_tree(files[0])
-    total = l1ntuple.count_l1ntuple_events(files, tree=tree)
+    trees, layouts = [], []
+    for path in files:  # each file's tree and layout, as read (emulated and unpacked, split and flat may mix)
+        tree = l1ntuple.find_tree(path, opts.tree)
+        with uproot.open(path) as f:
+            layouts.append(l1ntuple.detect_layout(f[tree])[0])
+        trees.append(tree)
+    total = l1ntuple.count_l1ntuple_events(files, tree=opts.tree)
     tally = l1ntuple.TruncationTally()
 
     def chunks() -> Iterator[EventSet]:
-        for chunk in l1ntuple.iter_l1ntuple(files, tree=tree, step_events=opts.chunk_events, tally=tally):
+        for chunk in l1ntuple.iter_l1ntuple(files, tree=opts.tree, step_events=opts.chunk_events, tally=tally):
             yield EventSet(chunk.particles, hardware=chunk.hardware)
 
     provenance = {
-        "tree": tree,
+        "trees": trees,
+        "layouts": layouts,
         "branches": list(l1ntuple.BRANCHES),
         "selection": l1ntuple.SELECTION,
     }
@@ -385,41 +393,41 @@ def import_sample(patterns: Sequence[str | Path], data_dir: str | Path, opts: Im
         _check_kind(path, opts.format)
     data_dir = Path(data_dir)
     rows = _check_directory(data_dir, opts)
-    ensure_dir(data_dir)
-    if opts.link:
-        return _link(files, data_dir, rows, opts)
-    reader = _reader(files, opts)
-    if reader.total == 0:
-        msg = f"no events in {', '.join(str(f) for f in files)}: nothing to import"
-        raise DataError(msg)
-    target = data_dir / f"{opts.name}.h5"
+    with output_dir(data_dir):  # a directory this call made is removed again if it fails
+        if opts.link:
+            return _link(files, data_dir, rows, opts)
+        return _convert(files, data_dir, rows, opts)
+
+
+def _convert(files: Sequence[Path], data_dir: Path, rows: list[SampleInfo], opts: ImportOptions) -> ImportResult:
+    """Read the files chunk by chunk into ``<name>.h5`` (temporary, renamed when complete), then the manifest row."""
     from tqdm.auto import tqdm
 
-    labelled: bool | None = None
-    with_hardware = opts.format == "l1ntuple"
+    reader = _reader(files, opts)
+    target = data_dir / f"{opts.name}.h5"
+    chunks = reader.chunks()
+    first = next(chunks, None) if reader.total else None
+    if first is None:
+        msg = f"no events in {', '.join(str(f) for f in files)}: nothing to import"
+        raise DataError(msg)
+    # per-event labels are written when the first chunk has them (or --process-label gives them), then for all
+    labelled = _labels(first, opts) is not None
     metadata = {"imported_from": opts.format, "sample": opts.name}
     if target.is_symlink():
         target.unlink()  # --replace of a linked sample: write a file, never through the link into its source
     bar = tqdm(total=reader.total, unit="ev", desc=f"import {opts.name}", disable=_bar_off(opts.progress))
-    with bar:
-        # labels are written when known for the first chunk (then for all); the writer is opened then
-        chunks = reader.chunks()
-        first = next(chunks, None)
-        if first is None:
-            msg = f"no events in {', '.join(str(f) for f in files)}: nothing to import"
-            raise DataError(msg)
-        labelled = _labels(first, opts) is not None
-        with EventWriter(target, metadata=metadata, with_labels=labelled, with_hardware=with_hardware) as writer:
-            for chunk in _chain(first, chunks):
-                labels = _labels(chunk, opts)
-                if labelled and labels is None:
-                    msg = "some input files have per-event process labels and others none: give --process-label"
-                    raise DataError(msg, path=files[0])
-                block = EventSet(chunk.particles, labels if labelled else None,
-                                 np.full(len(chunk), opts.name) if labelled else None, {}, None, None, chunk.hardware)
-                writer.append(block)
-                bar.update(len(chunk))
-            n_events = writer.n_events
+    with bar, EventWriter(target, metadata=metadata, with_labels=labelled,
+                          with_hardware=opts.format == "l1ntuple") as writer:
+        for chunk in _chain(first, chunks):
+            labels = _labels(chunk, opts)
+            if labelled and labels is None:
+                msg = "some input files have per-event process labels and others none: give --process-label"
+                raise DataError(msg, path=files[0])
+            block = EventSet(chunk.particles, labels if labelled else None,
+                             np.full(len(chunk), opts.name) if labelled else None, {}, None, None, chunk.hardware)
+            writer.append(block)
+            bar.update(len(chunk))
+        n_events = writer.n_events
     provenance = {"format": opts.format, "sources": _source_rows(files), **reader.provenance}
     if opts.input_rate_khz is not None:
         provenance["input_rate_khz"] = opts.input_rate_khz
