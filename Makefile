@@ -14,7 +14,7 @@ HLT_RUN     ?= hlt_runs/linformer-s0
 L1_RUN      ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test data data-check train evaluate convert hls-csim rtl synth-report scan hlt-train hlt-evaluate hlt-compare clean compare
+.PHONY: help install test data data-check data-import data-export train evaluate convert hls-csim rtl synth-report scan hlt-train hlt-evaluate hlt-compare clean compare
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -36,6 +36,20 @@ data: $(VENV)/.installed  ## generate the default data set under data/ (SCHEDULE
 
 data-check: $(VENV)/.installed  ## summarise the default data set (counts, spectra, plots)
 	$(WNAE) data summary data/*.h5
+
+FORMAT      ?=
+ROLE        ?=
+NAME        ?=
+FILES       ?=
+OUT         ?= own_data
+IMPORT_ARGS ?=
+data-import: $(VENV)/.installed  ## your own files as one sample of OUT (default own_data/): FORMAT=adc2021|axol1tl|l1ntuple ROLE=background|zero_bias|signal|unseen_sm NAME= FILES='ntuples/*.root' (IMPORT_ARGS=--input-rate-khz ...)
+	$(WNAE) data import --format $(FORMAT) --role $(ROLE) --name $(NAME) --output-dir $(OUT) $(IMPORT_ARGS) $(FILES)
+
+DATA_DIR    ?= data
+EXPORT_OUT  ?= adc2021_export
+data-export: $(VENV)/.installed  ## a data directory (DATA_DIR=, default data/) as plain ADC2021 files in EXPORT_OUT (default adc2021_export/, + export.json)
+	$(WNAE) data export $(DATA_DIR) --output-dir $(EXPORT_OUT)
 
 train: $(VENV)/.installed  ## train the default two-stage WNAE; CONFIG=wnae/configs/train_vicreg_vae.yml, MODEL=wnae|ae|nae|vae|mlp_encoder (full input)
 	$(WNAE) train $(if $(MODEL),--model $(MODEL)) $(if $(CONFIG),--config $(CONFIG))

@@ -185,9 +185,10 @@ def test_own_data_alone_trains_evaluates_converts_and_simulates(tmp_path, monkey
     assert main(["data", "summary", "own", "--no-plots"]) == 0
     assert "zb" in capsys.readouterr().out
     (tmp_path / "train.yml").write_text(
-        "model: ae\nepochs: 2\nbatch_size: 256\ntraining_sample: zero_bias\n"
-        "architecture: {encoder: [4], latent_dim: 2}\n")
-    assert main(["train", "--config", "train.yml", "--data-dir", "own", "--name", "mine"]) == 0, capsys.readouterr()
+        "model: ae\nepochs: 2\nbatch_size: 256\narchitecture: {encoder: [4], latent_dim: 2}\n")
+    assert main(["train", "--config", "train.yml", "--data-dir", "own", "--name", "mine",
+                 "--training-sample", "zero_bias"]) == 0, capsys.readouterr()
+    assert "training_sample: zero_bias" in (tmp_path / "runs" / "mine" / "config.yml").read_text()
     capsys.readouterr()
     (tmp_path / "eval.yml").write_text("plots: false\nworking_points: {Loose: 1000.0, Tight: 100.0}\n")
     assert main(["evaluate", "runs/mine", "--data-dir", "own", "--config", "eval.yml"]) == 0, capsys.readouterr()
