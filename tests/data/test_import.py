@@ -242,3 +242,19 @@ def test_export_and_import_back_gives_the_same_events_and_the_same_trained_weigh
         np.testing.assert_array_equal(weights[0][key], weights[1][key], err_msg=key)
     with pytest.raises(DataError, match="exists: export into a new directory, or pass --overwrite"):
         export_adc2021(original, tmp_path / "adc")
+
+
+def test_link_validates_the_whole_file_and_links_it_instead_of_copying(tmp_path):
+    p = _adc2021(tmp_path / "big.h5", 120, seed=9)
+    result = import_sample([tmp_path / "big.h5"], tmp_path / "data", _opts(link=True, chunk_events=50))
+    assert result.path.is_symlink() and result.path.resolve() == (tmp_path / "big.h5").resolve()
+    np.testing.assert_array_equal(read_events(result.path).particles, p)
+    assert result.info.provenance["linked"] is True and result.info.n_events == 120
+    with pytest.raises(ConfigError, match="option --link: only ADC2021 files"):
+        import_sample([tmp_path / "big.h5"], tmp_path / "data", _opts(link=True, format="axol1tl", name="x"))
+    # replacing a linked sample writes a file of its own and leaves the linked source alone
+    _adc2021(tmp_path / "other.h5", 30, seed=10)
+    before = (tmp_path / "big.h5").read_bytes()
+    import_sample([tmp_path / "other.h5"], tmp_path / "data", _opts(replace=True))
+    assert not result.path.is_symlink() and len(read_events(result.path)) == 30
+    assert (tmp_path / "big.h5").read_bytes() == before

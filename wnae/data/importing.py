@@ -413,8 +413,7 @@ def _convert(files: Sequence[Path], data_dir: Path, rows: list[SampleInfo], opts
     # per-event labels are written when the first chunk has them (or --process-label gives them), then for all
     labelled = _labels(first, opts) is not None
     metadata = {"imported_from": opts.format, "sample": opts.name}
-    if target.is_symlink():
-        target.unlink()  # --replace of a linked sample: write a file, never through the link into its source
+    # the file is renamed onto <name>.h5 when complete: a linked sample it replaces loses its link, not its source
     bar = tqdm(total=reader.total, unit="ev", desc=f"import {opts.name}", disable=_bar_off(opts.progress))
     with bar, EventWriter(target, metadata=metadata, with_labels=labelled,
                           with_hardware=opts.format == "l1ntuple") as writer:
