@@ -500,7 +500,8 @@ def export_adc2021(data_dir: str | Path, output_dir: str | Path, *, samples: Seq
     process label, event counts and the ``wnae data import`` command that brings it back.
 
     Per-event labels, pT-hat, PF candidates, hardware integers and zero-bias weights are not part of
-    the ADC2021 layout and are left out (``export.json`` keeps each sample's process label).
+    the ADC2021 layout and are left out (``export.json`` keeps each sample's process label, and the
+    ``zb_weight`` of the weighted zero bias's samples with a note: imported back they are unweighted).
 
     Raises:
         DataError: an unknown sample, or an output file that exists (unless ``overwrite``).
@@ -531,9 +532,13 @@ def export_adc2021(data_dir: str | Path, output_dir: str | Path, *, samples: Seq
                    + f" --n-generated {row.n_generated}"
                    + (f" --cross-section-pb {row.cross_section_pb!r}" if row.cross_section_pb is not None else "")
                    + f" {target.name} --output-dir DIR")
-        listed.append({"file": target.name, "role": row.role.value, "process_label": label,
-                       "n_events": row.n_events, "n_generated": row.n_generated,
-                       "cross_section_pb": row.cross_section_pb, "import": command})
+        entry = {"file": target.name, "role": row.role.value, "process_label": label, "n_events": row.n_events,
+                 "n_generated": row.n_generated, "cross_section_pb": row.cross_section_pb, "import": command}
+        if row.zb_weight is not None:
+            entry["zb_weight"] = row.zb_weight
+            entry["note"] = ("part of the weighted zero bias: the ADC2021 layout has no weights, so imported back it is "
+                             "unweighted; for rates import only the unbiased zero-bias sample with role zero_bias")
+        listed.append(entry)
     write_json_atomic(output_dir / EXPORT_INFO, {"source": str(data_dir.resolve()), "layout": "ADC2021",
                                                  "samples": listed})
     return targets
