@@ -294,6 +294,24 @@ def test_compare_end_to_end(toy, capsys, monkeypatch):
     assert "never overwritten" in err
 
 
+def test_an_entry_trains_on_its_own_data_and_is_evaluated_on_the_common_one(toy, capsys):
+    """A training-sample study: the runs of one entry train on another directory (here a larger toy)."""
+    write_toy_data_dir(toy / "bigger", n_background=300, n_zero_bias=100, n_signal=20)
+    (toy / "cmp_sizes.yml").write_text(
+        "name: sizes\nentries:\n  - {label: ae_bigger, config: ae.yml, seeds: [0], train_data_dir: bigger}\n"
+        "evaluate_config: eval.yml\nreconstruction_events: 0\n")
+    args = _args(toy, "--output-dir", str(toy / "out_sizes"))
+    args[2] = str(toy / "cmp_sizes.yml")
+    assert main(args) == 0, capsys.readouterr()
+    run = json.loads((toy / "runs" / "compare-ae_bigger-s0" / "run.json").read_text())
+    assert run["data_dir"] == str(toy / "bigger")
+    metrics = json.loads((toy / "runs" / "compare-ae_bigger-s0" / "metrics.json").read_text())
+    assert metrics["train_events"] == 4 * 180  # 60 % of each of the bigger directory's 4 x 300 SM events
+    doc = json.loads((toy / "out_sizes" / "compare.json").read_text())
+    assert doc["labels"]["ae_bigger"]["train_data_dir"] == str(toy / "bigger")
+    assert doc["data_dir"] == str(toy / "data")  # evaluated on the common data
+
+
 @pytest.mark.parametrize(("yaml", "message"), [
     (None, "config file not found"),
     ("entries:\n  - {label: a, config: ae.yml, seeds: [0], sedes: [1]}\n", "unknown key 'entries.0.sedes'"),
@@ -304,8 +322,10 @@ def test_compare_end_to_end(toy, capsys, monkeypatch):
      "labels must be unique"),
     ("entries:\n  - {label: a, config: bad.yml, seeds: [0]}\n", "unknown key 'epoch'"),
     ("entries: []\n", "'entries': List should have at least 1 item"),
+    ("entries:\n  - {label: a, config: ae.yml, seeds: [0], train_data_dir: nodata}\n",
+     "'entries.0.train_data_dir': no data directory nodata with a manifest.json"),
 ], ids=["missing-file", "unknown-key", "missing-train-config", "empty-seeds", "repeated-seed", "repeated-label",
-        "bad-train-config", "no-entries"])
+        "bad-train-config", "no-entries", "missing-train-data"])
 def test_bad_input_is_one_line_before_any_training(tmp_path, capsys, yaml, message):
     (tmp_path / "ae.yml").write_text("model: ae\nepochs: 1\n")
     (tmp_path / "bad.yml").write_text("model: ae\nepoch: 1\n")

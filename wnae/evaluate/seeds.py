@@ -73,11 +73,15 @@ class CompareEntry(StrictModel):
         config: path of a training YAML (:class:`~wnae.train.config.TrainConfig`); a relative path is
             taken from the comparison file's directory, else from the current directory.
         seeds: the seeds, each overriding the config's ``seed``.
+        train_data_dir: the data directory this entry's runs train on (default: the comparison's
+            ``--data-dir``), relative as ``config``; every run is evaluated on ``--data-dir``. For
+            studies of the training sample (e.g. its size), with the same test events for all.
     """
 
     label: str
     config: str
     seeds: list[int] = Field(min_length=1)
+    train_data_dir: str | None = None
 
     @field_validator("label")
     @classmethod
@@ -318,6 +322,7 @@ class PlannedRun:
         run_dir: ``<runs_dir>/compare-<label>-s<seed>``.
         config: the resolved training config (a :class:`~wnae.train.config.TrainConfig`).
         action: ``reuse`` (finished, same config), ``resume`` (interrupted, same config) or ``train``.
+        train_data_dir: the data directory it trains on.
     """
 
     label: str
@@ -325,6 +330,7 @@ class PlannedRun:
     run_dir: Path
     config: Any
     action: Literal["reuse", "resume", "train"]
+    train_data_dir: Path | None = None
 
 
 @dataclass
@@ -352,6 +358,18 @@ def _resolve(path: str, source: Path, key: str) -> Path:
             return c
     tried = " or ".join(str(c) for c in dict.fromkeys(candidates))
     msg = f"{source}: '{key}': file {path} not found (tried {tried})"
+    raise ConfigError(msg)
+
+
+def _resolve_dir(path: str, source: Path, key: str) -> Path:
+    """A data directory named in the comparison file, found as :func:`_resolve` finds files."""
+    p = Path(path)
+    candidates = [p] if p.is_absolute() else [source.parent / p, p]
+    for c in candidates:
+        if (c / "manifest.json").is_file():
+            return c
+    tried = " or ".join(str(c) for c in dict.fromkeys(candidates))
+    msg = f"{source}: '{key}': no data directory {path} with a manifest.json (tried {tried})"
     raise ConfigError(msg)
 
 
@@ -432,6 +450,10 @@ def plan_compare(
         i = known.index(entry.label)
         path = _resolve(entry.config, config_path, f"entries.{i}.config")
         paths[entry.label] = str(path)
+        train_dir = (None if entry.train_data_dir is None
+                     else _resolve_dir(entry.train_data_dir, config_path, f"entries.{i}.train_data_dir"))
+        if train_dir is not None:
+            load_manifest(train_dir)
         for seed in entry.seeds:
             cfg = load_config(path, TrainConfig, overrides={"seed": seed})
             run_dir = runs_dir / RUN_NAME.format(label=entry.label, seed=seed)
@@ -448,7 +470,7 @@ def plan_compare(
                            f"seed {seed}): it is never overwritten; remove it or choose another --runs-dir")
                     raise ConfigError(msg)
                 action = "reuse" if finished else "resume"
-            runs.append(PlannedRun(entry.label, seed, run_dir, cfg, action))
+            runs.append(PlannedRun(entry.label, seed, run_dir, cfg, action, train_dir))
     load_manifest(data_dir)
     output_dir = Path(output_dir) if output_dir is not None else Path("compare") / name
     if (output_dir / COMPARE_JSON).exists() and not overwrite:
@@ -494,7 +516,7 @@ def run_compare(plan: ComparePlan) -> dict[str, Any]:
     docs: dict[str, list[dict[str, Any]]] = {e.label: [] for e in plan.entries}
     recon: dict[str, list[dict[str, Any] | None]] = {e.label: [] for e in plan.entries}
     for planned in plan.runs:
-        _train(planned, plan.data_dir)
+        _train(planned, planned.train_data_dir or plan.data_dir)
         scorer = load_scorer(planned.run_dir)
         evaluation = evaluate_run(planned.run_dir, data_dir=plan.data_dir, config=plan.evaluate, scorer=scorer,
                                   write=False)
@@ -512,6 +534,8 @@ def run_compare(plan: ComparePlan) -> dict[str, Any]:
     for lab, entry in zip(labels, plan.entries, strict=True):
         lab["seeds"] = list(entry.seeds)
         lab["config"] = plan.config_paths[entry.label]
+        trained_on = next((r.train_data_dir for r in plan.runs if r.label == entry.label), None)
+        lab["train_data_dir"] = str(trained_on or plan.data_dir)
     ev = plan.evaluate
     doc = compare_doc(labels, meta={
         "name": plan.name,
