@@ -14,7 +14,7 @@ HLT_RUN     ?= hlt_runs/linformer-s0
 L1_RUN      ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test data data-check data-import data-export train evaluate convert hls-csim rtl synth-report scan hlt-train hlt-evaluate hlt-compare clean compare
+.PHONY: help install test docs data data-check data-import data-export train evaluate convert hls-csim rtl synth-report scan hlt-train hlt-evaluate hlt-compare clean compare
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -22,7 +22,7 @@ help:  ## list the targets
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON_BASE) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,rtl]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,rtl,docs]'
 	$(PY) -m pip check
 	touch $@
 
@@ -30,6 +30,9 @@ install: $(VENV)/.installed  ## create .venv and install wnae with its pinned de
 
 test: $(VENV)/.installed  ## run the test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+docs: $(VENV)/.installed  ## build the documentation site into docs/_build/html (warnings and broken references are errors)
+	$(PY) -m sphinx -W --keep-going -n -q -b html docs docs/_build/html
 
 data: $(VENV)/.installed  ## generate the default data set under data/ (SCHEDULER=local or tcp://HOST:PORT: as Dask tasks)
 	$(WNAE) generate $(if $(SCHEDULER),--scheduler $(SCHEDULER))
