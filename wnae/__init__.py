@@ -6,6 +6,11 @@ need them.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:  # the one version source is pyproject.toml; an installed wnae carries it in its metadata
+    __version__ = version("wnae")
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = ["__version__"]
