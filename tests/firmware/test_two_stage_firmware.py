@@ -8,6 +8,8 @@ with the line that exceeds.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -15,6 +17,8 @@ pytest.importorskip("da4ml")
 
 from tests.conftest import write_toy_data_dir  # noqa: E402
 from wnae.config import parse_config  # noqa: E402
+from wnae.evaluate.config import EvaluateConfig  # noqa: E402
+from wnae.evaluate.run import evaluate_run  # noqa: E402
 from wnae.firmware.budgets import check_budget  # noqa: E402
 from wnae.firmware.config import resolve_target  # noqa: E402
 from wnae.firmware.csim import require_bit_exact, run_csim  # noqa: E402
@@ -46,6 +50,8 @@ def two_stage(tmp_path_factory):
     data = write_toy_data_dir(root / "data", n_background=4000, n_zero_bias=4000, n_signal=1500)
     run_dir = train(parse_config(TrainConfig, TINY), data_dir=data, runs_dir=root / "runs", name="ts",
                     progress=False).run_dir
+    # working points (score > threshold), which the simulations check decision by decision
+    evaluate_run(run_dir, data_dir=data, config=EvaluateConfig(plots=False, input_rate_khz=4000.0))
     return root, data, run_dir
 
 
@@ -64,6 +70,14 @@ def test_csim_is_bit_exact(two_stage, target_name):
                       n_events=10_000)
     require_bit_exact(result)
     assert result.n_events >= 10_000 and result.n_mismatch == 0
+    assert result.threshold_source.startswith("working_points.json")
+    # the menu's integer cuts on the firmware's own score bits decide as score > threshold does
+    menu = json.loads((root / "hls" / f"ts-{target_name}" / "menu.json").read_text())
+    assert menu == {**result.menu, "source": str(run_dir / "working_points.json")}
+    assert menu["score_type"] == "ap_ufixed<18,14>"  # the default score type (quant.score)
+    assert set(result.menu_flips) == set(result.thresholds) and not any(result.menu_flips.values())
+    for cut in menu["thresholds"]:
+        assert cut["threshold_int"] == np.floor(result.thresholds[cut["name"]] / menu["lsb"])
 
 
 def test_rtl_is_bit_exact_and_fits_the_global_trigger(two_stage):

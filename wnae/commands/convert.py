@@ -31,6 +31,7 @@ def _convert(args: argparse.Namespace) -> int:
     from wnae.firmware.compare import collect_events, deployed_model
     from wnae.firmware.config import resolve_target
     from wnae.firmware.convert import convert_model
+    from wnae.firmware.menu import menu_for_run
     from wnae.models.serialization import load_run
 
     target = resolve_target(args.target)
@@ -39,8 +40,9 @@ def _convert(args: argparse.Namespace) -> int:
     particles, _, _ = collect_events(args.data_dir, 1000)
     project = args.output_dir / f"{run.name}-{target.name}"
     convert_model(model, target, project, tb_inputs=run.features(particles), compile=False)
+    _, menu_note = menu_for_run(run, model, output, project)
     sys.stdout.write(f"wrote {project} ({run.info['model']} → {output}, {target.backend} {target.part}, "
-                     f"{target.clock_period_ns:g} ns clock)\n")
+                     f"{target.clock_period_ns:g} ns clock); {menu_note}\n")
     return 0
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,10 @@ class CsimResult(OutputComparison):
         compile_seconds, csim_events_per_second, qkeras_events_per_second, reference_events_per_second:
             timings (the reference includes its layer-by-layer QKeras comparison).
         vendor_csim: what happened with the vendor tool's C simulation.
+        menu: the working points as integer cuts on the score's bits (``menu.json``), or None;
+            ``menu_note`` says where it went or why there is none.
+        menu_flips: working point → events whose integer cut on the simulated firmware score decides
+            otherwise than ``score > threshold`` (must be 0).
     """
 
     project: str
@@ -45,6 +49,27 @@ class CsimResult(OutputComparison):
     qkeras_events_per_second: float = 0.0
     reference_events_per_second: float = 0.0
     vendor_csim: str = ""
+    menu: dict | None = None
+    menu_note: str = ""
+    menu_flips: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def bit_exact(self) -> bool:
+        return super().bit_exact and not any(self.menu_flips.values())
+
+    def menu_lines(self) -> list[str]:
+        if self.menu is None:
+            return [f"  menu thresholds   {self.menu_note}"]
+        lsb = self.menu["lsb"]
+        out = [f"  menu thresholds   score {self.menu['score_type']}: integer s = score / {lsb:g}, fires when s > T "
+               f"({self.menu_note})"]
+        for t in self.menu["thresholds"]:
+            rate = "" if t["rate_khz"] is None else (
+                f", {t['rate_khz']:.3g} kHz [{t['rate_low_khz']:.3g}, {t['rate_high_khz']:.3g}]")
+            note = f"; {t['note']}" if t["note"] else ""
+            out.append(f"    {t['name']:<8} T = {t['threshold_int']} (score > {t['threshold_value']:g}){rate}, "
+                       f"decisions differing from score > threshold: {self.menu_flips.get(t['name'], 0)}{note}")
+        return out
 
     def summary(self) -> str:
         lines = [
@@ -54,6 +79,7 @@ class CsimResult(OutputComparison):
             f"QKeras {self.qkeras_events_per_second:,.0f} ev/s, exact reference {self.reference_events_per_second:,.0f} "
             f"ev/s; g++ build {self.compile_seconds:.1f} s",
             f"  vendor C sim      {self.vendor_csim}",
+            *self.menu_lines(),
             "  BIT-EXACT" if self.bit_exact else
             "  MISMATCH: the firmware does not compute what the quantized model computes",
         ]
@@ -80,6 +106,7 @@ def run_csim(
         csim_tool: also run the vendor C simulation when vivado_hls / vitis-run is on PATH.
     """
     from wnae.firmware.convert import convert_model
+    from wnae.firmware.menu import integer_decisions, menu_for_run
     from wnae.firmware.reference import exact_reference
     from wnae.firmware.tools import HLS_TOOLS, hls_tool_for, run_hls_build
     from wnae.models.serialization import load_run
@@ -103,6 +130,12 @@ def run_csim(
     y_h = np.asarray(converted.hls_model.predict(np.ascontiguousarray(x, dtype=np.float64)), np.float64)
     csim_eps = len(x) / (time.perf_counter() - t0)
     comparison = compare_outputs(run, model_output, reference, y_h, is_zb, counts)
+    menu, menu_note = menu_for_run(run, model, model_output, project)
+    menu_flips = {}
+    if menu is not None:  # the integer cut on the firmware's own output bits, against score > threshold
+        fmt, score = menu.fixed_format, y_h.reshape(len(x), -1)[:, 0]
+        menu_flips = {t.name: int(np.sum(integer_decisions(score, fmt, t.threshold_int) != (score > t.threshold)))
+                      for t in menu.thresholds}
 
     vendor = "not requested (--csim-tool)"
     if csim_tool:
@@ -124,6 +157,9 @@ def run_csim(
         qkeras_events_per_second=qkeras_eps,
         reference_events_per_second=reference_eps,
         vendor_csim=vendor,
+        menu=None if menu is None else menu.to_dict(),
+        menu_note=menu_note,
+        menu_flips=menu_flips,
     )
     write_json_atomic(project / "csim.json", {**asdict(result), "bit_exact": result.bit_exact})
     with atomic_path(project / "csim.md") as tmp:
@@ -136,5 +172,5 @@ def require_bit_exact(result: CsimResult) -> None:
     if not result.bit_exact:
         msg = (f"C simulation differs from the exact reference of the quantized model: {result.n_mismatch} of "
                f"{result.n_outputs} outputs, max |diff| "
-               f"{result.max_abs_diff:g}, decision flips {result.decision_flips}; see {result.project}/csim.md")
+               f"{result.max_abs_diff:g}, decision flips {result.decision_flips}, menu-cut flips {result.menu_flips}; see {result.project}/csim.md")
         raise FirmwareError(msg)
