@@ -14,7 +14,7 @@ HLT_RUN     ?= hlt_runs/linformer-s0
 L1_RUN      ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test docs data data-check data-import data-export train evaluate convert hls-csim rtl synth-report scan hlt-train hlt-evaluate hlt-compare clean compare
+.PHONY: help install test docs data data-check data-import data-export train evaluate convert hls-csim rtl synth-report export-cmssw scan hlt-train hlt-evaluate hlt-compare clean compare
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ hls-csim: $(VENV)/.installed  ## g++ C sim of the HLS project (+ Verilator RTL s
 rtl: $(VENV)/.installed  ## open-source RTL: da4ml Verilog, Verilator bit-exact sim, Yosys resources (RUN=, TARGET=, NO_SYNTH=1)
 	$(WNAE) rtl $(RUN) --target $(TARGET) --check-budget $(if $(NO_SYNTH),--no-synth)
 
+export-cmssw: $(VENV)/.installed  ## CMSSW emulator plug-in of a run trained on hardware inputs (RUN=, NAME=GTADModel_<v>): exports/<NAME>/, .so built and checked bit for bit
+	$(WNAE) export cmssw $(RUN) --target $(TARGET) $(if $(NAME),--name $(NAME))
+
 synth-report: $(VENV)/.installed  ## synthesis reports against the L1 budget (RUN=..., TARGET=..., REPORTS=...)
 	$(WNAE) synth-report $(RUN) --target $(TARGET) $(if $(REPORTS),--reports $(REPORTS))
 
@@ -87,7 +90,7 @@ hlt-compare: $(VENV)/.installed  ## Linformer vs DeepSets vs PF MLP vs L1-object
 clean:  ## remove generated data, runs, scans, comparisons and HLS projects (keeps .venv)
 	find data -mindepth 1 ! -name README.md -exec rm -rf {} +
 	find hls_projects -mindepth 1 ! -name README.md -exec rm -rf {} +
-	rm -rf runs scans hlt_runs compare .pytest_cache
+	rm -rf runs scans hlt_runs compare exports .pytest_cache
 	find . -name __pycache__ -not -path './$(VENV)/*' -exec rm -rf {} +
 
 COMPARE     ?=

@@ -33,6 +33,7 @@ PIPELINE: tuple[tuple[str, str, str], ...] = (
     ("csim", "csim", "compile the HLS project and compare it bit for bit with QKeras"),
     ("synth-report", "synth_report", "parse synthesis reports and check them against the L1 budget"),
     ("rtl", "rtl", "open-source RTL with da4ml, Verilator and Yosys"),
+    ("export", "export", "export a trained run: a CMSSW emulator plug-in"),
     ("scan", "scan", "design scan: efficiency at fixed rate vs LUT, Pareto front, chosen train config"),
     ("hlt", "hlt", "HLT encoders over PF candidates behind the L1 seed: train, two-level evaluate, compare"),
 )

@@ -70,6 +70,7 @@ def test_menu_carries_rates_and_flags_cuts_outside_the_type():
     assert (menu.int_min, menu.int_max, menu.input_rate_khz) == (0, 2**18 - 1, 28608.8)
     inside, below, above = menu.thresholds
     assert (inside.threshold_int, inside.threshold_value, inside.note) == (1233, 1233 * 0.0625, "")
+    assert inside.threshold_geq == 1234  # s >= 1234 <=> s > 1233 (a ">=" menu condition, as CMSSW's)
     assert (inside.rate_khz, inside.rate_low_khz, inside.rate_high_khz, inside.resolved) == (1.2, 0.8, 1.9, True)
     assert below.note == "fires on every event" and below.threshold_int == -1
     assert above.note.startswith("never fires")

@@ -191,10 +191,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="output JSON file")
     p.add_argument(
         "--kind",
-        choices=("standard", "fixed_point"),
+        choices=("standard", "fixed_point", "l1_hardware"),
         default="fixed_point",
         help="'fixed_point': integer offset + power-of-two shift on L1 hardware units (FPGA); "
-        "'standard': (x - mean)/std in float (default fixed_point)",
+        "'l1_hardware': CMSSW's 57 raw L1 hardware integers, (x - offset) >> shift as AXOL1TL scales them "
+        "on chip; 'standard': (x - mean)/std in float (default fixed_point)",
     )
     p.add_argument("--chunk-events", type=int, default=100_000, help="events read at a time (default 100000)")
     p.set_defaults(func=_fit_norm)

@@ -128,6 +128,11 @@ class Normaliser:
         raise NotImplementedError
 
     @classmethod
+    def fit_view(cls, features: np.ndarray) -> np.ndarray:
+        """float64 (n, 57): what the fit's moments are taken of (the features themselves by default)."""
+        return features
+
+    @classmethod
     def fit_moments(cls, moments: _Moments, **options: Any) -> Normaliser:
         raise NotImplementedError
 
@@ -287,7 +292,8 @@ def fit_normaliser(
     Args:
         chunks: arrays of shape (n, 19, 4), (n, 19, 3) or (n, 57), e.g. ``e.particles for e in
             iter_events(path)``; a single array works too when wrapped in a list.
-        kind: ``"standard"`` or ``"fixed_point"``.
+        kind: ``"standard"``, ``"fixed_point"`` or ``"l1_hardware"``
+            (:class:`~wnae.data.hardware_inputs.L1HardwareNormaliser`).
         options: ``lsb={"pt": ..., "eta": ..., "phi": ...}`` for ``fixed_point``.
 
     Example:
@@ -300,13 +306,14 @@ def fit_normaliser(
     if kind not in Normaliser._registry:
         msg = f"unknown normaliser '{kind}'; choose one of {sorted(Normaliser._registry)}"
         raise DataError(msg)
+    cls = Normaliser._registry[kind]
     moments = _Moments()
     for chunk in chunks:
-        moments.update(_as_features(chunk))
+        moments.update(cls.fit_view(_as_features(chunk)))
     if moments.n == 0:
         msg = "cannot fit a normaliser on zero events"
         raise DataError(msg)
-    return Normaliser._registry[kind].fit_moments(moments, **options)
+    return cls.fit_moments(moments, **options)
 
 
 def load_normaliser(path: str | Path) -> Normaliser:

@@ -212,6 +212,9 @@ def convert_model(
     tb_inputs: np.ndarray | None = None,
     compile: bool = True,  # noqa: A002 (hls4ml's word)
     trace: bool = False,
+    project_name: str = "myproject",
+    namespace: str | None = None,
+    write_weights_txt: bool = True,
 ) -> ConvertedProject:
     """Write (and compile) the hls4ml project of ``model`` for ``target`` in ``output_dir``.
 
@@ -225,6 +228,10 @@ def convert_model(
         tb_inputs: float (n, n_inputs) real events for the project's test bench (``tb_data/``).
         compile: build the C simulation library with g++ (no Vivado needed).
         trace: hls4ml layer tracing.
+        project_name: the top function's (and its files') name.
+        namespace: a C++ namespace around the generated code (hls4ml's ``Namespace``), or None.
+        write_weights_txt: let the C simulation read the weights from ``weights/*.txt`` (faster
+            builds); without, they are compiled in from ``weights/*.h`` only.
     """
     import tempfile
 
@@ -254,7 +261,9 @@ def convert_model(
                     io_type=t.io_type,
                     part=t.part,
                     clock_period=t.clock_period_ns,
-                    project_name="myproject",
+                    project_name=project_name,
+                    namespace=namespace,
+                    write_weights_txt=write_weights_txt,
                     **kwargs,
                 )
             hls_model.write()

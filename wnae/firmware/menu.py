@@ -118,6 +118,8 @@ class MenuThreshold:
         threshold: its threshold in score units (``working_points.json``).
         threshold_int: the integer threshold in the score's LSB: fires when the score's integer > it.
         threshold_value: ``threshold_int · LSB``, the same cut in score units.
+        threshold_geq: ``threshold_int + 1``, the same cut for a ``score_int ≥`` condition (CMSSW's
+            ``AXOL1TLCondition`` fires when ``score · 16 ≥`` the menu's ``minAXOL1TLThreshold``).
         rate_khz, rate_low_khz, rate_high_khz: the working point's measured zero-bias rate and its
             Clopper–Pearson interval (the integer cut makes the same decisions, so the same rate).
         target_rate_khz: the rate the working point was set for.
@@ -129,6 +131,7 @@ class MenuThreshold:
     threshold: float
     threshold_int: int
     threshold_value: float
+    threshold_geq: int
     rate_khz: float | None = None
     rate_low_khz: float | None = None
     rate_high_khz: float | None = None
@@ -196,7 +199,7 @@ def menu_thresholds(working_points: dict[str, Any], fmt: FixedFormat) -> MenuThr
         note = "fires on every event" if t < lo else "never fires: above the type's range" if t >= hi else ""
         resolved = wp.get("resolved")
         menu.thresholds.append(MenuThreshold(
-            name=name, threshold=threshold, threshold_int=t, threshold_value=t * fmt.lsb,
+            name=name, threshold=threshold, threshold_int=t, threshold_value=t * fmt.lsb, threshold_geq=t + 1,
             rate_khz=_number(wp, "rate_khz"), rate_low_khz=_number(wp, "rate_low_khz"),
             rate_high_khz=_number(wp, "rate_high_khz"), target_rate_khz=_number(wp, "target_rate_khz"),
             resolved=resolved if isinstance(resolved, bool) else None, note=note))

@@ -347,8 +347,10 @@ class TrainConfig(StrictModel):
         epochs: passes over the SM training split.
         batch_size: events per optimizer step (also the size of each EMD problem: n × n).
         learning_rate, weight_decay: AdamW.
-        normalisation: ``fixed_point`` (the FPGA form, default) or ``standard``; fitted on the SM
-            training split at train time.
+        normalisation: ``fixed_point`` (the FPGA form, default), ``l1_hardware`` (the 57 raw L1
+            hardware integers of CMSSW's AXOL1TL condition, scaled as on chip by ``(x − offset) >>
+            shift``: what ``wnae export cmssw`` needs) or ``standard``; fitted on the SM training split
+            at train time.
         max_train_events: optional cap on training events (validation gets a third of it).
         training_sample: what the model learns: ``sm``, the SM cocktail (the manifest's background
             rows, unweighted), or ``zero_bias``, what AXOL1TL trains on: every manifest row with a
@@ -377,7 +379,7 @@ class TrainConfig(StrictModel):
     batch_size: int = Field(512, ge=2)
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
-    normalisation: Literal["fixed_point", "standard"] = "fixed_point"
+    normalisation: Literal["fixed_point", "standard", "l1_hardware"] = "fixed_point"
     max_train_events: int | None = Field(None, ge=1)
     training_sample: str = Field(
         "sm", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$",
