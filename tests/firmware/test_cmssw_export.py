@@ -24,6 +24,8 @@ from wnae.data.hardware_inputs import L1HardwareNormaliser, l1_hardware_integers
 from wnae.data.preprocess import FixedPointNormaliser, fit_normaliser, load_normaliser
 from wnae.data.schema import FEATURE_NAMES, N_FEATURES, N_OBJECTS
 from wnae.errors import DataError, FirmwareError
+from wnae.evaluate.config import EvaluateConfig
+from wnae.evaluate.run import evaluate_run
 from wnae.firmware.cmssw import check_plugin, edge_case_inputs, export_cmssw
 from wnae.firmware.config import resolve_target
 from wnae.firmware.convert import convert_model
@@ -159,11 +161,15 @@ def hardware_run(tmp_path_factory):
 @needs_gxx
 def test_the_plugin_is_bit_exact_with_the_reference_and_csim(hardware_run):
     root, data, run_dir = hardware_run
+    evaluate_run(run_dir, data_dir=data, config=EvaluateConfig(plots=False, input_rate_khz=4000.0))
     run = load_run(run_dir)
     assert isinstance(run.normaliser, L1HardwareNormaliser)
     target = resolve_target("gt_run3")
     export = export_cmssw(run, target, root / "GTADModel_hw", name="GTADModel_hw")
     d = export.directory
+    menu = json.loads((d / "menu.json").read_text())
+    assert menu["score_type"] == "ap_ufixed<18,14>" and menu["thresholds"]
+    assert all(t["threshold_geq"] == t["threshold_int"] + 1 for t in menu["thresholds"])
     for f in ("NN/GTADModel_hw.cpp", "NN/GTADModel_hw.h", "NN/defines.h", "scales.h", "GTADModel_hw_emulator.cpp",
               "Makefile", "README.md", "export.json", "include/hls4ml/emulator.h", "include/ap_types/ap_fixed.h"):
         assert (d / f).is_file(), f

@@ -15,6 +15,7 @@ CMSSW's ``AXOL1TLCondition`` loads an anomaly-detection model through
 * ``Makefile`` — ``<name>.so`` with g++ against ``emulator.h`` and the ``ap_types`` (paths are
   variables; the copies under ``include/`` are the default);
 * ``README.md`` — input order, units, types, and how to drop it into a CMSSW area;
+* ``menu.json`` — the run's working points as integer cuts on ``score · 16`` (when it has been evaluated);
 * ``export.json`` — provenance.
 
 :func:`check_plugin` builds the ``.so``, loads it with ``dlopen`` as ``ModelLoader`` does (a small
@@ -50,7 +51,7 @@ from wnae.data.schema import FEATURE_NAMES, N_FEATURES
 from wnae.errors import FirmwareError, ToolNotFoundError
 from wnae.firmware.compare import collect_events, deployed_model
 from wnae.firmware.graph import FixedFormat, deployed_ops
-from wnae.firmware.menu import score_format
+from wnae.firmware.menu import MENU_FILE, score_format, write_menu
 
 __all__ = ["CMSSW_RESULT_TYPE", "CMSSW_SCORE_TYPE", "ExportResult", "PluginCheck", "check_plugin",
            "edge_case_inputs", "export_cmssw"]
@@ -215,6 +216,9 @@ def _input_table() -> str:
 
 
 def _readme(name: str, namespace: str, info: dict[str, Any]) -> str:
+    menu_line = ("`menu.json` here holds each working point of the run in that unit (`threshold_geq` for the "
+                 "condition's `score * 16 >= minAXOL1TLThreshold`) with its rate." if info.get("menu") else
+                 "the run has no working points yet (`wnae evaluate`, then export again for `menu.json`).")
     return f"""\
 # {name}: CMSSW emulator plug-in
 
@@ -229,7 +233,7 @@ wnae {info['wnae_version']}). Same contract as AXOL1TL's `GTADModel_emulator_v6.
 * `predict()` runs `{namespace}::{name}` (the hls4ml C++ under `NN/`, weights compiled in).
 * `read_result(std::any)` fills a `std::pair<{CMSSW_RESULT_TYPE}, {CMSSW_SCORE_TYPE}>*`; `.second` is the
   score (the network's score type is `{info['score_type']}`). The menu cuts on `score * 16`, the score's
-  bits as an integer (`menu.json` of the run's HLS project holds the working points in that unit).
+  bits as an integer: {menu_line}
 
 ## Inputs (CMSSW `AXOL1TLCondition`'s `ADModelInput` order)
 
@@ -333,6 +337,10 @@ def export_cmssw(run, target, output: str | Path, *, name: str, overwrite: bool 
         (partial / "scales.h").write_text(_scales_header(name, namespace, norm))
         (partial / f"{name}_emulator.cpp").write_text(_emulator_source(name, namespace, n_outputs))
         (partial / "Makefile").write_text(_makefile(name))
+        wp_path = Path(run.path) / "working_points.json"
+        info["menu"] = MENU_FILE if wp_path.is_file() else None
+        if wp_path.is_file():
+            write_menu(partial, wp_path, fmt)
         (partial / "README.md").write_text(_readme(name, namespace, info))
         write_json_atomic(partial / "export.json", info)
     except BaseException:
