@@ -97,6 +97,7 @@ def test_csim_is_bit_exact(axol1tl_run):
     root, data, run_dir = axol1tl_run
     result = run_csim(run_dir, resolve_target("gt_run3"), data_dir=data, hls_projects=root / "hls", n_events=10_000)
     assert result.n_events >= 10_000
+    assert result.events_per_sample["hardware edge cases"] == 84  # raw-input extremes: wrap, saturation, left shift
     require_bit_exact(result)
 
 

@@ -20,13 +20,13 @@ import pytest
 from tests.conftest import write_toy_data_dir
 from wnae.cli import main
 from wnae.config import parse_config
-from wnae.data.hardware_inputs import L1HardwareNormaliser, l1_hardware_integers, scale_hardware
+from wnae.data.hardware_inputs import L1HardwareNormaliser, hardware_edge_cases, l1_hardware_integers, scale_hardware
 from wnae.data.preprocess import FixedPointNormaliser, fit_normaliser, load_normaliser
 from wnae.data.schema import FEATURE_NAMES, N_FEATURES, N_OBJECTS
 from wnae.errors import DataError, FirmwareError
 from wnae.evaluate.config import EvaluateConfig
 from wnae.evaluate.run import evaluate_run
-from wnae.firmware.cmssw import check_plugin, edge_case_inputs, export_cmssw
+from wnae.firmware.cmssw import check_plugin, export_cmssw
 from wnae.firmware.config import resolve_target
 from wnae.firmware.convert import convert_model
 from wnae.firmware.reference import exact_reference
@@ -181,7 +181,7 @@ def test_the_plugin_is_bit_exact_with_the_reference_and_csim(hardware_run):
 
     check = check_plugin(run, export, data, n_events=10_000)
     assert check.events >= 10_000
-    assert check.edge_cases == len(edge_case_inputs())
+    assert check.edge_cases == len(hardware_edge_cases())
     assert check.bit_exact, check.summary()
     assert json.loads((d / "check.json").read_text())["bit_exact"] is True
 
@@ -189,7 +189,7 @@ def test_the_plugin_is_bit_exact_with_the_reference_and_csim(hardware_run):
     from wnae.firmware.compare import collect_events, deployed_model
 
     particles, _, _ = collect_events(data, 10_000)
-    hw = np.concatenate([l1_hardware_integers(particles), edge_case_inputs()])
+    hw = np.concatenate([l1_hardware_integers(particles), hardware_edge_cases()])
     x = run.normaliser.transform_hardware(hw)
     model, _ = deployed_model(run, target)
     project = convert_model(model, target, root / "csim_project")

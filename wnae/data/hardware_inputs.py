@@ -49,6 +49,7 @@ __all__ = [
     "UNSCALED_FRACTIONAL",
     "UNSCALED_INTEGER",
     "UNSCALED_WIDTH",
+    "hardware_edge_cases",
     "hardware_units",
     "l1_hardware_integers",
     "scale_hardware",
@@ -225,3 +226,18 @@ class L1HardwareNormaliser(Normaliser):
         shift = shift.astype(np.int64)
         _check_scales(offset, shift, moments.lo, moments.hi)
         return cls(offset, shift)
+
+
+def hardware_edge_cases() -> np.ndarray:
+    """int64 (k, 57) hardware inputs at the edges: all zero, every input at the minimum and maximum of
+    ``ap_fixed<18,13>``'s integers, at ±1 and at ±(2^k) for each k (each shift's saturation point),
+    and per input one row with only that input at its maximum."""
+    lo, hi = -(1 << (UNSCALED_INTEGER - 1)), (1 << (UNSCALED_INTEGER - 1)) - 1
+    rows = [np.zeros(N_FEATURES), np.full(N_FEATURES, lo), np.full(N_FEATURES, hi)]
+    for k in range(UNSCALED_INTEGER - 1):
+        rows += [np.full(N_FEATURES, 1 << k), np.full(N_FEATURES, -(1 << k))]
+    for i in range(N_FEATURES):
+        one = np.zeros(N_FEATURES)
+        one[i] = hi
+        rows.append(one)
+    return np.asarray(rows, np.int64)

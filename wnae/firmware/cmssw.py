@@ -44,6 +44,7 @@ from wnae.data.hardware_inputs import (
     UNSCALED_INTEGER,
     UNSCALED_WIDTH,
     L1HardwareNormaliser,
+    hardware_edge_cases,
     hardware_units,
     l1_hardware_integers,
 )
@@ -54,7 +55,7 @@ from wnae.firmware.graph import FixedFormat, deployed_ops
 from wnae.firmware.menu import MENU_FILE, score_format, write_menu
 
 __all__ = ["CMSSW_RESULT_TYPE", "CMSSW_SCORE_TYPE", "ExportResult", "PluginCheck", "check_plugin",
-           "edge_case_inputs", "export_cmssw"]
+           "export_cmssw"]
 
 logger = logging.getLogger(__name__)
 
@@ -361,21 +362,6 @@ def _defines_type(defines: Path, typedef: str) -> str:
     return m.group(1)
 
 
-def edge_case_inputs() -> np.ndarray:
-    """int64 (k, 57) hardware inputs at the edges: all zero, every input at the minimum and maximum of
-    ``ap_fixed<18,13>``'s integers, at ±1 and at ±(2^k) for each k (each shift's saturation point),
-    and per input one row with only that input at its maximum."""
-    lo, hi = -(1 << (UNSCALED_INTEGER - 1)), (1 << (UNSCALED_INTEGER - 1)) - 1
-    rows = [np.zeros(N_FEATURES), np.full(N_FEATURES, lo), np.full(N_FEATURES, hi)]
-    for k in range(UNSCALED_INTEGER - 1):
-        rows += [np.full(N_FEATURES, 1 << k), np.full(N_FEATURES, -(1 << k))]
-    for i in range(N_FEATURES):
-        one = np.zeros(N_FEATURES)
-        one[i] = hi
-        rows.append(one)
-    return np.asarray(rows, np.int64)
-
-
 @dataclass
 class PluginCheck:
     """The plug-in's scores against the exact reference, bit for bit."""
@@ -413,7 +399,7 @@ def _run(cmd: list[str], cwd: Path, what: str) -> None:
 
 def check_plugin(run, export: ExportResult, data_dir: str | Path, *, n_events: int = 10_000) -> PluginCheck:  # noqa: ANN001
     """Build ``<name>.so``, load it as ``ModelLoader`` does, and compare its scores bit for bit with the
-    exact reference on ≥ ``n_events`` real events (their hardware integers) and :func:`edge_case_inputs`.
+    exact reference on ≥ ``n_events`` real events (their hardware integers) and :func:`~wnae.data.hardware_inputs.hardware_edge_cases`.
     Writes ``check.json`` in the export directory.
 
     Raises:
@@ -439,7 +425,7 @@ def check_plugin(run, export: ExportResult, data_dir: str | Path, *, n_events: i
 
     particles, _, _ = collect_events(data_dir, n_events)
     real = l1_hardware_integers(particles)
-    edges = edge_case_inputs()
+    edges = hardware_edge_cases()
     hw = np.concatenate([real, edges])
     inputs = host_dir / "inputs.bin"
     hw.astype("<i4").tofile(inputs)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from wnae.data.hardware_inputs import L1HardwareNormaliser, hardware_edge_cases
 from wnae.errors import FirmwareError, ModelError
 from wnae.evaluate.config import RUN3_COLLIDING_BUNCH_RATE_KHZ
 
@@ -26,6 +27,7 @@ __all__ = [
     "REFERENCE_NAME",
     "OutputComparison",
     "collect_events",
+    "simulation_inputs",
     "compare_outputs",
     "deployed_model",
 ]
@@ -92,6 +94,24 @@ def collect_events(data_dir: str | Path, n_events: int) -> tuple[np.ndarray, dic
                 for s, _ in pools}
     is_zb = np.concatenate([np.full(take[s.name], unbiased[s.name]) for s, _ in pools])
     return particles, {k: v for k, v in take.items() if v}, is_zb
+
+
+def simulation_inputs(run, data_dir: str | Path, n_events: int) -> tuple[np.ndarray, dict[str, int], np.ndarray]:  # noqa: ANN001
+    """The model inputs a simulation is checked on: ≥ ``n_events`` real events (:func:`collect_events`)
+    and, for a run on raw hardware inputs, :func:`~wnae.data.hardware_inputs.hardware_edge_cases`
+    (counted as ``hardware edge cases``, not zero bias).
+
+    Returns:
+        float32 (n, inputs) model inputs, events per sample, and the mask of the zero-bias events.
+    """
+    particles, counts, is_zb = collect_events(data_dir, n_events)
+    x = run.features(particles)
+    if isinstance(run.normaliser, L1HardwareNormaliser):
+        edges = hardware_edge_cases()
+        x = np.concatenate([x, run.normaliser.transform_hardware(edges)])
+        counts = {**counts, "hardware edge cases": len(edges)}
+        is_zb = np.concatenate([is_zb, np.zeros(len(edges), bool)])
+    return x, counts, is_zb
 
 
 def _thresholds(run, model_output: str, reference: np.ndarray, is_zb: np.ndarray, via_gmm: bool) -> tuple:  # noqa: ANN001

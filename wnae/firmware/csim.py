@@ -19,7 +19,7 @@ import numpy as np
 
 from wnae._io import atomic_path, write_json_atomic
 from wnae.errors import FirmwareError
-from wnae.firmware.compare import OutputComparison, collect_events, compare_outputs, deployed_model
+from wnae.firmware.compare import OutputComparison, compare_outputs, deployed_model, simulation_inputs
 
 __all__ = ["CsimResult", "require_bit_exact", "run_csim"]
 
@@ -113,8 +113,7 @@ def run_csim(
 
     run = load_run(run_dir)
     model, model_output = deployed_model(run, target)
-    particles, counts, is_zb = collect_events(data_dir, n_events)
-    x = run.features(particles)
+    x, counts, is_zb = simulation_inputs(run, data_dir, n_events)
     project = Path(hls_projects).absolute() / f"{run.name}-{target.name}"
     t0 = time.perf_counter()
     converted = convert_model(model, target, project, tb_inputs=x[: min(len(x), 1000)])

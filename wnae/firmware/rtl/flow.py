@@ -32,7 +32,7 @@ import numpy as np
 
 from wnae._io import atomic_path, write_json_atomic
 from wnae.errors import FirmwareError
-from wnae.firmware.compare import OutputComparison, collect_events, compare_outputs, deployed_model
+from wnae.firmware.compare import OutputComparison, compare_outputs, deployed_model, simulation_inputs
 
 __all__ = ["RTL_DIR_NAME", "DesignEstimate", "RtlResult", "estimate_design", "load_rtl_result",
            "require_bit_exact_rtl", "run_rtl"]
@@ -332,8 +332,7 @@ def run_rtl(
                     len(pipeline.solutions), cutoff, tools["verilator"])
         seconds["verilator build"] = _build_verilator(rtl, path_dir)
 
-        particles, counts, is_zb = collect_events(data_dir, n_events)
-        x = run.features(particles)
+        x, counts, is_zb = simulation_inputs(run, data_dir, n_events)
         reference = exact_reference(model, x)
         x_rtl = traced.quantize_inputs(np.asarray(x, np.float64).reshape(len(x), -1))
         start = time.perf_counter()
