@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import write_toy_data_dir
+from tests.firmware.conftest import TINY_TWO_STAGE
 from wnae.cli import main
 from wnae.config import parse_config
 from wnae.data.hardware_inputs import L1HardwareNormaliser, hardware_edge_cases, l1_hardware_integers, scale_hardware
@@ -135,17 +136,7 @@ def test_scales_outside_their_types_are_refused(tmp_path):
         load_normaliser(tmp_path / "bad.json")
 
 
-TINY = {
-    "model": "two_stage", "epochs": 3, "batch_size": 256, "max_train_events": 3000, "normalisation": "l1_hardware",
-    "extractor": {"widths": [8], "embedding_dim": 4, "epochs": 2},
-    "head": {"model": "wnae", "latent_dim": 2},
-    "quant": {"input": {"bits": 14, "integer": 5}, "weight": {"bits": 4, "integer": 1},
-              "bias": {"bits": 5, "integer": 2}, "activation": {"bits": 8, "integer": 4, "signed": False},
-              "embedding": {"bits": 8, "integer": 3}, "output": {"bits": 8, "integer": 3},
-              "diff": {"bits": 7, "integer": 3}},
-    "pruning": {"sparsity": 0.5, "begin": 0.0, "end": 1.0},
-    "mcmc": {"steps": 3, "buffer_size": 1024, "pretrain_epochs": 1, "bound": 6.0},
-}
+TINY = {**TINY_TWO_STAGE, "epochs": 3, "normalisation": "l1_hardware"}
 
 
 @pytest.fixture(scope="module")

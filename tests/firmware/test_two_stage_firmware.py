@@ -16,6 +16,7 @@ import pytest
 pytest.importorskip("da4ml")
 
 from tests.conftest import write_toy_data_dir  # noqa: E402
+from tests.firmware.conftest import TINY_TWO_STAGE  # noqa: E402
 from wnae.config import parse_config  # noqa: E402
 from wnae.evaluate.config import EvaluateConfig  # noqa: E402
 from wnae.evaluate.run import evaluate_run  # noqa: E402
@@ -30,25 +31,11 @@ from wnae.train.loop import train  # noqa: E402
 
 pytestmark = [pytest.mark.rtl, pytest.mark.csim, pytest.mark.slow]
 
-#: The default two-stage recipe, shrunk: 57 → 8 → 4-d embedding, head 4 → 2 → 4; 4-bit weights, half zero.
-TINY = {
-    "model": "two_stage", "epochs": 4, "batch_size": 256, "max_train_events": 3000,
-    "extractor": {"widths": [8], "embedding_dim": 4, "epochs": 2},
-    "head": {"model": "wnae", "latent_dim": 2},
-    "quant": {"input": {"bits": 14, "integer": 5}, "weight": {"bits": 4, "integer": 1},
-              "bias": {"bits": 5, "integer": 2}, "activation": {"bits": 8, "integer": 4, "signed": False},
-              "embedding": {"bits": 8, "integer": 3}, "output": {"bits": 8, "integer": 3},
-              "diff": {"bits": 7, "integer": 3}},
-    "pruning": {"sparsity": 0.5, "begin": 0.0, "end": 1.0},
-    "mcmc": {"steps": 3, "buffer_size": 1024, "pretrain_epochs": 1, "bound": 6.0},
-}
-
-
 @pytest.fixture(scope="module")
 def two_stage(tmp_path_factory):
     root = tmp_path_factory.mktemp("two_stage")
     data = write_toy_data_dir(root / "data", n_background=4000, n_zero_bias=4000, n_signal=1500)
-    run_dir = train(parse_config(TrainConfig, TINY), data_dir=data, runs_dir=root / "runs", name="ts",
+    run_dir = train(parse_config(TrainConfig, TINY_TWO_STAGE), data_dir=data, runs_dir=root / "runs", name="ts",
                     progress=False).run_dir
     # working points (score > threshold), which the simulations check decision by decision
     evaluate_run(run_dir, data_dir=data, config=EvaluateConfig(plots=False, input_rate_khz=4000.0))
