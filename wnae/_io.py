@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import logging
 import math
@@ -34,6 +35,7 @@ __all__ = [
     "atomic_path",
     "check_output_file",
     "ensure_dir",
+    "file_sha256",
     "json_text",
     "output_dir",
     "output_error",
@@ -269,3 +271,12 @@ def remove_stale_temporaries(directory: str | Path) -> list[Path]:
                        entry, size, m.group("pid"))
         removed.append(entry)
     return removed
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes (hex), read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -7,6 +7,8 @@ import re
 import sys
 from pathlib import Path
 
+from wnae.commands._args import positive_int
+
 HELP = "export a trained run: 'cmssw' writes a CMSSW emulator plug-in (cms-hls4ml layout)"
 
 
@@ -54,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--target", default="gt_run3", help="firmware target: name in firmware_configs/ or YAML path")
     c.add_argument("--data-dir", type=Path, default=Path("data"), help="events for the check (default data/)")
     c.add_argument("--runs-dir", type=Path, default=Path("runs"), help="runs directory (default runs/)")
-    c.add_argument("--events", type=int, default=10_000, help="real events in the check (default 10000)")
+    c.add_argument("--events", type=positive_int, default=10_000, help="real events in the check (default 10000)")
     c.add_argument("--no-check", action="store_true", help="only write the directory (no g++ build, no check)")
     c.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
     c.set_defaults(func=_cmssw)

@@ -95,8 +95,7 @@ def l1_hardware_integers(x: np.ndarray) -> np.ndarray:
     576). Rounding is half to even. An empty slot (pT 0) is all zero, as CMSSW fills it.
     """
     f = _as_features(x)
-    _, phi_bins = hardware_units()
-    lsb, _ = hardware_units()
+    lsb, phi_bins = hardware_units()
     hw = np.empty(f.shape, np.int64)
     pt = f[:, 0::3]
     hw[:, 0::3] = np.rint(pt / PT_LSB_GEV).astype(np.int64) // 2

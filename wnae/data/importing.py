@@ -28,7 +28,6 @@ sample, with ``export.json`` saying how to import each file again.
 from __future__ import annotations
 
 import glob
-import hashlib
 import logging
 import os
 import re
@@ -40,7 +39,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from wnae._io import ensure_dir, output_dir, write_json_atomic
+from wnae._io import ensure_dir, file_sha256, output_dir, write_json_atomic
 from wnae.data.io import (
     PARTICLES,
     PROCESS_LABEL,
@@ -223,16 +222,8 @@ def _check_kind(path: Path, fmt: str) -> None:
         raise DataError(msg, path=path)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _source_rows(files: Sequence[Path]) -> list[dict[str, Any]]:
-    return [{"path": str(p.resolve()), "bytes": p.stat().st_size, "sha256": _sha256(p)} for p in files]
+    return [{"path": str(p.resolve()), "bytes": p.stat().st_size, "sha256": file_sha256(p)} for p in files]
 
 
 # ------------------------------------------------------------------------------------------ readers

@@ -1,6 +1,6 @@
 """From events to the 57 model inputs, with a fitted and saved normalisation.
 
-Two normalisers share one interface (``fit`` on chunks, ``transform``, ``save``/``load``):
+Three normalisers share one interface (``fit`` on chunks, ``transform``, ``save``/``load``):
 
 * :class:`StandardNormaliser` — ``(x − mean) / std`` per feature, in float.
 * :class:`FixedPointNormaliser` — the FPGA-friendly variant used by AXOL1TL: each physical value is
@@ -16,7 +16,10 @@ Two normalisers share one interface (``fit`` on chunks, ``transform``, ``save``/
   shift must be below it; a fit (or a loaded file) that does not is a
   :class:`~wnae.errors.DataError` naming the feature, never a silently wrapped integer.
 
-Both are fitted in one pass over chunks (:func:`fit_normaliser`), so memory stays bounded.
+* :class:`~wnae.data.hardware_inputs.L1HardwareNormaliser` (``l1_hardware``) — CMSSW's 57 raw L1
+  hardware integers, scaled as AXOL1TL's firmware does.
+
+All are fitted in one pass over chunks (:func:`fit_normaliser`), so memory stays bounded.
 """
 
 from __future__ import annotations

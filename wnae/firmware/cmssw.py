@@ -26,7 +26,6 @@ C simulation to match).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import shutil
@@ -37,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from wnae._io import write_json_atomic
+from wnae._io import file_sha256, write_json_atomic
 from wnae.data.hardware_inputs import (
     OFFSET_BITS,
     SHIFT_BITS,
@@ -274,10 +273,6 @@ def _check_name(name: str) -> None:
         raise FirmwareError(msg)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def export_cmssw(run, target, output: str | Path, *, name: str, overwrite: bool = False) -> ExportResult:  # noqa: ANN001
     """Write the CMSSW plug-in directory of ``run`` (a :class:`~wnae.models.serialization.TrainedRun`).
 
@@ -333,7 +328,7 @@ def export_cmssw(run, target, output: str | Path, *, name: str, overwrite: bool 
             "score_type": str(fmt), "cmssw_result_type": CMSSW_RESULT_TYPE, "cmssw_score_type": CMSSW_SCORE_TYPE,
             "unscaled_type": f"ap_fixed<{UNSCALED_WIDTH},{UNSCALED_INTEGER}>", "inputs": list(FEATURE_NAMES),
             "ad_offsets": norm.offset.tolist(), "ad_shift": norm.shift.tolist(),
-            "deploy_sha256": _sha256(Path(run.path) / "deploy.h5"),
+            "deploy_sha256": file_sha256(Path(run.path) / "deploy.h5"),
         }
         (partial / "scales.h").write_text(_scales_header(name, namespace, norm))
         (partial / f"{name}_emulator.cpp").write_text(_emulator_source(name, namespace, n_outputs))
