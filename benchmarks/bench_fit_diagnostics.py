@@ -28,9 +28,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from wnae.config import load_config
+    from wnae.models.config import TrainConfig
     from wnae.models.registry import build_model
     from wnae.models.two_stage import head_config
-    from wnae.train.config import TrainConfig
 
     base = load_config(DEFAULT_CONFIG, TrainConfig)
     dim = base.extractor.embedding_dim

@@ -31,7 +31,7 @@ def run_one(label: str, config: Path, seed: int, data_dir: Path, runs_dir: Path)
     """Train (unless finished) and evaluate one model at one seed; its evaluation metrics."""
     from wnae.config import load_config
     from wnae.evaluate.run import evaluate_run
-    from wnae.train.config import TrainConfig
+    from wnae.models.config import TrainConfig
     from wnae.train.loop import train
 
     name = f"{label.replace(' ', '_').replace('-', '_').lower()}-s{seed}"

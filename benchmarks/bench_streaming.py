@@ -119,7 +119,7 @@ def train_once(args: argparse.Namespace) -> None:
     import tensorflow  # noqa: F401 (its memory counts as the baseline)
 
     from wnae.config import parse_config
-    from wnae.train.config import TrainConfig
+    from wnae.models.config import TrainConfig
     from wnae.train.loop import train
 
     logging.basicConfig(level=logging.INFO, format="  %(name)s: %(message)s")

@@ -156,7 +156,7 @@ def _config(model: str, **overrides):  # noqa: ANN003, ANN202
 
     from wnae.commands.train import CONFIG_DIR
     from wnae.config import parse_config
-    from wnae.train.config import TrainConfig
+    from wnae.models.config import TrainConfig
 
     raw = yaml.safe_load((CONFIG_DIR / f"train_{model}.yml").read_text())
     return parse_config(TrainConfig, _merge(raw, overrides))

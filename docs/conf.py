@@ -112,7 +112,7 @@ nitpick_ignore = [
     ('py:class', 'wnae.config.M'),
     ('py:class', 'wnae.data.generate.pythia.CrossSection'),
     ('py:class', 'wnae.evaluate.seeds.ComparePlan'),
-    ('py:class', 'wnae.train.config.McmcDiagnosticsConfig'),
+    ('py:class', 'wnae.models.config.McmcDiagnosticsConfig'),
     ('py:class', '{0'),
     ('py:data', 'DISPLACED_SIGNIFICANCE'),
     ('py:data', 'HARDWARE_COLUMNS'),
@@ -143,5 +143,5 @@ nitpick_ignore = [
     # members left out of the API page because their docstrings do not parse (see reference/api.md)
     ("py:func", "aggregate_label"),
     ("py:class", "wnae.models.sampler.ReplayBuffer"),
-    ("py:class", "wnae.train.config.McmcConfig"),
+    ("py:class", "wnae.models.config.McmcConfig"),
 ]

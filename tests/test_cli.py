@@ -88,7 +88,7 @@ def test_invalid_command_line_values_name_the_option(tmp_path, capsys):
 def test_resume_with_invalid_epochs_names_the_option(tmp_path):
     from wnae.config import dump_config
     from wnae.errors import ConfigError
-    from wnae.train.config import TrainConfig
+    from wnae.models.config import TrainConfig
     from wnae.train.loop import train
 
     (tmp_path / "r").mkdir()

@@ -231,7 +231,7 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
         tmp.write_text(text)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
     try:
@@ -259,7 +259,7 @@ def remove_stale_temporaries(directory: str | Path) -> list[Path]:
     removed = []
     for entry in sorted(directory.iterdir()):
         m = _TMP_PATTERN.match(entry.name)
-        if m is None or _pid_alive(int(m.group("pid"))):
+        if m is None or pid_alive(int(m.group("pid"))):
             continue
         size = entry.stat().st_size if entry.is_file() else 0
         if entry.is_dir():

@@ -208,7 +208,7 @@ def test_own_data_alone_trains_evaluates_converts_and_simulates(tmp_path, monkey
 
 def test_export_and_import_back_gives_the_same_events_and_the_same_trained_weights(tmp_path, capsys):
     from wnae.config import parse_config
-    from wnae.train.config import TrainConfig
+    from wnae.models.config import TrainConfig
     from wnae.train.loop import train
 
     original = write_toy_data_dir(tmp_path / "original", n_background=300, n_zero_bias=200, n_signal=100)

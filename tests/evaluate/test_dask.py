@@ -14,7 +14,7 @@ from wnae.errors import ConfigError, ModelError
 from wnae.evaluate.config import EvaluateConfig
 from wnae.evaluate.run import evaluate_runs
 from wnae.evaluate.scores import load_scorer, score_samples
-from wnae.train.config import TrainConfig
+from wnae.models.config import TrainConfig
 from wnae.train.loop import train
 
 pytestmark = pytest.mark.slow

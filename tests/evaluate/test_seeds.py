@@ -155,9 +155,9 @@ def test_reconstruction_layers_of_saved_deployed_models(tmp_path):
 
     from wnae.config import parse_config
     from wnae.evaluate.reconstruction import reconstruction_model
+    from wnae.models.config import TrainConfig
     from wnae.models.registry import build_model
     from wnae.models.serialization import load_qkeras_model, save_qkeras_model
-    from wnae.train.config import TrainConfig
 
     tf.keras.utils.set_random_seed(0)
     cases = {

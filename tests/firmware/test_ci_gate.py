@@ -16,9 +16,9 @@ from wnae.config import parse_config
 from wnae.firmware.compare import collect_events
 from wnae.firmware.config import resolve_target
 from wnae.firmware.csim import require_bit_exact, run_csim
-from wnae.firmware.reference import exact_reference
+from wnae.fixed_point.reference import exact_reference
+from wnae.models.config import TrainConfig
 from wnae.models.serialization import load_run
-from wnae.train.config import TrainConfig
 from wnae.train.loop import train
 
 pytestmark = [pytest.mark.csim, pytest.mark.slow]

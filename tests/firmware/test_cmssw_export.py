@@ -30,9 +30,9 @@ from wnae.evaluate.run import evaluate_run
 from wnae.firmware.cmssw import check_plugin, export_cmssw
 from wnae.firmware.config import resolve_target
 from wnae.firmware.convert import convert_model
-from wnae.firmware.reference import exact_reference
+from wnae.fixed_point.reference import exact_reference
+from wnae.models.config import TrainConfig
 from wnae.models.serialization import load_run
-from wnae.train.config import TrainConfig
 from wnae.train.loop import train
 
 needs_gxx = pytest.mark.skipif(shutil.which("g++") is None or shutil.which("make") is None, reason="needs g++ and make")
@@ -116,9 +116,9 @@ def test_fit_gives_negative_shifts_and_round_trips(tmp_path, particles):
 
 
 def test_a_fit_with_a_spread_below_one_unit_shifts_left():
-    from wnae.data.preprocess import _Moments
+    from wnae.data.preprocess import FeatureMoments
 
-    m = _Moments()
+    m = FeatureMoments()
     hw = np.zeros((100, N_FEATURES))
     hw[:, 4] = np.arange(100) % 2  # std 0.5 units
     m.update(hw)

@@ -14,10 +14,10 @@ from wnae.firmware.config import (
     find_target,
     list_targets,
     load_firmware_config,
-    parse_ap_type,
-    part_capacity,
     resolve_target,
 )
+from wnae.firmware.parts import part_capacity
+from wnae.fixed_point.ap_types import parse_ap_type
 
 BASE = """\
 backend: Vivado

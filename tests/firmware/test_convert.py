@@ -10,9 +10,9 @@ from wnae.config import parse_config
 from wnae.errors import FirmwareError
 from wnae.firmware.config import LayerPrecision, resolve_target
 from wnae.firmware.convert import build_hls_config, convert_model
-from wnae.firmware.graph import quantizer_format
+from wnae.fixed_point.graph import quantizer_format
+from wnae.models.config import TrainConfig
 from wnae.models.wnae import AutoencoderFamily
-from wnae.train.config import TrainConfig
 
 
 @pytest.fixture(scope="module")

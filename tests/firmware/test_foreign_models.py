@@ -19,8 +19,8 @@ from tensorflow import keras
 from wnae.errors import FirmwareError
 from wnae.firmware.config import resolve_target
 from wnae.firmware.convert import convert_model
-from wnae.firmware.graph import quantizer_format
-from wnae.firmware.reference import exact_reference
+from wnae.fixed_point.graph import quantizer_format
+from wnae.fixed_point.reference import exact_reference
 
 N_IN = 8
 

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from wnae.errors import FirmwareError, ModelError
-from wnae.firmware.graph import FixedFormat, Op
 from wnae.firmware.menu import (
     MENU_FILE,
     integer_decisions,
@@ -18,6 +17,7 @@ from wnae.firmware.menu import (
     to_integers,
     write_menu,
 )
+from wnae.fixed_point.graph import FixedFormat, Op
 
 AXO_SCORE = FixedFormat(False, 14, 4)  # ap_ufixed<18,14>
 SIGNED = FixedFormat(True, 2, 5)  # ap_fixed<8,3>

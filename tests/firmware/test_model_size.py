@@ -84,8 +84,8 @@ def test_cli_prints_model_size_without_reports(tiny_model, tmp_path, monkeypatch
 def test_score_head_squares_are_multiplications():
     from wnae.config import parse_config
     from wnae.firmware.model_size import model_size
+    from wnae.models.config import TrainConfig
     from wnae.models.wnae import AutoencoderFamily
-    from wnae.train.config import TrainConfig
 
     cfg = parse_config(TrainConfig, {"architecture": {"encoder": [8], "latent_dim": 2}})
     size = model_size(AutoencoderFamily(cfg, 0).deploy_model())

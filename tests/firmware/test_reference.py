@@ -15,8 +15,8 @@ from qkeras import QActivation, QDense
 from tensorflow import keras
 
 from wnae.errors import FirmwareError
-from wnae.firmware.graph import FixedFormat, deployed_ops, quantizer_format
-from wnae.firmware.reference import Fixed, exact_reference
+from wnae.fixed_point.graph import FixedFormat, deployed_ops, quantizer_format
+from wnae.fixed_point.reference import Fixed, exact_reference
 
 
 def _model(*, in_q: str, kernel_q: str, act: str | None, n_in: int = 57, n_out: int = 8, seed: int = 0,

@@ -25,7 +25,7 @@ from wnae.firmware.config import resolve_target  # noqa: E402
 from wnae.firmware.rtl import load_rtl_result, require_bit_exact_rtl, run_rtl  # noqa: E402
 from wnae.firmware.rtl import tools as rtl_tools  # noqa: E402
 from wnae.firmware.rtl.yosys import count_resources, run_yosys  # noqa: E402
-from wnae.train.config import TrainConfig  # noqa: E402
+from wnae.models.config import TrainConfig  # noqa: E402
 from wnae.train.loop import train  # noqa: E402
 
 pytestmark = [pytest.mark.rtl, pytest.mark.slow]

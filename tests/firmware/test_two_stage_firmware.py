@@ -24,9 +24,9 @@ from wnae.firmware.budgets import check_budget  # noqa: E402
 from wnae.firmware.config import resolve_target  # noqa: E402
 from wnae.firmware.csim import require_bit_exact, run_csim  # noqa: E402
 from wnae.firmware.rtl import require_bit_exact_rtl, run_rtl  # noqa: E402
+from wnae.models.config import TrainConfig  # noqa: E402
 from wnae.models.pruning import kernel_sparsity  # noqa: E402
 from wnae.models.serialization import load_run  # noqa: E402
-from wnae.train.config import TrainConfig  # noqa: E402
 from wnae.train.loop import train  # noqa: E402
 
 pytestmark = [pytest.mark.rtl, pytest.mark.csim, pytest.mark.slow]

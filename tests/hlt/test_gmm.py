@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from wnae.errors import ModelError
+from wnae.models.config import GmmConfig
 from wnae.models.gmm import fit_gmm, gmm_anomaly_score
-from wnae.train.config import GmmConfig
 
 
 @pytest.mark.parametrize("n_components", [1, "bic"])

@@ -9,10 +9,10 @@ import pytest
 import tensorflow as tf
 
 from wnae.config import parse_config
+from wnae.models.config import TrainConfig
 from wnae.models.registry import build_model
 from wnae.models.sampler import langevin_chain, sample_chain
 from wnae.models.wnae import diagnostic_subsets
-from wnae.train.config import TrainConfig
 from wnae.train.loop import best_epoch
 
 

@@ -11,13 +11,13 @@ from wnae.config import parse_config
 from wnae.data.validate import validate_particles
 from wnae.errors import ConfigError, ModelError
 from wnae.models.augment import augment
+from wnae.models.config import TrainConfig
 from wnae.models.mlp_encoder import MlpEncoderFamily, whitening_spec
 from wnae.models.quantization import QuantSpec
 from wnae.models.registry import available_models, build_model, register_model
 from wnae.models.sampler import ReplayBuffer, langevin_chain
 from wnae.models.serialization import load_qkeras_model, save_qkeras_model
 from wnae.models.wnae import AutoencoderFamily, negative_diagnostics
-from wnae.train.config import TrainConfig
 
 
 def _cfg(model: str = "wnae", **extra) -> TrainConfig:

@@ -9,8 +9,8 @@ import tensorflow as tf
 
 from wnae.config import parse_config
 from wnae.models import losses, transport
+from wnae.models.config import TrainConfig
 from wnae.models.registry import build_model
-from wnae.train.config import TrainConfig
 
 
 def _clouds(n: int, d: int, seed: int, m: int | None = None) -> tuple[np.ndarray, np.ndarray]:

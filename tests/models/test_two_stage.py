@@ -9,11 +9,11 @@ import tensorflow as tf
 from wnae.config import parse_config
 from wnae.errors import ConfigError
 from wnae.models import losses
+from wnae.models.config import PruningConfig, TrainConfig
 from wnae.models.pruning import MagnitudePruner, PrunedLayer, kernel_sparsity, target_sparsity
 from wnae.models.registry import build_model
 from wnae.models.serialization import load_qkeras_model, save_qkeras_model
 from wnae.models.two_stage import TwoStageFamily
-from wnae.train.config import PruningConfig, TrainConfig
 
 
 def _cfg(head: str = "wnae", method: str = "vicreg", **extra) -> TrainConfig:

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from wnae.config import parse_config
+from wnae.models.config import TrainConfig
 from wnae.models.registry import build_model
-from wnae.train.config import TrainConfig
 
 FAR = np.array([[4.0, 0.0], [-4.0, 0.0]], np.float32)  # on the blobs' axis, well beyond them
 WARMUP, EPOCHS, BATCH = 10, 25, 256

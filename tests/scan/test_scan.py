@@ -29,10 +29,10 @@ from wnae.firmware.budgets import check_budget  # noqa: E402
 from wnae.firmware.compare import deployed_model  # noqa: E402
 from wnae.firmware.config import resolve_target  # noqa: E402
 from wnae.firmware.rtl import estimate_design  # noqa: E402
+from wnae.models.config import TrainConfig  # noqa: E402
 from wnae.models.serialization import load_run  # noqa: E402
 from wnae.scan import run_scan  # noqa: E402
-from wnae.scan.search import ScanError  # noqa: E402
-from wnae.train.config import TrainConfig  # noqa: E402
+from wnae.scan.state import ScanError  # noqa: E402
 from wnae.train.loop import train  # noqa: E402
 
 pytestmark = [pytest.mark.slow]

@@ -14,8 +14,8 @@ from tests.conftest import write_toy_data_dir
 from wnae.cli import main
 from wnae.config import parse_config
 from wnae.errors import ModelError
+from wnae.models.config import TrainConfig
 from wnae.models.serialization import load_run, load_training_model
-from wnae.train.config import TrainConfig
 from wnae.train.loop import train
 
 

@@ -11,9 +11,9 @@ import pytest
 from tests.conftest import write_toy_data_dir
 from wnae.cli import main
 from wnae.config import parse_config
+from wnae.models.config import TrainConfig
 from wnae.models.serialization import load_training_model
 from wnae.models.wnae import AutoencoderFamily
-from wnae.train.config import TrainConfig
 from wnae.train.loop import train
 
 EPOCHS = 3

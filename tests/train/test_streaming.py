@@ -17,8 +17,8 @@ from tests.train import test_resume
 from tests.train.test_resume import assert_bit_identical
 from wnae.config import parse_config
 from wnae.errors import DataError
+from wnae.models.config import TrainConfig
 from wnae.train import data_source
-from wnae.train.config import TrainConfig
 from wnae.train.data_source import MemorySource, StreamSource, open_source, resolve_mode
 from wnae.train.loop import train
 

@@ -11,9 +11,9 @@ from tests.conftest import random_particles, write_toy_data_dir
 from wnae.cli import main
 from wnae.config import parse_config
 from wnae.errors import ConfigError, ModelError
+from wnae.models.config import TrainConfig
 from wnae.models.serialization import latest_run, load_run, load_training_model
 from wnae.models.wnae import AutoencoderFamily
-from wnae.train.config import TrainConfig
 from wnae.train.loop import train
 
 

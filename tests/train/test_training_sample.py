@@ -10,7 +10,7 @@ from wnae.config import parse_config
 from wnae.data.io import EventSet, write_events
 from wnae.data.samples import SM_PROCESSES, SampleInfo, SampleRole, Split, write_manifest
 from wnae.errors import ConfigError, DataError
-from wnae.train.config import TrainConfig
+from wnae.models.config import TrainConfig
 from wnae.train.data_source import MemorySource, load_training_split, open_source
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-__all__ = ["positive_float", "positive_int", "seed"]
+__all__ = ["add_firmware_run_arguments", "positive_float", "positive_int", "seed"]
 
 
 def positive_int(text: str) -> int:
@@ -44,3 +45,12 @@ def seed(text: str) -> int:
         msg = f"a seed must be in [0, 2^31), got {value}"
         raise argparse.ArgumentTypeError(msg)
     return value
+
+
+def add_firmware_run_arguments(p: argparse.ArgumentParser) -> None:
+    """RUN, --target, --data-dir, --runs-dir, --output-dir: the arguments of convert, csim and rtl."""
+    p.add_argument("run", nargs="?", help="run directory or name in runs/ (default: the latest run)")
+    p.add_argument("--target", default="gt_run3", help="firmware target: name in firmware_configs/ or YAML path")
+    p.add_argument("--data-dir", type=Path, default=Path("data"), help="data directory (default data/)")
+    p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="runs directory (default runs/)")
+    p.add_argument("--output-dir", type=Path, default=Path("hls_projects"), help="HLS projects (default hls_projects/)")

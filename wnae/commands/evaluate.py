@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from wnae.commands._runs import load_any_scorer, resolve_run
+
 HELP = "anomaly score -> rate, signal efficiency, working points, plots"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "evaluate_default.yml"
 
@@ -33,7 +35,6 @@ def _run(args: argparse.Namespace) -> int:
     from wnae.evaluate.config import EvaluateConfig
     from wnae.evaluate.report import format_summary
     from wnae.evaluate.run import evaluate_runs
-    from wnae.models.serialization import latest_run
 
     overrides = {}
     if args.input_rate_khz is not None:
@@ -46,11 +47,11 @@ def _run(args: argparse.Namespace) -> int:
         check_scheduler(args.scheduler)
     cfg = load_config(args.config, EvaluateConfig, overrides=overrides,
                       override_source={"input_rate_khz": "--input-rate-khz", "plots": "--no-plots"})
-    runs = list(args.runs) or [latest_run(args.runs_dir)]
+    runs = list(args.runs) or [resolve_run(None, args.runs_dir)]
     if len(runs) > 1:  # before any scoring: a comparison directory that cannot be written fails now
         _check_comparison_dir(args.output, Path(runs[0]).parent / "comparison")
     evaluations = evaluate_runs(runs, data_dir=args.data_dir, config=cfg, comparison_dir=args.output,
-                                scheduler=args.scheduler)
+                                scheduler=args.scheduler, load=load_any_scorer)
     out = sys.stdout
     for run, e in zip(runs, evaluations, strict=True):
         out.write(format_summary(e) + "\n\n")

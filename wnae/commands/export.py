@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from wnae.commands._args import positive_int
+from wnae.commands._runs import resolve_run
 
 HELP = "export a trained run: 'cmssw' writes a CMSSW emulator plug-in (cms-hls4ml layout)"
 
@@ -17,14 +18,13 @@ def _default_name(run_name: str) -> str:
 
 
 def _cmssw(args: argparse.Namespace) -> int:
-    from wnae.commands.convert import _resolve_run
     from wnae.errors import FirmwareError
     from wnae.firmware.cmssw import check_plugin, export_cmssw
     from wnae.firmware.config import resolve_target
     from wnae.models.serialization import load_run
 
     target = resolve_target(args.target)
-    run = load_run(_resolve_run(args.run, args.runs_dir))
+    run = load_run(resolve_run(args.run, args.runs_dir))
     name = args.name or _default_name(run.name)
     output = args.output or Path("exports") / name
     export = export_cmssw(run, target, output, name=name, overwrite=args.overwrite)

@@ -7,15 +7,10 @@ import sys
 from pathlib import Path
 
 from wnae.commands._args import positive_float, positive_int
+from wnae.commands._runs import resolve_run
 
 HELP = "HLT encoders over PF candidates behind the L1 seed: train, two-level evaluate, compare"
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
-
-
-def _latest_l1_run(runs_dir: Path) -> Path:
-    from wnae.models.serialization import latest_run
-
-    return Path(latest_run(runs_dir))
 
 
 def _eval_config(args: argparse.Namespace):  # noqa: ANN202
@@ -51,7 +46,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from wnae.hlt.report import report_markdown, write_two_level
 
     cfg = _eval_config(args)
-    l1_run = args.l1_run or _latest_l1_run(args.l1_runs_dir)
+    l1_run = args.l1_run or resolve_run(None, args.l1_runs_dir)
     out = args.output or Path(args.hlt_run) / "two_level"
     ev = evaluate_two_level(l1_run, args.hlt_run, args.data_dir, cfg)
     write_two_level(ev, out, plots=not args.no_plots)
@@ -70,7 +65,7 @@ def _compare(args: argparse.Namespace) -> int:
                                                                 ("max_train_events", args.max_train_events))
                                              if v is not None})
     cfg = _eval_config(args)
-    l1_run = args.l1_run or _latest_l1_run(args.l1_runs_dir)
+    l1_run = args.l1_run or resolve_run(None, args.l1_runs_dir)
     out = args.output or Path(args.runs_dir) / "comparison"
     compare_encoders(compare, l1_run, args.data_dir, cfg, args.runs_dir, output=out, retrain=args.retrain,
                      timing=not args.no_timing, config_dir=Path(args.config).parent)

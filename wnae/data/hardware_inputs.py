@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from wnae.data.preprocess import Normaliser, _as_features, _Moments
+from wnae.data.preprocess import FeatureMoments, Normaliser, as_features
 from wnae.data.schema import FEATURE_NAMES, N_FEATURES, ObjectType, slot_ranges
 from wnae.errors import DataError
 
@@ -94,7 +94,7 @@ def l1_hardware_integers(x: np.ndarray) -> np.ndarray:
     the vertex 0.010875); φ ``round(φ / LSB) mod bins`` with φ taken in [0, 2π) (calo 144 bins, muons
     576). Rounding is half to even. An empty slot (pT 0) is all zero, as CMSSW fills it.
     """
-    f = _as_features(x)
+    f = as_features(x)
     lsb, phi_bins = hardware_units()
     hw = np.empty(f.shape, np.int64)
     pt = f[:, 0::3]
@@ -215,7 +215,7 @@ class L1HardwareNormaliser(Normaliser):
         return l1_hardware_integers(features).astype(np.float64)
 
     @classmethod
-    def fit_moments(cls, moments: _Moments, **options: Any) -> L1HardwareNormaliser:
+    def fit_moments(cls, moments: FeatureMoments, **options: Any) -> L1HardwareNormaliser:
         if options:
             msg = f"unknown option(s) for the l1_hardware normaliser: {sorted(options)}"
             raise DataError(msg)

@@ -39,10 +39,12 @@ from wnae.errors import DataError
 
 __all__ = [
     "DEFAULT_LSB",
+    "FeatureMoments",
     "HW_WORD_BITS",
     "FixedPointNormaliser",
     "Normaliser",
     "StandardNormaliser",
+    "as_features",
     "fit_normaliser",
     "load_normaliser",
 ]
@@ -65,7 +67,7 @@ _UNITS = {"pt": " GeV", "eta": "", "phi": " rad"}
 _VALID = {"pt": f"0 ≤ pT ≤ {MAX_PT_GEV:g} GeV", "eta": f"|eta| ≤ {MAX_ABS_ETA:g}", "phi": "|phi| ≤ pi"}
 
 
-def _as_features(x: np.ndarray) -> np.ndarray:
+def as_features(x: np.ndarray) -> np.ndarray:
     """Accept (n, 19, 4), (n, 19, 3) or (n, 57); return float64 (n, 57)."""
     x = np.asarray(x)
     if x.ndim == 3 and x.shape[1] == N_OBJECTS and x.shape[2] in (3, 4):
@@ -80,7 +82,7 @@ def _as_features(x: np.ndarray) -> np.ndarray:
     return x.astype(np.float64, copy=False)
 
 
-class _Moments:
+class FeatureMoments:
     """Streaming per-feature mean and variance (Chan et al. parallel update, float64)."""
 
     def __init__(self) -> None:
@@ -136,7 +138,7 @@ class Normaliser:
         return features
 
     @classmethod
-    def fit_moments(cls, moments: _Moments, **options: Any) -> Normaliser:
+    def fit_moments(cls, moments: FeatureMoments, **options: Any) -> Normaliser:
         raise NotImplementedError
 
     def save(self, path: str | Path) -> None:
@@ -154,7 +156,7 @@ class StandardNormaliser(Normaliser):
     std: np.ndarray
 
     def transform(self, x: np.ndarray) -> np.ndarray:
-        return ((_as_features(x) - self.mean) / self.std).astype(np.float32)
+        return ((as_features(x) - self.mean) / self.std).astype(np.float32)
 
     def inverse_transform(self, y: np.ndarray) -> np.ndarray:
         """float64 (n, 57) physical features from normalised ones."""
@@ -168,7 +170,7 @@ class StandardNormaliser(Normaliser):
         return cls(np.asarray(d["mean"], np.float64), np.asarray(d["std"], np.float64))
 
     @classmethod
-    def fit_moments(cls, moments: _Moments, **options: Any) -> StandardNormaliser:
+    def fit_moments(cls, moments: FeatureMoments, **options: Any) -> StandardNormaliser:
         if options:
             msg = f"unknown option(s) for the standard normaliser: {sorted(options)}"
             raise DataError(msg)
@@ -200,7 +202,7 @@ class FixedPointNormaliser(Normaliser):
 
     def to_hardware(self, x: np.ndarray) -> np.ndarray:
         """int64 (n, 57): physical features digitised to L1 hardware units (round half to even)."""
-        return np.rint(_as_features(x) / self.lsb).astype(np.int64)
+        return np.rint(as_features(x) / self.lsb).astype(np.int64)
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         hw = self.to_hardware(x)
@@ -224,7 +226,7 @@ class FixedPointNormaliser(Normaliser):
 
     @classmethod
     def fit_moments(
-        cls, moments: _Moments, *, lsb: dict[str, float] | None = None, **options: Any
+        cls, moments: FeatureMoments, *, lsb: dict[str, float] | None = None, **options: Any
     ) -> FixedPointNormaliser:
         if options:
             msg = f"unknown option(s) for the fixed-point normaliser: {sorted(options)}"
@@ -310,9 +312,9 @@ def fit_normaliser(
         msg = f"unknown normaliser '{kind}'; choose one of {sorted(Normaliser._registry)}"
         raise DataError(msg)
     cls = Normaliser._registry[kind]
-    moments = _Moments()
+    moments = FeatureMoments()
     for chunk in chunks:
-        moments.update(cls.fit_view(_as_features(chunk)))
+        moments.update(cls.fit_view(as_features(chunk)))
     if moments.n == 0:
         msg = "cannot fit a normaliser on zero events"
         raise DataError(msg)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from wnae.data.samples import load_manifest
 from wnae.evaluate.config import EvaluateConfig, with_data_input_rate
 from wnae.evaluate.evaluation import RunEvaluation, evaluate_scores, write_evaluation
-from wnae.evaluate.scores import Scorer, load_scorer, score_samples, trained_samples
+from wnae.evaluate.scores import Scorer, ScorerLoader, load_scorer, score_samples, trained_samples
 
 __all__ = ["evaluate_run", "evaluate_runs"]
 
@@ -27,6 +27,7 @@ def evaluate_run(
     scorer: Scorer | None = None,
     write: bool = True,
     client: Any = None,
+    load: ScorerLoader = load_scorer,
 ) -> RunEvaluation:
     """Score ``run_dir``'s model on every sample of ``data_dir``, compute working points and metrics.
 
@@ -40,15 +41,17 @@ def evaluate_run(
         scorer: use this instead of loading the run's model (tests, custom models).
         write: write the outputs.
         client: a ``distributed.Client``: score the blocks as Dask tasks (:func:`score_samples`).
+        load: how a run directory becomes a :class:`Scorer` (here, and on each Dask worker).
     """
     run_dir = Path(run_dir)
     samples = load_manifest(data_dir)
     config = with_data_input_rate(config or EvaluateConfig(), samples)
-    scorer = scorer if scorer is not None else load_scorer(run_dir)
+    scorer = scorer if scorer is not None else load(run_dir)
     logger.info("evaluating %s on %s (input rate %g kHz)", run_dir, data_dir, config.input_rate_khz)
     scores = score_samples(scorer, data_dir, samples=samples, chunk_events=config.chunk_events,
                            latent_events=config.latent_events if config.plots else 0, seed=config.seed,
-                           client=client, run_dir=run_dir, held_out=trained_samples(run_dir, samples))
+                           client=client, run_dir=run_dir, held_out=trained_samples(run_dir, samples),
+                           load=load)
     evaluation = evaluate_scores(scores, config, model=str(scorer.info.get("model", "")))
     if write:
         written = write_evaluation(evaluation, run_dir)
@@ -62,7 +65,7 @@ def evaluate_runs(
     data_dir: str | Path = "data",
     config: EvaluateConfig | None = None,
     comparison_dir: str | Path | None = None,
-    load: Callable[[Path], Scorer] = load_scorer,
+    load: ScorerLoader = load_scorer,
     scheduler: str | None = None,
 ) -> list[RunEvaluation]:
     """Evaluate several runs on the same samples; with two or more, also write the comparison.
@@ -88,7 +91,7 @@ def evaluate_runs(
 
             client = stack.enter_context(dask_client(scheduler, os.cpu_count() or 1))
         evaluations = [
-            evaluate_run(r, data_dir=data_dir, config=config, scorer=s, client=client)
+            evaluate_run(r, data_dir=data_dir, config=config, scorer=s, client=client, load=load)
             for r, s in zip(run_dirs, scorers, strict=True)
         ]
     if len(evaluations) > 1:

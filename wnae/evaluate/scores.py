@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -158,7 +158,10 @@ def _load_model_run(run_dir: Path) -> Any:
 
 
 def load_scorer(run_dir: str | Path) -> Scorer:
-    """Open a run directory (``runs/<name>/``, or an HLT encoder run ``hlt_runs/<name>/``) for evaluation.
+    """Open an L1 run directory (``runs/<name>/``) for evaluation.
+
+    An HLT encoder run (``hlt_runs/<name>/``) is opened by :func:`wnae.hlt.model.load_hlt_run`; the
+    commands pick the loader by the run's files (:func:`wnae.commands._runs.load_any_scorer`).
 
     Raises:
         ModelError: not a directory, no ``run.json``, no model file, a ``run.json`` that is not JSON or
@@ -170,9 +173,8 @@ def load_scorer(run_dir: str | Path) -> Scorer:
         msg = f"{run_dir}: run directory not found (train one with 'make train')"
         raise ModelError(msg)
     if (run_dir / HLT_WEIGHTS_FILE).exists():
-        from wnae.hlt.model import load_hlt_run
-
-        return load_hlt_run(run_dir)
+        msg = f"{run_dir}: an HLT encoder run; open it with wnae.hlt.model.load_hlt_run"
+        raise ModelError(msg)
     info_path = run_dir / RUN_INFO
     if not info_path.exists() or not (run_dir / MODEL_FILE).exists():
         missing = [p for p in (RUN_INFO, MODEL_FILE) if not (run_dir / p).exists()]
@@ -396,7 +398,11 @@ def _plan(info: SampleInfo, path: Path, chunk_events: int, latent_events: int,
 _WORKER_SCORERS: dict[str, Scorer] = {}
 
 
-def _score_block_on_worker(run_dir: str, block: _Block) -> _BlockScores:
+#: How a run directory becomes a :class:`Scorer` (:func:`load_scorer`, or an HLT run's loader).
+ScorerLoader = Callable[[Path], Scorer]
+
+
+def _score_block_on_worker(run_dir: str, block: _Block, load: ScorerLoader = load_scorer) -> _BlockScores:
     """A Dask task: load the run once per worker process (TensorFlow on the worker's threads), score."""
     scorer = _WORKER_SCORERS.get(run_dir)
     if scorer is None:
@@ -406,7 +412,7 @@ def _score_block_on_worker(run_dir: str, block: _Block) -> _BlockScores:
 
         threads = get_worker().state.nthreads
         configure_threads(intra_op=threads, inter_op=threads)
-        scorer = _WORKER_SCORERS[run_dir] = load_scorer(run_dir)
+        scorer = _WORKER_SCORERS[run_dir] = load(Path(run_dir))
     return _score_block(scorer, block)
 
 
@@ -422,6 +428,7 @@ def score_samples(
     run_dir: str | Path | None = None,
     held_out: Collection[str] = (),
     held_out_zero_bias: bool = False,
+    load: ScorerLoader = load_scorer,
 ) -> SampleScores:
     """Score every sample of ``data_dir`` (SM test split, all zero bias, all signal events).
 
@@ -441,6 +448,7 @@ def score_samples(
             is scored (their train and validation splits are not independent of the model); a
             zero-bias sample's weights then stand for the split's share of the generated events.
         held_out_zero_bias: hold out every zero-bias sample (as if ``held_out`` named them).
+        load: how each Dask worker opens ``run_dir`` (with ``client``).
 
     Returns:
         The :class:`SampleScores`.
@@ -471,7 +479,7 @@ def score_samples(
         if run_dir is None:
             msg = "scoring on a Dask cluster needs the run directory the workers load the model from"
             raise ModelError(msg)
-        task = partial(_score_block_on_worker, str(Path(run_dir).absolute()))
+        task = partial(_score_block_on_worker, str(Path(run_dir).absolute()), load=load)
         results = map_in_order(client, task, blocks)
     want_latent = latent_events > 0
     for info, plan in zip(infos, plans, strict=True):

@@ -70,7 +70,7 @@ class CompareEntry(StrictModel):
 
     Attributes:
         label: name in the tables and in the run names (``compare-<label>-s<seed>``).
-        config: path of a training YAML (:class:`~wnae.train.config.TrainConfig`); a relative path is
+        config: path of a training YAML (:class:`~wnae.models.config.TrainConfig`); a relative path is
             taken from the comparison file's directory, else from the current directory.
         seeds: the seeds, each overriding the config's ``seed``.
         train_data_dir: the data directory this entry's runs train on (default: the comparison's
@@ -320,7 +320,7 @@ class PlannedRun:
     Attributes:
         label, seed: the entry and seed.
         run_dir: ``<runs_dir>/compare-<label>-s<seed>``.
-        config: the resolved training config (a :class:`~wnae.train.config.TrainConfig`).
+        config: the resolved training config (a :class:`~wnae.models.config.TrainConfig`).
         action: ``reuse`` (finished, same config), ``resume`` (interrupted, same config) or ``train``.
         train_data_dir: the data directory it trains on.
     """
@@ -375,7 +375,7 @@ def _resolve_dir(path: str, source: Path, key: str) -> Path:
 
 def _same_config(run_dir: Path, cfg: Any) -> bool:
     """Whether ``run_dir/config.yml`` is the same training config as ``cfg`` (defaults filled in)."""
-    from wnae.train.config import TrainConfig
+    from wnae.models.config import TrainConfig
 
     try:
         return load_config(run_dir / "config.yml", TrainConfig) == cfg
@@ -418,8 +418,8 @@ def plan_compare(
     """
     from wnae.data.samples import load_manifest
     from wnae.evaluate.config import EvaluateConfig
+    from wnae.models.config import TrainConfig
     from wnae.models.serialization import RUN_INFO
-    from wnae.train.config import TrainConfig
 
     config_path = Path(config_path)
     name = config.name or config_path.stem

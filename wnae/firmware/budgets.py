@@ -27,7 +27,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from wnae.firmware.config import FirmwareConfig, same_part
+from wnae.firmware.config import FirmwareConfig
+from wnae.firmware.parts import same_part
 from wnae.firmware.reports import LHC_BUNCH_SPACING_NS, RESOURCE_LABELS, RESOURCES, SynthReport
 
 __all__ = [

@@ -50,8 +50,8 @@ from wnae.data.hardware_inputs import (
 from wnae.data.schema import FEATURE_NAMES, N_FEATURES
 from wnae.errors import FirmwareError, ToolNotFoundError
 from wnae.firmware.compare import collect_events, deployed_model
-from wnae.firmware.graph import FixedFormat, deployed_ops
 from wnae.firmware.menu import MENU_FILE, score_format, write_menu
+from wnae.fixed_point.graph import FixedFormat, deployed_ops
 
 __all__ = ["CMSSW_RESULT_TYPE", "CMSSW_SCORE_TYPE", "ExportResult", "PluginCheck", "check_plugin",
            "export_cmssw"]
@@ -402,7 +402,7 @@ def check_plugin(run, export: ExportResult, data_dir: str | Path, *, n_events: i
     """
     import time
 
-    from wnae.firmware.reference import exact_reference
+    from wnae.fixed_point.reference import exact_reference
 
     for tool in ("make", "g++"):
         if shutil.which(tool) is None:

@@ -3,7 +3,7 @@
 Shared by the HLS C simulation (:mod:`wnae.firmware.csim`) and the RTL simulation
 (:mod:`wnae.firmware.rtl.flow`): both run ≥ 10k real events (SM test split, zero bias, every signal)
 through the firmware model and through the exact fixed-point reference of the deployed QKeras
-model (:mod:`wnae.firmware.reference`: its quantized graph evaluated in integers) and compare the
+model (:mod:`wnae.fixed_point.reference`: its quantized graph evaluated in integers) and compare the
 outputs element by element — and, what matters for a trigger, count the events whose trigger
 decision (score > threshold) differs at each working point. Whether QKeras itself (float32)
 agrees with the exact reference is reported separately: a wide model can make float32 round,
@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 FALLBACK_RATES_KHZ = {"Loose": 100.0, "Medium": 20.0, "Tight": 1.0}
 INPUT_RATE_KHZ = RUN3_COLLIDING_BUNCH_RATE_KHZ
 #: What the firmware is compared with.
-REFERENCE_NAME = "exact fixed-point evaluation of the deployed QKeras model (integers, wnae.firmware.reference)"
+REFERENCE_NAME = "exact fixed-point evaluation of the deployed QKeras model (integers, wnae.fixed_point.reference)"
 
 
 def deployed_model(run, target):  # noqa: ANN001, ANN201
@@ -190,7 +190,7 @@ def compare_outputs(
     Args:
         run: the :class:`~wnae.models.serialization.TrainedRun` (working points, GMM).
         model_output: ``score`` (one value per event) or ``latent`` (scored with the run's GMM).
-        reference: :class:`~wnae.firmware.reference.ExactReference` of the deployed model on the events.
+        reference: :class:`~wnae.fixed_point.reference.ExactReference` of the deployed model on the events.
         y_firmware: (n, outputs) outputs of the firmware.
         is_zero_bias: (n,) which events are zero bias (for thresholds when the run has no working points).
         events_per_sample: events per sample, for the summary.

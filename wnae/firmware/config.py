@@ -30,25 +30,22 @@ from pydantic import Field, field_validator, model_validator
 
 from wnae.config import StrictModel, load_config
 from wnae.errors import ConfigError
+from wnae.firmware.parts import PartCapacity, part_capacity
+from wnae.fixed_point.ap_types import parse_ap_type
 
 __all__ = [
     "ADDER_DELAY_NS",
     "FIRMWARE_CONFIG_DIR",
     "PACKAGED_TARGET_DIR",
-    "PART_CAPACITIES",
-    "ApType",
     "BudgetConfig",
     "FirmwareConfig",
     "Hls4mlTarget",
     "LayerPrecision",
-    "PartCapacity",
     "PrecisionConfig",
     "RtlConfig",
     "find_target",
     "list_targets",
     "load_firmware_config",
-    "parse_ap_type",
-    "part_capacity",
     "resolve_target",
     "target_dirs",
     "yosys_family",
@@ -62,169 +59,6 @@ FIRMWARE_CONFIG_DIR = Path(__file__).resolve().parents[2] / "firmware_configs"
 PACKAGED_TARGET_DIR = Path(__file__).resolve().parent / "targets"
 #: The user's target directory in the working directory (an installed ``wnae`` has no checkout).
 USER_TARGET_DIR = "firmware_configs"
-
-
-# --------------------------------------------------------------------------------------------------
-# FPGA part capacities
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PartCapacity:
-    """Resources of one FPGA device (all packages and speed grades of it).
-
-    Attributes:
-        device: device name without package and speed grade, e.g. ``xc7vx690t``.
-        lut: 6-input LUTs (CLB/slice LUTs).
-        ff: flip-flops (CLB/slice registers).
-        dsp: DSP slices (DSP48E1 on 7 series, DSP48E2 on UltraScale+).
-        bram_18k: 18 Kb block-RAM halves (two per 36 Kb block RAM tile), the unit Vivado HLS uses.
-        uram: 288 Kb UltraRAM blocks (0 on 7-series devices).
-        source: where the numbers come from.
-    """
-
-    device: str
-    lut: int
-    ff: int
-    dsp: int
-    bram_18k: int
-    uram: int
-    source: str
-
-    def available(self, resource: str) -> int:
-        """Capacity for ``resource`` (one of ``lut ff dsp bram_18k uram``)."""
-        return int(getattr(self, resource))
-
-
-_DS180 = "Xilinx DS180, 7 Series FPGAs Data Sheet: Overview (device table)"
-_DS890 = "Xilinx DS890, UltraScale Architecture and Product Data Sheet: Overview (Virtex UltraScale+ table)"
-
-#: Capacities by device name. LUT/FF/DSP/BRAM_18K/URAM; a 36 Kb BRAM counts as two BRAM_18K.
-PART_CAPACITIES: dict[str, PartCapacity] = {
-    # Run-3 CMS Global Trigger (MP7 board): 108,300 slices x 4 LUTs, 1,470 x 36 Kb BRAM.
-    "xc7vx690t": PartCapacity("xc7vx690t", 433_200, 866_400, 3_600, 2_940, 0, _DS180),
-    # Phase-2 L1 trigger boards (APx, Serenity): 2,688 x 36 Kb BRAM, 1,280 URAM.
-    "xcvu13p": PartCapacity("xcvu13p", 1_728_000, 3_456_000, 12_288, 5_376, 1_280, _DS890),
-    # Govorkova et al. 2022 (arXiv:2108.03986) quote their resources on a VU9P.
-    "xcvu9p": PartCapacity("xcvu9p", 1_182_240, 2_364_480, 6_840, 4_320, 960, _DS890),
-    # The part of the Vivado HLS 2020.1 report fixture (Zynq-7020); equals that report's AvailableResources.
-    "xc7z020": PartCapacity("xc7z020", 53_200, 106_400, 220, 280, 0, _DS180),
-}
-
-
-def _normalise_part(part: str) -> str:
-    return part.strip().lower().replace("-", "")
-
-
-def part_capacity(part: str) -> PartCapacity | None:
-    """The capacities of the device of ``part``, or ``None`` if it is not in :data:`PART_CAPACITIES`.
-
-    Package, speed grade and dashes are ignored: ``xc7z020clg400-1`` and ``xc7z020-clg400-1`` (as
-    Vivado HLS writes it in its reports) both give the ``xc7z020`` entry.
-
-    Example:
-        >>> part_capacity("xc7z020-clg400-1").lut
-        53200
-        >>> part_capacity("xc7k325t") is None
-        True
-    """
-    norm = _normalise_part(part)
-    matches = [device for device in PART_CAPACITIES if norm.startswith(device)]
-    if not matches:
-        return None
-    return PART_CAPACITIES[max(matches, key=len)]
-
-
-def same_part(a: str, b: str) -> bool:
-    """Whether two part names name the same part (case and dashes ignored)."""
-    return _normalise_part(a) == _normalise_part(b)
-
-
-# --------------------------------------------------------------------------------------------------
-# Fixed-point types
-# --------------------------------------------------------------------------------------------------
-
-_ROUNDING_MODES = ("AP_RND", "AP_RND_ZERO", "AP_RND_MIN_INF", "AP_RND_INF", "AP_RND_CONV", "AP_TRN", "AP_TRN_ZERO")
-_SATURATION_MODES = ("AP_SAT", "AP_SAT_ZERO", "AP_SAT_SYM", "AP_WRAP", "AP_WRAP_SM")
-_FIXED_RE = re.compile(
-    r"^ap_(?P<kind>u?fixed)<(?P<w>\d+),(?P<i>-?\d+)(?:,(?P<q>\w+)(?:,(?P<o>\w+)(?:,(?P<n>\d+))?)?)?>$"
-)
-_INT_RE = re.compile(r"^ap_(?P<kind>u?int)<(?P<w>\d+)>$")
-#: Widest type the Xilinx ap_* headers accept by default (AP_INT_MAX_W).
-_MAX_WIDTH_BITS = 1024
-
-
-@dataclass(frozen=True)
-class ApType:
-    """A parsed Xilinx arbitrary-precision type (``ap_fixed<W,I,Q,O,N>``, ``ap_ufixed``, ``ap_int<W>``).
-
-    Attributes:
-        signed: ``ap_fixed``/``ap_int`` (True) or ``ap_ufixed``/``ap_uint`` (False).
-        total_bits: W, all bits including the sign bit.
-        integer_bits: I, integer bits *including* the sign bit for signed types (QKeras's
-            ``integer`` excludes it: ``ap_fixed<W,I>`` ≡ ``quantized_bits(W, I-1)``).
-        rounding: quantisation mode (``AP_TRN`` when not given).
-        saturation: overflow mode (``AP_WRAP`` when not given).
-    """
-
-    signed: bool
-    total_bits: int
-    integer_bits: int
-    rounding: str = "AP_TRN"
-    saturation: str = "AP_WRAP"
-    text: str = ""
-
-    @property
-    def fractional_bits(self) -> int:
-        """W − I."""
-        return self.total_bits - self.integer_bits
-
-
-def parse_ap_type(text: str) -> ApType:
-    """Parse and check an ``ap_fixed``/``ap_ufixed``/``ap_int``/``ap_uint`` string.
-
-    Args:
-        text: e.g. ``"ap_fixed<16,6>"``, ``"ap_ufixed<18,14,AP_RND,AP_SAT>"``, ``"ap_int<8>"``;
-            spaces are ignored.
-
-    Returns:
-        The parsed type; :attr:`ApType.text` is the string without spaces.
-
-    Raises:
-        ValueError: the string is not such a type, its width is not 1–1024 bits, or its rounding
-            or saturation mode is unknown.
-
-    Example:
-        >>> parse_ap_type("ap_fixed<16, 6, AP_RND, AP_SAT>").fractional_bits
-        10
-    """
-    compact = re.sub(r"\s+", "", str(text))
-    m = _FIXED_RE.match(compact)
-    if m:
-        total, integer = int(m["w"]), int(m["i"])
-        rounding, saturation = m["q"] or "AP_TRN", m["o"] or "AP_WRAP"
-        if rounding not in _ROUNDING_MODES:
-            msg = f"{text!r}: unknown rounding mode {rounding!r}; one of {', '.join(_ROUNDING_MODES)}"
-            raise ValueError(msg)
-        if saturation not in _SATURATION_MODES:
-            msg = f"{text!r}: unknown saturation mode {saturation!r}; one of {', '.join(_SATURATION_MODES)}"
-            raise ValueError(msg)
-        signed = m["kind"] == "fixed"
-    else:
-        m = _INT_RE.match(compact)
-        if not m:
-            msg = (
-                f"{text!r} is not an HLS fixed-point type; expected e.g. 'ap_fixed<16,6>', "
-                "'ap_ufixed<18,14,AP_RND,AP_SAT>' or 'ap_int<8>'"
-            )
-            raise ValueError(msg)
-        total = integer = int(m["w"])
-        rounding, saturation = "AP_TRN", "AP_WRAP"
-        signed = m["kind"] == "int"
-    if not 1 <= total <= _MAX_WIDTH_BITS:
-        msg = f"{text!r}: width must be 1–{_MAX_WIDTH_BITS} bits, got {total}"
-        raise ValueError(msg)
-    return ApType(signed, total, integer, rounding, saturation, compact)
 
 
 def _check_ap_type(value: str) -> str:
@@ -428,7 +262,7 @@ class FirmwareConfig(StrictModel):
 
     @property
     def capacity(self) -> PartCapacity | None:
-        """Capacities of :attr:`part` from :data:`PART_CAPACITIES` (``None`` if the part is not listed)."""
+        """Capacities of :attr:`part` from :data:`wnae.firmware.parts.PART_CAPACITIES` (``None`` if the part is not listed)."""
         return part_capacity(self.part)
 
     @property
@@ -482,7 +316,7 @@ def load_firmware_config(path: str | Path) -> FirmwareConfig:
         cfg = cfg.model_copy(update={"name": path.stem})
     if cfg.capacity is None:
         logger.warning(
-            "%s: part %s is not in wnae.firmware.config.PART_CAPACITIES; resource fractions need the "
+            "%s: part %s is not in wnae.firmware.parts.PART_CAPACITIES; resource fractions need the "
             "report's AvailableResources",
             path,
             cfg.part,

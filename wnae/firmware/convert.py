@@ -16,7 +16,7 @@ model's own quantizers (nothing is loosened):
 * Kernel and bias types of unsigned quantizers: hls4ml gives ``quantized_bits(8, 0,
   keep_negative=False)`` weights a signed type one fractional bit short, whatever the config says;
   :func:`_unsigned_weight_types` corrects that for the conversion.
-* Refused, with the layer named: what :func:`wnae.firmware.graph.deployed_ops` refuses (no input
+* Refused, with the layer named: what :func:`wnae.fixed_point.graph.deployed_ops` refuses (no input
   quantizer, a float ``BatchNormalization`` or other unsupported layer, leaky / symmetric /
   stochastic quantizers) and weight quantizers that are not plain grids (``alpha`` ≠ 1: a kernel
   quantizer without ``alpha`` is ``alpha='auto_po2'`` in QKeras, which hls4ml gives a scale layer
@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from wnae.errors import FirmwareError
-from wnae.firmware.graph import FixedFormat, deployed_ops, inbound_names
+from wnae.fixed_point.graph import FixedFormat, deployed_ops, inbound_names
 
 __all__ = ["ConvertedProject", "build_hls_config", "convert_model"]
 
@@ -109,7 +109,7 @@ def build_hls_config(model, target, *, trace: bool = False) -> dict[str, Any]:  
 def _convertible_ops(model) -> list:  # noqa: ANN001
     """The model's on-chip operations, refusing what hls4ml 1.3.0 would convert inexactly (layer named).
 
-    :func:`~wnae.firmware.graph.deployed_ops` refuses what no firmware computes exactly (no input
+    :func:`~wnae.fixed_point.graph.deployed_ops` refuses what no firmware computes exactly (no input
     quantizer, unsupported layers, leaky or symmetric quantizers, ...). Weight quantizers that are
     not plain grids are exact as constants in the reference and in the da4ml RTL, but hls4ml turns
     them into a scale layer of the default type: refused here.
@@ -152,7 +152,7 @@ def _unsigned_weight_types() -> Iterator[None]:
 
 def _check_weights_fit(model, target) -> None:  # noqa: ANN001
     """A weight/bias precision set in the target config must hold the layer's values (names the layer)."""
-    from wnae.firmware.config import parse_ap_type
+    from wnae.fixed_point.ap_types import parse_ap_type
 
     for name, override in target.precision.layers.items():
         try:

@@ -2,7 +2,7 @@
 
 Runs ≥ 10k real events (SM test split, zero bias, every signal) through the C simulation and
 through the exact fixed-point reference of the deployed QKeras model
-(:mod:`wnae.firmware.reference`), and compares them element by element — and, what matters for a
+(:mod:`wnae.fixed_point.reference`), and compares them element by element — and, what matters for a
 trigger, counts the events
 whose trigger decision (score > threshold) differs at each working point
 (:mod:`wnae.firmware.compare`).
@@ -107,8 +107,8 @@ def run_csim(
     """
     from wnae.firmware.convert import convert_model
     from wnae.firmware.menu import integer_decisions, menu_for_run
-    from wnae.firmware.reference import exact_reference
     from wnae.firmware.tools import HLS_TOOLS, hls_tool_for, run_hls_build
+    from wnae.fixed_point.reference import exact_reference
     from wnae.models.serialization import load_run
 
     run = load_run(run_dir)

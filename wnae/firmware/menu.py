@@ -30,7 +30,7 @@ import numpy as np
 
 from wnae._io import write_json_atomic
 from wnae.errors import FirmwareError
-from wnae.firmware.graph import FixedFormat, Op, deployed_ops
+from wnae.fixed_point.graph import FixedFormat, Op, deployed_ops
 from wnae.models.run_files import read_json
 
 __all__ = [

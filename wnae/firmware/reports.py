@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from wnae.errors import FirmwareError
-from wnae.firmware.config import PartCapacity, part_capacity
+from wnae.firmware.parts import PartCapacity, part_capacity
 
 __all__ = [
     "LHC_BUNCH_SPACING_NS",
@@ -442,7 +442,7 @@ def normalise_hls4ml_report(
         report: hls4ml's dict (keys ``CSynthesisReport``, ``VivadoSynthReport``, ``CosimReport``).
         hls_tool: the HLS tool and version for labels, e.g. ``"Vivado HLS 2020.1"``.
         vivado_tool: Vivado and version for the logic-synthesis label, e.g. ``"Vivado 2020.1"``.
-        part: the FPGA part, to fill capacities the report does not give (:data:`PART_CAPACITIES`).
+        part: the FPGA part, to fill capacities the report does not give (:data:`wnae.firmware.parts.PART_CAPACITIES`).
         csynth_path, vivado_synth_path: file names used in warnings.
 
     Returns:

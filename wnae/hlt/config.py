@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from wnae.config import StrictModel
-from wnae.train.config import ContrastiveConfig, GmmConfig, ThreadsConfig
+from wnae.models.config import ContrastiveConfig, GmmConfig, ThreadsConfig
 
 #: A rate in kHz: a finite number > 0.
 RateKhz = Annotated[float, Field(gt=0, allow_inf_nan=False)]

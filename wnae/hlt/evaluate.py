@@ -26,6 +26,7 @@ from wnae.evaluate.metrics import purity
 from wnae.evaluate.rates import WorkingPoint, binomial_interval, threshold_for_rate
 from wnae.evaluate.scores import SampleScores, Scorer, load_scorer, score_samples
 from wnae.hlt.config import HltEvaluateConfig
+from wnae.hlt.model import load_hlt_run
 from wnae.hlt.two_level import TwoLevelTrigger
 
 __all__ = ["L1Seed", "SignalTwoLevel", "TwoLevelEvaluation", "evaluate_two_level", "read_l1_seed", "two_level_from_scores"]
@@ -256,7 +257,7 @@ def evaluate_two_level(l1_run_dir: str | Path, hlt_run_dir: str | Path, data_dir
     """Score ``data_dir`` with the L1 run and the HLT run and evaluate the two-level trigger."""
     seed = read_l1_seed(l1_run_dir, cfg.l1_working_point)
     l1_scorer = l1_scorer or load_scorer(l1_run_dir)
-    hlt_scorer = hlt_scorer or load_scorer(hlt_run_dir)
+    hlt_scorer = hlt_scorer or load_hlt_run(hlt_run_dir)
     l1 = score_samples(l1_scorer, data_dir, chunk_events=cfg.chunk_events)
     hlt = score_samples(hlt_scorer, data_dir, chunk_events=cfg.chunk_events, latent_events=cfg.latent_events)
     return two_level_from_scores(l1, hlt, seed, cfg, hlt_info=getattr(hlt_scorer, "info", {}))

@@ -18,6 +18,7 @@ import numpy as np
 from wnae.config import load_config
 from wnae.data.preprocess import Normaliser, load_normaliser
 from wnae.errors import ConfigError, ModelError
+from wnae.evaluate.scores import HLT_WEIGHTS_FILE
 from wnae.hlt.config import EncoderConfig, HltTrainConfig
 from wnae.hlt.inputs import candidate_inputs
 from wnae.models.gmm import gmm_anomaly_score
@@ -26,7 +27,7 @@ __all__ = ["CONFIG_FILE", "GMM_FILE", "NORMALISER_FILE", "RUN_INFO", "WEIGHTS_FI
            "load_hlt_run"]
 
 CONFIG_FILE = "config.yml"
-WEIGHTS_FILE = "encoder.weights.h5"
+WEIGHTS_FILE = HLT_WEIGHTS_FILE
 GMM_FILE = "gmm.joblib"
 NORMALISER_FILE = "normaliser.json"
 RUN_INFO = "run.json"

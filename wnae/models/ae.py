@@ -1,6 +1,6 @@
 """The QKeras autoencoder shared by the AE, NAE and WNAE objectives, and its on-chip score.
 
-Network (widths from :class:`~wnae.train.config.ArchitectureConfig`, default ``[32, 16]``, latent 8)::
+Network (widths from :class:`~wnae.models.config.ArchitectureConfig`, default ``[32, 16]``, latent 8)::
 
     x (57) → input quantizer → [QDense → quantized_relu] × encoder → QDense(latent) → quantized_relu (or linear)
            → [QDense → quantized_relu] × reversed(encoder) → QDense(57, output quantizer) = x̂
@@ -26,7 +26,7 @@ __all__ = ["build_autoencoder"]
 
 def build_autoencoder(cfg: Any, name: str = "autoencoder", dim: int = N_FEATURES,
                       quant_name: str = "input_quant") -> tuple[Any, Any]:
-    """Build ``(autoencoder, deploy)`` from a :class:`~wnae.train.config.TrainConfig`.
+    """Build ``(autoencoder, deploy)`` from a :class:`~wnae.models.config.TrainConfig`.
 
     Args:
         cfg: the config (``architecture`` widths, ``quant`` formats, per layer where overridden).

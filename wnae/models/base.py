@@ -53,7 +53,7 @@ class ModelFamily:
     deployed_output: ClassVar[str] = "score"
     batch_kind: ClassVar[str] = "features"
 
-    def __init__(self, cfg: Any, seed: int, *, optimizer: bool = True) -> None:  # cfg: wnae.train.config.TrainConfig
+    def __init__(self, cfg: Any, seed: int, *, optimizer: bool = True) -> None:  # cfg: wnae.models.config.TrainConfig
         """``optimizer=False``: a family that composes others, each with its own optimizer, has none itself."""
         self.cfg = cfg
         self.seed = seed

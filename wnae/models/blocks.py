@@ -116,7 +116,7 @@ def unit_weights(n: int) -> np.ndarray:
 def chain_models(first, second, name: str):  # noqa: ANN001, ANN201 (keras models)
     """One flat Keras model ``second(first(x))``: ``second``'s layers applied, shared, to ``first``'s output.
 
-    hls4ml and :mod:`wnae.firmware.graph` need a flat graph, not a nested model. ``second`` is a
+    hls4ml and :mod:`wnae.fixed_point.graph` need a flat graph, not a nested model. ``second`` is a
     functional model with one input; its layers are called in its (topological) order, each on the
     tensors it reads *in* ``second`` (a layer shared with another model has other calls too).
     """

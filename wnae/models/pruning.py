@@ -2,7 +2,7 @@
 
 After every optimizer step of a layer, its ``n·s`` smallest-magnitude kernel entries are set to
 zero, with the sparsity ``s`` on the polynomial schedule ``s_f·(1 − (1 − t)³)``, ``t`` going from 0 at
-``begin`` to 1 at ``end`` epochs of the layer's own training (:class:`~wnae.train.config.PruningConfig`).
+``begin`` to 1 at ``end`` epochs of the layer's own training (:class:`~wnae.models.config.PruningConfig`).
 The mask is recomputed from the magnitudes at every step, so it needs no state of its own: the
 weights in the checkpoint are all a resumed run needs, and a weight pruned early can come back if
 training makes it large again.
@@ -54,7 +54,7 @@ class MagnitudePruner:
     """Prunes the kernels of ``layers`` after each training step (see the module docstring).
 
     Args:
-        cfg: :class:`~wnae.train.config.PruningConfig`.
+        cfg: :class:`~wnae.models.config.PruningConfig`.
         layers: every candidate layer with its training epochs; ``cfg.layers`` (if given) selects
             by name, and a name that is not a candidate is a :class:`ConfigError`.
         steps_per_epoch: optimizer steps per epoch (for the progress within an epoch).

@@ -42,7 +42,7 @@ def available_models() -> list[str]:
 
 
 def build_model(name: str, cfg: Any, seed: int, *, n_classes: int = 4, **options: Any) -> Any:
-    """Build the family ``name`` from a :class:`~wnae.train.config.TrainConfig`.
+    """Build the family ``name`` from a :class:`~wnae.models.config.TrainConfig`.
 
     Args:
         name: a name from :func:`available_models`.

@@ -88,7 +88,7 @@ class TrainedRun:
     Attributes:
         path: the run directory.
         info: ``run.json`` (model family, deployed output, input quantizer, seed, …).
-        config: the resolved training config (a :class:`~wnae.train.config.TrainConfig`).
+        config: the resolved training config (a :class:`~wnae.models.config.TrainConfig`).
         normaliser: input normalisation fitted at training time.
         deploy_model: the deployable QKeras model (input: 57 normalised features).
         gmm: scikit-learn GaussianMixture on SM latents (MLP encoder), else None.
@@ -115,12 +115,12 @@ class TrainedRun:
         """The deployed model's output on raw events, float64: (n,) score or (n, latent_dim) latent.
 
         Computed as the firmware computes it: the exact fixed-point reference of the deployed model
-        (:func:`wnae.firmware.reference.exact_reference`), not QKeras in float32, which rounds the
+        (:func:`wnae.fixed_point.reference.exact_reference`), not QKeras in float32, which rounds the
         sums of wide layers. The two agree for every model whose layers fit float32's 24 bits (the
         defaults); for the others, rates and working points are those of the firmware.
         """
-        from wnae.firmware.graph import deployed_ops
-        from wnae.firmware.reference import exact_reference
+        from wnae.fixed_point.graph import deployed_ops
+        from wnae.fixed_point.reference import exact_reference
 
         features = self.features(x)
         ops = deployed_ops(self.deploy_model)
@@ -149,7 +149,7 @@ class TrainedRun:
 def load_run(run_dir: str | Path) -> TrainedRun:
     """Load a complete run directory; clear errors for missing pieces."""
     from wnae.config import load_config
-    from wnae.train.config import TrainConfig
+    from wnae.models.config import TrainConfig
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -234,8 +234,8 @@ def load_training_model(run_dir: str | Path):  # noqa: ANN201 (a ModelFamily)
     """
     from wnae.config import load_config
     from wnae.data.samples import SM_PROCESSES
+    from wnae.models.config import TrainConfig
     from wnae.models.registry import build_model
-    from wnae.train.config import TrainConfig
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.yml").is_file():

@@ -36,7 +36,7 @@ HEAD_INPUT_NAME = "embedding_quant"
 
 def extractor_config(cfg: Any) -> Any:
     """The config the extractor family sees: its widths and embedding, the embedding format as its output."""
-    from wnae.train.config import ArchitectureConfig
+    from wnae.models.config import ArchitectureConfig
 
     ext = cfg.extractor
     arch = ArchitectureConfig.model_construct(encoder=list(ext.widths), latent_dim=ext.embedding_dim,
@@ -47,7 +47,7 @@ def extractor_config(cfg: Any) -> Any:
 
 def head_config(cfg: Any) -> Any:
     """The config the head family sees: the embedding as its input, the head's widths, a VAE deployed as an AE."""
-    from wnae.train.config import ArchitectureConfig
+    from wnae.models.config import ArchitectureConfig
 
     head = cfg.head
     arch = ArchitectureConfig.model_construct(encoder=list(head.encoder), latent_dim=head.latent_dim,

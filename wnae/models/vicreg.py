@@ -2,7 +2,7 @@
 
 Network: 57 inputs → input quantizer → ``architecture.encoder`` widths (ReLU) → QDense(``latent_dim``)
 on the ``quant.output`` grid = the embedding (AXOL1TL v5/v6: 57 → 29 → 10). Loss
-(:func:`wnae.models.losses.vicreg_loss`, weights in :class:`~wnae.train.config.VicregConfig`):
+(:func:`wnae.models.losses.vicreg_loss`, weights in :class:`~wnae.models.config.VicregConfig`):
 
 .. math:: L = \\lambda\\, s(e_1, e_2) + \\mu\\, [v(e_1) + v(e_2)] + \\nu\\, [c(e_1) + c(e_2)]
 

@@ -50,7 +50,7 @@ class AutoencoderFamily(ModelFamily):
     """The autoencoder trained as ``ae``, ``nae`` or ``wnae``; deployed output: the score E(x).
 
     Args:
-        cfg: :class:`~wnae.train.config.TrainConfig` (``architecture``, ``quant``, ``mcmc``).
+        cfg: :class:`~wnae.models.config.TrainConfig` (``architecture``, ``quant``, ``mcmc``).
         seed: seed of the replay buffer's generator.
         objective: ``"ae"``, ``"nae"`` or ``"wnae"``.
         dim: input dimension (57 features, or a two-stage model's embedding).

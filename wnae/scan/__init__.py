@@ -10,6 +10,7 @@ the choice), :mod:`~wnae.scan.report` (``pareto.md``/``.json``/``.png``, ``chose
 from __future__ import annotations
 
 from wnae.scan.config import ScanConfig, load_scan_config
-from wnae.scan.search import Candidate, ScanResult, run_scan
+from wnae.scan.search import run_scan
+from wnae.scan.state import Candidate, ScanResult
 
 __all__ = ["Candidate", "ScanConfig", "ScanResult", "load_scan_config", "run_scan"]

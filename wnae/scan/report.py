@@ -25,10 +25,10 @@ def _pct(x: float | None, digits: int = 2) -> str:
 
 def candidate_records(setup: Any, paths: Any, candidates: Sequence[Any], synth_errors: dict[str, str]) -> dict[str, dict]:
     """id → the table row of each candidate (numbers, sources, budget verdict)."""
-    from wnae.firmware.config import part_capacity
+    from wnae.firmware.parts import part_capacity
     from wnae.scan.front import budget_check, load_synthesis
-    from wnae.scan.search import meets_latency_and_ii
     from wnae.scan.space import apply_parameters
+    from wnae.scan.state import meets_latency_and_ii
 
     target = setup.target
     capacity = part_capacity(target.part)
@@ -214,7 +214,7 @@ def _plot(setup: Any, records: dict[str, dict], front: list[str], chosen: str | 
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    from wnae.firmware.config import part_capacity
+    from wnae.firmware.parts import part_capacity
 
     wp = setup.config.objective.working_point
     capacity = part_capacity(setup.target.part)
@@ -299,7 +299,7 @@ def _write_chosen(setup: Any, record: dict, path: Path, name: str) -> None:
 def write_scan_outputs(setup: Any, paths: Any, candidates: Sequence[Any], *, synthesize: bool, jobs: int):  # noqa: ANN201
     """Front, Yosys on it, budget checks, the chosen design; ``pareto.{json,md,png}`` and ``chosen.yml``."""
     from wnae.scan.front import choose, pareto_front, synthesise_front
-    from wnae.scan.search import ScanResult
+    from wnae.scan.state import ScanResult
 
     cfg = setup.config
     ok = [c for c in candidates if c.ok]

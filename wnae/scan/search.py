@@ -28,234 +28,35 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wnae._io import ensure_dir, json_text, remove_stale_temporaries, write_json_atomic
-from wnae.errors import ConfigError, WnaeError
-from wnae.scan.config import RESUMABLE_KEYS, ScanConfig, load_scan_config
+from wnae._io import ensure_dir, remove_stale_temporaries, write_json_atomic
+from wnae.scan.config import load_scan_config
+from wnae.scan.state import (
+    CANDIDATE_EVALUATE,
+    Candidate,
+    ScanPaths,
+    ScanResult,
+    ScanSetup,
+    budget_constraints,
+    check_or_write_setup,
+    load_candidates,
+    locked,
+    meets_latency_and_ii,
+    resolve_setup,
+)
 
-__all__ = ["Candidate", "ScanError", "ScanPaths", "ScanResult", "meets_latency_and_ii", "run_scan"]
+__all__ = ["run_scan"]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_EVALUATE = Path(__file__).resolve().parent.parent / "configs" / "evaluate_default.yml"
-#: Evaluation settings a candidate overrides: no plots, no latent maps (seconds per candidate).
-CANDIDATE_EVALUATE = {"plots": False, "latent_events": 0, "tsne": False}
-
-
-class ScanError(WnaeError):
-    """A scan that cannot start or continue (its directory is in use, or holds another search)."""
-
-
-@dataclass
-class Candidate:
-    """One design of the scan: its id, parameter values and (once finished) its result."""
-
-    id: str
-    key: str
-    params: dict[str, Any]
-    result: dict[str, Any] | None = None
-    confirmation: dict[str, Any] | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.result is not None and self.result.get("status") == "ok"
-
-    @property
-    def confirmed(self) -> bool:
-        return self.confirmation is not None and self.confirmation.get("status") == "ok"
-
-
-@dataclass(frozen=True)
-class ScanPaths:
-    """The files of ``scans/<name>/``."""
-
-    root: Path
-
-    @property
-    def candidates(self) -> Path:
-        return self.root / "candidates"
-
-    @property
-    def runs(self) -> Path:
-        return self.root / "runs"
-
-    @property
-    def hls_projects(self) -> Path:
-        return self.root / "hls_projects"
-
-    @property
-    def setup(self) -> Path:
-        return self.root / "scan.json"
-
-    @property
-    def lock(self) -> Path:
-        return self.root / "scan.lock"
-
-    # ``stage`` "" is the search's training of a candidate, "confirm" its retraining on the confirmation seeds
-    def spec(self, cid: str, stage: str = "") -> Path:
-        return self.candidates / f"{cid}{'.' + stage if stage else ''}.json"
-
-    def result(self, cid: str, stage: str = "") -> Path:
-        return self.candidates / f"{cid}{'.' + stage if stage else ''}.result.json"
-
-    def log(self, cid: str, stage: str = "") -> Path:
-        return self.candidates / f"{cid}{'.' + stage if stage else ''}.log"
-
-
-@dataclass
-class ScanResult:
-    """What :func:`run_scan` returns: every candidate, the front, the chosen one, what was written."""
-
-    root: Path
-    candidates: list[Candidate]
-    front: list[str] = field(default_factory=list)
-    chosen: str | None = None
-    written: list[Path] = field(default_factory=list)
-    trained_now: int = 0
-    seconds: float = 0.0
-
-
-@dataclass
-class _Setup:
-    """A scan config resolved into what every candidate needs."""
-
-    config: ScanConfig
-    base: dict[str, Any]
-    evaluate: dict[str, Any]
-    target: Any
-    target_ref: str
-    data_dir: Path
-
-    def document(self) -> dict[str, Any]:
-        return {"scan": self.config.model_dump(mode="json"), "base": self.base, "evaluate": self.evaluate,
-                "target": self.target.model_dump(mode="json"), "data_dir": str(self.data_dir)}
-
-
-def _resolve(config: ScanConfig, here: Path, data_dir: Path, source: str = "scan config") -> _Setup:
-    """Everything a candidate needs, checked before the first trial (:func:`~wnae.scan.space.check_space`:
-    ``fixed``, ``brief``, every parameter path and range end through the train config)."""
-    from wnae.config import load_config
-    from wnae.evaluate.config import EvaluateConfig
-    from wnae.firmware.config import resolve_target
-    from wnae.scan.space import base_values, check_space, deep_merge
-    from wnae.train.config import TrainConfig
-
-    base_path = Path(config.base) if Path(config.base).is_absolute() else here / config.base
-    base = load_config(base_path, TrainConfig).model_dump(mode="json")
-    base = deep_merge(base, config.fixed)
-    check_space(base, config.parameters, config.brief, source=source)
-    eval_path = DEFAULT_EVALUATE if config.evaluate is None else here / config.evaluate
-    evaluate = load_config(eval_path, EvaluateConfig).model_dump(mode="json")
-    if config.objective.working_point not in evaluate["working_points"]:
-        msg = (f"objective.working_point {config.objective.working_point!r} is not a working point of {eval_path} "
-               f"({', '.join(evaluate['working_points'])})")
-        raise ConfigError(msg)
-    target_ref = config.target
-    if "/" in target_ref or target_ref.endswith((".yml", ".yaml")):
-        target_ref = str((here / target_ref).resolve())
-    target = resolve_target(target_ref)
-    if config.baseline:
-        base_values(base, config.parameters)  # the base must be a point of the space
-    return _Setup(config, base, evaluate, target, target_ref, data_dir)
-
-
-def _comparable(doc: Mapping[str, Any]) -> dict[str, Any]:
-    scan = {k: v for k, v in doc["scan"].items() if k not in RESUMABLE_KEYS}
-    return {**doc, "scan": scan}
-
-
-def _check_or_write_setup(paths: ScanPaths, setup: _Setup) -> None:
-    """First start: write ``scan.json``. Resume: it must describe the same search."""
-    doc = setup.document()
-    if paths.setup.is_file():
-        try:
-            old = json.loads(paths.setup.read_text())
-        except (OSError, ValueError) as exc:
-            msg = f"{paths.setup}: cannot read the scan's setup ({exc}); remove {paths.root} to start over"
-            raise ScanError(msg) from exc
-        stored = json.loads(json_text(doc))  # as it is on disk
-        if _comparable(old) != _comparable(stored):
-            changed = sorted(k for k in set(old) | set(doc) if old.get(k) != stored.get(k))
-            msg = (f"{paths.root} holds a scan with another setup (differs in: {', '.join(changed)}); only "
-                   f"{', '.join(sorted(RESUMABLE_KEYS))} may change on resume: use another --name")
-            raise ScanError(msg)
-    write_json_atomic(paths.setup, doc)
-
-
-@contextlib.contextmanager
-def _locked(paths: ScanPaths) -> Iterator[None]:
-    """One process per scan directory: ``scan.lock`` holds the owner's pid (a dead owner's lock is taken over)."""
-    from wnae._io import _pid_alive
-
-    ensure_dir(paths.root)
-    while True:
-        try:
-            fd = os.open(paths.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            try:
-                pid = int(paths.lock.read_text().strip() or 0)
-            except (OSError, ValueError):
-                pid = 0
-            if pid and _pid_alive(pid):
-                msg = f"{paths.root} is in use by another wnae scan (pid {pid})"
-                raise ScanError(msg) from None
-            paths.lock.unlink(missing_ok=True)
-            continue
-        with os.fdopen(fd, "w") as fh:
-            fh.write(str(os.getpid()))
-        break
-    try:
-        yield
-    finally:
-        paths.lock.unlink(missing_ok=True)
-
-
-def _load_candidates(paths: ScanPaths) -> list[Candidate]:
-    out = []
-    for spec_path in sorted(paths.candidates.glob("c*.json")):
-        if "." in spec_path.stem:  # a result, or a confirmation's spec
-            continue
-        try:
-            spec = json.loads(spec_path.read_text())
-        except (OSError, ValueError) as exc:
-            msg = f"{spec_path}: unreadable candidate ({exc}); delete it to re-run that candidate"
-            raise ScanError(msg) from exc
-        cand = Candidate(spec["id"], spec["key"], spec["params"])
-        result_path = paths.result(cand.id)
-        if result_path.is_file():
-            try:
-                cand.result = json.loads(result_path.read_text())
-            except (OSError, ValueError):
-                logger.warning("%s: unreadable result, the candidate runs again", result_path)
-        confirm_path = paths.result(cand.id, "confirm")
-        if confirm_path.is_file():
-            with contextlib.suppress(OSError, ValueError):
-                cand.confirmation = json.loads(confirm_path.read_text())
-        out.append(cand)
-    return out
-
-
-def _constraints(result: Mapping[str, Any], target: Any) -> dict[str, float]:
-    """Name → ≤ 0 where the design meets the target's latency and II budget (Optuna's convention), in ns."""
-    cost = result["cost"]
-    budget = target.budget
-    latency = cost["latency_ns"] - budget.latency_ns if budget.latency_ns else 0.0
-    ii = cost["ii_cycles"] * cost["clock_period_ns"] - budget.ii_ns if budget.ii_ns else 0.0
-    return {"latency_over_budget_ns": float(latency), "ii_over_budget_ns": float(ii)}
-
-
-def meets_latency_and_ii(result: Mapping[str, Any], target: Any) -> bool:
-    return all(v <= 1e-9 for v in _constraints(result, target).values())
-
 
 class _Search:
     """The Optuna study, rebuilt from the candidates on disk."""
 
-    def __init__(self, setup: _Setup, candidates: list[Candidate]) -> None:
+    def __init__(self, setup: ScanSetup, candidates: list[Candidate]) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -275,7 +76,7 @@ class _Search:
 
         params = dict(cand.params)  # the setup check on resume guarantees the same space
         if cand.ok:
-            constraints = _constraints(cand.result, self.target)
+            constraints = budget_constraints(cand.result, self.target)
             trial = optuna.trial.create_trial(
                 params=params, distributions=self.distributions,
                 values=[cand.result["objective"], cand.result["cost"]["lut_estimate"]],
@@ -301,7 +102,7 @@ class _Search:
         import optuna
 
         if cand.ok:
-            for name, value in _constraints(cand.result, self.target).items():
+            for name, value in budget_constraints(cand.result, self.target).items():
                 trial.set_constraint(name, value)
             trial.set_user_attr("id", cand.id)
             self.study.tell(trial, [cand.result["objective"], cand.result["cost"]["lut_estimate"]])
@@ -383,7 +184,7 @@ def _threads(jobs: int) -> dict[str, int]:
     return {"intra_op": 1, "inter_op": max(1, cores // max(jobs, 1))}
 
 
-def _spec(setup: _Setup, paths: ScanPaths, cand: Candidate, jobs: int, seeds: list[int] | None = None) -> dict[str, Any]:
+def _spec(setup: ScanSetup, paths: ScanPaths, cand: Candidate, jobs: int, seeds: list[int] | None = None) -> dict[str, Any]:
     from wnae.scan.space import apply_parameters, deep_merge
 
     doc = deep_merge(apply_parameters(setup.base, cand.params), setup.config.brief)
@@ -470,7 +271,7 @@ def _progress(total: int, initial: int, enabled: bool | None):  # noqa: ANN202
                 else not sys.stderr.isatty(), dynamic_ncols=True)
 
 
-def _search(setup: _Setup, paths: ScanPaths, candidates: list[Candidate], *, jobs: int,
+def _search(setup: ScanSetup, paths: ScanPaths, candidates: list[Candidate], *, jobs: int,
             progress: bool | None, on_finish: Callable[[Candidate], None] | None, client: Any = None) -> int:
     """Run candidates until ``trials`` are finished or the time budget is spent; the number trained now."""
     from wnae.scan.space import base_values, candidate_key
@@ -548,7 +349,7 @@ def _search(setup: _Setup, paths: ScanPaths, candidates: list[Candidate], *, job
     return trained
 
 
-def confirmation_set(setup: _Setup, candidates: list[Candidate]) -> list[Candidate]:
+def confirmation_set(setup: ScanSetup, candidates: list[Candidate]) -> list[Candidate]:
     """The designs retrained on the confirmation seeds: the search's first Pareto layers (non-dominated
     sorting on the search objective and the LUT estimate, within the latency and II budget) until
     ``confirm.designs`` are collected, and the base design."""
@@ -566,7 +367,7 @@ def confirmation_set(setup: _Setup, candidates: list[Candidate]) -> list[Candida
     return chosen
 
 
-def _confirm(setup: _Setup, paths: ScanPaths, candidates: list[Candidate], *, jobs: int, progress: bool | None,
+def _confirm(setup: ScanSetup, paths: ScanPaths, candidates: list[Candidate], *, jobs: int, progress: bool | None,
              client: Any = None) -> int:
     """Retrain the confirmation set on ``confirm.seeds`` (fresh seeds: the search's winners are partly its luck)."""
     cfg = setup.config
@@ -648,15 +449,15 @@ def run_scan(
         cfg = cfg.model_copy(update=overrides)
     data_dir = Path(data_dir)
     load_manifest(data_dir)  # a missing or bad data directory fails before anything is written
-    setup = _resolve(cfg, here, data_dir, source=str(config))
+    setup = resolve_setup(cfg, here, data_dir, source=str(config))
     name = name or Path(config).stem.removeprefix("scan_")
     paths = ScanPaths(Path(scans_dir) / name)
     n_jobs = cfg.jobs or (os.cpu_count() or 1)
-    with _locked(paths), contextlib.ExitStack() as stack:
-        _check_or_write_setup(paths, setup)
+    with locked(paths), contextlib.ExitStack() as stack:
+        check_or_write_setup(paths, setup)
         ensure_dir(paths.candidates)
         remove_stale_temporaries(paths.candidates)
-        candidates = _load_candidates(paths)
+        candidates = load_candidates(paths)
         client = None
         if cfg.scheduler is not None:
             from wnae._dask import dask_client

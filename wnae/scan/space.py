@@ -53,7 +53,7 @@ def format_value(value: Any) -> Any:
         ({'bits': 14, 'integer': 5, 'signed': True}, {'bits': 10, 'integer': 6, 'signed': False}, 5)
     """
     if isinstance(value, str) and value.replace(" ", "").startswith(("ap_fixed<", "ap_ufixed<")):
-        from wnae.firmware.config import parse_ap_type
+        from wnae.fixed_point.ap_types import parse_ap_type
 
         t = parse_ap_type(value)
         return {"bits": t.total_bits, "integer": t.integer_bits - int(t.signed), "signed": t.signed}
@@ -118,7 +118,7 @@ def apply_parameters(doc: Mapping[str, Any], params: Mapping[str, Any]) -> dict[
 
 def train_config(doc: Mapping[str, Any], *, source: str):  # noqa: ANN201 (TrainConfig)
     """Validate a candidate's train config mapping; a bad combination is a :class:`ConfigError` naming ``source``."""
-    from wnae.train.config import TrainConfig
+    from wnae.models.config import TrainConfig
 
     return parse_config(TrainConfig, doc, source=source)
 

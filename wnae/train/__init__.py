@@ -1,2 +1,2 @@
-"""Training loop and run directories (``wnae train``): :mod:`~wnae.train.config`, the events
+"""Training loop and run directories (``wnae train``): :mod:`~wnae.models.config`, the events
 (:mod:`~wnae.train.data_source`: in memory or streamed), :mod:`~wnae.train.loop`."""

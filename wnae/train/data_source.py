@@ -42,7 +42,7 @@ from wnae.data.io import EventSet, count_events, iter_events, read_events
 from wnae.data.preprocess import Normaliser, fit_normaliser
 from wnae.data.samples import SampleInfo, SampleRole, Split, load_manifest, split_mask, training_rows
 from wnae.errors import ConfigError, DataError
-from wnae.train.config import TrainConfig
+from wnae.models.config import TrainConfig
 
 __all__ = [
     "TRAIN_SAMPLE_EVENTS",

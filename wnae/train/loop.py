@@ -37,11 +37,11 @@ from wnae.config import dump_config, load_config
 from wnae.data.preprocess import Normaliser, load_normaliser
 from wnae.data.samples import SM_PROCESSES
 from wnae.errors import ConfigError, ModelError
+from wnae.models.config import TrainConfig
 from wnae.models.gmm import fit_gmm
 from wnae.models.pruning import MagnitudePruner
 from wnae.models.run_files import TrainingState, read_training_state
 from wnae.models.serialization import CHECKPOINT_DIR, CHECKPOINT_STATE
-from wnae.train.config import TrainConfig
 from wnae.train.data_source import load_sm_split, open_source
 
 __all__ = ["TrainResult", "configure_threads", "load_sm_split", "throughput", "train"]

@@ -11,7 +11,7 @@ from wnae.data.generate.l1 import L1Config, emulate_l1
 from wnae.data.generate.pf import PFClass, PFConfig, build_pf_candidates
 from wnae.data.generate.pileup import overlay_pileup
 from wnae.data.generate.processes import PROCESSES
-from wnae.data.generate.pythia import PythiaRunner, _quiet_stdout
+from wnae.data.generate.pythia import PythiaRunner, quiet_stdout
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,7 @@ def test_b_hadrons_in_ttbar_decay_at_their_c_tau():
     their charged daughters' |d_xy| is at the 0.1 mm scale, as the PF view computes it."""
     import pythia8mc
 
-    with _quiet_stdout():
+    with quiet_stdout():
         pythia = pythia8mc.Pythia("", False)
         for line in ("Beams:eCM = 13600", "Print:quiet = on", "Random:setSeed = on", "Random:seed = 3",
                      *PROCESSES["ttbar"].settings):

@@ -110,7 +110,7 @@ def _cluster_jets(total: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndar
     import awkward as ak
     import fastjet
 
-    from wnae.data.generate.pythia import _quiet_stdout
+    from wnae.data.generate.pythia import quiet_stdout
 
     evt, ieta, iphi = np.nonzero(total)
     et = total[evt, ieta, iphi]
@@ -122,7 +122,7 @@ def _cluster_jets(total: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndar
     )
     events = ak.unflatten(records, counts)
     jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, radius)
-    with _quiet_stdout():
+    with quiet_stdout():
         jets = fastjet.ClusterSequence(events, jetdef).inclusive_jets(min_pt=5.0)
     n_jets = ak.to_numpy(ak.num(jets))
     px = ak.to_numpy(ak.flatten(jets.px))

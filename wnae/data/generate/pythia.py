@@ -21,7 +21,7 @@ import numpy as np
 from wnae.data.generate.particles import ParticleBlock
 from wnae.errors import ConfigError, WnaeError
 
-__all__ = ["PythiaRunner", "visible_particles"]
+__all__ = ["PythiaRunner", "quiet_stdout", "visible_particles"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ MB_TO_PB = 1e9
 
 
 @contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
+def quiet_stdout() -> Iterator[None]:
     """Silence C++ output on file descriptor 1 (Pythia's init banner, FastJet's banner)."""
     try:
         fd = os.dup(1)
@@ -75,7 +75,7 @@ class PythiaRunner:
         if not 1 <= seed <= MAX_PYTHIA_SEED:
             msg = f"Pythia seed must be in [1, {MAX_PYTHIA_SEED}], got {seed}"
             raise ConfigError(msg)
-        with _quiet_stdout():
+        with quiet_stdout():
             self._pythia = pythia8mc.Pythia("", False)
         lines = [
             f"Beams:eCM = {sqrt_s_gev}",
@@ -93,7 +93,7 @@ class PythiaRunner:
             if not self._pythia.readString(line):
                 msg = f"Pythia rejected the setting '{line}'"
                 raise ConfigError(msg)
-        with _quiet_stdout():
+        with quiet_stdout():
             ok = self._pythia.init()
         if not ok:
             msg = f"Pythia failed to initialise with settings {list(settings) + list(extra)}"
@@ -108,7 +108,7 @@ class PythiaRunner:
         """
         import awkward as ak
 
-        with _quiet_stdout():
+        with quiet_stdout():
             batch = self._pythia.nextBatch(n_events)
         block = visible_particles(batch)
         block.pthat = np.sqrt(np.maximum(ak.to_numpy(batch.info.pT2Hat).astype(np.float64), 0.0))

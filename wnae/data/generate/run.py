@@ -47,8 +47,8 @@ from wnae._io import (
 )
 from wnae.data.generate.config import GenerateConfig, Preselection, SampleSpec
 from wnae.data.generate.l1 import ETA_MAX, L1Config, emulate_l1
-from wnae.data.generate.pf import PF_FEATURES, PFConfig, build_pf_candidates
 from wnae.data.generate.particles import ParticleBlock
+from wnae.data.generate.pf import PF_FEATURES, PFConfig, build_pf_candidates
 from wnae.data.generate.pileup import load_pool, overlay_pileup, save_pool, sorted_by_pthat
 from wnae.data.generate.processes import PROCESSES, Process
 from wnae.data.generate.pythia import MAX_PYTHIA_SEED, PythiaRunner

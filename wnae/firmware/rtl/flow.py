@@ -296,9 +296,9 @@ def run_rtl(
         ToolNotFoundError: da4ml, Verilator or (with ``synthesize``) Yosys missing, naming the install command.
         FirmwareError: a model the RTL flow cannot build, or a tool failure.
     """
-    from wnae.firmware.reference import exact_reference
     from wnae.firmware.rtl.tools import find_yosys, require_da4ml, verilator_path_dir, verilator_version
     from wnae.firmware.rtl.yosys import run_yosys
+    from wnae.fixed_point.reference import exact_reference
     from wnae.models.serialization import load_run
 
     da4ml_version = require_da4ml()

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from wnae.firmware.graph import FixedFormat, deployed_ops, evaluate_ops, quantizer_format
+from wnae.fixed_point.graph import FixedFormat, deployed_ops, evaluate_ops, quantizer_format
 
 __all__ = ["FixedFormat", "TracedModel", "quantizer_format", "round_half_even", "square", "trace_model"]
 

@@ -1,7 +1,7 @@
 """The deployed QKeras model as a list of fixed-point operations: what goes on chip, checked once.
 
 Every consumer of the deployed model's arithmetic reads it from here: the exact reference
-(:mod:`wnae.firmware.reference`), the da4ml RTL trace (:mod:`wnae.firmware.rtl.trace`) and the
+(:mod:`wnae.fixed_point.reference`), the da4ml RTL trace (:mod:`wnae.firmware.rtl.trace`) and the
 hls4ml conversion's checks (:mod:`wnae.firmware.convert`). :func:`deployed_ops` walks the model
 once and returns :class:`Op` objects, or refuses — naming the layer — anything that is not a
 plain fixed-point computation:

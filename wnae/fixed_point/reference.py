@@ -4,7 +4,7 @@ The firmware gate compares the HLS C simulation and the RTL with *this*, not wit
 float32. float32 holds integers exactly only up to 2²⁴: a quantized layer with wide weights and
 inputs (16-bit weights × 16-bit inputs × 57 terms needs ~37 bits) or an unquantized
 sum-of-squares head rounds in float32, and QKeras then differs from what any correct firmware
-computes. The reference is built from the QKeras quantizers (:func:`wnae.firmware.graph.deployed_ops`):
+computes. The reference is built from the QKeras quantizers (:func:`wnae.fixed_point.graph.deployed_ops`):
 
 * every tensor is an integer array ``n`` with a power-of-two scale, value = ``n · 2^-f``;
 * ``x @ W + b`` is an integer matrix product at ``f_x + f_W`` fractional bits;
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from wnae.errors import FirmwareError
-from wnae.firmware.graph import FixedFormat, Op, deployed_ops, evaluate_ops
+from wnae.fixed_point.graph import FixedFormat, Op, deployed_ops, evaluate_ops
 
 __all__ = ["FLOAT32_EXACT_BITS", "ExactReference", "Fixed", "exact_reference"]
 
