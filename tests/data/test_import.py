@@ -12,8 +12,9 @@ import pytest
 from tests.conftest import random_particles, write_toy_data_dir
 from tests.data.l1ntuple_files import random_l1_events, write_l1ntuple
 from wnae.cli import main
+from wnae.data.axol1tl import AXOL1TLDataset, write_axol1tl
 from wnae.data.importing import ImportOptions, expand_inputs, export_adc2021, import_sample
-from wnae.data.io import AXOL1TLDataset, EventSet, read_events, write_axol1tl, write_events
+from wnae.data.io import EventSet, read_events, write_events
 from wnae.data.samples import SampleRole, load_manifest
 from wnae.errors import ConfigError, DataError
 

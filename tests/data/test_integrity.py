@@ -12,7 +12,8 @@ import pytest
 
 from tests.conftest import random_particles
 from wnae.cli import main
-from wnae.data.io import EventSet, count_events, iter_events, read_axol1tl, read_events, read_metadata, write_events
+from wnae.data.axol1tl import read_axol1tl
+from wnae.data.io import EventSet, count_events, iter_events, read_events, read_metadata, write_events
 from wnae.data.preprocess import fit_normaliser, load_normaliser
 from wnae.errors import DataError
 

@@ -7,14 +7,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import random_particles
+from wnae.data.axol1tl import AXOL1TLDataset, read_axol1tl, write_axol1tl
 from wnae.data.io import (
-    AXOL1TLDataset,
     EventSet,
     count_events,
     iter_events,
-    read_axol1tl,
     read_events,
-    write_axol1tl,
     write_events,
 )
 from wnae.errors import DataError

@@ -40,6 +40,7 @@ import h5py
 import numpy as np
 
 from wnae._io import ensure_dir, file_sha256, output_dir, write_json_atomic
+from wnae.data.axol1tl import to_particles
 from wnae.data.io import (
     PARTICLES,
     PROCESS_LABEL,
@@ -47,7 +48,6 @@ from wnae.data.io import (
     EventWriter,
     count_events,
     iter_events,
-    to_particles,
 )
 from wnae.data.samples import (
     MANIFEST_NAME,

@@ -1,13 +1,11 @@
 """Reading and writing L1-object events in HDF5.
 
-Two layouts are supported:
+The layouts:
 
 * **ADC2021** (and ours, a superset): dataset ``Particles`` float (N, 19, 4) with
   ``Particles_Names``/``Particles_Classes``; our files add per-event ``process_label`` (int) and
   ``sample_name`` (bytes), and generator metadata as root attributes (``meta/<key>``, JSON-encoded).
-* **AXOL1TL**: one file with ``data/Background_data/{Train,Test}/DATA``,
-  ``data/Signal_data/<name>/DATA`` (float (N, 19, 3) pT/η/φ, or (N, 57) flattened) and
-  ``Normalisation/{norm_scale,norm_bias}`` (57 values each; normalised = (x − bias) / scale).
+* **AXOL1TL**: background and signals in one file, read and written by :mod:`wnae.data.axol1tl`.
 
 Events imported from CMS L1 ntuples also keep the L1 hardware integers of each slot
 (``ParticlesHW``, int32 (N, 19, 3): ``[iEt, iEta, iPhi]``, zero for empty slots) beside the physical
@@ -21,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -32,18 +29,33 @@ import h5py
 import numpy as np
 
 from wnae._io import atomic_path
+from wnae.data.integrity import (
+    HARDWARE,
+    HARDWARE_NAMES,
+    PARTICLES,
+    PF_CANDS,
+    PF_CANDS_FEATURES,
+    PROCESS_LABEL,
+    PTHAT,
+    SAMPLE_NAME,
+    check_particles_dataset,
+    check_pf_features,
+    check_pf_written,
+    check_real,
+    checked_pthat,
+    h5_dataset,
+    open_h5,
+    read_block,
+)
 from wnae.data.schema import (
     N_FEATURES,
     N_OBJECTS,
     PARTICLES_CLASSES,
     PARTICLES_NAMES,
-    SLOT_CLASS,
 )
 from wnae.data.validate import (
     PF_FEATURES,
-    UNWRITTEN_TAIL_EVENTS,
     EmptyEventTally,
-    empty_event_mask,
     max_pt_gev_for,
     validate_particles,
     validate_pf_candidates,
@@ -51,31 +63,19 @@ from wnae.data.validate import (
 from wnae.errors import DataError
 
 __all__ = [
-    "AXOL1TLDataset",
     "EventSet",
     "EventWriter",
     "count_events",
     "has_hardware",
     "iter_events",
     "pf_max_candidates",
-    "read_axol1tl",
     "read_events",
     "read_metadata",
-    "to_particles",
-    "write_axol1tl",
     "write_events",
 ]
 
 logger = logging.getLogger(__name__)
 
-PARTICLES = "Particles"
-PROCESS_LABEL = "process_label"
-SAMPLE_NAME = "sample_name"
-PTHAT = "pthat_gev"
-PF_CANDS = "PFCands"
-PF_CANDS_FEATURES = "PFCands_Features"
-HARDWARE = "ParticlesHW"
-HARDWARE_NAMES = "ParticlesHW_Names"
 #: The columns of ``ParticlesHW``: the L1 hardware integers of each slot (muons at the vertex).
 HARDWARE_COLUMNS: tuple[str, ...] = ("IEt", "IEta", "IPhi")
 #: Storage type of the PF candidates: float16 (relative precision 5e-4, below every resolution of the
@@ -172,41 +172,6 @@ class EventSet:
         )
 
 
-def _open(path: str | Path) -> h5py.File:
-    path = Path(path)
-    if not path.exists():
-        msg = "file not found"
-        raise DataError(msg, path=path)
-    if path.is_dir():
-        msg = "is a directory, not an HDF5 file"
-        raise DataError(msg, path=path)
-    try:
-        return h5py.File(path, "r")
-    except OSError as err:
-        msg = f"not a readable HDF5 file ({err})"
-        raise DataError(msg, path=path) from err
-
-
-def _dataset(f: h5py.File, name: str, path: Path) -> h5py.Dataset:
-    obj = f.get(name)
-    if obj is None:
-        keys = sorted(f.keys())
-        msg = f"missing dataset '{name}' (file has: {', '.join(keys) or 'nothing'})"
-        raise DataError(msg, path=path)
-    if not isinstance(obj, h5py.Dataset):
-        msg = f"'{name}' is a group, not a dataset"
-        raise DataError(msg, path=path)
-    return obj
-
-
-def _read_block(ds: h5py.Dataset, start: int, stop: int, path: Path) -> np.ndarray:
-    try:
-        return ds[start:stop]
-    except (OSError, RuntimeError) as err:
-        msg = f"cannot read events {start}–{stop} ({err}); the file may be truncated or corrupt"
-        raise DataError(msg, path=path, dataset=ds.name) from err
-
-
 def _read_metadata(f: h5py.File, path: Path) -> dict[str, Any]:
     meta = {}
     try:
@@ -240,135 +205,6 @@ def _read_metadata(f: h5py.File, path: Path) -> dict[str, Any]:
     return meta
 
 
-def _check_real(ds: h5py.Dataset, path: Path) -> None:
-    """Only real numbers (float or int) are events; complex values would be cast away silently."""
-    if not (np.issubdtype(ds.dtype, np.floating) or np.issubdtype(ds.dtype, np.integer)):
-        msg = f"expected real numbers (float or int), got dtype {ds.dtype}"
-        raise DataError(msg, path=path, dataset=ds.name)
-
-
-def _check_particles_dataset(ds: h5py.Dataset, path: Path) -> None:
-    if ds.ndim != 3 or ds.shape[1:] != (N_OBJECTS, 4):
-        msg = f"expected shape (n_events, {N_OBJECTS}, 4), got {ds.shape}"
-        raise DataError(msg, path=path, dataset=PARTICLES)
-    _check_real(ds, path)
-    _check_written(ds, path)
-
-
-def _missing_chunk_rows(ds: h5py.Dataset) -> tuple[list[int], int, int]:
-    """Starts of the chunk rows (blocks of events) with unallocated chunks, missing and total chunks.
-
-    A chunk that was never written is never allocated: HDF5 reads it as the fill value.
-    """
-    n, rows = ds.shape[0], ds.chunks[0]
-    per_row = math.prod(math.ceil(size / c) for size, c in zip(ds.shape[1:], ds.chunks[1:], strict=True))
-    expected = math.ceil(n / rows) * per_row
-    try:
-        allocated = ds.id.get_num_chunks()
-    except (AttributeError, OSError, RuntimeError, ValueError):  # not answerable for this storage
-        return [], 0, expected
-    if allocated >= expected:
-        return [], 0, expected
-    counts: dict[int, int] = {}
-
-    def count(info: Any) -> None:
-        counts[info.chunk_offset[0]] = counts.get(info.chunk_offset[0], 0) + 1
-
-    try:
-        ds.id.chunk_iter(count)
-    except (AttributeError, OSError, RuntimeError, ValueError):
-        for i in range(allocated):
-            count(ds.id.get_chunk_info(i))
-    return [s for s in range(0, n, rows) if counts.get(s, 0) < per_row], expected - allocated, expected
-
-
-def _check_written(ds: h5py.Dataset, path: Path) -> None:
-    """Fail on a dataset that was declared larger than what was written into it.
-
-    HDF5 reads storage that was never written as the fill value (zeros), which would pass every
-    value check as "empty events". Two signs of it are errors (see :mod:`wnae.data.validate`):
-    unallocated chunks, and a tail of empty events at least one chunk long (for unchunked datasets
-    :data:`~wnae.data.validate.UNWRITTEN_TAIL_EVENTS`; every event for a shorter file).
-    """
-    n = ds.shape[0]
-    if n == 0:
-        return
-    rows = ds.chunks[0] if ds.chunks is not None else None
-    missing, n_missing_chunks, n_chunks = _missing_chunk_rows(ds) if rows is not None else ([], 0, 0)
-    if not missing and not empty_event_mask(_read_block(ds, n - 1, n, path))[0]:
-        return  # the usual case: one event read
-
-    # the last event with anything in it, reading backwards block by block (unallocated blocks skipped)
-    missing_set = set(missing)
-    step = rows if rows is not None else 65_536
-    last, hi = -1, n
-    while hi > 0:
-        lo = (hi - 1) // step * step
-        if lo not in missing_set:
-            filled = np.flatnonzero(~empty_event_mask(_read_block(ds, lo, hi, path)))
-            if len(filled):
-                last = lo + int(filled[-1])
-                break
-        hi = lo
-    tail_start = last + 1
-    tail = n - tail_start
-    if missing:
-        sizes = {s: min(rows, n - s) for s in missing}  # type: ignore[type-var]
-        first = min(tail_start, missing[0]) if tail else missing[0]
-        count = tail + sum(size for s, size in sizes.items() if s < tail_start)
-        msg = (
-            f"{count} of the {n} events, from this one on, were never written ({n_missing_chunks} of {n_chunks} HDF5 "
-            "chunks are unallocated and read back as zeros): the file is incomplete; was its writer interrupted?"
-        )
-        raise DataError(msg, path=path, dataset=ds.name, event_index=first)
-    threshold = min(n, rows if rows is not None else UNWRITTEN_TAIL_EVENTS)
-    if tail >= threshold:
-        msg = (
-            f"the last {tail} of {n} events are empty (no MET, no objects), which is how HDF5 reads storage "
-            "that was never written: the file is incomplete; was its writer interrupted?"
-        )
-        raise DataError(msg, path=path, dataset=ds.name, event_index=tail_start)
-
-
-def _checked_pthat(values: np.ndarray, path: Path, first_event: int) -> np.ndarray:
-    bad = ~np.isfinite(values) | (values < 0)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        msg = f"pT-hat must be finite and >= 0 GeV, got {values[i]!r}"
-        raise DataError(msg, path=path, dataset=PTHAT, event_index=first_event + i)
-    return values
-
-
-def _check_pf_written(ds: h5py.Dataset, path: Path) -> None:
-    """Unallocated chunks of ``PFCands`` read back as zeros, which is valid padding ("no candidate"):
-    a file whose candidates were never written in full is an error, not events without candidates."""
-    if ds.chunks is None or ds.shape[0] == 0:
-        return
-    missing, n_missing, n_chunks = _missing_chunk_rows(ds)
-    if missing:
-        n = ds.shape[0]
-        count = sum(min(ds.chunks[0], n - s) for s in missing)
-        msg = (f"the candidates of {count} of the {n} events, from this one on, were never written ({n_missing} of "
-               f"{n_chunks} HDF5 chunks are unallocated and read back as zeros): the file is incomplete; was its "
-               "writer interrupted?")
-        raise DataError(msg, path=path, dataset=PF_CANDS, event_index=missing[0])
-
-
-def _check_pf_features(f: h5py.File, path: Path) -> None:
-    """``PFCands_Features``, where the file has it, must name :data:`PF_FEATURES` in order."""
-    names = f.get(PF_CANDS_FEATURES)
-    if names is None:
-        return
-    try:
-        got = [bytes(v).decode() if isinstance(v, bytes | np.bytes_) else str(v) for v in names[()]]
-    except (OSError, RuntimeError, AttributeError, KeyError, TypeError, ValueError) as err:
-        msg = f"cannot read the feature names ({type(err).__name__}: {err})"
-        raise DataError(msg, path=path, dataset=PF_CANDS_FEATURES) from err
-    if got != list(PF_FEATURES):
-        msg = f"the features are {got}, expected {list(PF_FEATURES)}: the file has another PF layout"
-        raise DataError(msg, path=path, dataset=PF_CANDS_FEATURES)
-
-
 def _pf_dataset(f: h5py.File, path: Path, n_events: int) -> h5py.Dataset:
     ds = f.get(PF_CANDS)
     if ds is None:
@@ -382,9 +218,9 @@ def _pf_dataset(f: h5py.File, path: Path, n_events: int) -> h5py.Dataset:
         msg = (f"expected shape ({n_events}, n_max, {len(PF_FEATURES)}) to match {PARTICLES} and the features "
                f"{', '.join(PF_FEATURES)}, got {ds.shape}")
         raise DataError(msg, path=path, dataset=PF_CANDS)
-    _check_real(ds, path)
-    _check_pf_written(ds, path)
-    _check_pf_features(f, path)
+    check_real(ds, path)
+    check_pf_written(ds, path)
+    check_pf_features(f, path)
     return ds
 
 
@@ -395,15 +231,15 @@ def pf_max_candidates(path: str | Path) -> int | None:
     never written in full) is the reader's :class:`~wnae.errors.DataError`, named, never skipped.
     """
     path = Path(path)
-    with _open(path) as f:
+    with open_h5(path) as f:
         if f.get(PF_CANDS) is None:
             return None
-        n_events = _dataset(f, PARTICLES, path).shape[0]
+        n_events = h5_dataset(f, PARTICLES, path).shape[0]
         return int(_pf_dataset(f, path, n_events).shape[1])
 
 
 def _read_pf(ds: h5py.Dataset, lo: int, hi: int, path: Path, validate: bool, max_pt: float) -> np.ndarray:
-    block = _read_block(ds, lo, hi, path)
+    block = read_block(ds, lo, hi, path)
     if validate:
         validate_pf_candidates(block, path=path, dataset=PF_CANDS, first_event=lo, max_pt_gev=max_pt)
     return block
@@ -425,16 +261,16 @@ def _hardware_dataset(f: h5py.File, path: Path, n_events: int) -> h5py.Dataset:
 def has_hardware(path: str | Path) -> bool:
     """Whether an event file keeps the L1 hardware integers (``ParticlesHW``) beside the physical values."""
     path = Path(path)
-    with _open(path) as f:
+    with open_h5(path) as f:
         return HARDWARE in f
 
 
 def count_events(path: str | Path) -> int:
     """Number of events in an ADC2021-layout file, without reading them."""
     path = Path(path)
-    with _open(path) as f:
-        ds = _dataset(f, PARTICLES, path)
-        _check_particles_dataset(ds, path)
+    with open_h5(path) as f:
+        ds = h5_dataset(f, PARTICLES, path)
+        check_particles_dataset(ds, path)
         return int(ds.shape[0])
 
 
@@ -462,9 +298,9 @@ def iter_events(
         msg = f"chunk_events must be positive, got {chunk_events}"
         raise DataError(msg)
     path = Path(path)
-    with _open(path) as f:
-        ds = _dataset(f, PARTICLES, path)
-        _check_particles_dataset(ds, path)
+    with open_h5(path) as f:
+        ds = h5_dataset(f, PARTICLES, path)
+        check_particles_dataset(ds, path)
         n = ds.shape[0]
         stop = n if stop is None else min(stop, n)
         labels = f.get(PROCESS_LABEL)
@@ -481,18 +317,18 @@ def iter_events(
         empty = EmptyEventTally()
         for lo in range(start, stop, chunk_events):
             hi = min(lo + chunk_events, stop)
-            particles = _read_block(ds, lo, hi, path)
+            particles = read_block(ds, lo, hi, path)
             if validate:  # before the cast to float32, which would turn huge values into inf
                 validate_particles(particles, path=path, dataset=PARTICLES, first_event=lo, max_pt_gev=max_pt)
                 empty.update(particles, lo)
             yield EventSet(
                 particles.astype(np.float32, copy=False),
-                None if labels is None else _read_block(labels, lo, hi, path),
-                None if names is None else _read_block(names, lo, hi, path).astype(str),
+                None if labels is None else read_block(labels, lo, hi, path),
+                None if names is None else read_block(names, lo, hi, path).astype(str),
                 dict(metadata),
-                None if pthat is None else _checked_pthat(_read_block(pthat, lo, hi, path), path, lo),
+                None if pthat is None else checked_pthat(read_block(pthat, lo, hi, path), path, lo),
                 None if pf is None else _read_pf(pf, lo, hi, path, validate, max_pt),
-                None if hw is None else _read_block(hw, lo, hi, path).astype(np.int32, copy=False),
+                None if hw is None else read_block(hw, lo, hi, path).astype(np.int32, copy=False),
             )
         if empty.n_empty:
             logger.warning("%s:/%s: %s", path, PARTICLES, empty.message())
@@ -508,7 +344,7 @@ def read_events(
                              with_hardware=with_hardware))
     if not parts:
         path = Path(path)
-        with _open(path) as f:
+        with open_h5(path) as f:
             metadata = _read_metadata(f, path)
             has_labels = PROCESS_LABEL in f
             has_names = SAMPLE_NAME in f
@@ -724,107 +560,5 @@ def write_events(
 def read_metadata(path: str | Path) -> dict[str, Any]:
     """Generator metadata of an event file, without reading the events."""
     path = Path(path)
-    with _open(path) as f:
+    with open_h5(path) as f:
         return _read_metadata(f, path)
-
-
-# --------------------------------------------------------------------------------------- AXOL1TL
-
-
-@dataclass
-class AXOL1TLDataset:
-    """Contents of an AXOL1TL-style file.
-
-    Attributes:
-        background_train, background_test: float32 (n, 19, 4) events (class ids reconstructed from
-            the slot for pT > 0).
-        signals: signal name → float32 (n, 19, 4) events.
-        norm_scale, norm_bias: float (57,) normalisation, or None if the file has none;
-            normalised features = (features − norm_bias) / norm_scale.
-    """
-
-    background_train: np.ndarray
-    background_test: np.ndarray
-    signals: dict[str, np.ndarray]
-    norm_scale: np.ndarray | None = None
-    norm_bias: np.ndarray | None = None
-
-
-def to_particles(data: np.ndarray, path: str | Path, dataset: str) -> np.ndarray:
-    """(n,57) / (n,19,3) / (n,19,4) float → validated float32 (n,19,4), with class ids from the slot
-    for filled objects (AXOL1TL arrays store pT, η, φ only)."""
-    path = Path(path)
-    n = data.shape[0] if data.ndim else 0
-    if data.ndim == 2 and data.shape[1] == N_FEATURES:
-        data = data.reshape(n, N_OBJECTS, 3)
-    # float64 until validated: a cast to float32 first would turn huge values into inf
-    if data.ndim == 3 and data.shape[1:] == (N_OBJECTS, 4):
-        particles = data.astype(np.float64)
-    elif data.ndim == 3 and data.shape[1:] == (N_OBJECTS, 3):
-        particles = np.zeros((n, N_OBJECTS, 4), np.float64)
-        particles[..., :3] = data
-        particles[..., 3] = np.where(data[..., 0] > 0, SLOT_CLASS[None, :], 0)
-    else:
-        msg = f"expected shape (n, {N_FEATURES}), (n, {N_OBJECTS}, 3) or (n, {N_OBJECTS}, 4), got {data.shape}"
-        raise DataError(msg, path=path, dataset=dataset)
-    validate_particles(particles, path=path, dataset=dataset)
-    return particles.astype(np.float32)
-
-
-def read_axol1tl(path: str | Path) -> AXOL1TLDataset:
-    """Read an AXOL1TL-style file (see module docstring) and validate every sample."""
-    path = Path(path)
-    with _open(path) as f:
-
-        def load(name: str) -> np.ndarray:
-            ds = _dataset(f, name, path)
-            _check_real(ds, path)
-            if ds.ndim >= 2:
-                _check_written(ds, path)
-            return to_particles(_read_block(ds, 0, ds.shape[0], path), path, name)
-
-        train = load("data/Background_data/Train/DATA")
-        test = load("data/Background_data/Test/DATA")
-        signals = {}
-        group = f.get("data/Signal_data")
-        if group is not None:
-            for name in sorted(group.keys()):
-                signals[name] = load(f"data/Signal_data/{name}/DATA")
-        scale = bias = None
-        if "Normalisation" in f:
-            scale_ds = _dataset(f, "Normalisation/norm_scale", path)
-            bias_ds = _dataset(f, "Normalisation/norm_bias", path)
-            for ds in (scale_ds, bias_ds):
-                _check_real(ds, path)
-            scale = np.asarray(scale_ds[()], np.float64).reshape(-1)
-            bias = np.asarray(bias_ds[()], np.float64).reshape(-1)
-            for name, arr in (("norm_scale", scale), ("norm_bias", bias)):
-                if arr.shape != (N_FEATURES,):
-                    msg = f"expected {N_FEATURES} values, got {arr.size}"
-                    raise DataError(msg, path=path, dataset=f"Normalisation/{name}")
-                if not np.isfinite(arr).all():
-                    msg = "non-finite normalisation value"
-                    raise DataError(msg, path=path, dataset=f"Normalisation/{name}")
-            if np.any(scale == 0):
-                msg = f"norm_scale is zero for feature {int(np.argmax(scale == 0))}"
-                raise DataError(msg, path=path, dataset="Normalisation/norm_scale")
-    return AXOL1TLDataset(train, test, signals, scale, bias)
-
-
-def write_axol1tl(path: str | Path, dataset: AXOL1TLDataset) -> Path:
-    """Write an AXOL1TL-style file atomically (DATA as float32 (n, 19, 3))."""
-    path = Path(path)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-
-        def put(name: str, particles: np.ndarray) -> None:
-            validate_particles(particles, path=path, dataset=name)
-            f.create_dataset(name, data=particles[..., :3].astype(np.float32), track_times=False)
-
-        put("data/Background_data/Train/DATA", dataset.background_train)
-        put("data/Background_data/Test/DATA", dataset.background_test)
-        for name, particles in sorted(dataset.signals.items()):
-            put(f"data/Signal_data/{name}/DATA", particles)
-        if dataset.norm_scale is not None and dataset.norm_bias is not None:
-            f.create_dataset("Normalisation/norm_scale", data=np.asarray(dataset.norm_scale), track_times=False)
-            f.create_dataset("Normalisation/norm_bias", data=np.asarray(dataset.norm_bias), track_times=False)
-    return path
