@@ -97,10 +97,10 @@ def _busy_block(marker_dir: str, seconds: float) -> None:
 
 def test_interrupt_stops_the_worker_processes(tmp_path):
     """Ctrl-C (KeyboardInterrupt in the parent) during a parallel run ends every worker at once."""
-    from wnae.data.generate.run import _worker_pool
+    from wnae.data.generate.pool import worker_pool
 
     before = set(multiprocessing.active_children())
-    with pytest.raises(KeyboardInterrupt), _worker_pool(2) as pool:  # noqa: PT012
+    with pytest.raises(KeyboardInterrupt), worker_pool(2) as pool:  # noqa: PT012
         futures = [pool.submit(_busy_block, str(tmp_path), 30) for _ in range(4)]
         deadline = time.monotonic() + 60
         while len(list(tmp_path.iterdir())) < 2:  # both workers busy with a long block
@@ -120,11 +120,11 @@ def test_ctrl_c_while_the_workers_start_prints_no_traceback(capfd):
     """Ctrl-C reaches the whole process group: a worker still starting (importing, before its initializer
     ignores SIGINT) must not raise KeyboardInterrupt and print a traceback. The workers start with SIGINT
     blocked, so the signal stays pending and their initializer discards it; they then run their tasks."""
-    from wnae.data.generate.run import _start_tasks, _worker_pool
+    from wnae.data.generate.pool import start_tasks, worker_pool
 
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
-    with _worker_pool(2) as pool:
-        results = _start_tasks(pool, abs, [-1, -2, -3, -4])
+    with worker_pool(2) as pool:
+        results = start_tasks(pool, abs, [-1, -2, -3, -4])
         workers = list(pool._processes.values())
         assert workers, "the workers start when the tasks are submitted"
         for worker in workers:  # at once: the interpreter is still starting

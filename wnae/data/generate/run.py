@@ -21,13 +21,9 @@ import contextlib
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
-import signal
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
@@ -50,6 +46,7 @@ from wnae.data.generate.l1 import ETA_MAX, L1Config, emulate_l1
 from wnae.data.generate.particles import ParticleBlock
 from wnae.data.generate.pf import PF_FEATURES, PFConfig, build_pf_candidates
 from wnae.data.generate.pileup import load_pool, overlay_pileup, save_pool, sorted_by_pthat
+from wnae.data.generate.pool import start_tasks, worker_pool
 from wnae.data.generate.processes import PROCESSES, Process
 from wnae.data.generate.pythia import MAX_PYTHIA_SEED, PythiaRunner
 from wnae.data.io import EventSet, EventWriter, count_events, read_metadata
@@ -330,79 +327,6 @@ def _sample_info(path: Path, out: Path) -> SampleInfo:
     )
 
 
-def _ignore_sigint() -> None:
-    """Worker initializer: Ctrl-C goes to the whole process group; the parent alone handles it."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-@contextlib.contextmanager
-def _sigint_blocked() -> Iterator[None]:
-    """Block SIGINT in this thread while worker processes are started.
-
-    A spawned worker inherits the signal mask, so a Ctrl-C that arrives while it is still starting
-    (importing, before :func:`_ignore_sigint` runs) stays pending in it and is discarded by its
-    initializer, instead of raising KeyboardInterrupt there and printing a traceback. In this
-    process the signal is delivered when the block ends: the parent still stops on it. (The same
-    mask is what ``multiprocessing``'s resource tracker is started with.)
-    """
-    if not hasattr(signal, "pthread_sigmask"):  # (not on Windows)
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-def _start_tasks(executor: ProcessPoolExecutor, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
-    """``executor.map(fn, tasks)``: every task submitted, and the workers started, with SIGINT blocked."""
-    with _sigint_blocked():
-        return executor.map(fn, tasks)
-
-
-def _stop_workers(executor: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
-    """Cancel what is queued and end the worker processes now (a running block is not waited for)."""
-    from multiprocessing.connection import wait
-
-    processes = list((getattr(executor, "_processes", None) or {}).values())
-    executor.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        with contextlib.suppress(OSError, ValueError):
-            process.terminate()
-    # a process's sentinel is ready once it has exited, whichever thread reaps it
-    running = {p.sentinel: p for p in processes}
-    deadline = time.monotonic() + grace_s
-    while running and (left := deadline - time.monotonic()) > 0:
-        for sentinel in wait(list(running), left):
-            running.pop(sentinel)
-    for process in running.values():
-        with contextlib.suppress(OSError, ValueError):
-            process.kill()
-    while running:
-        for sentinel in wait(list(running)):
-            running.pop(sentinel)
-
-
-@contextlib.contextmanager
-def _worker_pool(jobs: int) -> Iterator[ProcessPoolExecutor | None]:
-    """Worker processes (spawned: Pythia and FastJet hold C++ state that must not be forked).
-
-    On any exception, KeyboardInterrupt included, the workers are terminated before it propagates:
-    no worker outlives the command.
-    """
-    if jobs <= 1:
-        yield None
-        return
-    executor = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint)
-    try:
-        yield executor
-    except BaseException:
-        _stop_workers(executor)
-        raise
-    executor.shutdown(wait=True)
-
-
 def _prepare_output(out: Path, cache: Path, samples: list[str]) -> None:
     """Create the output directories, check the files to write, remove stale temporaries.
 
@@ -551,8 +475,8 @@ def _write_samples(
             results = map_in_order(client, _run_block, all_tasks)
             stack.callback(results.close)  # cancels what is left while the client is still open
         else:
-            workers = stack.enter_context(_worker_pool(n_workers))
-            results = _start_tasks(workers, _run_block, all_tasks) if workers is not None else map(_run_block, all_tasks)
+            workers = stack.enter_context(worker_pool(n_workers))
+            results = start_tasks(workers, _run_block, all_tasks) if workers is not None else map(_run_block, all_tasks)
         bar = stack.enter_context(
             tqdm(total=total, unit="ev", disable=None if progress is None else not progress, desc="generate"))
         for process, meta, tasks in todo:
