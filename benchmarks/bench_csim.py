@@ -35,7 +35,7 @@ def main() -> None:
         total = time.perf_counter() - t0
         print(f"{run.name:<28} {r.compile_seconds:13.1f} {r.csim_events_per_second:11,.0f} "
               f"{r.qkeras_events_per_second:12,.0f} {r.reference_events_per_second:14,.0f} {total:8.1f} "
-              f"{str(r.bit_exact):>9} {str(r.qkeras_float32_exact):>20}")
+              f"{r.bit_exact!s:>9} {r.qkeras_float32_exact!s:>20}")
 
 
 if __name__ == "__main__":

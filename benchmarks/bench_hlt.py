@@ -20,7 +20,7 @@ For each HLT run (default: every ``hlt_runs/*-s0``):
 ``print`` is fine here: benchmarks are scripts, not library code.
 """
 
-# ruff: noqa: T201 (a benchmark prints its results)
+
 from __future__ import annotations
 
 import argparse
@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _loop(events, score, every: int, reads_pf: bool) -> float:  # noqa: ANN001
+def _loop(events, score, every: int, reads_pf: bool) -> float:
     """events/s of the event-by-event loop; ``score`` runs on every ``every``-th event (never if 0)."""
     pf, l1 = events.pf_cands, events.particles
     t0 = time.perf_counter()

@@ -31,7 +31,7 @@ events, a 512 MiB cap with 10k-event chunks and a file of only 1.25 x the cap (a
 memory run, not the 4x claim). ``print`` is fine here: benchmarks are scripts.
 """
 
-# ruff: noqa: T201 (a benchmark prints its results)
+
 from __future__ import annotations
 
 import argparse

@@ -75,7 +75,7 @@ def bench_targets(runs: list[Path], targets: list[str], args: argparse.Namespace
                   f"{r.latency_ns / LHC_BUNCH_SPACING_NS:5.2f} {target.budget.latency_ns or float('nan'):9.1f} "
                   f"{yosys_cols} "
                   f"{r.seconds.get('trace', 0):7.1f} {r.seconds.get('verilator build', 0):6.1f} "
-                  f"{r.rtl_events_per_second:10,.0f} {r.seconds.get('yosys', 0):7.1f} {str(r.bit_exact):>5}"
+                  f"{r.rtl_events_per_second:10,.0f} {r.seconds.get('yosys', 0):7.1f} {r.bit_exact!s:>5}"
                   f"   (total {total:.0f} s, adder depth {r.adder_depth:g}, cutoff {r.latency_cutoff}, "
                   f"da4ml ≈ {r.lut_estimate:,.0f} LUT, {r.register_bits:,} register bits)", flush=True)
 

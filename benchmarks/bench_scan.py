@@ -10,7 +10,7 @@ efficient design in LUT and % of the part; and the base design against the front
 first (~50 min on 2 cores).
 """
 
-# ruff: noqa: T201 (a benchmark prints its results)
+
 from __future__ import annotations
 
 import argparse

@@ -17,7 +17,7 @@ reading and shuffling: the WNAE step itself runs at a few thousand events/s. ``p
 here: benchmarks are scripts, not library code.
 """
 
-# ruff: noqa: T201 (a benchmark prints its results)
+
 from __future__ import annotations
 
 import argparse

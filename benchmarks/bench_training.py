@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 
-def _time(fn, reps: int) -> float:  # noqa: ANN001
+def _time(fn, reps: int) -> float:
     """Median seconds of ``fn()`` over ``reps`` calls, after one warm-up call."""
     fn()
     times = []
@@ -71,7 +71,7 @@ def bench_solvers(sizes: list[int]) -> None:
 WNAE_MODELS = {"full-input WNAE": "wnae", "two-stage WNAE head": "two_stage"}
 
 
-def _wnae_epoch(cfg) -> int:  # noqa: ANN001
+def _wnae_epoch(cfg) -> int:
     """The first epoch that trains the WNAE objective (after the extractor and the AE warm-up)."""
     return cfg.mcmc.pretrain_epochs + (cfg.extractor.epochs if cfg.model == "two_stage" else 0)
 
@@ -123,13 +123,13 @@ def bench_parts(features: np.ndarray, batch: int, reps: int) -> None:
     print(f"Langevin noise {shape}: Generator.normal {1e3 * _time(lambda: stateful().numpy(), reps):.2f}, "
           f"seed + stateless_normal {1e3 * _time(lambda: stateless().numpy(), reps):.2f}")
 
-    def chain(x0):  # noqa: ANN001, ANN202
+    def chain(x0):
         return langevin_chain(fam.energy, x0, steps=m.steps, step_size=m.resolved_step_size, noise=m.noise,
                               temperature=m.temperature, bound=m.bound, generator=fam.noise)
 
     variables = fam.autoencoder.trainable_variables
 
-    def gradient(x_pos, x0):  # noqa: ANN001, ANN202
+    def gradient(x_pos, x0):
         with tf.GradientTape() as tape:
             loss = fam.dual.estimate(x_pos, chain(x0))
         return [loss, *tape.gradient(loss, variables)]
@@ -150,7 +150,7 @@ def _merge(base: dict, overrides: dict) -> dict:
     return out
 
 
-def _config(model: str, **overrides):  # noqa: ANN003, ANN202
+def _config(model: str, **overrides):
     """The shipped ``train_<model>.yml`` with ``overrides`` merged into its sections."""
     import yaml
 
@@ -178,11 +178,11 @@ def bench_wnae_shares(features: np.ndarray, batch_sizes: list[int], reps: int, d
         chain = tf.function(lambda a: fam.negatives(a))  # noqa: B023
 
         @tf.function
-        def chain_emd(p, a):  # noqa: ANN001, ANN202
+        def chain_emd(p, a):
             neg = fam.negatives(a)
             return fam.objective_loss(p, neg, None, None, "wnae")
 
-        step = fam._step_fn("wnae")  # noqa: SLF001 (benchmark of the real step)
+        step = fam._step_fn("wnae")
         t_chain = _time(lambda: chain(x0).numpy(), reps)  # noqa: B023
         t_chain_emd = _time(lambda: chain_emd(x, x0).numpy(), reps)  # noqa: B023
         t_step = _time(lambda: step(x, x0)[0].numpy(), reps)  # noqa: B023
@@ -196,10 +196,10 @@ def bench_wnae_shares(features: np.ndarray, batch_sizes: list[int], reps: int, d
         print(f"{batch:>6} {1e3 * t_step:>8.1f} {cell(mcmc):>14} {cell(emd):>14} {cell(update):>14}")
 
 
-def bench_throughput(data_dir: Path, events, features: np.ndarray, n_batches: int) -> None:  # noqa: ANN001
+def bench_throughput(data_dir: Path, events, features: np.ndarray, n_batches: int) -> None:
     from wnae.data.preprocess import fit_normaliser
     from wnae.models.registry import build_model
-    from wnae.train.data_source import _make_batch  # noqa: PLC2701
+    from wnae.train.data_source import _make_batch
 
     print(f"\n## Training throughput, shipped configs, {n_batches} batches after warm-up")
     print(f"{'model':>12} {'batch':>6} {'events/s':>10} {'ms/batch':>9}")

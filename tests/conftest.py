@@ -51,8 +51,9 @@ def particles() -> np.ndarray:
     return random_particles(500, seed=1)
 
 
-def write_toy_data_dir(data_dir, n_background: int = 400, n_zero_bias: int = 600, n_signal: int = 200, *,
-                       pf: bool = False):
+def write_toy_data_dir(
+    data_dir, n_background: int = 400, n_zero_bias: int = 600, n_signal: int = 200, *, pf: bool = False
+):
     """A small data directory with manifest: 4 SM processes, zero bias, two signals.
 
     Events are random but valid; signals have harder pT spectra so a model can tell them apart.
@@ -65,11 +66,15 @@ def write_toy_data_dir(data_dir, n_background: int = 400, n_zero_bias: int = 600
     for i, (label, name) in enumerate(SM_PROCESSES.items()):
         p = random_particles(n_background, seed=10 + i)
         cands = random_pf_candidates(len(p), seed=40 + i) if pf else None
-        write_events(data_dir / f"{name}.h5", EventSet(p, np.full(len(p), label), np.full(len(p), name), pf_cands=cands))
+        write_events(
+            data_dir / f"{name}.h5", EventSet(p, np.full(len(p), label), np.full(len(p), name), pf_cands=cands)
+        )
         samples.append(SampleInfo(name, SampleRole.BACKGROUND, label, f"{name}.h5", len(p), len(p), 1e3, 1.0))
     p = random_particles(n_zero_bias, seed=20)
     cands = random_pf_candidates(len(p), seed=50) if pf else None
-    write_events(data_dir / "zero_bias.h5", EventSet(p, np.full(len(p), -1), np.full(len(p), "zero_bias"), pf_cands=cands))
+    write_events(
+        data_dir / "zero_bias.h5", EventSet(p, np.full(len(p), -1), np.full(len(p), "zero_bias"), pf_cands=cands)
+    )
     samples.append(SampleInfo("zero_bias", SampleRole.ZERO_BIAS, -1, "zero_bias.h5", len(p), len(p), 8e10, 1e8))
     for j, name in enumerate(("sig_a", "sig_b")):
         p = random_particles(n_signal, seed=30 + j)

@@ -93,7 +93,9 @@ def test_resume_with_invalid_epochs_names_the_option(tmp_path):
 
     (tmp_path / "r").mkdir()
     (tmp_path / "r" / "config.yml").write_text(dump_config(TrainConfig()))
-    with pytest.raises(ConfigError, match=r"^option --epochs \(epochs=0\): Input should be greater than or equal to 1$"):
+    with pytest.raises(
+        ConfigError, match=r"^option --epochs \(epochs=0\): Input should be greater than or equal to 1$"
+    ):
         train(TrainConfig(), data_dir=tmp_path / "no-data", runs_dir=tmp_path, name="r", resume=True, epochs=0)
 
 
@@ -110,14 +112,18 @@ def test_resume_with_invalid_epochs_names_the_option(tmp_path):
 def test_bad_config_files_are_one_line_errors(tmp_path, capsys, text, message):
     path = tmp_path / "c.yml"
     path.write_text(text)
-    err = _one_line_error(capsys, ["train", "--config", str(path), "--data-dir", str(tmp_path / "no-data"),
-                                   "--runs-dir", str(tmp_path / "runs")])
+    err = _one_line_error(
+        capsys,
+        ["train", "--config", str(path), "--data-dir", str(tmp_path / "no-data"), "--runs-dir", str(tmp_path / "runs")],
+    )
     assert err == "wnae train: error: " + message.format(path=path)
 
 
 def test_yaml_int_for_a_float_key_still_loads(tmp_path, capsys):
     path = tmp_path / "c.yml"
     path.write_text("model: ae\nlearning_rate: 1\nweight_decay: 0\n")
-    err = _one_line_error(capsys, ["train", "--config", str(path), "--data-dir", str(tmp_path / "no-data"),
-                                   "--runs-dir", str(tmp_path / "runs")])
+    err = _one_line_error(
+        capsys,
+        ["train", "--config", str(path), "--data-dir", str(tmp_path / "no-data"), "--runs-dir", str(tmp_path / "runs")],
+    )
     assert "generate the data first" in err  # past the config, to the missing data

@@ -74,7 +74,9 @@ def test_empty_file_is_an_error_naming_it(tmp_path):
     for name, text in (("empty.yml", ""), ("comments.yml", "# only a comment\n")):
         path = tmp_path / name
         path.write_text(text)
-        with pytest.raises(ConfigError, match=rf"{name}: the config file is empty \(write '{{}}' to take every default\)"):
+        with pytest.raises(
+            ConfigError, match=rf"{name}: the config file is empty \(write '{{}}' to take every default\)"
+        ):
             load_config(path, Outer)
     (tmp_path / "defaults.yml").write_text("{}\n")  # an explicit empty mapping takes every default
     assert load_config(tmp_path / "defaults.yml", Outer) == Outer()
@@ -161,25 +163,39 @@ def test_override_errors_name_the_option_not_the_file(tmp_path):
         load_config(path, Typed, overrides={"epochs": 0})
     assert str(info.value) == "option --epochs (epochs=0): Input should be greater than or equal to 1"
     with pytest.raises(ConfigError) as info:
-        load_config(path, Typed, overrides={"learning_rate": -5.0, "plots": "x"}, override_source={"plots": "--no-plots"})
-    assert str(info.value) == ("option --learning-rate (learning_rate=-5.0): Input should be greater than 0; "
-                               "option --no-plots (plots='x'): Input should be a valid boolean")
+        load_config(
+            path, Typed, overrides={"learning_rate": -5.0, "plots": "x"}, override_source={"plots": "--no-plots"}
+        )
+    assert str(info.value) == (
+        "option --learning-rate (learning_rate=-5.0): Input should be greater than 0; "
+        "option --no-plots (plots='x'): Input should be a valid boolean"
+    )
     path.write_text("epochs: 0\nlearning_rate: 0.1\n")  # the file's own mistake still names the file
     with pytest.raises(ConfigError) as info:
         load_config(path, Typed, overrides={"learning_rate": -1.0})
-    assert str(info.value) == (f"{path}: 'epochs': Input should be greater than or equal to 1 (got 0); "
-                               "option --learning-rate (learning_rate=-1.0): Input should be greater than 0")
-    with pytest.raises(ConfigError, match=r"^option --learnig-rate: unknown key 'learnig_rate'; did you mean 'learning_rate'\?$"):
+    assert str(info.value) == (
+        f"{path}: 'epochs': Input should be greater than or equal to 1 (got 0); "
+        "option --learning-rate (learning_rate=-1.0): Input should be greater than 0"
+    )
+    with pytest.raises(
+        ConfigError, match=r"^option --learnig-rate: unknown key 'learnig_rate'; did you mean 'learning_rate'\?$"
+    ):
         load_config(path, Typed, overrides={"learnig_rate": 1.0, "epochs": 1})
     assert load_config(path, Typed, overrides={"epochs": 2}).epochs == 2  # an override replaces a bad file value
 
 
 def test_parse_config_options_match_nested_keys():
     with pytest.raises(ConfigError) as info:
-        parse_config(Typed, {"quant": {"bits": 1}, "widths": [0, "x"]}, source="gen.yml",
-                     options={"quant.*": "--bits", "widths": "--widths"})
-    assert str(info.value) == ("option --widths (widths.1='x'): Input should be a valid integer; "
-                               "option --bits (quant.bits=1): Input should be greater than or equal to 2")
+        parse_config(
+            Typed,
+            {"quant": {"bits": 1}, "widths": [0, "x"]},
+            source="gen.yml",
+            options={"quant.*": "--bits", "widths": "--widths"},
+        )
+    assert str(info.value) == (
+        "option --widths (widths.1='x'): Input should be a valid integer; "
+        "option --bits (quant.bits=1): Input should be greater than or equal to 2"
+    )
 
 
 class Checked(StrictModel):

@@ -47,6 +47,9 @@ def test_one_version_source() -> None:
 def test_no_tracker_words_in_user_docs() -> None:
     pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
     pages = [p for p in pages if "_build" not in p.parts]
-    found = [f"{p.relative_to(ROOT)}: {m.group(0)}" for p in pages
-             for m in re.finditer(r"\b(issue|stop) #?\d+", p.read_text(encoding="utf-8"), flags=re.IGNORECASE)]
+    found = [
+        f"{p.relative_to(ROOT)}: {m.group(0)}"
+        for p in pages
+        for m in re.finditer(r"\b(issue|stop) #?\d+", p.read_text(encoding="utf-8"), flags=re.IGNORECASE)
+    ]
     assert found == []

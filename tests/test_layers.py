@@ -17,16 +17,23 @@ PACKAGE = Path(__file__).resolve().parents[1] / "wnae"
 #: Rank of each top-level module or subpackage of ``wnae``; an import must go to a lower rank (or stay
 #: inside its own subpackage). Units of the same rank are siblings and may not import each other.
 LAYERS: dict[str, int] = {
-    "wnae": 0, "errors": 0,                                  # the package root (its version), the error types
-    "_io": 1, "_random": 1, "_dask": 1, "config": 1,          # atomic files, seeds, Dask, typed YAML configs
-    "data": 2, "fixed_point": 2,                              # events and samples; exact ap_fixed arithmetic
-    "models": 3,                                              # QKeras models, their configs, run files
-    "train": 4,                                               # the training loop
-    "evaluate": 5,                                            # scores, rates, working points, reports
-    "firmware": 6, "hlt": 6,                                  # hls4ml/RTL/CMSSW; the HLT stage
-    "scan": 7,                                                # the design scan (trains, evaluates, synthesises)
-    "commands": 8,                                            # one module per command
-    "cli": 9, "__main__": 10,                                 # the argument parser, ``python -m wnae``
+    "wnae": 0,
+    "errors": 0,  # the package root (its version), the error types
+    "_io": 1,
+    "_random": 1,
+    "_dask": 1,
+    "config": 1,  # atomic files, seeds, Dask, typed YAML configs
+    "data": 2,
+    "fixed_point": 2,  # events and samples; exact ap_fixed arithmetic
+    "models": 3,  # QKeras models, their configs, run files
+    "train": 4,  # the training loop
+    "evaluate": 5,  # scores, rates, working points, reports
+    "firmware": 6,
+    "hlt": 6,  # hls4ml/RTL/CMSSW; the HLT stage
+    "scan": 7,  # the design scan (trains, evaluates, synthesises)
+    "commands": 8,  # one module per command
+    "cli": 9,
+    "__main__": 10,  # the argument parser, ``python -m wnae``
 }
 
 
@@ -75,13 +82,17 @@ def _edges() -> dict[tuple[str, str], list[str]]:
 
 def test_every_unit_has_a_layer() -> None:
     units = {_unit(_module_name(p)) for p in PACKAGE.rglob("*.py")}
-    assert units <= set(LAYERS), f"place these in LAYERS (tests/test_layers.py) and docs/design.md: {units - set(LAYERS)}"
+    assert units <= set(LAYERS), (
+        f"place these in LAYERS (tests/test_layers.py) and docs/design.md: {units - set(LAYERS)}"
+    )
 
 
 def test_every_import_goes_down() -> None:
-    up = [f"{src} (layer {LAYERS[src]}) imports {dst} (layer {LAYERS[dst]}): {', '.join(where[:3])}"
-          for (src, dst), where in sorted(_edges().items())
-          if dst in LAYERS and src in LAYERS and LAYERS[dst] >= LAYERS[src]]
+    up = [
+        f"{src} (layer {LAYERS[src]}) imports {dst} (layer {LAYERS[dst]}): {', '.join(where[:3])}"
+        for (src, dst), where in sorted(_edges().items())
+        if dst in LAYERS and src in LAYERS and LAYERS[dst] >= LAYERS[src]
+    ]
     assert not up, "imports against the layer order:\n" + "\n".join(up)
 
 
@@ -95,10 +106,13 @@ def test_no_module_imports_another_modules_private_names() -> None:
     assert not private, "\n".join(private)
 
 
-@pytest.mark.parametrize(("bad", "check"), [
-    ("def f():\n    from wnae.cli import main\n", test_every_import_goes_down),
-    ("from wnae.errors import _hidden\n", test_no_module_imports_another_modules_private_names),
-])
+@pytest.mark.parametrize(
+    ("bad", "check"),
+    [
+        ("def f():\n    from wnae.cli import main\n", test_every_import_goes_down),
+        ("from wnae.errors import _hidden\n", test_no_module_imports_another_modules_private_names),
+    ],
+)
 def test_the_checks_see_function_level_and_private_imports(tmp_path, monkeypatch, bad, check) -> None:
     """The checks fail on an upward import inside a function, and on a private name taken from another module."""
     fake = tmp_path / "wnae"

@@ -35,7 +35,7 @@ def _deny(monkeypatch, denied: Path) -> None:
     """``os.access`` says ``denied`` is not writable (as for a non-root user without permission)."""
     real = os.access
 
-    def access(path, mode, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def access(path, mode, *args, **kwargs):
         if Path(path).resolve() == denied.resolve() and mode & os.W_OK:
             return False
         return real(path, mode, *args, **kwargs)
@@ -70,8 +70,9 @@ def test_synth_report_json_under_a_regular_file(tmp_path, synth, capsys):
     blocker.write_text("not a directory\n")
     target = blocker / "deep" / "check.json"
     out, err = _error(capsys, [*synth, "--json", str(target)])
-    assert err == (f"wnae synth-report: error: --json {target}: cannot write: "
-                   f"{blocker} is a regular file, not a directory")
+    assert err == (
+        f"wnae synth-report: error: --json {target}: cannot write: {blocker} is a regular file, not a directory"
+    )
     assert out == ""
     assert blocker.read_text() == "not a directory\n"
     _no_temporaries(tmp_path)
@@ -83,7 +84,9 @@ def test_synth_report_json_directory_not_writable(tmp_path, synth, capsys, monke
     _deny(monkeypatch, locked)
     target = locked / "check.json"
     out, err = _error(capsys, [*synth, "--json", str(target)])
-    assert err == f"wnae synth-report: error: --json {target}: cannot write: permission denied ({locked} is not writable)"
+    assert (
+        err == f"wnae synth-report: error: --json {target}: cannot write: permission denied ({locked} is not writable)"
+    )
     assert out == ""
     assert list(locked.iterdir()) == []
 
@@ -93,7 +96,7 @@ def test_synth_report_json_write_refused(tmp_path, synth, capsys, monkeypatch):
     target = tmp_path / "check.json"
     real = Path.write_text
 
-    def write_text(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def write_text(self, *args, **kwargs):
         if self.parent == tmp_path and self.name.endswith(".tmp"):
             real(self, "partial")  # a half-written temporary that must not stay behind
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
@@ -142,8 +145,10 @@ def test_evaluate_output_under_a_regular_file(tmp_path, two_runs, capsys):
     blocker.write_text("x")
     target = blocker / "comparison"
     out, err = _error(capsys, _evaluate(two_runs, tmp_path, target))
-    assert err == (f"wnae evaluate: error: --output {target}: cannot create the directory: "
-                   "a parent of it is a regular file, not a directory")
+    assert err == (
+        f"wnae evaluate: error: --output {target}: cannot create the directory: "
+        "a parent of it is a regular file, not a directory"
+    )
     assert out == ""
     _no_temporaries(tmp_path)
 
@@ -154,7 +159,7 @@ def test_evaluate_output_not_writable(tmp_path, two_runs, capsys, monkeypatch):
     target = parent / "comparison"
     real = Path.mkdir
 
-    def mkdir(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def mkdir(self, *args, **kwargs):
         if self == target:
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
         return real(self, *args, **kwargs)
@@ -183,8 +188,10 @@ def test_evaluate_default_comparison_dir_is_checked_too(tmp_path, two_runs, caps
 def test_one_run_does_not_need_the_comparison_dir(tmp_path, two_runs, capsys):
     blocker = tmp_path / "results"
     blocker.write_text("x")
-    _, err = _error(capsys, ["evaluate", two_runs[0], "--data-dir", str(tmp_path / "no-data"),
-                             "--output", str(blocker / "comparison")])
+    _, err = _error(
+        capsys,
+        ["evaluate", two_runs[0], "--data-dir", str(tmp_path / "no-data"), "--output", str(blocker / "comparison")],
+    )
     assert "results" not in err  # --output is only used with several runs
     assert not (tmp_path / "runs" / "comparison").exists()
 

@@ -29,7 +29,9 @@ __all__ = ["check_scheduler", "dask_client", "map_in_order"]
 logger = logging.getLogger(__name__)
 
 #: ``PROTOCOL://HOST:PORT``; HOST a name, an IPv4 address, or an IPv6 address in brackets.
-_ADDRESS = re.compile(r"^(?P<protocol>tcp|tls|ucx)://(?:\[(?P<ipv6>[^\]]*)\]|(?P<host>[^:/\s\[\]]+)):(?P<port>[^:/\s]*)$")
+_ADDRESS = re.compile(
+    r"^(?P<protocol>tcp|tls|ucx)://(?:\[(?P<ipv6>[^\]]*)\]|(?P<host>[^:/\s\[\]]+)):(?P<port>[^:/\s]*)$"
+)
 #: A host name: dot-separated labels of letters, digits and inner hyphens (RFC 1123).
 _HOST_NAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(?:\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$")
 
@@ -79,8 +81,13 @@ def dask_client(scheduler: str, n_workers: int) -> Iterator[Any]:
     scheduler = check_scheduler(scheduler)
     cluster = None
     if scheduler == "local":
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+        cluster = LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
         client = Client(cluster)
     else:
         try:

@@ -267,8 +267,9 @@ def remove_stale_temporaries(directory: str | Path) -> list[Path]:
         else:
             with contextlib.suppress(FileNotFoundError):
                 entry.unlink()
-        logger.warning("removed %s (%d bytes): left by process %s, which is no longer running",
-                       entry, size, m.group("pid"))
+        logger.warning(
+            "removed %s (%d bytes): left by process %s, which is no longer running", entry, size, m.group("pid")
+        )
         removed.append(entry)
     return removed
 

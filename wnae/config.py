@@ -120,7 +120,9 @@ def _format_errors(
         if e["type"] == "extra_forbidden":
             fields = _fields_at(model, loc)
             close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else (f"; valid keys: {', '.join(fields)}" if fields else "")
+            hint = (
+                f"; did you mean '{close[0]}'?" if close else (f"; valid keys: {', '.join(fields)}" if fields else "")
+            )
             problem = f"unknown key '{key}'{hint}"
             if option is None:
                 in_source.append(problem)
@@ -172,8 +174,9 @@ def parse_config(
         raise ConfigError(_format_errors(err, model, source, options)) from err
 
 
-def _check_unique_keys(loader: yaml.SafeLoader, node: yaml.Node, path: Path, where: tuple[str, ...],
-                       visited: set[int]) -> None:
+def _check_unique_keys(
+    loader: yaml.SafeLoader, node: yaml.Node, path: Path, where: tuple[str, ...], visited: set[int]
+) -> None:
     """Raise :class:`ConfigError` for the first key given twice in one mapping (YAML keeps the last)."""
     if id(node) in visited:  # an alias of a node already checked
         return

@@ -84,8 +84,7 @@ def write_l1ntuple(
                 arrays[count] = np.asarray(ak.num(arrays[ref], axis=1), dtype=np.uint16)
     branches = {prefix + member: value for member, value in arrays.items()}
     types = {
-        name: value.dtype if isinstance(value, np.ndarray) else value.type.content
-        for name, value in branches.items()
+        name: value.dtype if isinstance(value, np.ndarray) else value.type.content for name, value in branches.items()
     }
     n = {len(v) for v in branches.values()}
     if len(n) > 1:

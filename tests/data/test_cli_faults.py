@@ -53,7 +53,7 @@ def _deny_access(monkeypatch, denied: Path) -> None:
     """What a read-only directory looks like to a non-root user (tests run as root here)."""
     real = os.access
 
-    def access(path, mode, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def access(path, mode, *args, **kwargs):
         if Path(path) == denied and mode & os.W_OK:
             return False
         return real(path, mode, *args, **kwargs)
@@ -61,10 +61,10 @@ def _deny_access(monkeypatch, denied: Path) -> None:
     monkeypatch.setattr(os, "access", access)
 
 
-def _refuse_writes(monkeypatch, cls, method: str, target=lambda self, args: self) -> None:  # noqa: ANN001
+def _refuse_writes(monkeypatch, cls, method: str, target=lambda self, args: self) -> None:
     """The write itself fails with EACCES (e.g. a file system that refuses it)."""
 
-    def refuse(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def refuse(self, *args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", str(target(self, args)))
 
     monkeypatch.setattr(cls, method, refuse)
@@ -177,7 +177,7 @@ def stop_before_pythia(monkeypatch):
     """A test here that got as far as running Pythia would fail (instead of running for minutes)."""
     from wnae.data.generate import run
 
-    def refuse(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def refuse(*args, **kwargs):
         pytest.fail("generation started although the command should have stopped first")
 
     for name in ("_ensure_pool", "_ensure_mpi_file", "_write_samples"):
@@ -304,8 +304,11 @@ def test_huge_pt_in_training_data_names_the_file(toy_data_dir):
     events.particles[123, 9, 0] = 1e30  # the leading jet of event 123
     with h5py.File(path, "a") as f:
         f["Particles"][123, 9, 0] = 1e30
-    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}:/Particles event 123: pT = 1e\+30 GeV > 6800 GeV = sqrt\(s\)/2, "
-                                        r".* in slot 9 \(jet_0\)$"):
+    with pytest.raises(
+        DataError,
+        match=rf"^{re.escape(str(path))}:/Particles event 123: pT = 1e\+30 GeV > 6800 GeV = sqrt\(s\)/2, "
+        r".* in slot 9 \(jet_0\)$",
+    ):
         load_sm_split(toy_data_dir, "train")
     with pytest.raises(DataError, match="event 123: pT = 1e"):  # and it cannot be written either
         write_events(path, EventSet(events.particles))

@@ -26,12 +26,12 @@ def _adc2021(path, n, seed, harder=1.0):
     return p
 
 
-def _opts(**kw):  # noqa: ANN003, ANN202
+def _opts(**kw):
     base = {"format": "adc2021", "role": SampleRole.BACKGROUND, "name": "bkg", "progress": False}
     return ImportOptions(**{**base, **kw})
 
 
-def _one_line_error(capsys, argv):  # noqa: ANN001, ANN202
+def _one_line_error(capsys, argv):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "Traceback" not in err, err
@@ -62,9 +62,12 @@ def test_axol1tl_arrays_import_by_part_and_a_signal_by_its_name(tmp_path):
     write_axol1tl(tmp_path / "axo.h5", AXOL1TLDataset(train, test, {"Ato4l": sig}))
     data = tmp_path / "data"
     import_sample([tmp_path / "axo.h5"], data, _opts(format="axol1tl", name="zb", role=SampleRole.ZERO_BIAS))
-    import_sample([tmp_path / "axo.h5"], data, _opts(format="axol1tl", name="Ato4l", role=SampleRole.SIGNAL,
-                                                    n_generated=100))
-    import_sample([tmp_path / "axo.h5"], data, _opts(format="axol1tl", name="test_only", dataset="Background_data/Test"))
+    import_sample(
+        [tmp_path / "axo.h5"], data, _opts(format="axol1tl", name="Ato4l", role=SampleRole.SIGNAL, n_generated=100)
+    )
+    import_sample(
+        [tmp_path / "axo.h5"], data, _opts(format="axol1tl", name="test_only", dataset="Background_data/Test")
+    )
     np.testing.assert_array_equal(read_events(data / "zb.h5").particles, np.concatenate([train, test]))
     np.testing.assert_array_equal(read_events(data / "Ato4l.h5").particles, sig)
     np.testing.assert_array_equal(read_events(data / "test_only.h5").particles, test)
@@ -92,7 +95,9 @@ def test_refusals_before_anything_is_written(tmp_path, capsys):
     _adc2021(tmp_path / "a.h5", 50, seed=1)
     (tmp_path / "notes.txt").write_text("not an event file\n")
     write_l1ntuple(tmp_path / "n.root", random_l1_events(5, seed=1))
-    with pytest.raises(DataError, match=r"notes.txt: --format adc2021 reads HDF5 files, but this is neither HDF5 nor ROOT"):
+    with pytest.raises(
+        DataError, match=r"notes.txt: --format adc2021 reads HDF5 files, but this is neither HDF5 nor ROOT"
+    ):
         import_sample([tmp_path / "notes.txt"], data, _opts())
     with pytest.raises(DataError, match=r"n.root: --format adc2021 reads HDF5 files, but this is a ROOT file"):
         import_sample([tmp_path / "n.root"], data, _opts())
@@ -109,18 +114,51 @@ def test_refusals_before_anything_is_written(tmp_path, capsys):
         import_sample([tmp_path / "a.h5"], data, _opts(input_rate_khz=100.0))
     assert not data.exists()
     with pytest.raises(SystemExit) as info:  # argparse refuses it, naming the option
-        main(["data", "import", "--format", "adc2021", "--name", "x", "--output-dir", str(data), str(tmp_path / "a.h5")])
+        main(
+            ["data", "import", "--format", "adc2021", "--name", "x", "--output-dir", str(data), str(tmp_path / "a.h5")]
+        )
     assert info.value.code == 2 and "the following arguments are required: --role" in capsys.readouterr().err
     # a name already taken is refused; --replace swaps file and row
     import_sample([tmp_path / "a.h5"], data, _opts())
     before = (data / "bkg.h5").read_bytes()
-    err = _one_line_error(capsys, ["data", "import", "--format", "adc2021", "--role", "background", "--name", "bkg",
-                                   "--output-dir", str(data), str(tmp_path / "a.h5")])
+    err = _one_line_error(
+        capsys,
+        [
+            "data",
+            "import",
+            "--format",
+            "adc2021",
+            "--role",
+            "background",
+            "--name",
+            "bkg",
+            "--output-dir",
+            str(data),
+            str(tmp_path / "a.h5"),
+        ],
+    )
     assert "sample 'bkg' is already in" in err and "--replace" in err
     assert (data / "bkg.h5").read_bytes() == before
     _adc2021(tmp_path / "b.h5", 70, seed=2)
-    assert main(["data", "import", "--format", "adc2021", "--role", "background", "--name", "bkg", "--replace",
-                 "--output-dir", str(data), str(tmp_path / "b.h5")]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "import",
+                "--format",
+                "adc2021",
+                "--role",
+                "background",
+                "--name",
+                "bkg",
+                "--replace",
+                "--output-dir",
+                str(data),
+                str(tmp_path / "b.h5"),
+            ]
+        )
+        == 0
+    )
     (row,) = load_manifest(data)
     assert row.n_events == 70 == len(read_events(data / "bkg.h5"))
 
@@ -171,8 +209,9 @@ def test_own_data_alone_trains_evaluates_converts_and_simulates(tmp_path, monkey
     train two epochs on the zero bias, evaluate, convert, C-simulate, with no generated data at all."""
     monkeypatch.chdir(tmp_path)
     write_l1ntuple(tmp_path / "zb_run_a.root", random_l1_events(2500, seed=1), layout="split")
-    write_l1ntuple(tmp_path / "zb_run_b.root", random_l1_events(2500, seed=2), layout="flat",
-                   tree="l1UpgradeTree/L1UpgradeTree")
+    write_l1ntuple(
+        tmp_path / "zb_run_b.root", random_l1_events(2500, seed=2), layout="flat", tree="l1UpgradeTree/L1UpgradeTree"
+    )
     _adc2021(tmp_path / "ttbar.h5", 600, seed=3)
     _adc2021(tmp_path / "signal.h5", 500, seed=4, harder=4.0)
     imports = [
@@ -186,9 +225,14 @@ def test_own_data_alone_trains_evaluates_converts_and_simulates(tmp_path, monkey
     assert main(["data", "summary", "own", "--no-plots"]) == 0
     assert "zb" in capsys.readouterr().out
     (tmp_path / "train.yml").write_text(
-        "model: ae\nepochs: 2\nbatch_size: 256\narchitecture: {encoder: [4], latent_dim: 2}\n")
-    assert main(["train", "--config", "train.yml", "--data-dir", "own", "--name", "mine",
-                 "--training-sample", "zero_bias"]) == 0, capsys.readouterr()
+        "model: ae\nepochs: 2\nbatch_size: 256\narchitecture: {encoder: [4], latent_dim: 2}\n"
+    )
+    assert (
+        main(
+            ["train", "--config", "train.yml", "--data-dir", "own", "--name", "mine", "--training-sample", "zero_bias"]
+        )
+        == 0
+    ), capsys.readouterr()
     assert "training_sample: zero_bias" in (tmp_path / "runs" / "mine" / "config.yml").read_text()
     capsys.readouterr()
     (tmp_path / "eval.yml").write_text("plots: false\nworking_points: {Loose: 1000.0, Tight: 100.0}\n")
@@ -225,13 +269,17 @@ def test_export_and_import_back_gives_the_same_events_and_the_same_trained_weigh
     rows = load_manifest(original)
     back = {r.name: r for r in load_manifest(tmp_path / "back")}
     for row in rows:
-        np.testing.assert_array_equal(read_events(row.path(original)).particles,
-                                      read_events(back[row.name].path(tmp_path / "back")).particles)
+        np.testing.assert_array_equal(
+            read_events(row.path(original)).particles, read_events(back[row.name].path(tmp_path / "back")).particles
+        )
         assert (back[row.name].role, back[row.name].n_generated) == (row.role, row.n_generated)
-    cfg = parse_config(TrainConfig, {"model": "ae", "epochs": 2, "batch_size": 128,
-                                     "architecture": {"encoder": [8], "latent_dim": 2}})
-    runs = [train(cfg, data_dir=d, runs_dir=tmp_path / "runs", name=d.name, progress=False).run_dir
-            for d in (original, tmp_path / "back")]
+    cfg = parse_config(
+        TrainConfig, {"model": "ae", "epochs": 2, "batch_size": 128, "architecture": {"encoder": [8], "latent_dim": 2}}
+    )
+    runs = [
+        train(cfg, data_dir=d, runs_dir=tmp_path / "runs", name=d.name, progress=False).run_dir
+        for d in (original, tmp_path / "back")
+    ]
     weights = []
     for run in runs:
         with h5py.File(run / "deploy.h5") as f:

@@ -43,8 +43,10 @@ def _declared_but_partly_written(path, n_declared, n_written, **create):
 def test_unwritten_chunks_are_an_error(tmp_path, capsys):
     path = tmp_path / "partial.h5"
     _declared_but_partly_written(path, 2_000_000, 100, chunks=(4096, 19, 4), compression="gzip")
-    message = (r"partial.h5:/Particles event 100: 1999900 of the 2000000 events, from this one on, were never "
-               r"written \(488 of 489 HDF5 chunks are unallocated")
+    message = (
+        r"partial.h5:/Particles event 100: 1999900 of the 2000000 events, from this one on, were never "
+        r"written \(488 of 489 HDF5 chunks are unallocated"
+    )
     with pytest.raises(DataError, match=message) as info:
         next(iter_events(path))  # before the first chunk is handed out
     assert info.value.event_index == 100
@@ -61,16 +63,22 @@ def test_unwritten_chunk_in_the_middle(tmp_path):
         ds = f.create_dataset("Particles", shape=(5000, 19, 4), dtype="f4", chunks=(1000, 19, 4))
         ds[:2000] = p[:2000]
         ds[3000:] = p[3000:]  # a writer that skipped a block
-    with pytest.raises(DataError, match=r"event 2000: 1000 of the 5000 events, from this one on, were never written "
-                                        r"\(1 of 5 HDF5 chunks"):
+    with pytest.raises(
+        DataError,
+        match=r"event 2000: 1000 of the 5000 events, from this one on, were never written "
+        r"\(1 of 5 HDF5 chunks",
+    ):
         read_events(path)
 
 
 def test_all_zero_tail_of_a_contiguous_dataset_is_an_error(tmp_path, capsys):
     path = tmp_path / "contiguous.h5"
     _declared_but_partly_written(path, 5000, 100)  # contiguous: all storage allocated at the first write
-    with pytest.raises(DataError, match=r"contiguous.h5:/Particles event 100: the last 4900 of 5000 events are empty "
-                                        r"\(no MET, no objects\), which is how HDF5 reads storage that was never written"):
+    with pytest.raises(
+        DataError,
+        match=r"contiguous.h5:/Particles event 100: the last 4900 of 5000 events are empty "
+        r"\(no MET, no objects\), which is how HDF5 reads storage that was never written",
+    ):
         read_events(path)
     assert main(["data", "fit-norm", str(path), "-o", str(tmp_path / "n.json")]) == 2
     _one_error_line(capsys, str(path), "event 100", "the last 4900 of 5000 events are empty")
@@ -103,8 +111,9 @@ def test_scattered_empty_events_are_a_warning_with_counts(tmp_path, caplog):
     assert len(events) == 3000
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
-    assert warnings[0].startswith(f"{path}:/Particles: 6 of 3000 events are empty (no MET, no objects), "
-                                  "the first at event 17")
+    assert warnings[0].startswith(
+        f"{path}:/Particles: 6 of 3000 events are empty (no MET, no objects), the first at event 17"
+    )
     contiguous = tmp_path / "contiguous.h5"
     with h5py.File(contiguous, "w") as f:
         f["Particles"] = p
@@ -163,8 +172,11 @@ def test_bound_uses_the_files_sqrt_s(tmp_path):
 def test_fixed_point_fit_that_overflows_the_word_names_the_feature():
     p = random_particles(300, 11)
     p[5, 0, 0] = 1e30
-    with pytest.raises(DataError, match=r"feature 'MET_pt' does not fit the signed 16-bit hardware word "
-                                        r"\[-32768, 32767\]: its values reach 1e\+30 GeV"):
+    with pytest.raises(
+        DataError,
+        match=r"feature 'MET_pt' does not fit the signed 16-bit hardware word "
+        r"\[-32768, 32767\]: its values reach 1e\+30 GeV",
+    ):
         fit_normaliser([p], "fixed_point")
     with pytest.raises(DataError, match=r"feature 'MET_pt' .* units of 0.0001 GeV .* choose a coarser lsb"):
         fit_normaliser([random_particles(300, 11)], "fixed_point", lsb={"pt": 1e-4})

@@ -154,7 +154,7 @@ def test_met_is_the_missing_et_of_bx0(tmp_path):
 def test_truncation_keeps_the_hardest_and_counts(tmp_path):
     jets = [float(x) for x in range(1, 14)]  # 13 jets at BX 0, 2 more at BX 1
     event = one_event(
-        jetEt=[jets + [500.0, 600.0]], jetEta=[[0.0] * 15], jetPhi=[[0.0] * 15],
+        jetEt=[[*jets, 500.0, 600.0]], jetEta=[[0.0] * 15], jetPhi=[[0.0] * 15],
         jetIEt=[[int(2 * x) for x in jets] + [1000, 1200]], jetIEta=[[0] * 15], jetIPhi=[[0] * 15],
         jetBx=[[0] * 13 + [1, 1]],
         egEt=[[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]], egEta=[[0.0] * 6], egPhi=[[0.0] * 6],
@@ -184,9 +184,7 @@ def test_chunks_over_several_files_equal_one_read(events, files, tmp_path):
     assert [(c.path, c.first_event) for c in chunks[5:9]] == [
         (files["split"], 320), (files["split"], 384), (other, 0), (other, 64)
     ]  # fmt: skip
-    np.testing.assert_array_equal(
-        np.concatenate([c.particles for c in chunks]), np.concatenate([w[0] for w in whole])
-    )
+    np.testing.assert_array_equal(np.concatenate([c.particles for c in chunks]), np.concatenate([w[0] for w in whole]))
     np.testing.assert_array_equal(np.concatenate([c.hardware for c in chunks]), np.concatenate([w[1] for w in whole]))
     assert count_l1ntuple_events(paths) == 950
 

@@ -69,10 +69,13 @@ def test_validate_finds_pf_candidates_that_were_never_written(tmp_path, capsys):
     _one_error_line(capsys, "data", f"{path}:/PFCands event 128", "never written")
 
 
-@pytest.mark.parametrize(("make", "needle"), [
-    (lambda f: f.create_dataset("PFCands", data=np.zeros((N, 6), np.float16)), "expected shape (300, n_max, 6)"),
-    (lambda f: f.create_group("PFCands"), "'PFCands' is a group, not a dataset"),
-])
+@pytest.mark.parametrize(
+    ("make", "needle"),
+    [
+        (lambda f: f.create_dataset("PFCands", data=np.zeros((N, 6), np.float16)), "expected shape (300, n_max, 6)"),
+        (lambda f: f.create_group("PFCands"), "'PFCands' is a group, not a dataset"),
+    ],
+)
 @pytest.mark.parametrize("command", ["summary", "validate"])
 def test_a_malformed_pf_dataset_is_an_error_not_skipped(tmp_path, capsys, make, needle, command):
     path = tmp_path / "bad.h5"

@@ -26,15 +26,23 @@ def test_shares_match_a_monte_carlo_of_the_crossing_model():
     5e-4, soft otherwise: the analytic shares of crossings by their hardest interaction are what a
     simulation of that model gives, and they add up to every crossing."""
     mu, p_low, p_high = 60.0, 1.5e-3, 5.0e-4
-    w = mixture_weights(sigma_inel_pb=SIGMA_INEL, pileup_mean=mu, unbiased=("zb", 1), veto_pthat_gev=30.0,
-                        slices={"low": (p_low * SIGMA_INEL, 1), "high": (p_high * SIGMA_INEL, 1)})
+    w = mixture_weights(
+        sigma_inel_pb=SIGMA_INEL,
+        pileup_mean=mu,
+        unbiased=("zb", 1),
+        veto_pthat_gev=30.0,
+        slices={"low": (p_low * SIGMA_INEL, 1), "high": (p_high * SIGMA_INEL, 1)},
+    )
     rng = np.random.default_rng(1)
     n = 1 + rng.poisson(mu, size=1_000_000)
     n_high = rng.binomial(n, p_high)
     n_low = rng.binomial(n - n_high, p_low / (1 - p_high))
     hardest = np.where(n_high > 0, 2, np.where(n_low > 0, 1, 0))
-    shares = [w.summary["soft_crossing_share"], w.summary["slice_crossing_shares"]["low"],
-              w.summary["slice_crossing_shares"]["high"]]
+    shares = [
+        w.summary["soft_crossing_share"],
+        w.summary["slice_crossing_shares"]["low"],
+        w.summary["slice_crossing_shares"]["high"],
+    ]
     for k, share in enumerate(shares):
         observed = np.mean(hardest == k)
         assert observed == pytest.approx(share, abs=4 * math.sqrt(share * (1 - share) / len(n)))
@@ -43,8 +51,13 @@ def test_shares_match_a_monte_carlo_of_the_crossing_model():
 
 
 def test_without_pileup_the_components_add_up_to_every_crossing():
-    w = mixture_weights(sigma_inel_pb=SIGMA_INEL, pileup_mean=0.0, unbiased=("zb", 900), veto_pthat_gev=30.0,
-                        slices={"a": (0.08 * SIGMA_INEL, 50), "b": (0.02 * SIGMA_INEL, 10)})
+    w = mixture_weights(
+        sigma_inel_pb=SIGMA_INEL,
+        pileup_mean=0.0,
+        unbiased=("zb", 900),
+        veto_pthat_gev=30.0,
+        slices={"a": (0.08 * SIGMA_INEL, 50), "b": (0.02 * SIGMA_INEL, 10)},
+    )
     total = 900 * w.weights["zb"] + 50 * w.weights["a"] + 10 * w.weights["b"]
     assert total == pytest.approx(1.0)
     assert 50 * w.weights["a"] == pytest.approx(0.08)
@@ -52,8 +65,13 @@ def test_without_pileup_the_components_add_up_to_every_crossing():
 
 def test_slices_holding_all_of_sigma_inel_are_refused():
     with pytest.raises(DataError, match="lowest edge too low"):
-        mixture_weights(sigma_inel_pb=SIGMA_INEL, pileup_mean=60.0, unbiased=("zb", 10), veto_pthat_gev=1.0,
-                        slices={"a": (SIGMA_INEL, 10)})
+        mixture_weights(
+            sigma_inel_pb=SIGMA_INEL,
+            pileup_mean=60.0,
+            unbiased=("zb", 10),
+            veto_pthat_gev=1.0,
+            slices={"a": (SIGMA_INEL, 10)},
+        )
 
 
 def test_overlap_removal_vetoes_hard_unbiased_crossings():
@@ -85,8 +103,12 @@ def _synthetic_mixture(rng, n_unbiased=20_000, n_hard=20_000, hard_share=0.01):
     slice_scores = 4.0 + rng.exponential(1.0, n_hard)
     n_soft = int((~hard).sum())
     parts = {
-        "zero_bias": (unbiased, event_weights(_info("zero_bias", (1 - hard_share) / n_soft, veto=30.0),
-                                              n_unbiased, float(n_unbiased), pthat)),
+        "zero_bias": (
+            unbiased,
+            event_weights(
+                _info("zero_bias", (1 - hard_share) / n_soft, veto=30.0), n_unbiased, float(n_unbiased), pthat
+            ),
+        ),
         "slice": (slice_scores, np.full(n_hard, hard_share / n_hard)),
     }
     return ZeroBiasMixture.build(parts), unbiased
@@ -117,8 +139,9 @@ def test_working_point_is_resolved_on_the_weighted_mixture_and_not_on_unbiased()
     rng = np.random.default_rng(4)
     mix, unbiased = _synthetic_mixture(rng)
     target = 1e-4  # fraction of crossings: 2 unbiased events
-    weighted = threshold_for_rate(RateCurve.from_scores(mix.scores, 1.0, mix.weights), target, name="T",
-                                  tail_fit_events=0)
+    weighted = threshold_for_rate(
+        RateCurve.from_scores(mix.scores, 1.0, mix.weights), target, name="T", tail_fit_events=0
+    )
     plain = threshold_for_rate(RateCurve.from_scores(unbiased, 1.0), target, name="T", tail_fit_events=0)
     assert weighted.resolved
     assert weighted.zb_weighted
@@ -149,19 +172,29 @@ def test_bad_weights_are_clear():
 
 # --- the weighted zero bias is checked, not taken on faith -----------------------------------------------
 
+
 def _weighted_rows():
     """The rows and summary 'wnae generate' writes for an unbiased sample (900 of 1000 crossings below the
     veto), one pT-hat slice and one electroweak process, plus a signal."""
     import dataclasses
 
-    w = mixture_weights(sigma_inel_pb=SIGMA_INEL, pileup_mean=0.0, unbiased=("zero_bias", 900), veto_pthat_gev=30.0,
-                        slices={"qcd_pthat_30_inf": (0.1 * SIGMA_INEL, 100)}, electroweak={"dy": (2.0e4, 1000)})
+    w = mixture_weights(
+        sigma_inel_pb=SIGMA_INEL,
+        pileup_mean=0.0,
+        unbiased=("zero_bias", 900),
+        veto_pthat_gev=30.0,
+        slices={"qcd_pthat_30_inf": (0.1 * SIGMA_INEL, 100)},
+        electroweak={"dy": (2.0e4, 1000)},
+    )
     w.summary["unbiased_kept_fraction"] = 900 / 1000
-    rows = [_info("zero_bias", w.weights["zero_bias"], veto=30.0),
-            dataclasses.replace(_info("qcd_pthat_30_inf", w.weights["qcd_pthat_30_inf"], n=100),
-                                cross_section_pb=0.1 * SIGMA_INEL),
-            SampleInfo("dy", SampleRole.BACKGROUND, 0, "dy.h5", 1000, 1000, 2.0e4, zb_weight=w.weights["dy"]),
-            SampleInfo("sig", SampleRole.SIGNAL, -1, "sig.h5", 100, 200, 1.0)]
+    rows = [
+        _info("zero_bias", w.weights["zero_bias"], veto=30.0),
+        dataclasses.replace(
+            _info("qcd_pthat_30_inf", w.weights["qcd_pthat_30_inf"], n=100), cross_section_pb=0.1 * SIGMA_INEL
+        ),
+        SampleInfo("dy", SampleRole.BACKGROUND, 0, "dy.h5", 1000, 1000, 2.0e4, zb_weight=w.weights["dy"]),
+        SampleInfo("sig", SampleRole.SIGNAL, -1, "sig.h5", 100, 200, 1.0),
+    ]
     return rows, w.summary
 
 
@@ -177,25 +210,38 @@ def _edit(rows, name, **changes):
     return [dataclasses.replace(r, **changes) if r.name == name else r for r in rows]
 
 
-@pytest.mark.parametrize(("edit", "message"), [
-    # a second zero-bias row without its weight would be dropped from every rate
-    (lambda rows: [*rows, _info("zb_2023", None)], r"sample 'zb_2023' \(role zero_bias\) has no zb_weight"),
-    # a signal row with a weight would be mixed into the zero bias
-    (lambda rows: _edit(rows, "sig", zb_weight=1e-3), r"sample 'sig' \(role signal\) has zb_weight = 0.001"),
-])
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        # a second zero-bias row without its weight would be dropped from every rate
+        (lambda rows: [*rows, _info("zb_2023", None)], r"sample 'zb_2023' \(role zero_bias\) has no zb_weight"),
+        # a signal row with a weight would be mixed into the zero bias
+        (lambda rows: _edit(rows, "sig", zb_weight=1e-3), r"sample 'sig' \(role signal\) has zb_weight = 0.001"),
+    ],
+)
 def test_zero_bias_rows_that_would_move_every_threshold_are_errors(edit, message):
     with pytest.raises(DataError, match=message):
         check_zero_bias_rows(edit(_weighted_rows()[0]), "data/manifest.json")
 
 
-@pytest.mark.parametrize(("edit", "message"), [
-    (lambda rows: _edit(rows, "qcd_pthat_30_inf", zb_weight=rows[1].zb_weight * 200),
-     (r"sample 'qcd_pthat_30_inf': zb_weight·n_generated stands for 20 of the crossings, but the manifest's "
-      r"zero_bias summary gives 0.1")),
-    (lambda rows: _edit(rows, "zero_bias", zb_weight=rows[0].zb_weight * 1.5), r"sample 'zero_bias': .*gives 0.9"),
-    (lambda rows: _edit(rows, "dy", zb_weight=rows[2].zb_weight * 2), r"sample 'dy': .*cross_section_pb"),
-    (lambda rows: _edit(rows, "dy", zb_weight=None), r"the zero_bias summary lists 'dy' as part of the weighted zero bias, but that sample has no zb_weight"),
-])
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda rows: _edit(rows, "qcd_pthat_30_inf", zb_weight=rows[1].zb_weight * 200),
+            (
+                r"sample 'qcd_pthat_30_inf': zb_weight·n_generated stands for 20 of the crossings, but the manifest's "
+                r"zero_bias summary gives 0.1"
+            ),
+        ),
+        (lambda rows: _edit(rows, "zero_bias", zb_weight=rows[0].zb_weight * 1.5), r"sample 'zero_bias': .*gives 0.9"),
+        (lambda rows: _edit(rows, "dy", zb_weight=rows[2].zb_weight * 2), r"sample 'dy': .*cross_section_pb"),
+        (
+            lambda rows: _edit(rows, "dy", zb_weight=None),
+            r"the zero_bias summary lists 'dy' as part of the weighted zero bias, but that sample has no zb_weight",
+        ),
+    ],
+)
 def test_zero_bias_weights_are_cross_checked_against_the_manifests_summary(edit, message):
     rows, summary = _weighted_rows()
     with pytest.raises(DataError, match=message):

@@ -17,8 +17,9 @@ FAST = "input_rate_khz: 40000.0\nplots: true\nplot_formats: [png, pdf]\nlatent_e
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    return write_toy_data_dir(tmp_path_factory.mktemp("evaluate") / "data", n_background=100, n_zero_bias=400,
-                              n_signal=60)
+    return write_toy_data_dir(
+        tmp_path_factory.mktemp("evaluate") / "data", n_background=100, n_zero_bias=400, n_signal=60
+    )
 
 
 @pytest.fixture
@@ -86,8 +87,19 @@ def test_latest_run_and_comparison(tmp_path, data_dir, fast_config, fake_models,
     assert sum((runs / n / "working_points.json").exists() for n in ("ae-1", "vae-1")) == 1
     capsys.readouterr()
     out_dir = tmp_path / "cmp"
-    rc = main(["evaluate", str(runs / "ae-1"), str(runs / "vae-1"), "--data-dir", str(data_dir),
-               "--config", str(fast_config), "--output", str(out_dir)])
+    rc = main(
+        [
+            "evaluate",
+            str(runs / "ae-1"),
+            str(runs / "vae-1"),
+            "--data-dir",
+            str(data_dir),
+            "--config",
+            str(fast_config),
+            "--output",
+            str(out_dir),
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0
     doc = json.loads((out_dir / "comparison.json").read_text())

@@ -22,12 +22,20 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    data_dir = write_toy_data_dir(tmp_path_factory.mktemp("toy") / "data", n_background=500, n_zero_bias=700,
-                                  n_signal=120)
+    data_dir = write_toy_data_dir(
+        tmp_path_factory.mktemp("toy") / "data", n_background=500, n_zero_bias=700, n_signal=120
+    )
     # the MLP encoder: its score is the GMM's, and it has a latent space to subsample
-    cfg = parse_config(TrainConfig, {"model": "mlp_encoder", "epochs": 1, "batch_size": 128,
-                                     "architecture": {"encoder": [8], "latent_dim": 2},
-                                     "gmm": {"n_components": 2}})
+    cfg = parse_config(
+        TrainConfig,
+        {
+            "model": "mlp_encoder",
+            "epochs": 1,
+            "batch_size": 128,
+            "architecture": {"encoder": [8], "latent_dim": 2},
+            "gmm": {"n_components": 2},
+        },
+    )
     run = train(cfg, data_dir=data_dir, runs_dir=tmp_path_factory.mktemp("runs"), name="enc", progress=False).run_dir
     return data_dir, run
 

@@ -27,8 +27,9 @@ def hand_built(zb_n=1000, sigma=True):
 
 
 def config(**kw):
-    return EvaluateConfig(input_rate_khz=40_000.0, working_points={"A": 400.0, "B": 40.0}, min_zb_events=1,
-                          tail_fit_events=0, **kw)
+    return EvaluateConfig(
+        input_rate_khz=40_000.0, working_points={"A": 400.0, "B": 40.0}, min_zb_events=1, tail_fit_events=0, **kw
+    )
 
 
 def test_working_points_and_efficiencies_on_hand_built_scores():

@@ -121,12 +121,15 @@ def test_efficiencies_on_hand_built_samples():
         efficiency_at_threshold(scores, 1.0, n_generated=3)
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    ("inf", r"option --input-rate-khz \(input_rate_khz=inf\): Input should be a finite number"),
-    ("nan", r"option --input-rate-khz \(input_rate_khz=nan\): Input should be a finite number"),
-    ("1e308", r"1e\+308 kHz is above the LHC bunch-crossing rate, 40079 kHz"),
-    ("28608800", r"2.86088e\+07 kHz is above the LHC bunch-crossing rate"),  # Hz for kHz
-])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("inf", r"option --input-rate-khz \(input_rate_khz=inf\): Input should be a finite number"),
+        ("nan", r"option --input-rate-khz \(input_rate_khz=nan\): Input should be a finite number"),
+        ("1e308", r"1e\+308 kHz is above the LHC bunch-crossing rate, 40079 kHz"),
+        ("28608800", r"2.86088e\+07 kHz is above the LHC bunch-crossing rate"),  # Hz for kHz
+    ],
+)
 def test_a_non_finite_or_absurd_input_rate_is_refused_before_any_work(tmp_path, capsys, value, message):
     """working_points.json, which the firmware reads, got infinite thresholds and NaN rates from these."""
     from wnae.cli import main
@@ -152,12 +155,17 @@ def test_json_outputs_never_hold_nan_or_infinity(tmp_path):
     from wnae._io import write_json_atomic
 
     path = tmp_path / "working_points.json"
-    write_json_atomic(path, {"threshold": math.inf, "rate": [1.0, math.nan, -math.inf], "n": np.float32("nan"),
-                             "ok": np.float64(2.5)})
+    write_json_atomic(
+        path, {"threshold": math.inf, "rate": [1.0, math.nan, -math.inf], "n": np.float32("nan"), "ok": np.float64(2.5)}
+    )
 
     def refuse(constant: str) -> None:
         msg = f"non-standard JSON constant {constant}"
         raise AssertionError(msg)
 
-    assert json.loads(path.read_text(), parse_constant=refuse) == {"threshold": None, "rate": [1.0, None, None],
-                                                                   "n": None, "ok": 2.5}
+    assert json.loads(path.read_text(), parse_constant=refuse) == {
+        "threshold": None,
+        "rate": [1.0, None, None],
+        "n": None,
+        "ok": 2.5,
+    }

@@ -21,11 +21,18 @@ def _evaluation(run: str, auc: float, auc_zb: float, eff_a: float, eff_b: float,
     return {
         "run": run,
         "working_points": [{"name": "A", "target_rate_khz": 100.0}, {"name": "B", "target_rate_khz": 1.0}],
-        "signals": {"sig": {
-            "auc": auc, "auc_zero_bias": auc_zb, "tpr_at_fpr": {"tpr": None},
-            "tpr_at_zero_bias_fpr": {"tpr": tpr},
-            "efficiency": {"A": {"value": eff_a, "low": 0.0, "high": 1.0}, "B": {"value": eff_b, "low": 0.0, "high": 1.0}},
-        }},
+        "signals": {
+            "sig": {
+                "auc": auc,
+                "auc_zero_bias": auc_zb,
+                "tpr_at_fpr": {"tpr": None},
+                "tpr_at_zero_bias_fpr": {"tpr": tpr},
+                "efficiency": {
+                    "A": {"value": eff_a, "low": 0.0, "high": 1.0},
+                    "B": {"value": eff_b, "low": 0.0, "high": 1.0},
+                },
+            }
+        },
     }
 
 
@@ -40,13 +47,23 @@ def test_summarise_mean_and_sample_std():
 
 
 def test_aggregate_and_ratio_on_hand_made_evaluations():
-    wnae = aggregate_label("wnae", [_evaluation("w0", 0.90, 0.92, 0.20, 0.010, 0.05),
-                                    _evaluation("w1", 0.94, 0.96, 0.30, 0.030, None)],
-                           [{"space": "embedding", "n_events": 100, "emd": 1.0, "mean_squared_error": 2.0},
-                            {"space": "embedding", "n_events": 100, "emd": 3.0, "mean_squared_error": 4.0}])
-    vae = aggregate_label("vae", [_evaluation("v0", 0.80, 0.85, 0.10, 0.010),
-                                  _evaluation("v1", 0.80, 0.85, 0.10, 0.010),
-                                  _evaluation("v2", 0.80, 0.85, 0.10, 0.010)], [None, None, None])
+    wnae = aggregate_label(
+        "wnae",
+        [_evaluation("w0", 0.90, 0.92, 0.20, 0.010, 0.05), _evaluation("w1", 0.94, 0.96, 0.30, 0.030, None)],
+        [
+            {"space": "embedding", "n_events": 100, "emd": 1.0, "mean_squared_error": 2.0},
+            {"space": "embedding", "n_events": 100, "emd": 3.0, "mean_squared_error": 4.0},
+        ],
+    )
+    vae = aggregate_label(
+        "vae",
+        [
+            _evaluation("v0", 0.80, 0.85, 0.10, 0.010),
+            _evaluation("v1", 0.80, 0.85, 0.10, 0.010),
+            _evaluation("v2", 0.80, 0.85, 0.10, 0.010),
+        ],
+        [None, None, None],
+    )
     sig = wnae["signals"]["sig"]
     assert wnae["n_seeds"] == 2
     assert wnae["runs"] == ["w0", "w1"]
@@ -103,8 +120,9 @@ def _identity_model(dim: int, shift: np.ndarray, reference: str = "input_quant")
 
     inputs = keras.Input(shape=(dim,), name="inputs")
     x = keras.layers.Activation("linear", name=reference)(inputs)
-    recon = keras.layers.Dense(dim, kernel_initializer="identity", bias_initializer=keras.initializers.Constant(shift),
-                               name="reconstruction")(x)
+    recon = keras.layers.Dense(
+        dim, kernel_initializer="identity", bias_initializer=keras.initializers.Constant(shift), name="reconstruction"
+    )(x)
     delta = keras.layers.Subtract(name="score_delta")([x, recon])
     return keras.Model(inputs, delta, name="toy_deploy")
 
@@ -161,9 +179,16 @@ def test_reconstruction_layers_of_saved_deployed_models(tmp_path):
 
     tf.keras.utils.set_random_seed(0)
     cases = {
-        "two_stage": ({"model": "two_stage", "epochs": 2,
-                       "extractor": {"method": "vicreg", "widths": [6], "embedding_dim": 4, "epochs": 1},
-                       "head": {"model": "vae", "encoder": [], "latent_dim": 2}}, "embedding", 4),
+        "two_stage": (
+            {
+                "model": "two_stage",
+                "epochs": 2,
+                "extractor": {"method": "vicreg", "widths": [6], "embedding_dim": 4, "epochs": 1},
+                "head": {"model": "vae", "encoder": [], "latent_dim": 2},
+            },
+            "embedding",
+            4,
+        ),
         "ae": ({"model": "ae", "architecture": {"encoder": [6], "latent_dim": 2}}, "inputs", 57),
         "vae": ({"model": "vae", "architecture": {"encoder": [6], "latent_dim": 2}}, None, 0),  # scored by Σμ²
     }
@@ -188,8 +213,13 @@ def test_sm_test_subset_is_seeded_and_spread(tmp_path):
     from wnae.evaluate.reconstruction import sm_test_subset
 
     data = write_toy_data_dir(tmp_path / "data", n_background=100, n_zero_bias=10, n_signal=10)
-    test = np.concatenate([read_events(s.path(data)).particles[split_mask(s.n_events, "test")]
-                           for s in load_manifest(data) if s.role is SampleRole.BACKGROUND])  # 4 × 20 events
+    test = np.concatenate(
+        [
+            read_events(s.path(data)).particles[split_mask(s.n_events, "test")]
+            for s in load_manifest(data)
+            if s.role is SampleRole.BACKGROUND
+        ]
+    )  # 4 × 20 events
     a = sm_test_subset(data, 30, seed=1, chunk_events=7)
     assert a.shape == (30, 19, 4)
     np.testing.assert_array_equal(a, sm_test_subset(data, 30, seed=1))  # same seed, same events (any chunking)
@@ -213,21 +243,35 @@ def toy(tmp_path_factory):
         "model: two_stage\nepochs: 2\nbatch_size: 128\n"
         "extractor: {method: vicreg, widths: [8], embedding_dim: 4, epochs: 1}\n"
         "head: {model: wnae, encoder: [], latent_dim: 2}\n"
-        "mcmc: {steps: 2, buffer_size: 256, pretrain_epochs: 0, distance: emd}\n")
+        "mcmc: {steps: 2, buffer_size: 256, pretrain_epochs: 0, distance: emd}\n"
+    )
     (root / "ae.yml").write_text("model: ae\nepochs: 1\nbatch_size: 128\narchitecture: {encoder: [8], latent_dim: 2}\n")
-    (root / "eval.yml").write_text("input_rate_khz: 40000.0\nworking_points: {Loose: 4000.0, Tight: 400.0}\n"
-                                   "plots: false\nlatent_events: 0\ntail_fit_events: 20\n")
+    (root / "eval.yml").write_text(
+        "input_rate_khz: 40000.0\nworking_points: {Loose: 4000.0, Tight: 400.0}\n"
+        "plots: false\nlatent_events: 0\ntail_fit_events: 20\n"
+    )
     (root / "cmp.yml").write_text(
         "name: toy\nentries:\n"
         "  - {label: wnae, config: wnae.yml, seeds: [0, 1]}\n"
         "  - {label: ae, config: ae.yml, seeds: [0, 1]}\n"
-        "evaluate_config: eval.yml\nreconstruction_events: 100\n")
+        "evaluate_config: eval.yml\nreconstruction_events: 100\n"
+    )
     return root
 
 
 def _args(toy, *extra: str) -> list[str]:
-    return ["compare", "--config", str(toy / "cmp.yml"), "--data-dir", str(toy / "data"),
-            "--runs-dir", str(toy / "runs"), "--output-dir", str(toy / "out"), *extra]
+    return [
+        "compare",
+        "--config",
+        str(toy / "cmp.yml"),
+        "--data-dir",
+        str(toy / "data"),
+        "--runs-dir",
+        str(toy / "runs"),
+        "--output-dir",
+        str(toy / "out"),
+        *extra,
+    ]
 
 
 def test_compare_end_to_end(toy, capsys, monkeypatch):
@@ -244,8 +288,10 @@ def test_compare_end_to_end(toy, capsys, monkeypatch):
             run = toy / "runs" / f"compare-{label}-s{seed}"
             assert json.loads((run / "run.json").read_text())["seed"] == seed
             assert not (run / "working_points.json").exists()  # the run directory is left as trained
-        per_seed = [json.loads((toy / "out" / "evaluations" / r / "evaluation" / "metrics.json").read_text())
-                    for r in lab["runs"]]
+        per_seed = [
+            json.loads((toy / "out" / "evaluations" / r / "evaluation" / "metrics.json").read_text())
+            for r in lab["runs"]
+        ]
         for sig in ("sig_a", "sig_b"):
             s = lab["signals"][sig]
             for key in ("auc", "auc_zero_bias"):
@@ -299,7 +345,8 @@ def test_an_entry_trains_on_its_own_data_and_is_evaluated_on_the_common_one(toy,
     write_toy_data_dir(toy / "bigger", n_background=300, n_zero_bias=100, n_signal=20)
     (toy / "cmp_sizes.yml").write_text(
         "name: sizes\nentries:\n  - {label: ae_bigger, config: ae.yml, seeds: [0], train_data_dir: bigger}\n"
-        "evaluate_config: eval.yml\nreconstruction_events: 0\n")
+        "evaluate_config: eval.yml\nreconstruction_events: 0\n"
+    )
     args = _args(toy, "--output-dir", str(toy / "out_sizes"))
     args[2] = str(toy / "cmp_sizes.yml")
     assert main(args) == 0, capsys.readouterr()
@@ -312,28 +359,62 @@ def test_an_entry_trains_on_its_own_data_and_is_evaluated_on_the_common_one(toy,
     assert doc["data_dir"] == str(toy / "data")  # evaluated on the common data
 
 
-@pytest.mark.parametrize(("yaml", "message"), [
-    (None, "config file not found"),
-    ("entries:\n  - {label: a, config: ae.yml, seeds: [0], sedes: [1]}\n", "unknown key 'entries.0.sedes'"),
-    ("entries:\n  - {label: a, config: missing.yml, seeds: [0]}\n", "'entries.0.config': file missing.yml not found"),
-    ("entries:\n  - {label: a, config: ae.yml, seeds: []}\n", "'entries.0.seeds': List should have at least 1 item"),
-    ("entries:\n  - {label: a, config: ae.yml, seeds: [1, 1]}\n", "repeat a seed"),
-    ("entries:\n  - {label: a, config: ae.yml, seeds: [0]}\n  - {label: a, config: ae.yml, seeds: [0]}\n",
-     "labels must be unique"),
-    ("entries:\n  - {label: a, config: bad.yml, seeds: [0]}\n", "unknown key 'epoch'"),
-    ("entries: []\n", "'entries': List should have at least 1 item"),
-    ("entries:\n  - {label: a, config: ae.yml, seeds: [0], train_data_dir: nodata}\n",
-     "'entries.0.train_data_dir': no data directory nodata with a manifest.json"),
-], ids=["missing-file", "unknown-key", "missing-train-config", "empty-seeds", "repeated-seed", "repeated-label",
-        "bad-train-config", "no-entries", "missing-train-data"])
+@pytest.mark.parametrize(
+    ("yaml", "message"),
+    [
+        (None, "config file not found"),
+        ("entries:\n  - {label: a, config: ae.yml, seeds: [0], sedes: [1]}\n", "unknown key 'entries.0.sedes'"),
+        (
+            "entries:\n  - {label: a, config: missing.yml, seeds: [0]}\n",
+            "'entries.0.config': file missing.yml not found",
+        ),
+        (
+            "entries:\n  - {label: a, config: ae.yml, seeds: []}\n",
+            "'entries.0.seeds': List should have at least 1 item",
+        ),
+        ("entries:\n  - {label: a, config: ae.yml, seeds: [1, 1]}\n", "repeat a seed"),
+        (
+            "entries:\n  - {label: a, config: ae.yml, seeds: [0]}\n  - {label: a, config: ae.yml, seeds: [0]}\n",
+            "labels must be unique",
+        ),
+        ("entries:\n  - {label: a, config: bad.yml, seeds: [0]}\n", "unknown key 'epoch'"),
+        ("entries: []\n", "'entries': List should have at least 1 item"),
+        (
+            "entries:\n  - {label: a, config: ae.yml, seeds: [0], train_data_dir: nodata}\n",
+            "'entries.0.train_data_dir': no data directory nodata with a manifest.json",
+        ),
+    ],
+    ids=[
+        "missing-file",
+        "unknown-key",
+        "missing-train-config",
+        "empty-seeds",
+        "repeated-seed",
+        "repeated-label",
+        "bad-train-config",
+        "no-entries",
+        "missing-train-data",
+    ],
+)
 def test_bad_input_is_one_line_before_any_training(tmp_path, capsys, yaml, message):
     (tmp_path / "ae.yml").write_text("model: ae\nepochs: 1\n")
     (tmp_path / "bad.yml").write_text("model: ae\nepoch: 1\n")
     path = tmp_path / "cmp.yml"
     if yaml is not None:
         path.write_text(yaml)
-    rc = main(["compare", "--config", str(path), "--runs-dir", str(tmp_path / "runs"),
-               "--data-dir", str(tmp_path / "data"), "--output-dir", str(tmp_path / "out")])
+    rc = main(
+        [
+            "compare",
+            "--config",
+            str(path),
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--output-dir",
+            str(tmp_path / "out"),
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2
     assert message in err
@@ -348,12 +429,22 @@ def test_shipped_config_and_command_options(tmp_path, capsys):
 
     cfg = load_config(DEFAULT_CONFIG, SeedCompareConfig)
     assert [(e.label, e.config, e.seeds) for e in cfg.entries] == [
-        ("wnae", "train_two_stage.yml", [0, 1, 2, 3, 4]), ("vicreg_vae", "train_vicreg_vae.yml", [0, 1, 2, 3, 4])]
+        ("wnae", "train_two_stage.yml", [0, 1, 2, 3, 4]),
+        ("vicreg_vae", "train_vicreg_vae.yml", [0, 1, 2, 3, 4]),
+    ]
     data = write_toy_data_dir(tmp_path / "data", n_background=10, n_zero_bias=10, n_signal=5)
-    plan = plan_compare(cfg, config_path=DEFAULT_CONFIG, runs_dir=tmp_path / "runs", data_dir=data,
-                        output_dir=tmp_path / "out", seeds=[3], labels=["vicreg_vae"])
+    plan = plan_compare(
+        cfg,
+        config_path=DEFAULT_CONFIG,
+        runs_dir=tmp_path / "runs",
+        data_dir=data,
+        output_dir=tmp_path / "out",
+        seeds=[3],
+        labels=["vicreg_vae"],
+    )
     assert [(r.label, r.seed, r.run_dir.name, r.action, r.config.seed, r.config.head.model) for r in plan.runs] == [
-        ("vicreg_vae", 3, "compare-vicreg_vae-s3", "train", 3, "vae")]
+        ("vicreg_vae", 3, "compare-vicreg_vae-s3", "train", 3, "vae")
+    ]
     assert plan.evaluate.working_points == {"Loose": 100.0, "Medium": 20.0, "Tight": 1.0, "VTight": 0.1}
     assert plan.output_dir == tmp_path / "out"
     with pytest.raises(ConfigError, match="--labels nope: not in"):

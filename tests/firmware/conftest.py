@@ -12,13 +12,21 @@ REPORT_FIXTURE = Path(__file__).parent / "fixtures" / "vivado_hls_2020.1_report"
 
 #: The default two-stage recipe, shrunk: 57 → 8 → 4-d embedding, head 4 → 2 → 4; 4-bit weights, half zero.
 TINY_TWO_STAGE = {
-    "model": "two_stage", "epochs": 4, "batch_size": 256, "max_train_events": 3000,
+    "model": "two_stage",
+    "epochs": 4,
+    "batch_size": 256,
+    "max_train_events": 3000,
     "extractor": {"widths": [8], "embedding_dim": 4, "epochs": 2},
     "head": {"model": "wnae", "latent_dim": 2},
-    "quant": {"input": {"bits": 14, "integer": 5}, "weight": {"bits": 4, "integer": 1},
-              "bias": {"bits": 5, "integer": 2}, "activation": {"bits": 8, "integer": 4, "signed": False},
-              "embedding": {"bits": 8, "integer": 3}, "output": {"bits": 8, "integer": 3},
-              "diff": {"bits": 7, "integer": 3}},
+    "quant": {
+        "input": {"bits": 14, "integer": 5},
+        "weight": {"bits": 4, "integer": 1},
+        "bias": {"bits": 5, "integer": 2},
+        "activation": {"bits": 8, "integer": 4, "signed": False},
+        "embedding": {"bits": 8, "integer": 3},
+        "output": {"bits": 8, "integer": 3},
+        "diff": {"bits": 7, "integer": 3},
+    },
     "pruning": {"sparsity": 0.5, "begin": 0.0, "end": 1.0},
     "mcmc": {"steps": 3, "buffer_size": 1024, "pretrain_epochs": 1, "bound": 6.0},
 }

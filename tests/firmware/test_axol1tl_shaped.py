@@ -24,13 +24,127 @@ from wnae.models.serialization import load_run, save_qkeras_model
 pytestmark = [pytest.mark.csim, pytest.mark.slow]
 
 #: AXOL1TL v6's input scaling (cms-hls4ml/AXOL1TL, AXOL1TL_v6/scales.h): public numbers, used as given.
-V6_SHIFT = [3, 0, 6, 2, 5, 6, 0, 5, 6, 0, 5, 6, -1, 5, 6, 1, 7, 8, 0, 7, 8, 0, 7, 8, 0, 7, 8, 3, 6, 6, 3, 6, 6, 3, 6,
-            6, 2, 6, 6, 3, 6, 6, 3, 6, 6, 3, 6, 6, 3, 6, 6, 3, 6, 6, 3, 6, 6]
-V6_OFFSET = [14, 0, 72, 7, 0, 71, 4, 2, 71, 4, 2, 71, 3, 0, 72, 5, -2, 286, 3, 0, 284, 3, 0, 286, 3, -2, 285, 31, 0,
-             71, 24, 0, 71, 21, 0, 71, 18, -2, 72, 16, 0, 72, 12, -2, 72, 11, 0, 72, 10, 0, 71, 10, -2, 72, 10, 0, 71]
+V6_SHIFT = [
+    3,
+    0,
+    6,
+    2,
+    5,
+    6,
+    0,
+    5,
+    6,
+    0,
+    5,
+    6,
+    -1,
+    5,
+    6,
+    1,
+    7,
+    8,
+    0,
+    7,
+    8,
+    0,
+    7,
+    8,
+    0,
+    7,
+    8,
+    3,
+    6,
+    6,
+    3,
+    6,
+    6,
+    3,
+    6,
+    6,
+    2,
+    6,
+    6,
+    3,
+    6,
+    6,
+    3,
+    6,
+    6,
+    3,
+    6,
+    6,
+    3,
+    6,
+    6,
+    3,
+    6,
+    6,
+    3,
+    6,
+    6,
+]
+V6_OFFSET = [
+    14,
+    0,
+    72,
+    7,
+    0,
+    71,
+    4,
+    2,
+    71,
+    4,
+    2,
+    71,
+    3,
+    0,
+    72,
+    5,
+    -2,
+    286,
+    3,
+    0,
+    284,
+    3,
+    0,
+    286,
+    3,
+    -2,
+    285,
+    31,
+    0,
+    71,
+    24,
+    0,
+    71,
+    21,
+    0,
+    71,
+    18,
+    -2,
+    72,
+    16,
+    0,
+    72,
+    12,
+    -2,
+    72,
+    11,
+    0,
+    72,
+    10,
+    0,
+    71,
+    10,
+    -2,
+    72,
+    10,
+    0,
+    71,
+]
 
 
-def axol1tl_shaped_model(seed: int = 0):  # noqa: ANN201 (keras model)
+def axol1tl_shaped_model(seed: int = 0):
     """AXOL1TL v6's layer shapes and types, weights drawn on the 1/8 grid with 30 % zeros."""
     from qkeras import QActivation, QDense
     from tensorflow import keras
@@ -59,7 +173,10 @@ def axol1tl_shaped_model(seed: int = 0):  # noqa: ANN201 (keras model)
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         if isinstance(layer, QDense):
-            w = [np.where(rng.random(v.shape) < 0.3, 0.0, rng.integers(-8, 8, v.shape) / 8.0) for v in layer.get_weights()]
+            w = [
+                np.where(rng.random(v.shape) < 0.3, 0.0, rng.integers(-8, 8, v.shape) / 8.0)
+                for v in layer.get_weights()
+            ]
             layer.set_weights([v.astype(np.float32) for v in w])
     return model
 
@@ -75,18 +192,29 @@ def axol1tl_run(tmp_path_factory):
     save_qkeras_model(model, run_dir / "deploy.h5")
     L1HardwareNormaliser(np.array(V6_OFFSET), np.array(V6_SHIFT)).save(run_dir / "normalisation.json")
     (run_dir / "config.yml").write_text("model: two_stage\nnormalisation: l1_hardware\n")
-    (run_dir / "run.json").write_text(json.dumps({
-        "model": "two_stage", "deployed_output": "score", "seed": 0, "epochs": 0,
-        "input_quantizer": {"bits": 14, "integer": 5, "signed": True},
-        "score_quantizer": {"bits": 18, "integer": 14, "signed": False}}))
+    (run_dir / "run.json").write_text(
+        json.dumps(
+            {
+                "model": "two_stage",
+                "deployed_output": "score",
+                "seed": 0,
+                "epochs": 0,
+                "input_quantizer": {"bits": 14, "integer": 5, "signed": True},
+                "score_quantizer": {"bits": 18, "integer": 14, "signed": False},
+            }
+        )
+    )
     return root, data, run_dir
 
 
 def test_the_fixture_is_shaped_like_axol1tl(axol1tl_run):
     _, _, run_dir = axol1tl_run
     run = load_run(run_dir)
-    kernels = [layer.get_weights()[0] for layer in run.deploy_model.layers if layer.name.startswith(("extractor", "head"))
-               and layer.get_weights()]
+    kernels = [
+        layer.get_weights()[0]
+        for layer in run.deploy_model.layers
+        if layer.name.startswith(("extractor", "head")) and layer.get_weights()
+    ]
     assert [k.shape for k in kernels] == [(57, 29), (29, 10), (10, 9), (9, 6), (6, 4), (4, 6), (6, 9), (9, 10)]
     flat = np.concatenate([k.ravel() for k in kernels])
     assert np.all(flat * 8 == np.round(flat * 8)) and 0.25 < np.mean(flat == 0) < 0.4
@@ -114,8 +242,9 @@ def test_rtl_is_bit_exact(axol1tl_run):
         pytest.skip(str(err))
 
     root, data, run_dir = axol1tl_run
-    result = run_rtl(run_dir, resolve_target("gt_run3"), data_dir=data, hls_projects=root / "hls", n_events=10_000,
-                     synthesize=False)
+    result = run_rtl(
+        run_dir, resolve_target("gt_run3"), data_dir=data, hls_projects=root / "hls", n_events=10_000, synthesize=False
+    )
     require_bit_exact_rtl(result)
 
 

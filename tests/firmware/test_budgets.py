@@ -32,7 +32,11 @@ def test_fixture_exceeds_gt_budget(report_dir):
 
 
 def test_tighter_budgets_fail(report_dir, passing_target, tmp_path):
-    text = passing_target.read_text().replace("latency_ns: 50.0", "latency_ns: 45.0").replace("dsp_fraction: 0.35", "dsp_fraction: 0.25")
+    text = (
+        passing_target.read_text()
+        .replace("latency_ns: 50.0", "latency_ns: 45.0")
+        .replace("dsp_fraction: 0.35", "dsp_fraction: 0.25")
+    )
     path = tmp_path / "tight.yml"
     path.write_text(text)
     check = check_budget(parse_reports(report_dir), load_firmware_config(path))

@@ -30,22 +30,31 @@ def gate(tmp_path_factory):
     data = write_toy_data_dir(root / "data", n_background=5000, n_zero_bias=4000, n_signal=2000)
     runs = {}
     for model in ("wnae", "vae", "mlp_encoder"):
-        cfg = parse_config(TrainConfig, {
-            "model": model, "epochs": 2, "batch_size": 256, "max_train_events": 4000,
-            "architecture": {"encoder": [16, 8], "latent_dim": 4},
-            "mcmc": {"steps": 3, "buffer_size": 1024, "pretrain_epochs": 1}, "gmm": {"max_components": 2},
-        })
+        cfg = parse_config(
+            TrainConfig,
+            {
+                "model": model,
+                "epochs": 2,
+                "batch_size": 256,
+                "max_train_events": 4000,
+                "architecture": {"encoder": [16, 8], "latent_dim": 4},
+                "mcmc": {"steps": 3, "buffer_size": 1024, "pretrain_epochs": 1},
+                "gmm": {"max_components": 2},
+            },
+        )
         runs[model] = train(cfg, data_dir=data, runs_dir=root / "runs", name=model, progress=False).run_dir
     return root, data, runs
 
 
 @pytest.mark.parametrize("backend", ["Vivado", "Vitis"])
-@pytest.mark.parametrize(("model", "output"), [("wnae", "score"), ("vae", "score"), ("mlp_encoder", "latent"),
-                                               ("mlp_encoder", "score")])
+@pytest.mark.parametrize(
+    ("model", "output"), [("wnae", "score"), ("vae", "score"), ("mlp_encoder", "latent"), ("mlp_encoder", "score")]
+)
 def test_bit_exact(gate, backend, model, output):
     root, data, runs = gate
     target = resolve_target("gt_run3").model_copy(
-        update={"backend": backend, "deployed_output": output, "name": f"{backend.lower()}-{output}"})
+        update={"backend": backend, "deployed_output": output, "name": f"{backend.lower()}-{output}"}
+    )
     result = run_csim(runs[model], target, data_dir=data, hls_projects=root / "hls", n_events=10_000)
     assert result.n_events >= 10_000
     assert result.model_output == output
@@ -77,11 +86,17 @@ def test_wide_model_passes_on_the_exact_reference_and_says_float32_differs(gate)
     (float32) rounds them. The firmware is compared with the exact fixed-point reference and is
     bit-exact; QKeras's own disagreement is reported, with the layer where it starts."""
     root, data, _ = gate
-    cfg = parse_config(TrainConfig, {
-        "model": "ae", "epochs": 1, "batch_size": 256, "max_train_events": 3000,
-        "architecture": {"encoder": [16], "latent_dim": 4},
-        "quant": {"weight": {"bits": 16, "integer": 0}, "bias": {"bits": 16, "integer": 3}},
-    })
+    cfg = parse_config(
+        TrainConfig,
+        {
+            "model": "ae",
+            "epochs": 1,
+            "batch_size": 256,
+            "max_train_events": 3000,
+            "architecture": {"encoder": [16], "latent_dim": 4},
+            "quant": {"weight": {"bits": 16, "integer": 0}, "bias": {"bits": 16, "integer": 3}},
+        },
+    )
     run_dir = train(cfg, data_dir=data, runs_dir=root / "runs", name="wide", progress=False).run_dir
     target = resolve_target("gt_run3")
     result = run_csim(run_dir, target, data_dir=data, hls_projects=root / "hls", n_events=10_000)

@@ -63,7 +63,9 @@ def test_scaling_is_that_of_ap_fixed(tmp_path):
     """(x − offset) >> shift in ap_fixed<18,13>, as AXOL1TL's scaleNNInputs: wrap, floor, negative shifts."""
     src = tmp_path / "probe.cpp"
     src.write_text(_PROBE)
-    subprocess.run(["g++", "-O1", "-std=c++17", f"-I{_ap_types()}", str(src), "-o", str(tmp_path / "probe")], check=True)
+    subprocess.run(
+        ["g++", "-O1", "-std=c++17", f"-I{_ap_types()}", str(src), "-o", str(tmp_path / "probe")], check=True
+    )
     rng = np.random.default_rng(0)
     n = 20_000
     hw = np.concatenate([rng.integers(-4096, 4096, n), [-4096, 4095, 0, 5000, -5000, 4095, -4096, 7, -7, 1000]])
@@ -82,17 +84,17 @@ def test_scaling_is_that_of_ap_fixed(tmp_path):
 
 def test_hardware_integers_follow_cmssw_units():
     event = np.zeros((1, N_OBJECTS, 4), np.float32)
-    event[0, 0, :3] = [51.3, 0.0, -0.1]       # MET: hwPt 103 → 51; φ in calo units, taken in [0, 2π)
-    event[0, 1, :3] = [20.0, 1.0, 3.1]        # e/γ: calo η 0.0435, φ 2π/144
-    event[0, 5, :3] = [7.4, 1.0, -0.1]        # muon at the vertex: η 0.010875, φ 2π/576
-    event[0, 9, :3] = [0.6, -2.0, 0.5]        # jet below 1 GeV: pT input 0, η/φ kept (as CMSSW)
+    event[0, 0, :3] = [51.3, 0.0, -0.1]  # MET: hwPt 103 → 51; φ in calo units, taken in [0, 2π)
+    event[0, 1, :3] = [20.0, 1.0, 3.1]  # e/γ: calo η 0.0435, φ 2π/144
+    event[0, 5, :3] = [7.4, 1.0, -0.1]  # muon at the vertex: η 0.010875, φ 2π/576
+    event[0, 9, :3] = [0.6, -2.0, 0.5]  # jet below 1 GeV: pT input 0, η/φ kept (as CMSSW)
     hw = l1_hardware_integers(event)[0]
     assert hw[0:3].tolist() == [51, 0, round((2 * math.pi - 0.1) / (2 * math.pi / 144))]
     assert hw[3:6].tolist() == [20, round(1.0 / 0.0435), round(3.1 / (2 * math.pi / 144))]
     muon = 3 * 5
-    assert hw[muon:muon + 3].tolist() == [7, round(1.0 / 0.010875), round((2 * math.pi - 0.1) / (2 * math.pi / 576))]
+    assert hw[muon : muon + 3].tolist() == [7, round(1.0 / 0.010875), round((2 * math.pi - 0.1) / (2 * math.pi / 576))]
     jet = 3 * 9
-    assert hw[jet:jet + 3].tolist() == [0, round(-2.0 / 0.0435), round(0.5 / (2 * math.pi / 144))]
+    assert hw[jet : jet + 3].tolist() == [0, round(-2.0 / 0.0435), round(0.5 / (2 * math.pi / 144))]
     assert not hw[6:9].any()  # empty e/γ slot
 
 
@@ -143,8 +145,9 @@ TINY = {**TINY_TWO_STAGE, "epochs": 3, "normalisation": "l1_hardware"}
 def hardware_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("hardware_run")
     data = write_toy_data_dir(root / "data", n_background=4000, n_zero_bias=4000, n_signal=1500)
-    run_dir = train(parse_config(TrainConfig, TINY), data_dir=data, runs_dir=root / "runs", name="hw",
-                    progress=False).run_dir
+    run_dir = train(
+        parse_config(TrainConfig, TINY), data_dir=data, runs_dir=root / "runs", name="hw", progress=False
+    ).run_dir
     return root, data, run_dir
 
 
@@ -161,8 +164,18 @@ def test_the_plugin_is_bit_exact_with_the_reference_and_csim(hardware_run):
     menu = json.loads((d / "menu.json").read_text())
     assert menu["score_type"] == "ap_ufixed<18,14>" and menu["thresholds"]
     assert all(t["threshold_geq"] == t["threshold_int"] + 1 for t in menu["thresholds"])
-    for f in ("NN/GTADModel_hw.cpp", "NN/GTADModel_hw.h", "NN/defines.h", "scales.h", "GTADModel_hw_emulator.cpp",
-              "Makefile", "README.md", "export.json", "include/hls4ml/emulator.h", "include/ap_types/ap_fixed.h"):
+    for f in (
+        "NN/GTADModel_hw.cpp",
+        "NN/GTADModel_hw.h",
+        "NN/defines.h",
+        "scales.h",
+        "GTADModel_hw_emulator.cpp",
+        "Makefile",
+        "README.md",
+        "export.json",
+        "include/hls4ml/emulator.h",
+        "include/ap_types/ap_fixed.h",
+    ):
         assert (d / f).is_file(), f
     assert "namespace wnae_gtadmodel_hw" in (d / "NN" / "GTADModel_hw.h").read_text()
     assert not list((d / "NN").rglob("*.txt"))  # weights compiled in
@@ -187,8 +200,12 @@ def test_the_plugin_is_bit_exact_with_the_reference_and_csim(hardware_run):
     csim = np.asarray(project.hls_model.predict(np.ascontiguousarray(x, np.float64)), np.float64).reshape(len(x), -1)
     ref = exact_reference(model, x, compare_qkeras=False).outputs.reshape(len(x), -1)
     assert np.array_equal(csim, ref)
-    loaded = subprocess.run([str(d / "check" / "load_plugin"), str(d / "GTADModel_hw.so"), str(d / "check" / "inputs.bin"),
-                             "57"], capture_output=True, text=True, check=True).stdout.split()
+    loaded = subprocess.run(
+        [str(d / "check" / "load_plugin"), str(d / "GTADModel_hw.so"), str(d / "check" / "inputs.bin"), "57"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert np.array_equal(np.array(loaded, np.int64), np.ldexp(csim[:, 0], 4).astype(np.int64))
 
 
@@ -196,7 +213,9 @@ def test_export_refuses_a_run_without_hardware_inputs(hardware_run, tmp_path):
     _, _, run_dir = hardware_run
     run = load_run(run_dir)
     lsb = np.ones(N_FEATURES)
-    other = dataclasses.replace(run, normaliser=FixedPointNormaliser(lsb, np.zeros(57, np.int64), np.zeros(57, np.int64)))
+    other = dataclasses.replace(
+        run, normaliser=FixedPointNormaliser(lsb, np.zeros(57, np.int64), np.zeros(57, np.int64))
+    )
     with pytest.raises(FirmwareError, match="trained with normalisation 'fixed_point'.*l1_hardware"):
         export_cmssw(other, resolve_target("gt_run3"), tmp_path / "x", name="GTADModel_x")
     assert not (tmp_path / "x").exists() and not (tmp_path / "x.partial").exists()
@@ -205,7 +224,7 @@ def test_export_refuses_a_run_without_hardware_inputs(hardware_run, tmp_path):
 
 
 def test_cli_export_never_overwrites(hardware_run, tmp_path, capsys):
-    root, data, run_dir = hardware_run
+    _root, data, run_dir = hardware_run
     out = tmp_path / "plugin"
     out.mkdir()
     (out / "keep.txt").write_text("finished work")
@@ -213,6 +232,20 @@ def test_cli_export_never_overwrites(hardware_run, tmp_path, capsys):
     assert rc == 2
     assert "exists; pass --overwrite" in capsys.readouterr().err
     assert (out / "keep.txt").read_text() == "finished work"
-    assert main(["export", "cmssw", str(run_dir), "--output", str(out), "--no-check", "--overwrite",
-                 "--name", "GTADModel_cli"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "cmssw",
+                str(run_dir),
+                "--output",
+                str(out),
+                "--no-check",
+                "--overwrite",
+                "--name",
+                "GTADModel_cli",
+            ]
+        )
+        == 0
+    )
     assert (out / "GTADModel_cli_emulator.cpp").is_file() and not (out / "keep.txt").exists()

@@ -52,7 +52,12 @@ def test_gt_run3_numbers():
     assert cfg.budget.ii_limit_cycles(cfg.clock_period_ns) == 1.0
     assert cfg.capacity.lut == 433_200 and cfg.capacity.uram == 0
     target = cfg.hls4ml_target()
-    assert (target.backend, target.io_type, target.strategy, target.reuse_factor) == ("Vivado", "io_parallel", "Latency", 1)
+    assert (target.backend, target.io_type, target.strategy, target.reuse_factor) == (
+        "Vivado",
+        "io_parallel",
+        "Latency",
+        1,
+    )
 
 
 def test_phase2_and_da_targets():
@@ -82,7 +87,10 @@ def test_missing_file_names_it(tmp_path):
     ("extra", "match"),
     [
         ("precision:\n  default: ap_fixed<16>\n", r"precision\.default.*not an HLS fixed-point type"),
-        ("precision:\n  layers:\n    dense_1: {weight: 'ap_fixed<8,2,AP_ROUND>'}\n", r"precision\.layers\.dense_1\.weight.*unknown rounding"),
+        (
+            "precision:\n  layers:\n    dense_1: {weight: 'ap_fixed<8,2,AP_ROUND>'}\n",
+            r"precision\.layers\.dense_1\.weight.*unknown rounding",
+        ),
         ("strategy: distributed_arithmetic\nreuse_factor: 4\n", "needs reuse_factor 1"),
         ("io_type: io_serial\n", "io_type"),
         ("strategy: latency\n", "strategy"),
@@ -157,8 +165,9 @@ def test_the_users_firmware_configs_come_before_the_shipped_targets(tmp_path, mo
     monkeypatch.chdir(tmp_path)
     own = tmp_path / "firmware_configs"
     own.mkdir()
-    (own / "gt_run3.yml").write_text((PACKAGED_TARGET_DIR / "gt_run3.yml").read_text().replace(
-        "clock_period_ns: 25.0", "clock_period_ns: 12.5"))
+    (own / "gt_run3.yml").write_text(
+        (PACKAGED_TARGET_DIR / "gt_run3.yml").read_text().replace("clock_period_ns: 25.0", "clock_period_ns: 12.5")
+    )
     write(own, BASE, "mine.yml")
     assert find_target("gt_run3") == Path("firmware_configs/gt_run3.yml").absolute()
     assert resolve_target("gt_run3").clock_period_ns == 12.5  # the user's edited copy

@@ -45,15 +45,25 @@ def test_folded_quantizers_set_the_preceding_layer(wnae_model):
 
 def test_precision_that_cannot_hold_the_weights_names_the_layer(wnae_model, tmp_path):
     target = resolve_target("gt_run3")
-    bad = target.model_copy(update={"precision": target.precision.model_copy(
-        update={"layers": {"enc_dense0": LayerPrecision(weight="ap_fixed<4,1>")}})})
+    bad = target.model_copy(
+        update={
+            "precision": target.precision.model_copy(
+                update={"layers": {"enc_dense0": LayerPrecision(weight="ap_fixed<4,1>")}}
+            )
+        }
+    )
     w = wnae_model.get_layer("enc_dense0").get_weights()
     w[0][0, 0] = 1.5  # needs more than ap_fixed<4,1> (range [-1, 0.875])
     wnae_model.get_layer("enc_dense0").set_weights(w)
     with pytest.raises(FirmwareError, match="layer 'enc_dense0': weight precision ap_fixed<4,1> cannot hold"):
         convert_model(wnae_model, bad, tmp_path / "p", compile=False)
-    unknown = target.model_copy(update={"precision": target.precision.model_copy(
-        update={"layers": {"no_such_layer": LayerPrecision(result="ap_fixed<8,4>")}})})
+    unknown = target.model_copy(
+        update={
+            "precision": target.precision.model_copy(
+                update={"layers": {"no_such_layer": LayerPrecision(result="ap_fixed<8,4>")}}
+            )
+        }
+    )
     with pytest.raises(FirmwareError, match="layer 'no_such_layer', which the model does not have"):
         convert_model(wnae_model, unknown, tmp_path / "q", compile=False)
     assert not (tmp_path / "p").exists()

@@ -24,9 +24,21 @@ SIGNED = FixedFormat(True, 2, 5)  # ap_fixed<8,3>
 
 
 def _doc(*thresholds: float) -> dict:
-    return {"input_rate_khz": 28608.8, "working_points": [
-        {"name": f"wp{i}", "threshold": t, "target_rate_khz": 1.0, "rate_khz": 1.2, "rate_low_khz": 0.8,
-         "rate_high_khz": 1.9, "resolved": True} for i, t in enumerate(thresholds)]}
+    return {
+        "input_rate_khz": 28608.8,
+        "working_points": [
+            {
+                "name": f"wp{i}",
+                "threshold": t,
+                "target_rate_khz": 1.0,
+                "rate_khz": 1.2,
+                "rate_low_khz": 0.8,
+                "rate_high_khz": 1.9,
+                "resolved": True,
+            }
+            for i, t in enumerate(thresholds)
+        ],
+    }
 
 
 @pytest.mark.parametrize("fmt", [AXO_SCORE, SIGNED], ids=str)

@@ -21,9 +21,13 @@ def tiny_model():
     from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 
     inp = tf.keras.Input((4,), name="x")
-    h = QDense(3, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="d1")(inp)
+    h = QDense(
+        3, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="d1"
+    )(inp)
     h = QActivation(quantized_relu(5, 2), name="a1")(h)
-    h = QDense(2, kernel_quantizer=quantized_bits(4, 0, alpha=1), bias_quantizer=quantized_bits(4, 0, alpha=1), name="d2")(h)
+    h = QDense(
+        2, kernel_quantizer=quantized_bits(4, 0, alpha=1), bias_quantizer=quantized_bits(4, 0, alpha=1), name="d2"
+    )(h)
     out = tf.keras.layers.Dense(1, name="out")(h)
     model = tf.keras.Model(inp, out, name="tiny")
     # d1: 12 weights; 0.0 and 0.01 are zero after quantized_bits(6,0) (step 2**-5 = 0.03125): 10 non-zero
@@ -44,7 +48,12 @@ def test_counts_by_hand(tiny_model):
     assert (d1.weight_bits, d1.bias_bits, d1.activation_bits) == (6, 8, None)
     assert (a1.class_name, a1.n_multiplications, a1.activation_bits) == ("QActivation", 0, 5)
     assert (d2.n_multiplications, d2.n_nonzero_weights, d2.weight_bits, d2.bias_bits) == (6, 4, 4, 4)
-    assert (out.n_multiplications, out.n_nonzero_weights, out.weight_bits, out.weight_quantizer) == (2, 1, None, "float")
+    assert (out.n_multiplications, out.n_nonzero_weights, out.weight_bits, out.weight_quantizer) == (
+        2,
+        1,
+        None,
+        "float",
+    )
     assert (size.n_multiplications, size.n_weights, size.n_nonzero_weights) == (20, 20, 15)
     table = size.to_markdown()
     assert "without synthesis" in table

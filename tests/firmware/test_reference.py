@@ -19,8 +19,9 @@ from wnae.fixed_point.graph import FixedFormat, deployed_ops, quantizer_format
 from wnae.fixed_point.reference import Fixed, exact_reference
 
 
-def _model(*, in_q: str, kernel_q: str, act: str | None, n_in: int = 57, n_out: int = 8, seed: int = 0,
-           head: bool = False) -> keras.Model:
+def _model(
+    *, in_q: str, kernel_q: str, act: str | None, n_in: int = 57, n_out: int = 8, seed: int = 0, head: bool = False
+) -> keras.Model:
     rng = np.random.default_rng(seed)
     x = keras.Input((n_in,))
     y = QActivation(in_q, name="input_quant")(x)
@@ -54,8 +55,9 @@ def test_fixed_point_arithmetic_is_exact_beyond_int64():
 @pytest.mark.parametrize("act", ["quantized_bits(4,2,alpha=1)", "quantized_relu(3,1)", "quantized_bits(6,1,alpha=1)"])
 def test_equals_qkeras_on_every_input_grid_value(act):
     """Narrow model (float32 provably exact): every one of the 1024 input values, ties included."""
-    model = _model(in_q="quantized_bits(10,4,alpha=1)", kernel_q="quantized_bits(6,0,alpha=1)", act=act, n_in=1,
-                   n_out=4)
+    model = _model(
+        in_q="quantized_bits(10,4,alpha=1)", kernel_q="quantized_bits(6,0,alpha=1)", act=act, n_in=1, n_out=4
+    )
     fmt = quantizer_format(model.get_layer("input_quant").quantizer, "input")
     x = np.arange(fmt.min_value - 3, fmt.max_value + 3, fmt.lsb / 4).reshape(-1, 1)  # off-grid, ties, out of range
     ref = exact_reference(model, x)
@@ -78,7 +80,7 @@ def test_wide_model_float32_is_inexact_and_the_reference_says_where():
     # the exact values: an independent integer computation from the quantized weights
     dense = deployed_ops(model)[1]
     kernel, bias = dense.kernel, dense.bias
-    x_q = np.clip(np.round(x.astype(np.float64) * 2**8), -2**15, 2**15 - 1).astype(object)
+    x_q = np.clip(np.round(x.astype(np.float64) * 2**8), -(2**15), 2**15 - 1).astype(object)
     k_int = (kernel * 2**15).astype(np.int64).astype(object)
     b_int = (bias * 2**15).astype(np.int64).astype(object)
     exact = x_q @ k_int + b_int * 2**8  # at 2^-23
@@ -91,8 +93,14 @@ def test_wide_model_reference_equals_the_traced_logic():
     pytest.importorskip("da4ml")
     from wnae.firmware.rtl.trace import trace_model
 
-    model = _model(in_q="quantized_bits(16,7,alpha=1)", kernel_q="quantized_bits(16,0,alpha=1)",
-                   act="quantized_bits(20,10,alpha=1)", n_in=12, n_out=3, head=True)
+    model = _model(
+        in_q="quantized_bits(16,7,alpha=1)",
+        kernel_q="quantized_bits(16,0,alpha=1)",
+        act="quantized_bits(20,10,alpha=1)",
+        n_in=12,
+        n_out=3,
+        head=True,
+    )
     x = np.random.default_rng(2).normal(0, 40, (3000, 12)).astype(np.float32)
     ref = exact_reference(model, x)
     traced = trace_model(model)
@@ -108,5 +116,7 @@ def test_refuses_what_no_firmware_computes_exactly():
     with pytest.raises(FirmwareError, match="layer 'leaky'.*negative_slope"):
         exact_reference(keras.Model(x, y), np.zeros((2, 4)))
     with pytest.raises(FirmwareError, match="NaN or infinite"):
-        exact_reference(_model(in_q="quantized_bits(8,3,alpha=1)", kernel_q="quantized_bits(6,0,alpha=1)",
-                               act=None, n_in=2), np.array([[np.nan, 0.0]]))
+        exact_reference(
+            _model(in_q="quantized_bits(8,3,alpha=1)", kernel_q="quantized_bits(6,0,alpha=1)", act=None, n_in=2),
+            np.array([[np.nan, 0.0]]),
+        )

@@ -16,17 +16,17 @@ import pytest
 
 pytest.importorskip("da4ml")
 
-from tests.conftest import write_toy_data_dir  # noqa: E402
-from wnae.cli import main  # noqa: E402
-from wnae.config import parse_config  # noqa: E402
-from wnae.errors import FirmwareError, ToolNotFoundError  # noqa: E402
-from wnae.firmware.budgets import check_budget  # noqa: E402
-from wnae.firmware.config import resolve_target  # noqa: E402
-from wnae.firmware.rtl import load_rtl_result, require_bit_exact_rtl, run_rtl  # noqa: E402
-from wnae.firmware.rtl import tools as rtl_tools  # noqa: E402
-from wnae.firmware.rtl.yosys import count_resources, run_yosys  # noqa: E402
-from wnae.models.config import TrainConfig  # noqa: E402
-from wnae.train.loop import train  # noqa: E402
+from tests.conftest import write_toy_data_dir
+from wnae.cli import main
+from wnae.config import parse_config
+from wnae.errors import FirmwareError, ToolNotFoundError
+from wnae.firmware.budgets import check_budget
+from wnae.firmware.config import resolve_target
+from wnae.firmware.rtl import load_rtl_result, require_bit_exact_rtl, run_rtl
+from wnae.firmware.rtl import tools as rtl_tools
+from wnae.firmware.rtl.yosys import count_resources, run_yosys
+from wnae.models.config import TrainConfig
+from wnae.train.loop import train
 
 pytestmark = [pytest.mark.rtl, pytest.mark.slow]
 
@@ -36,10 +36,16 @@ def tiny(tmp_path_factory):
     """A VAE small enough for Yosys in CI: 57 → 4 → μ(2) → Σμ²."""
     root = tmp_path_factory.mktemp("rtl")
     data = write_toy_data_dir(root / "data", n_background=5000, n_zero_bias=4000, n_signal=1500)
-    cfg = parse_config(TrainConfig, {
-        "model": "vae", "epochs": 2, "batch_size": 256, "max_train_events": 3000,
-        "architecture": {"encoder": [4], "latent_dim": 2},
-    })
+    cfg = parse_config(
+        TrainConfig,
+        {
+            "model": "vae",
+            "epochs": 2,
+            "batch_size": 256,
+            "max_train_events": 3000,
+            "architecture": {"encoder": [4], "latent_dim": 2},
+        },
+    )
     run_dir = train(cfg, data_dir=data, runs_dir=root / "runs", name="tiny", progress=False).run_dir
     target = resolve_target("gt_run3_da")
     result = run_rtl(run_dir, target, data_dir=data, hls_projects=root / "hls", n_events=10_000)
@@ -96,16 +102,37 @@ def test_saved_result_round_trips_and_synth_report_uses_it(tiny, capsys):
     root, data, run_dir, target, result = tiny
     loaded = load_rtl_result(root / "hls" / "tiny-gt_run3_da" / "rtl")
     assert loaded.resources == result.resources and loaded.latency_cycles == result.latency_cycles
-    code = main(["synth-report", str(run_dir), "--target", "gt_run3_da", "--hls-projects", str(root / "hls"),
-                 "--data-dir", str(data)])
+    code = main(
+        [
+            "synth-report",
+            str(run_dir),
+            "--target",
+            "gt_run3_da",
+            "--hls-projects",
+            str(root / "hls"),
+            "--data-dir",
+            str(data),
+        ]
+    )
     out = capsys.readouterr().out
     assert "Yosys" in out and f"{result.resources['lut']}" in out
     assert code == check_budget(result.synth_report(), target).exit_code, out
 
 
 def test_counting_cells():
-    r = count_resources({"LUT2": 10, "LUT6": 5, "FDRE": 7, "CARRY4": 3, "DSP48E1": 1, "RAMB36E1": 2,
-                         "RAMB18E1": 1, "MUXF7": 4, "$scopeinfo": 2})
+    r = count_resources(
+        {
+            "LUT2": 10,
+            "LUT6": 5,
+            "FDRE": 7,
+            "CARRY4": 3,
+            "DSP48E1": 1,
+            "RAMB36E1": 2,
+            "RAMB18E1": 1,
+            "MUXF7": 4,
+            "$scopeinfo": 2,
+        }
+    )
     assert (r.lut, r.ff, r.carry, r.dsp, r.bram_18k, r.uram) == (15, 7, 3, 1, 5, 0)
 
 

@@ -12,12 +12,12 @@ import pytest
 
 pytest.importorskip("da4ml")
 
-from qkeras import QActivation, QDense, quantized_bits, quantized_relu  # noqa: E402
-from tensorflow import keras  # noqa: E402
+from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+from tensorflow import keras
 
-from wnae.errors import FirmwareError  # noqa: E402
-from wnae.firmware.config import resolve_target, yosys_family  # noqa: E402
-from wnae.firmware.rtl.trace import FixedFormat, quantizer_format, trace_model  # noqa: E402
+from wnae.errors import FirmwareError
+from wnae.firmware.config import resolve_target, yosys_family
+from wnae.firmware.rtl.trace import FixedFormat, quantizer_format, trace_model
 
 IN_Q = "quantized_bits(10,4,alpha=1)"  # 1 sign + 4 integer + 5 fractional bits
 
@@ -40,16 +40,21 @@ def _assert_exact(model: keras.Model, x: np.ndarray) -> None:
     expected = np.asarray(model.predict(x, verbose=0), np.float64)
     got = np.asarray(traced.comb.predict(x_q), np.float64).reshape(expected.shape)
     diff = np.flatnonzero(expected != got)
-    assert diff.size == 0, f"{diff.size} of {expected.size} differ, e.g. x={x.ravel()[diff[:5]]}: " \
+    assert diff.size == 0, (
+        f"{diff.size} of {expected.size} differ, e.g. x={x.ravel()[diff[:5]]}: "
         f"QKeras {expected.ravel()[diff[:5]]}, traced {got.ravel()[diff[:5]]}"
+    )
 
 
-@pytest.mark.parametrize("quantizer", [
-    "quantized_bits(4,2,alpha=1)",   # LSB 0.5: ties at ±0.25, ±0.75, ... and saturation at 3.5 / -4
-    "quantized_bits(6,1,alpha=1)",   # LSB 1/16: ties one input LSB below
-    "quantized_relu(3,1)",           # unsigned, LSB 0.25, saturates at 1.75
-    "quantized_relu(8,4)",           # as wide as the input's fraction: no rounding, only clamping
-])
+@pytest.mark.parametrize(
+    "quantizer",
+    [
+        "quantized_bits(4,2,alpha=1)",  # LSB 0.5: ties at ±0.25, ±0.75, ... and saturation at 3.5 / -4
+        "quantized_bits(6,1,alpha=1)",  # LSB 1/16: ties one input LSB below
+        "quantized_relu(3,1)",  # unsigned, LSB 0.25, saturates at 1.75
+        "quantized_relu(8,4)",  # as wide as the input's fraction: no rounding, only clamping
+    ],
+)
 def test_every_input_value_rounds_like_qkeras(quantizer):
     in_fmt = quantizer_format(quantized_bits(10, 4, alpha=1), "input")
     values = _grid(in_fmt)
@@ -70,11 +75,13 @@ def _mlp_with_square_head(seed: int) -> keras.Model:
     rng = np.random.default_rng(seed)
     x = keras.Input((12,))
     y = QActivation(IN_Q, name="input_quant")(x)
-    y = QDense(6, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 0, alpha=1),
-               name="dense1")(y)
+    y = QDense(
+        6, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 0, alpha=1), name="dense1"
+    )(y)
     y = QActivation(quantized_relu(6, 2), name="relu1")(y)
-    mu = QDense(3, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 0, alpha=1),
-                name="mu")(y)
+    mu = QDense(
+        3, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 0, alpha=1), name="mu"
+    )(y)
     mu = QActivation(quantized_bits(8, 3, alpha=1), name="mu_q")(mu)
     sq = keras.layers.Multiply(name="square")([mu, mu])
     score = keras.layers.Dense(1, use_bias=False, trainable=False, kernel_initializer="ones", name="sum")(sq)
@@ -109,13 +116,16 @@ def test_unsupported_quantizers_and_layers_are_named():
 
 
 def test_pipeline_depth_from_the_clock():
-    assert resolve_target("gt_run3").latency_cutoff == 15       # 25 ns · 0.9 / 1.5 ns
-    assert resolve_target("phase2_vu13p").latency_cutoff == 3   # 4.167 ns · 0.9 / 1.0 ns
+    assert resolve_target("gt_run3").latency_cutoff == 15  # 25 ns · 0.9 / 1.5 ns
+    assert resolve_target("phase2_vu13p").latency_cutoff == 3  # 4.167 ns · 0.9 / 1.0 ns
     t = resolve_target("gt_run3")
     assert t.model_copy(update={"rtl": t.rtl.model_copy(update={"latency_cutoff": 4})}).latency_cutoff == 4
     assert resolve_target("gt_run3_da").rtl.use_dsp is False
-    assert [yosys_family(p) for p in ("xc7vx690tffg1927-2", "xcvu13p-flga2577-2-e", "xcku115-flvb2104-2-e")] == \
-        ["xc7", "xcup", "xcu"]
+    assert [yosys_family(p) for p in ("xc7vx690tffg1927-2", "xcvu13p-flga2577-2-e", "xcku115-flvb2104-2-e")] == [
+        "xc7",
+        "xcup",
+        "xcu",
+    ]
 
 
 @pytest.mark.parametrize("shift", [0, 20, 25])
@@ -127,10 +137,15 @@ def test_square_of_operands_with_a_large_shift_saturates_exactly(shift):
 
     from wnae.firmware.rtl.trace import round_half_even
 
-    inp = FixedVariableArray.from_kif(np.ones(1), np.full(1, 4 + shift), np.full(1, 7 - shift),
-                                      hwconf=HWConfig(1, -1, -1), solver_options={"hard_dc": 2})
+    inp = FixedVariableArray.from_kif(
+        np.ones(1),
+        np.full(1, 4 + shift),
+        np.full(1, 7 - shift),
+        hwconf=HWConfig(1, -1, -1),
+        solver_options={"hard_dc": 2},
+    )
     x = inp * 2.0**-shift  # the grid of quantized_bits(12, 4), with da4ml factor 2^-shift
-    square = (x * x)._vars.ravel()[0]  # noqa: SLF001
+    square = (x * x)._vars.ravel()[0]
     fmt = FixedFormat(False, 8, 4)  # rounds (ties included) and saturates at 255.9375
     out = FixedVariableArray(np.array([round_half_even(square, fmt)], dtype=object), inp.solver_options)
     grid = np.arange(-(2**11), 2**11) * 2.0**-7
@@ -138,8 +153,7 @@ def test_square_of_operands_with_a_large_shift_saturates_exactly(shift):
     np.testing.assert_array_equal(y, fmt.quantize(grid**2))
 
 
-@pytest.mark.parametrize("in_q", ["quantized_bits(6,2,alpha=1)", "quantized_bits(8,3,alpha=1)",
-                                  "quantized_relu(7,3)"])
+@pytest.mark.parametrize("in_q", ["quantized_bits(6,2,alpha=1)", "quantized_bits(8,3,alpha=1)", "quantized_relu(7,3)"])
 def test_squares_of_narrow_values_are_exact_lookup_tables(in_q):
     """x·x of a ≤ 8-bit value is a table of every square (one LUT level), exact on every grid value."""
     x = keras.Input((1,))
@@ -159,11 +173,13 @@ def _low_bit_mlp(prune: bool) -> keras.Model:
     rng = np.random.default_rng(7)
     x = keras.Input((10,))
     y = QActivation(IN_Q, name="input_quant")(x)
-    y = QDense(6, kernel_quantizer=quantized_bits(3, 0, alpha=1), bias_quantizer=quantized_bits(4, 1, alpha=1),
-               name="pruned1")(y)
+    y = QDense(
+        6, kernel_quantizer=quantized_bits(3, 0, alpha=1), bias_quantizer=quantized_bits(4, 1, alpha=1), name="pruned1"
+    )(y)
     y = QActivation(quantized_relu(6, 3), name="relu1")(y)
-    y = QDense(4, kernel_quantizer=quantized_bits(4, 1, alpha=1), bias_quantizer=quantized_bits(4, 1, alpha=1),
-               name="pruned2")(y)
+    y = QDense(
+        4, kernel_quantizer=quantized_bits(4, 1, alpha=1), bias_quantizer=quantized_bits(4, 1, alpha=1), name="pruned2"
+    )(y)
     y = QActivation(quantized_bits(8, 3, alpha=1), name="out_q")(y)
     model = keras.Model(x, y)
     for name, shape in (("pruned1", (10, 6)), ("pruned2", (6, 4))):

@@ -115,7 +115,10 @@ def test_cli_broken_reports_are_errors(report_dir, passing_target, capsys):
     xml.write_text(xml.read_text()[:500])
     assert main(["synth-report", str(report_dir), "--target", str(passing_target)]) == 2
     assert "myproject_csynth.xml: truncated or corrupt XML" in capsys.readouterr().err
-    assert main(["synth-report", str(report_dir), "--target", str(passing_target), "--reports", str(report_dir / "nope")]) == 2
+    assert (
+        main(["synth-report", str(report_dir), "--target", str(passing_target), "--reports", str(report_dir / "nope")])
+        == 2
+    )
 
 
 def test_cli_no_reports_no_tools_says_so(tmp_path, monkeypatch, capsys):

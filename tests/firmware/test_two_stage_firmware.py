@@ -15,28 +15,30 @@ import pytest
 
 pytest.importorskip("da4ml")
 
-from tests.conftest import write_toy_data_dir  # noqa: E402
-from tests.firmware.conftest import TINY_TWO_STAGE  # noqa: E402
-from wnae.config import parse_config  # noqa: E402
-from wnae.evaluate.config import EvaluateConfig  # noqa: E402
-from wnae.evaluate.run import evaluate_run  # noqa: E402
-from wnae.firmware.budgets import check_budget  # noqa: E402
-from wnae.firmware.config import resolve_target  # noqa: E402
-from wnae.firmware.csim import require_bit_exact, run_csim  # noqa: E402
-from wnae.firmware.rtl import require_bit_exact_rtl, run_rtl  # noqa: E402
-from wnae.models.config import TrainConfig  # noqa: E402
-from wnae.models.pruning import kernel_sparsity  # noqa: E402
-from wnae.models.serialization import load_run  # noqa: E402
-from wnae.train.loop import train  # noqa: E402
+from tests.conftest import write_toy_data_dir
+from tests.firmware.conftest import TINY_TWO_STAGE
+from wnae.config import parse_config
+from wnae.evaluate.config import EvaluateConfig
+from wnae.evaluate.run import evaluate_run
+from wnae.firmware.budgets import check_budget
+from wnae.firmware.config import resolve_target
+from wnae.firmware.csim import require_bit_exact, run_csim
+from wnae.firmware.rtl import require_bit_exact_rtl, run_rtl
+from wnae.models.config import TrainConfig
+from wnae.models.pruning import kernel_sparsity
+from wnae.models.serialization import load_run
+from wnae.train.loop import train
 
 pytestmark = [pytest.mark.rtl, pytest.mark.csim, pytest.mark.slow]
+
 
 @pytest.fixture(scope="module")
 def two_stage(tmp_path_factory):
     root = tmp_path_factory.mktemp("two_stage")
     data = write_toy_data_dir(root / "data", n_background=4000, n_zero_bias=4000, n_signal=1500)
-    run_dir = train(parse_config(TrainConfig, TINY_TWO_STAGE), data_dir=data, runs_dir=root / "runs", name="ts",
-                    progress=False).run_dir
+    run_dir = train(
+        parse_config(TrainConfig, TINY_TWO_STAGE), data_dir=data, runs_dir=root / "runs", name="ts", progress=False
+    ).run_dir
     # working points (score > threshold), which the simulations check decision by decision
     evaluate_run(run_dir, data_dir=data, config=EvaluateConfig(plots=False, input_rate_khz=4000.0))
     return root, data, run_dir
@@ -53,8 +55,7 @@ def test_the_deployed_model_is_pruned(two_stage):
 @pytest.mark.parametrize("target_name", ["gt_run3", "gt_run3_da"])
 def test_csim_is_bit_exact(two_stage, target_name):
     root, data, run_dir = two_stage
-    result = run_csim(run_dir, resolve_target(target_name), data_dir=data, hls_projects=root / "hls",
-                      n_events=10_000)
+    result = run_csim(run_dir, resolve_target(target_name), data_dir=data, hls_projects=root / "hls", n_events=10_000)
     require_bit_exact(result)
     assert result.n_events >= 10_000 and result.n_mismatch == 0
     assert result.threshold_source.startswith("working_points.json")

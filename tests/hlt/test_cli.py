@@ -17,8 +17,9 @@ R0 = 28_608.8
 
 @pytest.fixture(scope="module")
 def pf_data(tmp_path_factory):
-    return write_toy_data_dir(tmp_path_factory.mktemp("hlt") / "data", n_background=300, n_zero_bias=600,
-                              n_signal=200, pf=True)
+    return write_toy_data_dir(
+        tmp_path_factory.mktemp("hlt") / "data", n_background=300, n_zero_bias=600, n_signal=200, pf=True
+    )
 
 
 @pytest.fixture
@@ -30,9 +31,13 @@ def l1_run(tmp_path, pf_data, monkeypatch):
     run = make_run_dir(tmp_path / "runs", "l1-fake")
     zb = SumPtRun().anomaly_score(read_events(pf_data / "zero_bias.h5").particles)
     medium = float(np.sort(zb)[-121:-119].mean())  # exactly 120 events above
-    doc = {"input_rate_khz": R0, "working_points": [
-        {"name": "Loose", "threshold": float(np.quantile(zb, 0.5)), "target_rate_khz": R0 / 2},
-        {"name": "Medium", "threshold": medium, "target_rate_khz": R0 / 5}]}
+    doc = {
+        "input_rate_khz": R0,
+        "working_points": [
+            {"name": "Loose", "threshold": float(np.quantile(zb, 0.5)), "target_rate_khz": R0 / 2},
+            {"name": "Medium", "threshold": medium, "target_rate_khz": R0 / 5},
+        ],
+    }
     (run / "working_points.json").write_text(json.dumps(doc))
     return run
 
@@ -41,21 +46,54 @@ def _train(tmp_path, pf_data, kind: str, seed: int = 0) -> int:
     from wnae.commands.hlt import CONFIGS
 
     config = {"linformer": "hlt_train.yml", "deepsets": "hlt_deepsets.yml", "l1_mlp": "hlt_l1_mlp.yml"}[kind]
-    return main(["-q", "hlt", "train", "--config", str(CONFIGS / config), "--data-dir", str(pf_data),
-                 "--runs-dir", str(tmp_path / "hlt_runs"), "--epochs", "1", "--max-train-events", "400",
-                 "--seed", str(seed)])
+    return main(
+        [
+            "-q",
+            "hlt",
+            "train",
+            "--config",
+            str(CONFIGS / config),
+            "--data-dir",
+            str(pf_data),
+            "--runs-dir",
+            str(tmp_path / "hlt_runs"),
+            "--epochs",
+            "1",
+            "--max-train-events",
+            "400",
+            "--seed",
+            str(seed),
+        ]
+    )
 
 
 def test_train_and_two_level_evaluate(tmp_path, pf_data, l1_run, capsys) -> None:
     assert _train(tmp_path, pf_data, "deepsets") == 0
     run = tmp_path / "hlt_runs" / "deepsets-s0"
-    assert {p.name for p in run.iterdir()} >= {"config.yml", "encoder.weights.h5", "gmm.joblib", "run.json",
-                                              "history.json"}
+    assert {p.name for p in run.iterdir()} >= {
+        "config.yml",
+        "encoder.weights.h5",
+        "gmm.joblib",
+        "run.json",
+        "history.json",
+    }
     info = json.loads((run / "run.json").read_text())
     assert info["inputs"] == "pf_candidates" and info["train_events"] == 400
     seed_rate = R0 * 120 / 600
-    rc = main(["-q", "hlt", "evaluate", str(run), "--l1-run", str(l1_run), "--data-dir", str(pf_data),
-               "--hlt-rate-khz", str(seed_rate / 4)])
+    rc = main(
+        [
+            "-q",
+            "hlt",
+            "evaluate",
+            str(run),
+            "--l1-run",
+            str(l1_run),
+            "--data-dir",
+            str(pf_data),
+            "--hlt-rate-khz",
+            str(seed_rate / 4),
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     doc = json.loads((run / "two_level" / "metrics.json").read_text())
     assert doc["l1_seed"]["n_zb_seeded"] == 120
@@ -73,11 +111,23 @@ def test_train_and_two_level_evaluate(tmp_path, pf_data, l1_run, capsys) -> None
 def test_two_level_refusals(tmp_path, pf_data, l1_run, capsys) -> None:
     assert _train(tmp_path, pf_data, "l1_mlp") == 0
     run = tmp_path / "hlt_runs" / "l1_mlp-s0"
-    rc = main(["hlt", "evaluate", str(run), "--l1-run", str(l1_run), "--data-dir", str(pf_data),
-               "--hlt-rate-khz", "1e5"])
+    rc = main(
+        ["hlt", "evaluate", str(run), "--l1-run", str(l1_run), "--data-dir", str(pf_data), "--hlt-rate-khz", "1e5"]
+    )
     assert rc == 2 and "below the L1 seed's rate" in capsys.readouterr().err
-    rc = main(["hlt", "evaluate", str(run), "--l1-run", str(l1_run), "--data-dir", str(pf_data),
-               "--l1-working-point", "Tight"])
+    rc = main(
+        [
+            "hlt",
+            "evaluate",
+            str(run),
+            "--l1-run",
+            str(l1_run),
+            "--data-dir",
+            str(pf_data),
+            "--l1-working-point",
+            "Tight",
+        ]
+    )
     assert rc == 2 and "no L1 working point 'Tight'" in capsys.readouterr().err
     (l1_run / "working_points.json").unlink()
     rc = main(["hlt", "evaluate", str(run), "--l1-run", str(l1_run), "--data-dir", str(pf_data)])
@@ -97,12 +147,30 @@ def test_compare_over_seeds(tmp_path, pf_data, l1_run, capsys) -> None:
     from wnae.commands.hlt import CONFIGS
 
     cfg = tmp_path / "compare.yml"
-    cfg.write_text(f"encoders: {{deepsets: {CONFIGS / 'hlt_deepsets.yml'}, l1_mlp: {CONFIGS / 'hlt_l1_mlp.yml'}}}\n"
-                   "seeds: [0, 1]\nepochs: 1\nmax_train_events: 300\n")
+    cfg.write_text(
+        f"encoders: {{deepsets: {CONFIGS / 'hlt_deepsets.yml'}, l1_mlp: {CONFIGS / 'hlt_l1_mlp.yml'}}}\n"
+        "seeds: [0, 1]\nepochs: 1\nmax_train_events: 300\n"
+    )
     out = tmp_path / "cmp"
-    rc = main(["-q", "hlt", "compare", "--config", str(cfg), "--l1-run", str(l1_run), "--data-dir", str(pf_data),
-               "--runs-dir", str(tmp_path / "hlt_runs"), "--hlt-rate-khz", str(R0 * 120 / 600 / 4),
-               "--output", str(out)])
+    rc = main(
+        [
+            "-q",
+            "hlt",
+            "compare",
+            "--config",
+            str(cfg),
+            "--l1-run",
+            str(l1_run),
+            "--data-dir",
+            str(pf_data),
+            "--runs-dir",
+            str(tmp_path / "hlt_runs"),
+            "--hlt-rate-khz",
+            str(R0 * 120 / 600 / 4),
+            "--output",
+            str(out),
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     doc = json.loads((out / "comparison.json").read_text())
     assert [e["encoder"] for e in doc["encoders"]] == ["deepsets", "l1_mlp"]
@@ -116,9 +184,29 @@ def test_compare_over_seeds(tmp_path, pf_data, l1_run, capsys) -> None:
     assert set(doc["encoders"][0]["efficiency_at_rate_khz"]["5"]) == {"sig_a", "sig_b"}
     # a second call reuses the runs (same configs)
     mtime = (tmp_path / "hlt_runs" / "deepsets-s0" / "encoder.weights.h5").stat().st_mtime_ns
-    assert main(["-q", "hlt", "compare", "--config", str(cfg), "--l1-run", str(l1_run), "--data-dir", str(pf_data),
-                 "--runs-dir", str(tmp_path / "hlt_runs"), "--hlt-rate-khz", str(R0 * 120 / 600 / 4),
-                 "--output", str(out), "--no-timing"]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "hlt",
+                "compare",
+                "--config",
+                str(cfg),
+                "--l1-run",
+                str(l1_run),
+                "--data-dir",
+                str(pf_data),
+                "--runs-dir",
+                str(tmp_path / "hlt_runs"),
+                "--hlt-rate-khz",
+                str(R0 * 120 / 600 / 4),
+                "--output",
+                str(out),
+                "--no-timing",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "hlt_runs" / "deepsets-s0" / "encoder.weights.h5").stat().st_mtime_ns == mtime
 
 
@@ -142,8 +230,24 @@ def test_train_refuses_to_replace_a_finished_run(tmp_path, pf_data, capsys):
     assert (run / "two_level" / "metrics.json").read_text() == "{}"
     from wnae.commands.hlt import CONFIGS
 
-    rc = main(["-q", "hlt", "train", "--config", str(CONFIGS / "hlt_deepsets.yml"), "--data-dir", str(pf_data),
-               "--runs-dir", str(tmp_path / "hlt_runs"), "--epochs", "1", "--max-train-events", "200", "--retrain"])
+    rc = main(
+        [
+            "-q",
+            "hlt",
+            "train",
+            "--config",
+            str(CONFIGS / "hlt_deepsets.yml"),
+            "--data-dir",
+            str(pf_data),
+            "--runs-dir",
+            str(tmp_path / "hlt_runs"),
+            "--epochs",
+            "1",
+            "--max-train-events",
+            "200",
+            "--retrain",
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     assert (run / "encoder.weights.h5").is_file()
     assert not (run / "two_level").exists()
@@ -157,8 +261,22 @@ def test_compare_refuses_a_run_of_another_config_before_training(tmp_path, pf_da
     run = tmp_path / "hlt_runs" / "deepsets-s0"
     (run / "two_level").mkdir(parents=True)
     (run / "config.yml").write_text("epochs: 7\n")
-    rc = main(["hlt", "compare", "--config", str(cfg), "--l1-run", str(l1_run), "--data-dir", str(pf_data),
-               "--runs-dir", str(tmp_path / "hlt_runs"), "--output", str(tmp_path / "cmp")])
+    rc = main(
+        [
+            "hlt",
+            "compare",
+            "--config",
+            str(cfg),
+            "--l1-run",
+            str(l1_run),
+            "--data-dir",
+            str(pf_data),
+            "--runs-dir",
+            str(tmp_path / "hlt_runs"),
+            "--output",
+            str(tmp_path / "cmp"),
+        ]
+    )
     assert rc == 2
     line = _one_line(capsys.readouterr().err, "hlt")
     assert f"{run} exists with another config" in line
@@ -173,8 +291,21 @@ def test_an_l1_run_that_does_not_exist_is_named_once_and_leaves_nothing(tmp_path
     missing = tmp_path / "runs" / "nope"
     out = tmp_path / "out" / "cmp"
     args = [str(tmp_path / "hlt_runs" / "deepsets-s0")] if command == "evaluate" else []
-    rc = main(["hlt", command, *args, "--l1-run", str(missing), "--data-dir", str(pf_data),
-               "--runs-dir", str(tmp_path / "hlt_runs"), "--output", str(out)])
+    rc = main(
+        [
+            "hlt",
+            command,
+            *args,
+            "--l1-run",
+            str(missing),
+            "--data-dir",
+            str(pf_data),
+            "--runs-dir",
+            str(tmp_path / "hlt_runs"),
+            "--output",
+            str(out),
+        ]
+    )
     assert rc == 2
     line = _one_line(capsys.readouterr().err, "hlt")
     assert "the L1 run does not exist" in line

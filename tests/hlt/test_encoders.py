@@ -14,7 +14,7 @@ from wnae.models.augment import augment_candidates
 SMALL = {"max_candidates": 32, "embed_dim": 32, "n_layers": 2, "n_heads": 4, "linformer_k": 8, "ffn_dim": 64}
 
 
-def _build(kind: str, **kw):  # noqa: ANN202
+def _build(kind: str, **kw):
     from wnae.hlt.encoders import build_encoder
 
     return build_encoder(EncoderConfig(kind=kind, **{**SMALL, **kw}))

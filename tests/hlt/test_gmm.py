@@ -11,7 +11,7 @@ from wnae.models.gmm import fit_gmm, gmm_anomaly_score
 
 
 @pytest.mark.parametrize("n_components", [1, "bic"])
-def test_score_is_monotone_in_distance(n_components) -> None:  # noqa: ANN001
+def test_score_is_monotone_in_distance(n_components) -> None:
     rng = np.random.default_rng(0)
     cov = np.diag([1.0, 0.5, 2.0, 1.0, 0.3, 1.5])
     z = rng.multivariate_normal(np.zeros(6), cov, size=3_000)

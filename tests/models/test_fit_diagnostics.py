@@ -16,7 +16,7 @@ from wnae.models.wnae import diagnostic_subsets
 from wnae.train.loop import best_epoch
 
 
-def _quadratic(v):  # noqa: ANN001, ANN202
+def _quadratic(v):
     """E(x) = ‖x‖²/2: exp(−E/T) is 𝒩(0, T) in every coordinate."""
     return 0.5 * tf.reduce_sum(tf.square(v), axis=-1)
 
@@ -40,8 +40,17 @@ def test_the_differentiable_chain_with_metropolis_refuses_unstable_steps_and_sta
     gen = tf.random.Generator.from_seed(3)
     with tf.GradientTape() as tape:
         # curvature 30 with step 0.1: explicit Euler overshoots (|1 - 0.1·30| = 2 > 1)
-        x = langevin_chain(lambda v: scale * 15.0 * tf.reduce_sum(tf.square(v), -1), x0, steps=20, step_size=0.1,
-                           noise=math.sqrt(0.2), temperature=1.0, bound=100.0, generator=gen, metropolis=True)
+        x = langevin_chain(
+            lambda v: scale * 15.0 * tf.reduce_sum(tf.square(v), -1),
+            x0,
+            steps=20,
+            step_size=0.1,
+            noise=math.sqrt(0.2),
+            temperature=1.0,
+            bound=100.0,
+            generator=gen,
+            metropolis=True,
+        )
         loss = tf.reduce_sum(tf.square(x))
     assert float(tf.reduce_max(tf.abs(x))) < 5.0  # without the correction the chain grows by 2x per step
     assert tape.gradient(loss, scale) is not None
@@ -59,9 +68,20 @@ def test_diagnostic_subsets_are_disjoint_fixed_and_random():
 
 
 def test_epoch_diagnostics_measure_the_fit_with_the_exact_w_without_touching_training_streams():
-    cfg = parse_config(TrainConfig, {"model": "wnae", "batch_size": 64, "architecture": {"encoder": [8], "latent_dim": 2},
-                                     "mcmc": {"steps": 3, "buffer_size": 256, "distance": "emd",
-                                              "diagnostics": {"events": 100, "long_steps": 20}}})
+    cfg = parse_config(
+        TrainConfig,
+        {
+            "model": "wnae",
+            "batch_size": 64,
+            "architecture": {"encoder": [8], "latent_dim": 2},
+            "mcmc": {
+                "steps": 3,
+                "buffer_size": 256,
+                "distance": "emd",
+                "diagnostics": {"events": 100, "long_steps": 20},
+            },
+        },
+    )
     fam = build_model("wnae", cfg, 0, dim=6)
     fam.build_optimizer()
     x = np.random.default_rng(6).normal(size=(400, 6)).astype(np.float32)
@@ -69,8 +89,16 @@ def test_epoch_diagnostics_measure_the_fit_with_the_exact_w_without_touching_tra
     noise_state = fam.noise.state.numpy().copy()
     buffer_state = fam.buffer.rng_state()
     d = fam.epoch_diagnostics(x, epoch=0)
-    assert {"w_exact", "w_exact_long", "w_floor", "w_ratio", "diag_energy_pos", "diag_energy_neg",
-            "diag_neg_std_ratio", "selection_score"} <= set(d)
+    assert {
+        "w_exact",
+        "w_exact_long",
+        "w_floor",
+        "w_ratio",
+        "diag_energy_pos",
+        "diag_energy_neg",
+        "diag_neg_std_ratio",
+        "selection_score",
+    } <= set(d)
     assert d["w_floor"] > 0 and d["w_ratio"] == pytest.approx(d["w_exact"] / d["w_floor"])
     assert d["selection_score"] == pytest.approx(max(d["w_exact"], d["w_exact_long"]) / d["w_floor"])
     np.testing.assert_array_equal(fam.noise.state.numpy(), noise_state)  # training's streams untouched
@@ -87,10 +115,16 @@ def test_best_epoch_picks_the_lowest_eligible_finite_score():
 
 
 def test_the_reconstruction_weight_adds_the_data_energy_to_w():
-    def family(weight: float):  # noqa: ANN202
-        cfg = parse_config(TrainConfig, {"model": "wnae", "batch_size": 32, "architecture": {"encoder": [8], "latent_dim": 2},
-                                         "mcmc": {"steps": 2, "buffer_size": 64, "distance": "emd",
-                                                  "reconstruction_weight": weight}})
+    def family(weight: float):
+        cfg = parse_config(
+            TrainConfig,
+            {
+                "model": "wnae",
+                "batch_size": 32,
+                "architecture": {"encoder": [8], "latent_dim": 2},
+                "mcmc": {"steps": 2, "buffer_size": 64, "distance": "emd", "reconstruction_weight": weight},
+            },
+        )
         return build_model("wnae", cfg, 0, dim=4)
 
     rng = np.random.default_rng(3)
@@ -99,4 +133,5 @@ def test_the_reconstruction_weight_adds_the_data_energy_to_w():
     plain, weighted = family(0.0), family(2.5)
     w = float(plain.objective_loss(x_pos, x_neg, e_pos, e_pos, "wnae"))
     assert float(weighted.objective_loss(x_pos, x_neg, e_pos, e_pos, "wnae")) == pytest.approx(
-        w + 2.5 * float(np.mean(e_pos)), rel=1e-5)
+        w + 2.5 * float(np.mean(e_pos)), rel=1e-5
+    )

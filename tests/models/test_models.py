@@ -21,8 +21,15 @@ from wnae.models.wnae import AutoencoderFamily, negative_diagnostics
 
 
 def _cfg(model: str = "wnae", **extra) -> TrainConfig:
-    return parse_config(TrainConfig, {"model": model, "architecture": {"encoder": [16, 8], "latent_dim": 4},
-                                      "mcmc": {"steps": 3, "buffer_size": 256}, **extra})
+    return parse_config(
+        TrainConfig,
+        {
+            "model": model,
+            "architecture": {"encoder": [16, 8], "latent_dim": 4},
+            "mcmc": {"steps": 3, "buffer_size": 256},
+            **extra,
+        },
+    )
 
 
 def _features(n: int = 256, seed: int = 0) -> np.ndarray:
@@ -35,9 +42,9 @@ def test_quant_spec_conventions():
     assert q.ap_type() == "ap_fixed<16,8,AP_RND_CONV,AP_SAT>"
     u = QuantSpec(bits=18, integer=14, signed=False)
     assert u.ap_type() == "ap_ufixed<18,14,AP_RND_CONV,AP_SAT>"
-    x = np.array([0.1, 127.999, 500.0, -500.0, 2 ** -9, 3 * 2 ** -9], np.float32)
+    x = np.array([0.1, 127.999, 500.0, -500.0, 2**-9, 3 * 2**-9], np.float32)
     y = q.quantizer()(tf.constant(x)).numpy()
-    np.testing.assert_array_equal(y, [round(0.1 * 256) / 256, q.max_value, q.max_value, -128.0, 0.0, 2 * 2 ** -8])
+    np.testing.assert_array_equal(y, [round(0.1 * 256) / 256, q.max_value, q.max_value, -128.0, 0.0, 2 * 2**-8])
     with pytest.raises(ValueError, match="do not fit"):
         QuantSpec(bits=8, integer=8)
 
@@ -142,8 +149,15 @@ def test_wnae_step_reports_chain_diagnostics_and_fills_the_buffer():
     tf.keras.utils.set_random_seed(0)
     fam = build_model("wnae", _cfg("wnae", mcmc={"steps": 2, "buffer_size": 256, "init": "gaussian"}), 0)
     metrics = fam.train_step({"features": _features(64)}, epoch=0)
-    assert set(metrics) == {"loss", "energy_pos", "energy_neg", "neg_at_bound", "neg_mean_shift", "neg_std_ratio",
-                            "solver_ms"}  # the exact solver's time (distance: emd, the default)
+    assert set(metrics) == {
+        "loss",
+        "energy_pos",
+        "energy_neg",
+        "neg_at_bound",
+        "neg_mean_shift",
+        "neg_std_ratio",
+        "solver_ms",
+    }  # the exact solver's time (distance: emd, the default)
     assert 0.0 <= metrics["neg_at_bound"] <= 1.0
     assert metrics["solver_ms"] > 0
     assert fam.buffer.samples.shape == (64, 57)

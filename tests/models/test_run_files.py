@@ -20,7 +20,7 @@ from wnae.models.run_files import (
 )
 
 
-def _one_line_naming(err: pytest.ExceptionInfo, path) -> str:  # noqa: ANN001
+def _one_line_naming(err: pytest.ExceptionInfo, path) -> str:
     text = str(err.value)
     assert isinstance(err.value, WnaeError)
     assert "\n" not in text
@@ -28,19 +28,25 @@ def _one_line_naming(err: pytest.ExceptionInfo, path) -> str:  # noqa: ANN001
     return text
 
 
-@pytest.mark.parametrize(("content", "problem"), [
-    ("{}", "missing keys 'model', 'deployed_output'"),
-    ('{"model": "ae"}', "missing key 'deployed_output'"),
-    ("{not json", "not valid JSON (Expecting property name enclosed in double quotes at line 1 column 2)"),
-    ("", "empty file (truncated?)"),
-    ('{"model": "ae", "deployed_output": "sco', "not valid JSON"),
-    ("[1, 2]", "expected a JSON object, found a list"),
-    ('{"model": 3, "deployed_output": "score"}', "'model' must be a string, found an integer"),
-    ('{"model": "ae", "deployed_output": "energy"}', "'deployed_output' must be 'score' or 'latent', found 'energy'"),
-    ('{"model": "ae", "deployed_output": "score", "seed": true}', "'seed' must be an integer, found true/false"),
-    ('{"model": "ae", "deployed_output": "score", "epochs": "4"}', "'epochs' must be an integer, found a string"),
-    ('{"model": "", "deployed_output": "score"}', "'model' is empty"),
-])
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("{}", "missing keys 'model', 'deployed_output'"),
+        ('{"model": "ae"}', "missing key 'deployed_output'"),
+        ("{not json", "not valid JSON (Expecting property name enclosed in double quotes at line 1 column 2)"),
+        ("", "empty file (truncated?)"),
+        ('{"model": "ae", "deployed_output": "sco', "not valid JSON"),
+        ("[1, 2]", "expected a JSON object, found a list"),
+        ('{"model": 3, "deployed_output": "score"}', "'model' must be a string, found an integer"),
+        (
+            '{"model": "ae", "deployed_output": "energy"}',
+            "'deployed_output' must be 'score' or 'latent', found 'energy'",
+        ),
+        ('{"model": "ae", "deployed_output": "score", "seed": true}', "'seed' must be an integer, found true/false"),
+        ('{"model": "ae", "deployed_output": "score", "epochs": "4"}', "'epochs' must be an integer, found a string"),
+        ('{"model": "", "deployed_output": "score"}', "'model' is empty"),
+    ],
+)
 def test_run_info_problems(tmp_path, content, problem):
     path = tmp_path / "run.json"
     path.write_text(content)
@@ -71,11 +77,13 @@ def test_history(tmp_path):
     history = read_history(path)
     assert history["loss"] == [1.0, 0.5]
     assert math.isnan(history["energy_neg"][0])
-    for content, problem in [('[1]', "expected a JSON object, found a list"),
-                             ('{"loss": 1.0}', "'loss' must be a list of per-epoch numbers, found a number"),
-                             ('{"loss": [1.0, "x"]}', "'loss' epoch 2 must be a number, found a string"),
-                             ('{"loss": [1.0], "val_loss": [1.0, 2.0]}', "different lengths (1, 2)"),
-                             ('{"loss": [1.0', "not valid JSON")]:
+    for content, problem in [
+        ("[1]", "expected a JSON object, found a list"),
+        ('{"loss": 1.0}', "'loss' must be a list of per-epoch numbers, found a number"),
+        ('{"loss": [1.0, "x"]}', "'loss' epoch 2 must be a number, found a string"),
+        ('{"loss": [1.0], "val_loss": [1.0, 2.0]}', "different lengths (1, 2)"),
+        ('{"loss": [1.0', "not valid JSON"),
+    ]:
         path.write_text(content)
         with pytest.raises(ModelError) as err:
             read_history(path)
@@ -84,18 +92,30 @@ def test_history(tmp_path):
 
 def test_working_points(tmp_path):
     path = tmp_path / "working_points.json"
-    path.write_text(json.dumps({"working_points": [{"name": "Loose", "threshold": 12.5, "rate_khz": 100},
-                                                   {"name": "Tight", "threshold": 40}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "working_points": [
+                    {"name": "Loose", "threshold": 12.5, "rate_khz": 100},
+                    {"name": "Tight", "threshold": 40},
+                ]
+            }
+        )
+    )
     assert read_working_points(path) == {"Loose": 12.5, "Tight": 40.0}
-    for content, problem in [("{}", "missing key 'working_points'"),
-                             ('{"working_points": {}}', "'working_points' must be a list, found an object"),
-                             ('{"working_points": []}', "no working points"),
-                             ('{"working_points": [3]}', "working_points[0] must be an object, found an integer"),
-                             ('{"working_points": [{"name": "L"}]}', "working_points[0] has no 'threshold'"),
-                             ('{"working_points": [{"name": "L", "threshold": "1"}]}',
-                              "working_points[0] 'threshold' must be a number, found a string"),
-                             ('{"working_points": [{"name": "L", "threshold": NaN}]}', "threshold is not finite"),
-                             ("garbage", "not valid JSON")]:
+    for content, problem in [
+        ("{}", "missing key 'working_points'"),
+        ('{"working_points": {}}', "'working_points' must be a list, found an object"),
+        ('{"working_points": []}', "no working points"),
+        ('{"working_points": [3]}', "working_points[0] must be an object, found an integer"),
+        ('{"working_points": [{"name": "L"}]}', "working_points[0] has no 'threshold'"),
+        (
+            '{"working_points": [{"name": "L", "threshold": "1"}]}',
+            "working_points[0] 'threshold' must be a number, found a string",
+        ),
+        ('{"working_points": [{"name": "L", "threshold": NaN}]}', "threshold is not finite"),
+        ("garbage", "not valid JSON"),
+    ]:
         path.write_text(content)
         with pytest.raises(ModelError) as err:
             read_working_points(path)
@@ -104,7 +124,7 @@ def test_working_points(tmp_path):
         assert "wnae evaluate" in text
 
 
-def _state(path, **arrays):  # noqa: ANN001, ANN202
+def _state(path, **arrays):
     base = {"history": json.dumps({"loss": [1.0, 0.5]}), "epoch": 2}
     with path.open("wb") as f:
         np.savez(f, **{**base, **arrays})
@@ -118,21 +138,25 @@ def test_npz_and_training_state(tmp_path):
     assert state.history == {"loss": [1.0, 0.5]}
     assert set(state.extra) == {"replay_buffer"}
     data = path.read_bytes()
-    for corrupt, problem in [(data[: len(data) // 2], "truncated or corrupt NPZ archive"),
-                             (data[:10], "truncated or corrupt NPZ archive"),
-                             (b"", "empty file (truncated?)"),
-                             (b"hello world, not a zip", "not a readable NPZ archive")]:
+    for corrupt, problem in [
+        (data[: len(data) // 2], "truncated or corrupt NPZ archive"),
+        (data[:10], "truncated or corrupt NPZ archive"),
+        (b"", "empty file (truncated?)"),
+        (b"hello world, not a zip", "not a readable NPZ archive"),
+    ]:
         path.write_bytes(corrupt)
         with pytest.raises(ModelError) as err:
             read_training_state(path)
         text = _one_line_naming(err, path)
         assert problem in text
         assert "delete the run directory's checkpoints/" in text
-    for arrays, problem in [({"epoch": 1}, "'history' has 2 epochs but 'epoch' says 1"),
-                            ({"epoch": 2.5}, "'epoch' must be a non-negative integer"),
-                            ({"history": "{bad"}, "'history' is not valid JSON"),
-                            ({"history": json.dumps({"loss": ["x", 1]})}, "'history': 'loss' epoch 1 must be a number"),
-                            ({"history": np.zeros(3)}, "'history' must be a JSON string")]:
+    for arrays, problem in [
+        ({"epoch": 1}, "'history' has 2 epochs but 'epoch' says 1"),
+        ({"epoch": 2.5}, "'epoch' must be a non-negative integer"),
+        ({"history": "{bad"}, "'history' is not valid JSON"),
+        ({"history": json.dumps({"loss": ["x", 1]})}, "'history': 'loss' epoch 1 must be a number"),
+        ({"history": np.zeros(3)}, "'history' must be a JSON string"),
+    ]:
         _state(path, **arrays)
         with pytest.raises(ModelError) as err:
             read_training_state(path)
@@ -152,7 +176,7 @@ def test_npz_and_training_state(tmp_path):
 def test_restore_checkpoint_names_the_bad_file(tmp_path):
     import tensorflow as tf
 
-    def objects():  # noqa: ANN202
+    def objects():
         layer = tf.keras.layers.Dense(3)
         layer.build((None, 4))
         return tf.train.Checkpoint(layer=layer, rng=tf.random.Generator.from_seed(1))

@@ -15,8 +15,7 @@ from wnae.models.registry import build_model
 
 def _clouds(n: int, d: int, seed: int, m: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    return (rng.normal(size=(n, d)).astype(np.float32),
-            (0.5 + 1.3 * rng.normal(size=(m or n, d))).astype(np.float32))
+    return (rng.normal(size=(n, d)).astype(np.float32), (0.5 + 1.3 * rng.normal(size=(m or n, d))).astype(np.float32))
 
 
 @pytest.mark.parametrize(("n", "d"), [(64, 57), (300, 10), (512, 3)])
@@ -50,9 +49,16 @@ def test_squared_distances_match_the_broadcast_difference():
     np.testing.assert_allclose(got, ((a[:, None] - b[None]) ** 2).sum(-1), rtol=1e-4, atol=1e-3)
 
 
-def _family(distance: str, dim: int = 6, **critic):  # noqa: ANN003, ANN202
-    cfg = parse_config(TrainConfig, {"model": "wnae", "batch_size": 64, "architecture": {"encoder": [8], "latent_dim": 2},
-                                     "mcmc": {"steps": 2, "buffer_size": 128, "distance": distance, "critic": critic}})
+def _family(distance: str, dim: int = 6, **critic):
+    cfg = parse_config(
+        TrainConfig,
+        {
+            "model": "wnae",
+            "batch_size": 64,
+            "architecture": {"encoder": [8], "latent_dim": 2},
+            "mcmc": {"steps": 2, "buffer_size": 128, "distance": distance, "critic": critic},
+        },
+    )
     return build_model("wnae", cfg, 0, dim=dim)
 
 
@@ -99,8 +105,9 @@ def test_gradient_cosine_is_one_for_equal_targets_and_orthogonal_case():
     x_neg = np.array([[1.0, 0.0], [0.0, 1.0]])
     assert transport.gradient_cosine(x_neg, np.zeros((2, 2)), np.zeros((2, 2))) == pytest.approx(1.0)
     # gradients (1, 0, 0, 1) and (0, 0, 0, 1) - (…): build targets so the two gradients are orthogonal
-    assert transport.gradient_cosine(x_neg, np.array([[0.0, 0.0], [0.0, 1.0]]),
-                                     np.array([[1.0, 0.0], [0.0, 0.0]])) == pytest.approx(0.0)
+    assert transport.gradient_cosine(
+        x_neg, np.array([[0.0, 0.0], [0.0, 1.0]]), np.array([[1.0, 0.0], [0.0, 0.0]])
+    ) == pytest.approx(0.0)
 
 
 def test_unknown_exact_solver_is_refused():
@@ -118,7 +125,9 @@ def test_neural_family_trains_its_critic_and_checkpoints_it():
     out = fam.train_step({"features": x}, epoch=0)
     assert np.isfinite(out["loss"])
     assert int(fam.dual.optimizer.iterations) == 5 + 1  # the warm-up, then one ascent step per training step
-    assert any(not np.array_equal(b, v.numpy()) for b, v in zip(before, fam.dual.critic.trainable_variables, strict=True))
+    assert any(
+        not np.array_equal(b, v.numpy()) for b, v in zip(before, fam.dual.critic.trainable_variables, strict=True)
+    )
     diagnostics = fam.epoch_diagnostics(x, epoch=0)
     assert {"neural_w_rel_error", "neural_grad_cosine", "w_neural", "w_exact"} <= set(diagnostics)
     assert diagnostics["neural_w_rel_error"] <= 1e-4  # a lower bound on the exact W
@@ -130,9 +139,14 @@ def test_xla_is_refused_with_an_exact_solver_and_compiles_the_neural_step():
 
     with pytest.raises(ModelError, match="distance 'assignment' solves W outside TensorFlow"):
         build_model("wnae", parse_config(TrainConfig, {"mcmc": {"xla": True, "distance": "assignment"}}), 0)
-    cfg = parse_config(TrainConfig, {"batch_size": 32, "architecture": {"encoder": [8], "latent_dim": 2},
-                                     "mcmc": {"steps": 2, "buffer_size": 64, "distance": "neural", "xla": True,
-                                              "critic": {"widths": [8]}}})
+    cfg = parse_config(
+        TrainConfig,
+        {
+            "batch_size": 32,
+            "architecture": {"encoder": [8], "latent_dim": 2},
+            "mcmc": {"steps": 2, "buffer_size": 64, "distance": "neural", "xla": True, "critic": {"widths": [8]}},
+        },
+    )
     fam = build_model("wnae", cfg, 0, dim=4)
     fam.build_optimizer()
     out = fam.train_step({"features": np.random.default_rng(7).normal(size=(32, 4)).astype(np.float32)}, epoch=0)
@@ -144,9 +158,16 @@ def test_a_neural_run_records_its_estimator_step_time_and_accuracy(tmp_path):
     from wnae.train.loop import train
 
     data_dir = write_toy_data_dir(tmp_path / "data", n_background=200, n_zero_bias=10, n_signal=10)
-    cfg = parse_config(TrainConfig, {"model": "wnae", "epochs": 2, "batch_size": 64,
-                                     "architecture": {"encoder": [8], "latent_dim": 2},
-                                     "mcmc": {"steps": 2, "buffer_size": 256, "pretrain_epochs": 1, "distance": "neural"}})
+    cfg = parse_config(
+        TrainConfig,
+        {
+            "model": "wnae",
+            "epochs": 2,
+            "batch_size": 64,
+            "architecture": {"encoder": [8], "latent_dim": 2},
+            "mcmc": {"steps": 2, "buffer_size": 256, "pretrain_epochs": 1, "distance": "neural"},
+        },
+    )
     result = train(cfg, data_dir=data_dir, runs_dir=tmp_path, name="n", progress=False)
     assert result.metrics["distance"] == "neural"
     history = result.history
@@ -155,8 +176,13 @@ def test_a_neural_run_records_its_estimator_step_time_and_accuracy(tmp_path):
     assert np.isnan(history["neural_grad_cosine"][0])
     assert -1.0 <= history["neural_grad_cosine"][1] <= 1.0
     assert history["neural_w_rel_error"][1] <= 1e-4  # a lower bound on the exact W
-    exact = train(cfg.model_copy(update={"mcmc": cfg.mcmc.model_copy(update={"distance": "assignment"})}),
-                  data_dir=data_dir, runs_dir=tmp_path, name="e", progress=False)
+    exact = train(
+        cfg.model_copy(update={"mcmc": cfg.mcmc.model_copy(update={"distance": "assignment"})}),
+        data_dir=data_dir,
+        runs_dir=tmp_path,
+        name="e",
+        progress=False,
+    )
     assert exact.metrics["distance"] == "assignment"
     assert exact.history["solver_ms"][1] > 0
     assert "neural_grad_cosine" not in exact.history

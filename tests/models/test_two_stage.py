@@ -17,11 +17,17 @@ from wnae.models.two_stage import TwoStageFamily
 
 
 def _cfg(head: str = "wnae", method: str = "vicreg", **extra) -> TrainConfig:
-    return parse_config(TrainConfig, {
-        "model": "two_stage", "epochs": 4,
-        "extractor": {"method": method, "widths": [12], "embedding_dim": 5, "epochs": 2},
-        "head": {"model": head, "encoder": [3], "latent_dim": 2},
-        "mcmc": {"steps": 2, "buffer_size": 256, "bound": 6.0}, **extra})
+    return parse_config(
+        TrainConfig,
+        {
+            "model": "two_stage",
+            "epochs": 4,
+            "extractor": {"method": method, "widths": [12], "embedding_dim": 5, "epochs": 2},
+            "head": {"model": head, "encoder": [3], "latent_dim": 2},
+            "mcmc": {"steps": 2, "buffer_size": 256, "bound": 6.0},
+            **extra,
+        },
+    )
 
 
 def _features(n: int = 128, seed: int = 0) -> np.ndarray:
@@ -95,7 +101,8 @@ def test_vicreg_against_numpy_and_its_collapse_penalty():
     assert var == pytest.approx(expected_var, abs=1e-6)
     c = np.cov(z1, rowvar=False)
     expected_cov = (np.sum(c**2) - np.sum(np.diag(c) ** 2)) / 4 + (
-        lambda c2: (np.sum(c2**2) - np.sum(np.diag(c2) ** 2)) / 4)(np.cov(z2, rowvar=False))
+        lambda c2: (np.sum(c2**2) - np.sum(np.diag(c2) ** 2)) / 4
+    )(np.cov(z2, rowvar=False))
     assert cov == pytest.approx(expected_cov, rel=1e-4)
     assert loss == pytest.approx(25 * inv + 25 * var + cov, rel=1e-5)
     collapsed = np.zeros_like(z1)
@@ -104,8 +111,9 @@ def test_vicreg_against_numpy_and_its_collapse_penalty():
 
 
 def test_per_layer_formats_override_the_defaults():
-    cfg = _cfg(quant={"weight": {"bits": 6, "integer": 2},
-                      "layers": {"ext_dense0": {"weight": {"bits": 3, "integer": 0}}}})
+    cfg = _cfg(
+        quant={"weight": {"bits": 6, "integer": 2}, "layers": {"ext_dense0": {"weight": {"bits": 3, "integer": 0}}}}
+    )
     fam = build_model("two_stage", cfg, 0)
     layers = {layer.name: layer for layer in fam.deploy_model().layers}
     assert layers["ext_dense0"].kernel_quantizer_internal.bits == 3

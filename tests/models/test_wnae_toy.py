@@ -24,28 +24,47 @@ def _blobs(n: int, rng: np.random.Generator) -> np.ndarray:
     return np.stack([centre + 0.3 * rng.standard_normal(n), 0.3 * rng.standard_normal(n)], 1).astype(np.float32)
 
 
-def _train(objective: str):  # noqa: ANN202
+def _train(objective: str):
     import tensorflow as tf
 
     tf.keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     x, held_out = _blobs(4096, rng), _blobs(1000, rng)
     wide = {"bits": 16, "integer": 6}
-    cfg = parse_config(TrainConfig, {
-        "model": objective, "batch_size": BATCH, "learning_rate": 3e-3, "weight_decay": 0.0,
-        "architecture": {"encoder": [32], "latent_dim": 1, "latent_activation": "linear"},
-        "quant": {"input": wide, "weight": wide, "bias": wide, "output": wide,
-                  "activation": {"bits": 16, "integer": 6, "signed": False}},
-        # E is a mean over d = 2 inputs: exp(-E/T) spreads off the curve with variance d·T/2 = 0.1 ≈ 0.3²
-        "mcmc": {"steps": 20, "noise": 0.1, "temperature": 0.1, "bound": 4.0, "distance": "emd", "init": "uniform",
-                 "pretrain_epochs": WARMUP, "diagnostics": {"events": 400, "long_steps": 100}},
-    })
+    cfg = parse_config(
+        TrainConfig,
+        {
+            "model": objective,
+            "batch_size": BATCH,
+            "learning_rate": 3e-3,
+            "weight_decay": 0.0,
+            "architecture": {"encoder": [32], "latent_dim": 1, "latent_activation": "linear"},
+            "quant": {
+                "input": wide,
+                "weight": wide,
+                "bias": wide,
+                "output": wide,
+                "activation": {"bits": 16, "integer": 6, "signed": False},
+            },
+            # E is a mean over d = 2 inputs: exp(-E/T) spreads off the curve with variance d·T/2 = 0.1 ≈ 0.3²
+            "mcmc": {
+                "steps": 20,
+                "noise": 0.1,
+                "temperature": 0.1,
+                "bound": 4.0,
+                "distance": "emd",
+                "init": "uniform",
+                "pretrain_epochs": WARMUP,
+                "diagnostics": {"events": 400, "long_steps": 100},
+            },
+        },
+    )
     fam = build_model(objective, cfg, 0, dim=2)
     fam.build_optimizer()
     history = []
     for epoch in range(EPOCHS):
         for b in range(0, len(x), BATCH):
-            fam.train_step({"features": x[b:b + BATCH]}, epoch)
+            fam.train_step({"features": x[b : b + BATCH]}, epoch)
         if epoch in (WARMUP - 1, EPOCHS - 1):
             history.append(fam.epoch_diagnostics(held_out, epoch))
     e_data = fam.energy(held_out, training=False).numpy()
@@ -54,7 +73,7 @@ def _train(objective: str):  # noqa: ANN202
 
 
 @pytest.fixture(scope="module")
-def wnae_run():  # noqa: ANN201
+def wnae_run():
     return _train("wnae")
 
 

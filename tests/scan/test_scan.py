@@ -21,34 +21,48 @@ import yaml
 pytest.importorskip("da4ml")
 pytest.importorskip("optuna")
 
-from tests.conftest import write_toy_data_dir  # noqa: E402
-from wnae.cli import main  # noqa: E402
-from wnae.config import load_config  # noqa: E402
-from wnae.errors import ConfigError  # noqa: E402
-from wnae.firmware.budgets import check_budget  # noqa: E402
-from wnae.firmware.compare import deployed_model  # noqa: E402
-from wnae.firmware.config import resolve_target  # noqa: E402
-from wnae.firmware.rtl import estimate_design  # noqa: E402
-from wnae.models.config import TrainConfig  # noqa: E402
-from wnae.models.serialization import load_run  # noqa: E402
-from wnae.scan import run_scan  # noqa: E402
-from wnae.scan.state import ScanError  # noqa: E402
-from wnae.train.loop import train  # noqa: E402
+from tests.conftest import write_toy_data_dir
+from wnae.cli import main
+from wnae.config import load_config
+from wnae.errors import ConfigError
+from wnae.firmware.budgets import check_budget
+from wnae.firmware.compare import deployed_model
+from wnae.firmware.config import resolve_target
+from wnae.firmware.rtl import estimate_design
+from wnae.models.config import TrainConfig
+from wnae.models.serialization import load_run
+from wnae.scan import run_scan
+from wnae.scan.state import ScanError
+from wnae.train.loop import train
 
 pytestmark = [pytest.mark.slow]
 
 #: A two-stage WNAE small enough to train in seconds: 57 → 8 → 4, head 4 → 2 → 4.
 TINY_BASE = {
-    "model": "two_stage", "epochs": 3, "batch_size": 128, "max_train_events": 1200,
+    "model": "two_stage",
+    "epochs": 3,
+    "batch_size": 128,
+    "max_train_events": 1200,
     "extractor": {"method": "vicreg", "widths": [8], "embedding_dim": 4, "epochs": 1},
     "head": {"model": "wnae", "encoder": [], "latent_dim": 2},
-    "quant": {"input": {"bits": 14, "integer": 5}, "weight": {"bits": 5, "integer": 1},
-              "bias": {"bits": 6, "integer": 2}, "activation": {"bits": 10, "integer": 6, "signed": False},
-              "embedding": {"bits": 10, "integer": 4}, "output": {"bits": 10, "integer": 4},
-              "diff": {"bits": 8, "integer": 3}, "square": {"bits": 16, "integer": 6, "signed": False},
-              "score": {"bits": 18, "integer": 14, "signed": False}},
-    "mcmc": {"steps": 2, "buffer_size": 256, "pretrain_epochs": 1, "distance": "neural",
-             "critic": {"widths": [16], "steps": 1}},
+    "quant": {
+        "input": {"bits": 14, "integer": 5},
+        "weight": {"bits": 5, "integer": 1},
+        "bias": {"bits": 6, "integer": 2},
+        "activation": {"bits": 10, "integer": 6, "signed": False},
+        "embedding": {"bits": 10, "integer": 4},
+        "output": {"bits": 10, "integer": 4},
+        "diff": {"bits": 8, "integer": 3},
+        "square": {"bits": 16, "integer": 6, "signed": False},
+        "score": {"bits": 18, "integer": 14, "signed": False},
+    },
+    "mcmc": {
+        "steps": 2,
+        "buffer_size": 256,
+        "pretrain_epochs": 1,
+        "distance": "neural",
+        "critic": {"widths": [16], "steps": 1},
+    },
 }
 
 
@@ -56,9 +70,15 @@ def write_scan(root: Path, **scan) -> Path:
     """A scan config (and its base) under ``root``; ``scan`` overrides the two-candidate default."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "base.yml").write_text(yaml.safe_dump(TINY_BASE))
-    doc = {"base": "base.yml", "trials": 2, "jobs": 2, "startup_trials": 1, "synth": {"designs": 0},
-           "parameters": {"extractor.widths.0": {"low": 4, "high": 8}, "quant.weight.bits": {"low": 3, "high": 6}},
-           **scan}
+    doc = {
+        "base": "base.yml",
+        "trials": 2,
+        "jobs": 2,
+        "startup_trials": 1,
+        "synth": {"designs": 0},
+        "parameters": {"extractor.widths.0": {"low": 4, "high": 8}, "quant.weight.bits": {"low": 3, "high": 6}},
+        **scan,
+    }
     path = root / "scan.yml"
     path.write_text(yaml.safe_dump(doc))
     return path
@@ -66,8 +86,9 @@ def write_scan(root: Path, **scan) -> Path:
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    return write_toy_data_dir(tmp_path_factory.mktemp("scan") / "data", n_background=1500, n_zero_bias=2000,
-                              n_signal=400)
+    return write_toy_data_dir(
+        tmp_path_factory.mktemp("scan") / "data", n_background=1500, n_zero_bias=2000, n_signal=400
+    )
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +126,11 @@ def test_scan_writes_the_table_plot_and_chosen_config(finished):
     assert set(front) <= set(doc["candidates"])
     for cid in front:
         a = doc["candidates"][cid]
-        dominating = [b for b in doc["candidates"].values()
-                      if b["objective"] > a["objective"] and b["lut_estimate"] < a["lut_estimate"]]
+        dominating = [
+            b
+            for b in doc["candidates"].values()
+            if b["objective"] > a["objective"] and b["lut_estimate"] < a["lut_estimate"]
+        ]
         assert not dominating
     text = (out / "pareto.md").read_text()
     assert "## Pareto front" in text
@@ -163,9 +187,25 @@ def test_scan_resumes_after_a_kill_without_redoing_finished_candidates(tmp_path,
     config = write_scan(tmp_path, trials=3, jobs=1)
     scans = tmp_path / "scans"
     cands = scans / "tiny" / "candidates"
-    proc = subprocess.Popen([sys.executable, "-m", "wnae", "scan", str(config), "--name", "tiny", "--scans-dir",  # noqa: S603
-                             str(scans), "--data-dir", str(data), "--no-synth", "--no-progress"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "wnae",
+            "scan",
+            str(config),
+            "--name",
+            "tiny",
+            "--scans-dir",
+            str(scans),
+            "--data-dir",
+            str(data),
+            "--no-synth",
+            "--no-progress",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 300
     while not ((cands / "c000.result.json").is_file() and (cands / "c001.json").is_file()):
         assert proc.poll() is None, "the scan ended before it could be killed"
@@ -190,8 +230,9 @@ def test_scan_resumes_after_a_kill_without_redoing_finished_candidates(tmp_path,
 def test_a_failing_candidate_is_recorded_and_the_scan_goes_on(tmp_path, data):
     # ap_fixed<10,6> has 4 fractional bits: fewer than the fixed-point normalisation's 8, so that candidate
     # cannot train; the base's ap_fixed<14,6> can
-    config = write_scan(tmp_path, trials=2, jobs=1, parameters={
-        "quant.input": {"choices": ["ap_fixed<14,6>", "ap_fixed<10,6>"]}})
+    config = write_scan(
+        tmp_path, trials=2, jobs=1, parameters={"quant.input": {"choices": ["ap_fixed<14,6>", "ap_fixed<10,6>"]}}
+    )
     result = run_scan(config, name="fails", scans_dir=tmp_path / "scans", data_dir=data, synthesize=False)
     by_id = {c.id: c for c in result.candidates}
     assert by_id["c000"].ok
@@ -240,15 +281,21 @@ def test_cli_reports_a_bad_scan_config_in_one_line(tmp_path, data, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize(("scan", "needles"), [
-    # a typo in a parameter path: named, not "the base design's value None is outside" nor the budget verdict
-    ({"parameters": {"quant.weigth.bits": {"low": 4, "high": 8}}}, ["parameters.quant.weigth.bits = 4",
-                                                                    "unknown key 'quant.weigth'"]),
-    # a brief schedule that leaves the head no epochs
-    ({"brief": {"epochs": 1}}, ["base config with brief", "epochs (1) must be larger"]),
-])
-def test_a_scan_that_cannot_train_its_candidates_is_refused_before_the_first_trial(tmp_path, data, capsys, scan,
-                                                                                    needles):
+@pytest.mark.parametrize(
+    ("scan", "needles"),
+    [
+        # a typo in a parameter path: named, not "the base design's value None is outside" nor the budget verdict
+        (
+            {"parameters": {"quant.weigth.bits": {"low": 4, "high": 8}}},
+            ["parameters.quant.weigth.bits = 4", "unknown key 'quant.weigth'"],
+        ),
+        # a brief schedule that leaves the head no epochs
+        ({"brief": {"epochs": 1}}, ["base config with brief", "epochs (1) must be larger"]),
+    ],
+)
+def test_a_scan_that_cannot_train_its_candidates_is_refused_before_the_first_trial(
+    tmp_path, data, capsys, scan, needles
+):
     config = write_scan(tmp_path, **scan)
     assert main(["scan", str(config), "--data-dir", str(data), "--scans-dir", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err
@@ -291,8 +338,10 @@ def test_scan_on_a_dask_cluster_survives_a_killed_worker_with_the_same_results(f
     _, _, local, _ = finished
     config = write_scan(tmp_path, synth={"designs": 0})
     cands = tmp_path / "scans" / "tiny" / "candidates"
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
         victim = next(iter(client.run(os.getpid).values()))
         killed = threading.Event()
 
@@ -307,8 +356,15 @@ def test_scan_on_a_dask_cluster_survives_a_killed_worker_with_the_same_results(f
         thread = threading.Thread(target=kill_mid_candidate, daemon=True)
         thread.start()
         seen = []
-        result = run_scan(config, name="tiny", scans_dir=tmp_path / "scans", data_dir=data, synthesize=False,
-                          scheduler=cluster.scheduler_address, on_finish=seen.append)
+        result = run_scan(
+            config,
+            name="tiny",
+            scans_dir=tmp_path / "scans",
+            data_dir=data,
+            synthesize=False,
+            scheduler=cluster.scheduler_address,
+            on_finish=seen.append,
+        )
         thread.join(5)
         assert killed.is_set()
         assert victim not in client.run(os.getpid).values()  # the nanny replaced it

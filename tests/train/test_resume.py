@@ -20,8 +20,11 @@ EPOCHS = 3
 #: (model, epochs before the interruption): the WNAE after its AE warm-up epoch, with a filled replay buffer
 CASES = [("wnae", 2), ("ae", 1), ("vae", 1), ("mlp_encoder", 1), ("two_stage", 2), ("wnae_neural", 2)]
 #: The two-stage case: a VICReg epoch, an AE warm-up epoch of the WNAE head, a WNAE epoch; pruned kernels.
-TWO_STAGE = {"extractor": {"widths": [8], "embedding_dim": 4, "epochs": 1},
-             "head": {"model": "wnae", "latent_dim": 2}, "pruning": {"sparsity": 0.5, "begin": 0.0, "end": 1.0}}
+TWO_STAGE = {
+    "extractor": {"widths": [8], "embedding_dim": 4, "epochs": 1},
+    "head": {"model": "wnae", "latent_dim": 2},
+    "pruning": {"sparsity": 0.5, "begin": 0.0, "end": 1.0},
+}
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +37,18 @@ def _cfg(model: str, epochs: int = EPOCHS) -> TrainConfig:
     mcmc = {"steps": 2, "buffer_size": 512, "pretrain_epochs": 1}
     if model == "wnae_neural":
         model, mcmc = "wnae", {**mcmc, "distance": "neural", "critic": {"widths": [16], "warmup_steps": 3}}
-    return parse_config(TrainConfig, {
-        "model": model, "epochs": epochs, "batch_size": 128, "architecture": {"encoder": [16, 8], "latent_dim": 4},
-        "mcmc": mcmc, "gmm": {"max_components": 2}, **(TWO_STAGE if model == "two_stage" else {})})
+    return parse_config(
+        TrainConfig,
+        {
+            "model": model,
+            "epochs": epochs,
+            "batch_size": 128,
+            "architecture": {"encoder": [16, 8], "latent_dim": 4},
+            "mcmc": mcmc,
+            "gmm": {"max_components": 2},
+            **(TWO_STAGE if model == "two_stage" else {}),
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +56,7 @@ def reference(data_dir, tmp_path_factory):
     """The uninterrupted run of each model, trained once for the module."""
     runs_dir, done = tmp_path_factory.mktemp("reference"), {}
 
-    def get(model: str):  # noqa: ANN202
+    def get(model: str):
         if model not in done:
             done[model] = train(_cfg(model), data_dir=data_dir, runs_dir=runs_dir, name=model, progress=False).run_dir
         return done[model]
@@ -52,13 +64,16 @@ def reference(data_dir, tmp_path_factory):
     return get
 
 
-def _history(run_dir) -> dict:  # noqa: ANN001
+def _history(run_dir) -> dict:
     history = json.loads((run_dir / "history.json").read_text())
-    return {k: v for k, v in history.items()  # timing differs
-            if k not in ("seconds", "events_per_second") and not k.endswith("_ms")}
+    return {
+        k: v
+        for k, v in history.items()  # timing differs
+        if k not in ("seconds", "events_per_second") and not k.endswith("_ms")
+    }
 
 
-def assert_bit_identical(a, b) -> None:  # noqa: ANN001
+def assert_bit_identical(a, b) -> None:
     """Same losses every epoch (==), same weights, optimizer slots, replay buffer and generator states."""
     assert _history(a) == _history(b)
     fa, fb = load_training_model(a), load_training_model(b)
@@ -87,8 +102,9 @@ def assert_bit_identical(a, b) -> None:  # noqa: ANN001
 @pytest.mark.parametrize(("model", "first"), CASES)
 def test_resume_is_bit_identical(model, first, data_dir, reference, tmp_path):
     train(_cfg(model, epochs=first), data_dir=data_dir, runs_dir=tmp_path, name="r", progress=False)
-    result = train(_cfg(model), data_dir=data_dir, runs_dir=tmp_path, name="r", resume=True, epochs=EPOCHS,
-                   progress=False)
+    result = train(
+        _cfg(model), data_dir=data_dir, runs_dir=tmp_path, name="r", resume=True, epochs=EPOCHS, progress=False
+    )
     assert len(result.history["loss"]) == EPOCHS
     assert_bit_identical(reference(model), tmp_path / "r")
 
@@ -96,7 +112,7 @@ def test_resume_is_bit_identical(model, first, data_dir, reference, tmp_path):
 def test_interruption_mid_epoch_resumes_bit_identical(data_dir, reference, tmp_path, monkeypatch, caplog):
     original, calls = AutoencoderFamily.train_step, {"n": 0}
 
-    def interrupted(self, batch, epoch):  # noqa: ANN001, ANN202
+    def interrupted(self, batch, epoch):
         if epoch == 1:  # the first WNAE epoch, after the AE warm-up: Ctrl-C at its third batch
             calls["n"] += 1
             if calls["n"] == 3:
@@ -120,7 +136,7 @@ def test_interruption_between_checkpoint_and_state(killed_at, data_dir, referenc
     """Killed after the TF checkpoint of an epoch but before its state.npz: the previous pair (or none) is whole."""
     savez = np.savez
 
-    def killed(file, **arrays):  # noqa: ANN001, ANN202
+    def killed(file, **arrays):
         if int(arrays["epoch"]) == killed_at:
             raise KeyboardInterrupt
         return savez(file, **arrays)
@@ -151,18 +167,27 @@ def ae_run(data_dir, tmp_path):
     return tmp_path / "ae-run", args
 
 
-def _snapshot(run_dir) -> dict:  # noqa: ANN001
+def _snapshot(run_dir) -> dict:
     return {p.relative_to(run_dir): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.parametrize(("extra", "message"), [
-    (["--epochs", "1"], "has already trained 2 epochs: --epochs 1 would not continue it (give --epochs 2 or more, "
-                        "or train under a new --name)"),
-    (["--model", "vae"], "was trained as ae: --resume continues it as ae, not as vae (drop --model, or train the vae "
-                         "under a new --name)"),
-    (["--seed", "7"], "was trained with seed 0: --resume continues it with that seed, not 7"),
-    (["--config", "c.yml"], "--resume continues run --name with its own config.yml: drop --config"),
-])
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ["--epochs", "1"],
+            "has already trained 2 epochs: --epochs 1 would not continue it (give --epochs 2 or more, "
+            "or train under a new --name)",
+        ),
+        (
+            ["--model", "vae"],
+            "was trained as ae: --resume continues it as ae, not as vae (drop --model, or train the vae "
+            "under a new --name)",
+        ),
+        (["--seed", "7"], "was trained with seed 0: --resume continues it with that seed, not 7"),
+        (["--config", "c.yml"], "--resume continues run --name with its own config.yml: drop --config"),
+    ],
+)
 def test_resume_refuses_what_it_would_ignore(ae_run, extra, message, capsys):
     run_dir, args = ae_run
     capsys.readouterr()

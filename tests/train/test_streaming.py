@@ -26,20 +26,24 @@ from wnae.train.loop import train
 ONE_WINDOW = {"mode": "stream", "chunk_events": 64, "shuffle_chunks": 1000}
 #: Eleven windows of three chunks (about 115 training events each) per epoch.
 SMALL_WINDOWS = {"mode": "stream", "chunk_events": 64, "shuffle_chunks": 3}
-TINY = {"batch_size": 100, "architecture": {"encoder": [16, 8], "latent_dim": 4},
-        "mcmc": {"steps": 2, "buffer_size": 256, "pretrain_epochs": 0}, "gmm": {"max_components": 2}}
+TINY = {
+    "batch_size": 100,
+    "architecture": {"encoder": [16, 8], "latent_dim": 4},
+    "mcmc": {"steps": 2, "buffer_size": 256, "pretrain_epochs": 0},
+    "gmm": {"max_components": 2},
+}
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     """1200 SM training and 400 validation events."""
-    return write_toy_data_dir(tmp_path_factory.mktemp("toy") / "data", n_background=500, n_zero_bias=10,
-                              n_signal=10)
+    return write_toy_data_dir(tmp_path_factory.mktemp("toy") / "data", n_background=500, n_zero_bias=10, n_signal=10)
 
 
 def _cfg(model: str = "ae", loading: dict | None = None, **extra) -> TrainConfig:
-    return parse_config(TrainConfig, {"model": model, "epochs": 1, **TINY, "loading": loading or {"mode": "memory"},
-                                      **extra})
+    return parse_config(
+        TrainConfig, {"model": model, "epochs": 1, **TINY, "loading": loading or {"mode": "memory"}, **extra}
+    )
 
 
 def _rows(features: np.ndarray) -> np.ndarray:
@@ -49,8 +53,9 @@ def _rows(features: np.ndarray) -> np.ndarray:
 
 def _same_batches(a: Iterable[dict], b: Iterable[dict]) -> bool:
     a, b = list(a), list(b)
-    return len(a) == len(b) and all(x.keys() == y.keys() and all(np.array_equal(x[k], y[k]) for k in x)
-                                    for x, y in zip(a, b, strict=True))
+    return len(a) == len(b) and all(
+        x.keys() == y.keys() and all(np.array_equal(x[k], y[k]) for k in x) for x, y in zip(a, b, strict=True)
+    )
 
 
 # ------------------------------------------------------------------------- the same as in memory
@@ -128,8 +133,10 @@ def test_small_windows_views_carry_each_event_with_its_label(data_dir):
 def test_fewer_events_than_one_batch_is_one_batch_of_all(data_dir):
     cfg = {"batch_size": 2000}  # more than the 1200 training events, as in memory
     memory = MemorySource(data_dir, _cfg(**cfg))
-    one, small = StreamSource(data_dir, _cfg(loading=ONE_WINDOW, **cfg)), StreamSource(data_dir, _cfg(
-        loading=SMALL_WINDOWS, **cfg))
+    one, small = (
+        StreamSource(data_dir, _cfg(loading=ONE_WINDOW, **cfg)),
+        StreamSource(data_dir, _cfg(loading=SMALL_WINDOWS, **cfg)),
+    )
     assert _same_batches(one.epoch_batches("features", 0), memory.epoch_batches("features", 0))
     (batch,) = small.epoch_indices(0)
     np.testing.assert_array_equal(np.sort(batch), np.arange(1200))

@@ -26,10 +26,14 @@ def test_rate_is_total_events_over_total_time():
 def test_cli_summary_reports_overall_and_phase_rates(tmp_path, capsys):
     data_dir = write_toy_data_dir(tmp_path / "data", n_background=200, n_zero_bias=10, n_signal=10)
     cfg = tmp_path / "c.yml"
-    cfg.write_text("model: wnae\nepochs: 2\nbatch_size: 64\narchitecture: {encoder: [8], latent_dim: 2}\n"
-                   "mcmc: {steps: 2, buffer_size: 256, pretrain_epochs: 1}\n")
-    assert main(["train", "--config", str(cfg), "--data-dir", str(data_dir), "--runs-dir", str(tmp_path),
-                 "--name", "w"]) == 0
+    cfg.write_text(
+        "model: wnae\nepochs: 2\nbatch_size: 64\narchitecture: {encoder: [8], latent_dim: 2}\n"
+        "mcmc: {steps: 2, buffer_size: 256, pretrain_epochs: 1}\n"
+    )
+    assert (
+        main(["train", "--config", str(cfg), "--data-dir", str(data_dir), "--runs-dir", str(tmp_path), "--name", "w"])
+        == 0
+    )
     out = capsys.readouterr().out
     metrics = json.loads((tmp_path / "w" / "metrics.json").read_text())
     history = json.loads((tmp_path / "w" / "history.json").read_text())
@@ -41,8 +45,9 @@ def test_cli_summary_reports_overall_and_phase_rates(tmp_path, capsys):
     assert rates["ae"] == pytest.approx(events / history["seconds"][0])
     assert rates["wnae"] == pytest.approx(events / history["seconds"][1])
     assert "mean_events_per_second" not in metrics
-    assert (f"{metrics['events_per_second']:.0f} events/s (ae phase {rates['ae']:.0f}, "
-            f"wnae phase {rates['wnae']:.0f})") in out
+    assert (
+        f"{metrics['events_per_second']:.0f} events/s (ae phase {rates['ae']:.0f}, wnae phase {rates['wnae']:.0f})"
+    ) in out
 
 
 def test_thread_settings_are_kept_once_tensorflow_runs(caplog):
@@ -53,7 +58,7 @@ def test_thread_settings_are_kept_once_tensorflow_runs(caplog):
 
     from wnae.train.loop import configure_threads
 
-    tf.constant(1.0) + 1.0  # noqa: B018 (TensorFlow runs in this process now)
+    tf.constant(1.0) + 1.0
     threading = tf.config.threading
     before = (threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads())
     configure_threads(*before)  # what it already has: nothing to do, nothing logged

@@ -23,8 +23,14 @@ def data_dir(tmp_path_factory):
 
 
 def _cfg(model: str, **extra) -> TrainConfig:  # extra keys replace the defaults
-    base = {"model": model, "epochs": 2, "batch_size": 128, "architecture": {"encoder": [16, 8], "latent_dim": 4},
-            "mcmc": {"steps": 2, "buffer_size": 512, "pretrain_epochs": 1}, "gmm": {"max_components": 2}}
+    base = {
+        "model": model,
+        "epochs": 2,
+        "batch_size": 128,
+        "architecture": {"encoder": [16, 8], "latent_dim": 4},
+        "mcmc": {"steps": 2, "buffer_size": 512, "pretrain_epochs": 1},
+        "gmm": {"max_components": 2},
+    }
     return parse_config(TrainConfig, {**base, **extra})
 
 
@@ -32,8 +38,16 @@ def _cfg(model: str, **extra) -> TrainConfig:  # extra keys replace the defaults
 def test_run_directory_and_reload(model, data_dir, tmp_path):
     result = train(_cfg(model), data_dir=data_dir, runs_dir=tmp_path, name="r", progress=False)
     run_dir = result.run_dir
-    for name in ("config.yml", "normalisation.json", "deploy.h5", "history.json", "history.csv", "metrics.json",
-                 "loss.png", "run.json"):
+    for name in (
+        "config.yml",
+        "normalisation.json",
+        "deploy.h5",
+        "history.json",
+        "history.csv",
+        "metrics.json",
+        "loss.png",
+        "run.json",
+    ):
         assert (run_dir / name).stat().st_size > 0, name
     info = json.loads((run_dir / "run.json").read_text())
     assert info["model"] == model
@@ -63,9 +77,14 @@ def test_run_directory_and_reload(model, data_dir, tmp_path):
 
 
 def test_two_stage_run_records_both_stages_and_the_sampler(data_dir, tmp_path, capsys):
-    cfg = _cfg("two_stage", epochs=4, extractor={"widths": [8], "embedding_dim": 4, "epochs": 2},
-               head={"model": "wnae", "latent_dim": 2}, pruning={"sparsity": 0.5, "begin": 0.0, "end": 1.0},
-               mcmc={"steps": 2, "buffer_size": 512, "pretrain_epochs": 1, "bound": 6.0})
+    cfg = _cfg(
+        "two_stage",
+        epochs=4,
+        extractor={"widths": [8], "embedding_dim": 4, "epochs": 2},
+        head={"model": "wnae", "latent_dim": 2},
+        pruning={"sparsity": 0.5, "begin": 0.0, "end": 1.0},
+        mcmc={"steps": 2, "buffer_size": 512, "pretrain_epochs": 1, "bound": 6.0},
+    )
     result = train(cfg, data_dir=data_dir, runs_dir=tmp_path, progress=False)
     assert result.run_dir.name.startswith("vicreg_wnae-")
     history = json.loads((result.run_dir / "history.json").read_text())
@@ -98,8 +117,7 @@ def test_resume_continues_from_the_checkpoint(data_dir, tmp_path):
     train(_cfg("wnae", epochs=1, mcmc=no_warmup), data_dir=data_dir, runs_dir=tmp_path, name="x", progress=False)
     (tmp_path / "x" / "run.json").unlink()  # as if interrupted after epoch 1
     buffer_before = np.load(tmp_path / "x" / "checkpoints" / "state.npz")["replay_buffer"]
-    result = train(_cfg("wnae"), data_dir=data_dir, runs_dir=tmp_path, name="x", resume=True, epochs=3,
-                   progress=False)
+    result = train(_cfg("wnae"), data_dir=data_dir, runs_dir=tmp_path, name="x", resume=True, epochs=3, progress=False)
     assert len(result.history["loss"]) == 3
     assert (tmp_path / "x" / "run.json").is_file()
     assert "epochs: 3" in (tmp_path / "x" / "config.yml").read_text()
@@ -111,7 +129,7 @@ def test_resume_continues_from_the_checkpoint(data_dir, tmp_path):
 def test_nan_loss_stops_with_a_clear_message(data_dir, tmp_path, monkeypatch):
     original = AutoencoderFamily.train_step
 
-    def diverging(self, batch, epoch):  # noqa: ANN001, ANN202
+    def diverging(self, batch, epoch):
         metrics = original(self, batch, epoch)
         return {**metrics, "loss": float("nan")} if epoch == 1 else metrics
 
@@ -132,11 +150,28 @@ def test_input_precision_must_hold_the_normalisation(data_dir, tmp_path):
 def test_cli_train_and_errors(data_dir, tmp_path, capsys):
     cfg = tmp_path / "c.yml"
     cfg.write_text("model: ae\nepochs: 1\nbatch_size: 128\narchitecture: {encoder: [8], latent_dim: 2}\n")
-    assert main(["train", "--config", str(cfg), "--data-dir", str(data_dir), "--runs-dir", str(tmp_path),
-                 "--name", "cli"]) == 0
+    assert (
+        main(["train", "--config", str(cfg), "--data-dir", str(data_dir), "--runs-dir", str(tmp_path), "--name", "cli"])
+        == 0
+    )
     assert "cli: ae, 1 epochs" in capsys.readouterr().out
-    assert main(["train", "--data-dir", str(data_dir), "--runs-dir", str(tmp_path), "--name", "cli",
-                 "--resume", "--epochs", "2"]) == 0  # a finished run trains on to the new total
+    assert (
+        main(
+            [
+                "train",
+                "--data-dir",
+                str(data_dir),
+                "--runs-dir",
+                str(tmp_path),
+                "--name",
+                "cli",
+                "--resume",
+                "--epochs",
+                "2",
+            ]
+        )
+        == 0
+    )  # a finished run trains on to the new total
     assert "cli: ae, 2 epochs" in capsys.readouterr().out
     assert main(["train", "--data-dir", str(data_dir), "--runs-dir", str(tmp_path), "--resume"]) == 2
     assert "--resume needs --name" in capsys.readouterr().err

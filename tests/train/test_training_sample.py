@@ -31,15 +31,26 @@ def _weighted_zero_bias_dir(data_dir, n_soft: int = 500, n_hard: int = 500, soft
     hard[..., 0] = np.maximum(hard[..., 0], 0.5 * (hard[..., 0] > 0)) * 20.0
     for name, p, share in (("zero_bias", soft, soft_share), ("qcd_hard", hard, 1 - soft_share)):
         write_events(data_dir / f"{name}.h5", EventSet(p, np.full(len(p), -1), np.full(len(p), name)))
-        rows.append(SampleInfo(name, SampleRole.ZERO_BIAS, -1, f"{name}.h5", len(p), len(p), 8e10, 1e8,
-                               zb_weight=share / len(p)))
+        rows.append(
+            SampleInfo(
+                name, SampleRole.ZERO_BIAS, -1, f"{name}.h5", len(p), len(p), 8e10, 1e8, zb_weight=share / len(p)
+            )
+        )
     write_manifest(data_dir, rows)
     return data_dir
 
 
-def _cfg(**extra):  # noqa: ANN003, ANN202
-    return parse_config(TrainConfig, {"model": "ae", "batch_size": 50, "architecture": {"encoder": [8], "latent_dim": 2},
-                                      "loading": {"mode": "memory"}, **extra})
+def _cfg(**extra):
+    return parse_config(
+        TrainConfig,
+        {
+            "model": "ae",
+            "batch_size": 50,
+            "architecture": {"encoder": [8], "latent_dim": 2},
+            "loading": {"mode": "memory"},
+            **extra,
+        },
+    )
 
 
 def test_the_zero_bias_sample_reads_the_weighted_rows_of_one_split_with_their_weights(tmp_path):

@@ -8,8 +8,12 @@ the latest finished run there (:func:`resolve_run`). :func:`load_any_scorer` ope
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wnae.errors import ModelError
+
+if TYPE_CHECKING:
+    from wnae.evaluate.scores import Scorer
 
 __all__ = ["load_any_scorer", "resolve_run"]
 
@@ -37,7 +41,7 @@ def resolve_run(run: str | Path | None, runs_dir: str | Path = "runs") -> Path:
     raise ModelError(msg)
 
 
-def load_any_scorer(run_dir: Path):  # noqa: ANN201 (a wnae.evaluate.scores.Scorer)
+def load_any_scorer(run_dir: Path) -> Scorer:
     """An HLT encoder run (its ``encoder.weights.h5``) through :func:`wnae.hlt.model.load_hlt_run`, any
     other run through :func:`wnae.evaluate.scores.load_scorer`."""
     from wnae.evaluate.scores import HLT_WEIGHTS_FILE, load_scorer

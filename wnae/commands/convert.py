@@ -25,8 +25,10 @@ def _convert(args: argparse.Namespace) -> int:
     project = args.output_dir / f"{run.name}-{target.name}"
     convert_model(model, target, project, tb_inputs=run.features(particles), compile=False)
     _, menu_note = menu_for_run(run, model, output, project)
-    sys.stdout.write(f"wrote {project} ({run.info['model']} → {output}, {target.backend} {target.part}, "
-                     f"{target.clock_period_ns:g} ns clock); {menu_note}\n")
+    sys.stdout.write(
+        f"wrote {project} ({run.info['model']} → {output}, {target.backend} {target.part}, "
+        f"{target.clock_period_ns:g} ns clock); {menu_note}\n"
+    )
     return 0
 
 

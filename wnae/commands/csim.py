@@ -16,8 +16,14 @@ def _csim(args: argparse.Namespace) -> int:
     from wnae.firmware.csim import require_bit_exact, run_csim
 
     target = resolve_target(args.target)
-    result = run_csim(resolve_run(args.run, args.runs_dir), target, data_dir=args.data_dir,
-                      hls_projects=args.output_dir, n_events=args.events, csim_tool=args.csim_tool)
+    result = run_csim(
+        resolve_run(args.run, args.runs_dir),
+        target,
+        data_dir=args.data_dir,
+        hls_projects=args.output_dir,
+        n_events=args.events,
+        csim_tool=args.csim_tool,
+    )
     sys.stdout.write(result.summary())
     require_bit_exact(result)
     if not getattr(args, "no_rtl", True):
@@ -39,8 +45,14 @@ def _rtl_simulation(args: argparse.Namespace, target) -> None:  # noqa: ANN001
     except ToolNotFoundError as exc:
         logging.getLogger(__name__).warning("RTL simulation skipped: %s", exc)
         return
-    result = run_rtl(resolve_run(args.run, args.runs_dir), target, data_dir=args.data_dir,
-                     hls_projects=args.output_dir, n_events=args.events, synthesize=False)
+    result = run_rtl(
+        resolve_run(args.run, args.runs_dir),
+        target,
+        data_dir=args.data_dir,
+        hls_projects=args.output_dir,
+        n_events=args.events,
+        synthesize=False,
+    )
     sys.stdout.write("\n" + result.summary())
     require_bit_exact_rtl(result)
 
@@ -56,6 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_firmware_run_arguments(p)
     p.add_argument("--events", type=positive_int, default=10_000, help="events to simulate (default 10000)")
     p.add_argument("--csim-tool", action="store_true", help="also run the vendor C simulation if installed")
-    p.add_argument("--no-rtl", action="store_true",
-                   help="skip the RTL simulation (da4ml + Verilator), which runs when those tools are installed")
+    p.add_argument(
+        "--no-rtl",
+        action="store_true",
+        help="skip the RTL simulation (da4ml + Verilator), which runs when those tools are installed",
+    )
     p.set_defaults(func=_csim)

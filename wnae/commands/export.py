@@ -43,15 +43,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help=HELP, description=f"{HELP}.")
     export_sub = p.add_subparsers(dest="export_command", metavar="<format>", required=True)
     c = export_sub.add_parser(
-        "cmssw", help="a CMSSW emulator plug-in (hls4mlEmulator::Model, <NAME>.so) of a run trained on "
+        "cmssw",
+        help="a CMSSW emulator plug-in (hls4mlEmulator::Model, <NAME>.so) of a run trained on "
         "hardware inputs (normalisation: l1_hardware)",
         description="Write the run's deployed model as a CMSSW emulator plug-in in the cms-hls4ml layout "
         "(NN/, scales.h, <NAME>_emulator.cpp, Makefile, README.md), build <NAME>.so with g++, load it as "
         "hls4mlEmulator::ModelLoader does and compare its scores bit for bit with the exact reference on "
-        "real events' hardware integers and edge cases (exit status 2 on any difference).")
+        "real events' hardware integers and edge cases (exit status 2 on any difference).",
+    )
     c.add_argument("run", nargs="?", help="run directory or name in runs/ (default: the latest run)")
-    c.add_argument("--name", help="plug-in name, a C++ identifier: CMSSW loads 'GTADModel_' + the menu's model "
-                   "version (default GTADModel_<run>)")
+    c.add_argument(
+        "--name",
+        help="plug-in name, a C++ identifier: CMSSW loads 'GTADModel_' + the menu's model "
+        "version (default GTADModel_<run>)",
+    )
     c.add_argument("--output", type=Path, help="output directory (default exports/<NAME>)")
     c.add_argument("--target", default="gt_run3", help="firmware target: name in firmware_configs/ or YAML path")
     c.add_argument("--data-dir", type=Path, default=Path("data"), help="events for the check (default data/)")

@@ -23,19 +23,24 @@ def _check_options(args: argparse.Namespace) -> None:
         return ConfigError(f"option {option} ({option.lstrip('-')}={value!r}): {why}")
 
     if args.events is not None and args.events < 1:
-        raise bad("--events", args.events, "must be at least 1 event per sample")
+        msg = "--events"
+        raise bad(msg, args.events, "must be at least 1 event per sample")
     if args.scale is not None and not (math.isfinite(args.scale) and args.scale > 0):
-        raise bad("--scale", args.scale, "must be a positive number (it multiplies every sample's size)")
+        msg = "--scale"
+        raise bad(msg, args.scale, "must be a positive number (it multiplies every sample's size)")
     if args.jobs is not None and args.jobs < 1:
-        raise bad("--jobs", args.jobs, "must be at least 1 worker process")
+        msg = "--jobs"
+        raise bad(msg, args.jobs, "must be at least 1 worker process")
     if args.pileup is not None and not (math.isfinite(args.pileup) and args.pileup >= 0):
-        raise bad("--pileup", args.pileup, "must be a finite number >= 0 (mean pile-up interactions per crossing)")
+        msg = "--pileup"
+        raise bad(msg, args.pileup, "must be a finite number >= 0 (mean pile-up interactions per crossing)")
     if args.scheduler is not None:
         from wnae._dask import check_scheduler
 
         check_scheduler(args.scheduler)
     if args.samples is not None and not [s for s in args.samples.split(",") if s.strip()]:
-        raise bad("--samples", args.samples, "names no sample")
+        msg = "--samples"
+        raise bad(msg, args.samples, "names no sample")
 
 
 def config_from_args(args: argparse.Namespace) -> GenerateConfig:
@@ -52,8 +57,12 @@ def config_from_args(args: argparse.Namespace) -> GenerateConfig:
         overrides["seed"] = args.seed
     if args.pileup is not None:
         overrides["pileup_mean"] = args.pileup
-    cfg = load_config(args.config, GenerateConfig, overrides=overrides,
-                      override_source={"output_dir": "--output-dir", "pileup_mean": "--pileup"})
+    cfg = load_config(
+        args.config,
+        GenerateConfig,
+        overrides=overrides,
+        override_source={"output_dir": "--output-dir", "pileup_mean": "--pileup"},
+    )
     data = cfg.model_dump()
     if args.samples:
         wanted = [s.strip() for s in args.samples.split(",") if s.strip()]
@@ -114,7 +123,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pileup", type=float, help="mean pile-up interactions per crossing, >= 0 (default 60)")
     p.add_argument("--jobs", type=int, default=None, help="worker processes, >= 1 (default: all cores)")
     p.add_argument("--force", action="store_true", help="regenerate even when cached files match")
-    p.add_argument("--scheduler", metavar="local|tcp://HOST:PORT",
-                   help="run the blocks as Dask tasks: 'local' (a LocalCluster of --jobs workers) or an existing "
-                        "Dask scheduler's address; the files are the same bytes (default: a local process pool)")
+    p.add_argument(
+        "--scheduler",
+        metavar="local|tcp://HOST:PORT",
+        help="run the blocks as Dask tasks: 'local' (a LocalCluster of --jobs workers) or an existing "
+        "Dask scheduler's address; the files are the same bytes (default: a local process pool)",
+    )
     p.set_defaults(func=_run)

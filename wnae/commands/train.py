@@ -30,9 +30,13 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.resume:
         if args.config is not None or args.training_sample is not None:
-            given = f"--config {args.config}" if args.config is not None else f"--training-sample {args.training_sample}"
-            msg = (f"--resume continues run --name with its own config.yml: drop {given} "
-                   "(only --epochs can change on --resume)")
+            given = (
+                f"--config {args.config}" if args.config is not None else f"--training-sample {args.training_sample}"
+            )
+            msg = (
+                f"--resume continues run --name with its own config.yml: drop {given} "
+                "(only --epochs can change on --resume)"
+            )
             raise ConfigError(msg)
         cfg = None  # the run's own config; --model and --seed are checked against it
     else:
@@ -46,11 +50,19 @@ def _run(args: argparse.Namespace) -> int:
             overrides["seed"] = args.seed
         if args.training_sample is not None:
             overrides["training_sample"] = args.training_sample
-        cfg = load_config(config_path, TrainConfig, overrides=overrides,
-                          override_source={"training_sample": "--training-sample"})
-    result = train(cfg, data_dir=args.data_dir, runs_dir=args.runs_dir, name=args.name, resume=args.resume,
-                   epochs=args.epochs if args.resume else None,
-                   model=args.model if args.resume else None, seed=args.seed if args.resume else None)
+        cfg = load_config(
+            config_path, TrainConfig, overrides=overrides, override_source={"training_sample": "--training-sample"}
+        )
+    result = train(
+        cfg,
+        data_dir=args.data_dir,
+        runs_dir=args.runs_dir,
+        name=args.name,
+        resume=args.resume,
+        epochs=args.epochs if args.resume else None,
+        model=args.model if args.resume else None,
+        seed=args.seed if args.resume else None,
+    )
     final = result.metrics["final"]
     sys.stdout.write(
         f"{result.run_dir}: {result.config.model}, {len(result.history.get('loss', []))} epochs, "
@@ -59,8 +71,11 @@ def _run(args: argparse.Namespace) -> int:
     )
     kept = result.metrics.get("kept", {})
     if "w_ratio" in kept:
-        long = f", after {result.config.mcmc.diagnostics.long_steps} more steps {kept['w_long_ratio']:.2f}x" \
-            if "w_long_ratio" in kept else ""
+        long = (
+            f", after {result.config.mcmc.diagnostics.long_steps} more steps {kept['w_long_ratio']:.2f}x"
+            if "w_long_ratio" in kept
+            else ""
+        )
         sys.stdout.write(
             f"kept epoch {result.metrics['kept_epoch']}: exact W of its samples {kept['w_ratio']:.2f}x the two-sample "
             f"floor{long}; <E->/<E+> {kept.get('diag_energy_ratio', float('nan')):.2f}, "
@@ -83,10 +98,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", help="run name (default <model>-<UTC time>)")
     p.add_argument("--epochs", type=int, help="override the config's epochs (with --resume: the new total)")
     p.add_argument("--seed", type=int, help="override the config's seed")
-    p.add_argument("--training-sample", default=None, metavar="SAMPLE",
-                   help="override the config's training_sample: sm (the background samples), zero_bias, or the name "
-                        "of one sample of --data-dir (its test split is held out for the evaluation)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue run --name from its last checkpoint, bit-identical to an uninterrupted run "
-                        "(its own config; --model/--seed must match it, --epochs may only grow)")
+    p.add_argument(
+        "--training-sample",
+        default=None,
+        metavar="SAMPLE",
+        help="override the config's training_sample: sm (the background samples), zero_bias, or the name "
+        "of one sample of --data-dir (its test split is held out for the evaluation)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue run --name from its last checkpoint, bit-identical to an uninterrupted run "
+        "(its own config; --model/--seed must match it, --epochs may only grow)",
+    )
     p.set_defaults(func=_run)

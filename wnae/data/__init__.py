@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wnae.data import hardware_inputs  # noqa: F401, I001  (registers the l1_hardware normaliser)
+from wnae.data import hardware_inputs  # noqa: F401  (registers the l1_hardware normaliser)
 from wnae.data.axol1tl import read_axol1tl
 from wnae.data.io import EventSet, count_events, iter_events, read_events, write_events
 from wnae.data.preprocess import fit_normaliser, load_normaliser

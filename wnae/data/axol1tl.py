@@ -22,6 +22,7 @@ from wnae.errors import DataError
 
 __all__ = ["AXOL1TLDataset", "read_axol1tl", "to_particles", "write_axol1tl"]
 
+
 @dataclass
 class AXOL1TLDataset:
     """Contents of an AXOL1TL-style file.

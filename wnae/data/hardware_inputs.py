@@ -43,12 +43,12 @@ from wnae.data.schema import FEATURE_NAMES, N_FEATURES, ObjectType, slot_ranges
 from wnae.errors import DataError
 
 __all__ = [
-    "L1HardwareNormaliser",
     "OFFSET_BITS",
     "SHIFT_BITS",
     "UNSCALED_FRACTIONAL",
     "UNSCALED_INTEGER",
     "UNSCALED_WIDTH",
+    "L1HardwareNormaliser",
     "hardware_edge_cases",
     "hardware_units",
     "l1_hardware_integers",
@@ -133,8 +133,9 @@ def scale_hardware(hw: np.ndarray, offset: np.ndarray, shift: np.ndarray) -> np.
     return np.ldexp(t.astype(np.float64), -UNSCALED_FRACTIONAL).astype(np.float32)
 
 
-def _check_scales(offset: np.ndarray, shift: np.ndarray, lo: np.ndarray | None = None,
-                  hi: np.ndarray | None = None) -> None:
+def _check_scales(
+    offset: np.ndarray, shift: np.ndarray, lo: np.ndarray | None = None, hi: np.ndarray | None = None
+) -> None:
     """Raise :class:`DataError` naming the first input whose offset/shift does not fit its type or whose
     data range would wrap around in ``ap_fixed<18,13>``."""
     o_lo, o_hi = -(1 << (OFFSET_BITS - 1)), (1 << (OFFSET_BITS - 1)) - 1
@@ -142,21 +143,27 @@ def _check_scales(offset: np.ndarray, shift: np.ndarray, lo: np.ndarray | None =
     u_lo, u_hi = -(1 << (UNSCALED_INTEGER - 1)), (1 << (UNSCALED_INTEGER - 1)) - 1
     for i, name in enumerate(FEATURE_NAMES):
         if not o_lo <= offset[i] <= o_hi:
-            msg = (f"l1_hardware normalisation of input '{name}': offset {offset[i]} is outside "
-                   f"[{o_lo}, {o_hi}] (ad_offset_t, ap_fixed<{OFFSET_BITS},{OFFSET_BITS}>)")
+            msg = (
+                f"l1_hardware normalisation of input '{name}': offset {offset[i]} is outside "
+                f"[{o_lo}, {o_hi}] (ad_offset_t, ap_fixed<{OFFSET_BITS},{OFFSET_BITS}>)"
+            )
             raise DataError(msg)
         if not s_lo <= shift[i] <= s_hi:
-            msg = (f"l1_hardware normalisation of input '{name}': shift {shift[i]} is outside "
-                   f"[{s_lo}, {s_hi}] (ad_shift_t, ap_fixed<{SHIFT_BITS},{SHIFT_BITS}>)")
+            msg = (
+                f"l1_hardware normalisation of input '{name}': shift {shift[i]} is outside "
+                f"[{s_lo}, {s_hi}] (ad_shift_t, ap_fixed<{SHIFT_BITS},{SHIFT_BITS}>)"
+            )
             raise DataError(msg)
         if lo is None or hi is None:
             continue
         for value in (lo[i], hi[i]):
             scaled = (value - offset[i]) * 2.0 ** max(-int(shift[i]), 0)
             if not (u_lo <= value <= u_hi and u_lo <= value - offset[i] <= u_hi and u_lo <= scaled <= u_hi):
-                msg = (f"l1_hardware normalisation of input '{name}': the hardware value {value:.0f} (offset "
-                       f"{offset[i]}, shift {shift[i]}) wraps around in ap_fixed<{UNSCALED_WIDTH},{UNSCALED_INTEGER}> "
-                       f"([{u_lo}, {u_hi}]); check the input data")
+                msg = (
+                    f"l1_hardware normalisation of input '{name}': the hardware value {value:.0f} (offset "
+                    f"{offset[i]}, shift {shift[i]}) wraps around in ap_fixed<{UNSCALED_WIDTH},{UNSCALED_INTEGER}> "
+                    f"([{u_lo}, {u_hi}]); check the input data"
+                )
                 raise DataError(msg)
 
 

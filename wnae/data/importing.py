@@ -127,8 +127,10 @@ class ImportOptions:
             msg = f"option --format: unknown format '{self.format}' (one of {', '.join(FORMATS)})"
             raise ConfigError(msg)
         if not _NAME.match(self.name):
-            msg = (f"option --name: '{self.name}' is not a sample name (1-32 characters: letters, digits, '_', '.', "
-                   "'-'; it becomes the file name)")
+            msg = (
+                f"option --name: '{self.name}' is not a sample name (1-32 characters: letters, digits, '_', '.', "
+                "'-'; it becomes the file name)"
+            )
             raise ConfigError(msg)
         if self.chunk_events < 1:
             msg = f"option --chunk-events: must be at least 1 event, got {self.chunk_events}"
@@ -169,7 +171,7 @@ def expand_inputs(patterns: Sequence[str | Path]) -> list[Path]:
     for pattern in patterns:
         text = str(pattern)
         if glob.has_magic(text):
-            matched = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
+            matched = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())  # noqa: PTH207 (absolute patterns)
             if not matched:
                 msg = f"the pattern '{text}' matches no file"
                 raise DataError(msg)
@@ -209,7 +211,8 @@ def file_kind(path: str | Path) -> str | None:
                 f.seek(offset)
                 head = f.read(8)
     except OSError as err:
-        raise DataError(f"cannot read the file ({err.strerror or err})", path=path) from err
+        msg = f"cannot read the file ({err.strerror or err})"
+        raise DataError(msg, path=path) from err
     return None
 
 
@@ -294,7 +297,9 @@ def _h5_arrays(files: Sequence[Path], opts: ImportOptions, datasets: list[str]) 
                         except DataError as err:
                             if err.event_index is None:
                                 raise
-                            raise DataError(err.problem, path=path, dataset=name, event_index=lo + err.event_index) from err
+                            raise DataError(
+                                err.problem, path=path, dataset=name, event_index=lo + err.event_index
+                            ) from err
                         yield EventSet(particles)
 
     return _Reader(total, chunks, {"datasets": datasets}, list)
@@ -355,8 +360,10 @@ def _check_directory(data_dir: Path, opts: ImportOptions) -> list[SampleInfo]:
         msg = f"{target} exists but is not a sample of the manifest: move it away, or --replace it"
         raise DataError(msg)
     if opts.role is SampleRole.ZERO_BIAS and any(r.zb_weight is not None for r in rows):
-        msg = (f"{data_dir} has a weighted zero bias (generated data): an unweighted zero bias cannot join it; "
-               "import your zero bias into a new --output-dir")
+        msg = (
+            f"{data_dir} has a weighted zero bias (generated data): an unweighted zero bias cannot join it; "
+            "import your zero bias into a new --output-dir"
+        )
         raise DataError(msg)
     return rows
 
@@ -406,15 +413,24 @@ def _convert(files: Sequence[Path], data_dir: Path, rows: list[SampleInfo], opts
     metadata = {"imported_from": opts.format, "sample": opts.name}
     # the file is renamed onto <name>.h5 when complete: a linked sample it replaces loses its link, not its source
     bar = tqdm(total=reader.total, unit="ev", desc=f"import {opts.name}", disable=_bar_off(opts.progress))
-    with bar, EventWriter(target, metadata=metadata, with_labels=labelled,
-                          with_hardware=opts.format == "l1ntuple") as writer:
+    with (
+        bar,
+        EventWriter(target, metadata=metadata, with_labels=labelled, with_hardware=opts.format == "l1ntuple") as writer,
+    ):
         for chunk in _chain(first, chunks):
             labels = _labels(chunk, opts)
             if labelled and labels is None:
                 msg = "some input files have per-event process labels and others none: give --process-label"
                 raise DataError(msg, path=files[0])
-            block = EventSet(chunk.particles, labels if labelled else None,
-                             np.full(len(chunk), opts.name) if labelled else None, {}, None, None, chunk.hardware)
+            block = EventSet(
+                chunk.particles,
+                labels if labelled else None,
+                np.full(len(chunk), opts.name) if labelled else None,
+                {},
+                None,
+                None,
+                chunk.hardware,
+            )
             writer.append(block)
             bar.update(len(chunk))
         n_events = writer.n_events
@@ -443,12 +459,15 @@ def _bar_off(progress: bool | None) -> bool | None:
 def _row(opts: ImportOptions, file: str, n_events: int, provenance: dict[str, Any]) -> SampleInfo:
     n_generated = opts.n_generated if opts.n_generated is not None else n_events
     if n_generated < n_events:
-        msg = (f"option --n-generated: {n_generated} is less than the {n_events} events imported (it counts events "
-               "before any pre-selection)")
+        msg = (
+            f"option --n-generated: {n_generated} is less than the {n_events} events imported (it counts events "
+            "before any pre-selection)"
+        )
         raise ConfigError(msg)
     label = opts.process_label if opts.process_label is not None else -1
-    return SampleInfo(opts.name, opts.role, label, file, n_events, n_generated, opts.cross_section_pb,
-                      provenance=provenance)
+    return SampleInfo(
+        opts.name, opts.role, label, file, n_events, n_generated, opts.cross_section_pb, provenance=provenance
+    )
 
 
 def _write_row(data_dir: Path, rows: list[SampleInfo], info: SampleInfo) -> None:
@@ -484,8 +503,14 @@ def _link(files: Sequence[Path], data_dir: Path, rows: list[SampleInfo], opts: I
 # ------------------------------------------------------------------------------------------ export
 
 
-def export_adc2021(data_dir: str | Path, output_dir: str | Path, *, samples: Sequence[str] | None = None,
-                   chunk_events: int = 100_000, overwrite: bool = False) -> list[Path]:
+def export_adc2021(
+    data_dir: str | Path,
+    output_dir: str | Path,
+    *,
+    samples: Sequence[str] | None = None,
+    chunk_events: int = 100_000,
+    overwrite: bool = False,
+) -> list[Path]:
     """Write the samples of ``data_dir`` in the plain ADC2021 layout (``Particles``, ``Particles_Names``,
     ``Particles_Classes``), one ``<name>.h5`` per sample, and ``export.json`` with each file's role,
     process label, event counts and the ``wnae data import`` command that brings it back.
@@ -518,20 +543,32 @@ def export_adc2021(data_dir: str | Path, output_dir: str | Path, *, samples: Seq
             for chunk in iter_events(row.path(data_dir), chunk_events=chunk_events):
                 writer.append(EventSet(chunk.particles))
         label = _file_label(row, data_dir)
-        command = (f"wnae data import --format adc2021 --role {row.role.value} --name {row.name}"
-                   + (f" --process-label {label}" if label is not None else "")
-                   + f" --n-generated {row.n_generated}"
-                   + (f" --cross-section-pb {row.cross_section_pb!r}" if row.cross_section_pb is not None else "")
-                   + f" {target.name} --output-dir DIR")
-        entry = {"file": target.name, "role": row.role.value, "process_label": label, "n_events": row.n_events,
-                 "n_generated": row.n_generated, "cross_section_pb": row.cross_section_pb, "import": command}
+        command = (
+            f"wnae data import --format adc2021 --role {row.role.value} --name {row.name}"
+            + (f" --process-label {label}" if label is not None else "")
+            + f" --n-generated {row.n_generated}"
+            + (f" --cross-section-pb {row.cross_section_pb!r}" if row.cross_section_pb is not None else "")
+            + f" {target.name} --output-dir DIR"
+        )
+        entry = {
+            "file": target.name,
+            "role": row.role.value,
+            "process_label": label,
+            "n_events": row.n_events,
+            "n_generated": row.n_generated,
+            "cross_section_pb": row.cross_section_pb,
+            "import": command,
+        }
         if row.zb_weight is not None:
             entry["zb_weight"] = row.zb_weight
-            entry["note"] = ("part of the weighted zero bias: the ADC2021 layout has no weights, so imported back it is "
-                             "unweighted; for rates import only the unbiased zero-bias sample with role zero_bias")
+            entry["note"] = (
+                "part of the weighted zero bias: the ADC2021 layout has no weights, so imported back it is "
+                "unweighted; for rates import only the unbiased zero-bias sample with role zero_bias"
+            )
         listed.append(entry)
-    write_json_atomic(output_dir / EXPORT_INFO, {"source": str(data_dir.resolve()), "layout": "ADC2021",
-                                                 "samples": listed})
+    write_json_atomic(
+        output_dir / EXPORT_INFO, {"source": str(data_dir.resolve()), "layout": "ADC2021", "samples": listed}
+    )
     return targets
 
 
@@ -543,4 +580,3 @@ def _file_label(row: SampleInfo, data_dir: Path) -> int | None:
     if values is None:
         return row.process_label if row.process_label >= 0 else None
     return int(values[0]) if len(values) == 1 else None
-

@@ -194,9 +194,11 @@ def check_pf_written(ds: h5py.Dataset, path: Path) -> None:
     if missing:
         n = ds.shape[0]
         count = sum(min(ds.chunks[0], n - s) for s in missing)
-        msg = (f"the candidates of {count} of the {n} events, from this one on, were never written ({n_missing} of "
-               f"{n_chunks} HDF5 chunks are unallocated and read back as zeros): the file is incomplete; was its "
-               "writer interrupted?")
+        msg = (
+            f"the candidates of {count} of the {n} events, from this one on, were never written ({n_missing} of "
+            f"{n_chunks} HDF5 chunks are unallocated and read back as zeros): the file is incomplete; was its "
+            "writer interrupted?"
+        )
         raise DataError(msg, path=path, dataset=PF_CANDS, event_index=missing[0])
 
 

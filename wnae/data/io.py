@@ -208,15 +208,19 @@ def _read_metadata(f: h5py.File, path: Path) -> dict[str, Any]:
 def _pf_dataset(f: h5py.File, path: Path, n_events: int) -> h5py.Dataset:
     ds = f.get(PF_CANDS)
     if ds is None:
-        msg = (f"no '{PF_CANDS}' dataset: the file has only the L1 objects (regenerate it with PF candidates, "
-               "the default of 'wnae generate')")
+        msg = (
+            f"no '{PF_CANDS}' dataset: the file has only the L1 objects (regenerate it with PF candidates, "
+            "the default of 'wnae generate')"
+        )
         raise DataError(msg, path=path)
     if not isinstance(ds, h5py.Dataset):
         msg = f"'{PF_CANDS}' is a group, not a dataset"
         raise DataError(msg, path=path, dataset=PF_CANDS)
     if ds.ndim != 3 or ds.shape[0] != n_events or ds.shape[2] != len(PF_FEATURES):
-        msg = (f"expected shape ({n_events}, n_max, {len(PF_FEATURES)}) to match {PARTICLES} and the features "
-               f"{', '.join(PF_FEATURES)}, got {ds.shape}")
+        msg = (
+            f"expected shape ({n_events}, n_max, {len(PF_FEATURES)}) to match {PARTICLES} and the features "
+            f"{', '.join(PF_FEATURES)}, got {ds.shape}"
+        )
         raise DataError(msg, path=path, dataset=PF_CANDS)
     check_real(ds, path)
     check_pf_written(ds, path)
@@ -335,13 +339,19 @@ def iter_events(
 
 
 def read_events(
-    path: str | Path, *, start: int = 0, stop: int | None = None, validate: bool = True, with_pf: bool = False,
+    path: str | Path,
+    *,
+    start: int = 0,
+    stop: int | None = None,
+    validate: bool = True,
+    with_pf: bool = False,
     with_hardware: bool = False,
 ) -> EventSet:
     """Read (part of) an ADC2021-layout file into one :class:`EventSet` (with its PF candidates if
     ``with_pf``, its L1 hardware integers if ``with_hardware``)."""
-    parts = list(iter_events(path, start=start, stop=stop, validate=validate, with_pf=with_pf,
-                             with_hardware=with_hardware))
+    parts = list(
+        iter_events(path, start=start, stop=stop, validate=validate, with_pf=with_pf, with_hardware=with_hardware)
+    )
     if not parts:
         path = Path(path)
         with open_h5(path) as f:
@@ -426,8 +436,14 @@ class EventWriter:
         if self.compression:
             opts.update(compression=self.compression, shuffle=True)
         c = self.chunk_events
-        f.create_dataset(PARTICLES, shape=(0, N_OBJECTS, 4), maxshape=(None, N_OBJECTS, 4), dtype=np.float32,
-                         chunks=(c, N_OBJECTS, 4), **opts)
+        f.create_dataset(
+            PARTICLES,
+            shape=(0, N_OBJECTS, 4),
+            maxshape=(None, N_OBJECTS, 4),
+            dtype=np.float32,
+            chunks=(c, N_OBJECTS, 4),
+            **opts,
+        )
         f.create_dataset("Particles_Names", data=np.array(PARTICLES_NAMES, dtype="S"), track_times=False)
         f.create_dataset("Particles_Classes", data=np.array(PARTICLES_CLASSES, dtype="S"), track_times=False)
         if self.with_labels:
@@ -437,13 +453,25 @@ class EventWriter:
             f.create_dataset(PTHAT, shape=(0,), maxshape=(None,), dtype=np.float32, chunks=(16 * c,), **opts)
         if self.with_hardware:
             k = len(HARDWARE_COLUMNS)
-            f.create_dataset(HARDWARE, shape=(0, N_OBJECTS, k), maxshape=(None, N_OBJECTS, k), dtype=np.int32,
-                             chunks=(c, N_OBJECTS, k), **opts)
+            f.create_dataset(
+                HARDWARE,
+                shape=(0, N_OBJECTS, k),
+                maxshape=(None, N_OBJECTS, k),
+                dtype=np.int32,
+                chunks=(c, N_OBJECTS, k),
+                **opts,
+            )
             f.create_dataset(HARDWARE_NAMES, data=np.array(HARDWARE_COLUMNS, dtype="S"), track_times=False)
         if self.pf_max_candidates is not None:
             m, k = self.pf_max_candidates, len(PF_FEATURES)
-            f.create_dataset(PF_CANDS, shape=(0, m, k), maxshape=(None, m, k), dtype=PF_DTYPE,
-                             chunks=(max(1, min(c, 1024)), m, k), **opts)
+            f.create_dataset(
+                PF_CANDS,
+                shape=(0, m, k),
+                maxshape=(None, m, k),
+                dtype=PF_DTYPE,
+                chunks=(max(1, min(c, 1024)), m, k),
+                **opts,
+            )
             f.create_dataset(PF_CANDS_FEATURES, data=np.array(PF_FEATURES, dtype="S"), track_times=False)
 
     def append(self, events: EventSet) -> None:
@@ -453,8 +481,13 @@ class EventWriter:
             msg = "EventWriter.append called outside its 'with' block"
             raise DataError(msg, path=self.path)
         if self.validate:
-            validate_particles(events.particles, path=self.path, dataset=PARTICLES, first_event=self.n_events,
-                               max_pt_gev=max_pt_gev_for(self.metadata))
+            validate_particles(
+                events.particles,
+                path=self.path,
+                dataset=PARTICLES,
+                first_event=self.n_events,
+                max_pt_gev=max_pt_gev_for(self.metadata),
+            )
         lo = self.n_events
         hi = lo + len(events)
         f[PARTICLES].resize(hi, axis=0)
@@ -463,7 +496,10 @@ class EventWriter:
             if events.process_label is None or events.sample_name is None:
                 msg = "this file stores process_label and sample_name, but the block has none"
                 raise DataError(msg, path=self.path)
-            for name, values in ((PROCESS_LABEL, events.process_label), (SAMPLE_NAME, np.char.encode(events.sample_name))):
+            for name, values in (
+                (PROCESS_LABEL, events.process_label),
+                (SAMPLE_NAME, np.char.encode(events.sample_name)),
+            ):
                 f[name].resize(hi, axis=0)
                 f[name][lo:hi] = values
         if self.with_pthat:
@@ -486,8 +522,9 @@ class EventWriter:
                 raise DataError(msg, path=self.path, dataset=PF_CANDS)
             pf = pf.astype(PF_DTYPE, copy=False)
             if self.validate:
-                validate_pf_candidates(pf, path=self.path, dataset=PF_CANDS, first_event=lo,
-                                       max_pt_gev=max_pt_gev_for(self.metadata))
+                validate_pf_candidates(
+                    pf, path=self.path, dataset=PF_CANDS, first_event=lo, max_pt_gev=max_pt_gev_for(self.metadata)
+                )
             f[PF_CANDS].resize(hi, axis=0)
             f[PF_CANDS][lo:hi] = pf
         self.n_events = hi

@@ -39,8 +39,8 @@ from wnae.errors import DataError
 
 __all__ = [
     "DEFAULT_LSB",
-    "FeatureMoments",
     "HW_WORD_BITS",
+    "FeatureMoments",
     "FixedPointNormaliser",
     "Normaliser",
     "StandardNormaliser",
@@ -289,9 +289,7 @@ def _check_word(
             raise DataError(msg)
 
 
-def fit_normaliser(
-    chunks: Iterable[np.ndarray], kind: str = "standard", **options: Any
-) -> Normaliser:
+def fit_normaliser(chunks: Iterable[np.ndarray], kind: str = "standard", **options: Any) -> Normaliser:
     """Fit a normaliser in one pass over chunks of events or features.
 
     Args:

@@ -161,27 +161,39 @@ def _check_sample_row(s: SampleInfo, path: Path) -> None:
         return DataError(f"sample '{s.name}': {problem}", path=path)
 
     if not isinstance(s.name, str) or not s.name:
-        raise DataError(f"sample name {s.name!r} must be a non-empty string", path=path)
+        msg = f"sample name {s.name!r} must be a non-empty string"
+        raise DataError(msg, path=path)
     if not isinstance(s.file, str) or not s.file:
-        raise fail(f"file {s.file!r} must be a non-empty string")
+        msg = f"file {s.file!r} must be a non-empty string"
+        raise fail(msg)
     if not _is_int(s.process_label):
-        raise fail(f"process_label = {s.process_label!r} must be an integer")
+        msg = f"process_label = {s.process_label!r} must be an integer"
+        raise fail(msg)
     if not _is_int(s.n_events) or s.n_events < 0:
-        raise fail(f"n_events = {s.n_events!r} must be an integer >= 0")
+        msg = f"n_events = {s.n_events!r} must be an integer >= 0"
+        raise fail(msg)
     if not _is_int(s.n_generated) or s.n_generated <= 0:
-        raise fail(f"n_generated = {s.n_generated!r} must be a positive integer (events generated before "
-                   "pre-selection, which signal efficiencies divide by)")
+        msg = (
+            f"n_generated = {s.n_generated!r} must be a positive integer (events generated before "
+            "pre-selection, which signal efficiencies divide by)"
+        )
+        raise fail(msg)
     if s.n_generated < s.n_events:
-        raise fail(f"n_generated = {s.n_generated} is less than the {s.n_events} events stored (n_events); "
-                   "n_generated counts events before pre-selection")
+        msg = (
+            f"n_generated = {s.n_generated} is less than the {s.n_events} events stored (n_events); "
+            "n_generated counts events before pre-selection"
+        )
+        raise fail(msg)
     if s.provenance is not None and not isinstance(s.provenance, dict):
-        raise fail(f"provenance = {s.provenance!r:.60} must be a mapping (or null)")
+        msg = f"provenance = {s.provenance!r:.60} must be a mapping (or null)"
+        raise fail(msg)
     for key in ("cross_section_pb", "cross_section_error_pb", "zb_weight", "zb_pthat_veto_gev"):
         value = getattr(s, key)
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-            raise fail(f"{key} = {value!r} must be a finite number >= 0 (or null)")
+            msg = f"{key} = {value!r} must be a finite number >= 0 (or null)"
+            raise fail(msg)
 
 
 def check_zero_bias_rows(samples: Sequence[SampleInfo], path: str | Path | None = None) -> None:
@@ -197,13 +209,17 @@ def check_zero_bias_rows(samples: Sequence[SampleInfo], path: str | Path | None 
         return
     for s in samples:
         if s.zb_weight is not None and s.role not in ZERO_BIAS_MIXTURE_ROLES:
-            msg = (f"sample '{s.name}' (role {s.role.value}) has zb_weight = {s.zb_weight:g}: only zero-bias and SM "
-                   "background samples can be part of the weighted zero bias; remove its zb_weight")
+            msg = (
+                f"sample '{s.name}' (role {s.role.value}) has zb_weight = {s.zb_weight:g}: only zero-bias and SM "
+                "background samples can be part of the weighted zero bias; remove its zb_weight"
+            )
             raise DataError(msg, path=path)
         if s.role is SampleRole.ZERO_BIAS and s.zb_weight is None:
-            msg = (f"sample '{s.name}' (role zero_bias) has no zb_weight, but the manifest weights the zero bias "
-                   f"({', '.join(members)}): without one it would be left out of every rate; give it its zb_weight "
-                   "or remove the row (regenerate with 'make data')")
+            msg = (
+                f"sample '{s.name}' (role zero_bias) has no zb_weight, but the manifest weights the zero bias "
+                f"({', '.join(members)}): without one it would be left out of every rate; give it its zb_weight "
+                "or remove the row (regenerate with 'make data')"
+            )
             raise DataError(msg, path=path)
 
 
@@ -217,8 +233,9 @@ def _summary_number(summary: Mapping[str, Any], key: str, path: str | Path | Non
     return float(value)
 
 
-def _summary_shares(samples: Sequence[SampleInfo], summary: Mapping[str, Any],
-                    path: str | Path | None) -> dict[str, tuple[float, float, str]]:
+def _summary_shares(
+    samples: Sequence[SampleInfo], summary: Mapping[str, Any], path: str | Path | None
+) -> dict[str, tuple[float, float, str]]:
     """Sample → (its crossings from its row, the summary's, what they are) for every row the summary fixes."""
     out: dict[str, tuple[float, float, str]] = {}
     slices = summary.get("slice_crossing_shares") or {}
@@ -241,8 +258,11 @@ def _summary_shares(samples: Sequence[SampleInfo], summary: Mapping[str, Any],
             if soft is not None and kept is not None:
                 out[s.name] = (crossings * kept, soft, "the share of crossings below the veto, over the kept events")
         elif sigma_inel and mu is not None and s.cross_section_pb is not None:
-            out[s.name] = (crossings, (1 + mu) * s.cross_section_pb / sigma_inel,
-                           "(1 + pileup_mean)·cross_section_pb / sigma_inel_pb")
+            out[s.name] = (
+                crossings,
+                (1 + mu) * s.cross_section_pb / sigma_inel,
+                "(1 + pileup_mean)·cross_section_pb / sigma_inel_pb",
+            )
     return out
 
 
@@ -270,14 +290,18 @@ def check_zero_bias_summary(samples: Sequence[SampleInfo], summary: Any, path: s
                 msg = f"the zero_bias summary lists '{name}' as part of the weighted zero bias, but {why}"
                 raise DataError(msg, path=path)
         for name in sorted(members - set(components)):
-            msg = (f"sample '{name}' has a zb_weight, but the zero_bias summary does not list it among the "
-                   f"weighted zero bias's components ({', '.join(components)})")
+            msg = (
+                f"sample '{name}' has a zb_weight, but the zero_bias summary does not list it among the "
+                f"weighted zero bias's components ({', '.join(components)})"
+            )
             raise DataError(msg, path=path)
     for name, (got, want, what) in _summary_shares(samples, summary, path).items():
         if not math.isclose(got, want, rel_tol=ZERO_BIAS_SUMMARY_RTOL):
-            msg = (f"sample '{name}': zb_weight·n_generated stands for {got:.6g} of the crossings, but the "
-                   f"manifest's zero_bias summary gives {want:.6g} ({what}): was the weight edited? Regenerate "
-                   "the manifest with 'make data'")
+            msg = (
+                f"sample '{name}': zb_weight·n_generated stands for {got:.6g} of the crossings, but the "
+                f"manifest's zero_bias summary gives {want:.6g} ({what}): was the weight edited? Regenerate "
+                "the manifest with 'make data'"
+            )
             raise DataError(msg, path=path)
 
 
@@ -306,12 +330,16 @@ def training_rows(rows: Sequence[SampleInfo], sample: str, where: str | Path = "
     if sample == "sm":
         chosen = [r for r in rows if r.role is SampleRole.BACKGROUND]
         if not chosen:
-            msg = (f"training_sample sm: no SM background samples in {where}; train on another with training_sample "
-                   f"(zero_bias, or one of: {', '.join(r.name for r in rows)})")
+            msg = (
+                f"training_sample sm: no SM background samples in {where}; train on another with training_sample "
+                f"(zero_bias, or one of: {', '.join(r.name for r in rows)})"
+            )
             raise DataError(msg)
         return chosen
     if sample == "zero_bias":
-        chosen = [r for r in rows if r.zb_weight is not None and r.role in (SampleRole.BACKGROUND, SampleRole.ZERO_BIAS)]
+        chosen = [
+            r for r in rows if r.zb_weight is not None and r.role in (SampleRole.BACKGROUND, SampleRole.ZERO_BIAS)
+        ]
         if not chosen:
             chosen = [r for r in rows if r.role is SampleRole.ZERO_BIAS]
         if not any(r.role is SampleRole.ZERO_BIAS for r in chosen):
@@ -320,8 +348,10 @@ def training_rows(rows: Sequence[SampleInfo], sample: str, where: str | Path = "
         return chosen
     chosen = [r for r in rows if r.name == sample]
     if not chosen:
-        msg = (f"training_sample '{sample}' is not a sample of {where} (sm, zero_bias, or one of: "
-               f"{', '.join(r.name for r in rows)})")
+        msg = (
+            f"training_sample '{sample}' is not a sample of {where} (sm, zero_bias, or one of: "
+            f"{', '.join(r.name for r in rows)})"
+        )
         raise DataError(msg)
     return chosen
 

@@ -86,9 +86,7 @@ N_KINEMATIC: int = 3  # pT, η, φ
 N_FEATURES: int = N_OBJECTS * N_KINEMATIC  # 57
 
 #: Class id expected in each slot when it is filled.
-SLOT_CLASS: np.ndarray = np.concatenate(
-    [np.full(r.size, int(r.object_type), dtype=np.int64) for r in slot_ranges()]
-)
+SLOT_CLASS: np.ndarray = np.concatenate([np.full(r.size, int(r.object_type), dtype=np.int64) for r in slot_ranges()])
 
 #: ``MET``, ``egamma_0`` … ``egamma_3``, ``muon_0`` …, ``jet_0`` … ``jet_9``.
 SLOT_NAMES: tuple[str, ...] = tuple(
@@ -96,9 +94,7 @@ SLOT_NAMES: tuple[str, ...] = tuple(
 )
 
 #: Names of the 57 model input features, in the order of ``particles[:, :, :3].reshape(n, 57)``.
-FEATURE_NAMES: tuple[str, ...] = tuple(
-    f"{slot}_{kin}" for slot in SLOT_NAMES for kin in ("pt", "eta", "phi")
-)
+FEATURE_NAMES: tuple[str, ...] = tuple(f"{slot}_{kin}" for slot in SLOT_NAMES for kin in ("pt", "eta", "phi"))
 
 #: ``Particles_Names`` and ``Particles_Classes`` as written in the ADC2021 files.
 PARTICLES_NAMES: tuple[str, ...] = ("Pt", "Eta", "Phi", "Class")

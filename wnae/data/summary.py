@@ -23,8 +23,12 @@ _BINS = {"pt": np.linspace(0, 300, 61), "eta": np.linspace(-5, 5, 51), "phi": np
 #: PF candidates: classes (feature ``pid_class``) and the binning of the PF plots.
 _PF_CLASSES = {1: "e", 2: "mu", 3: "gamma", 4: "h+-", 5: "h0"}
 _PF_TRACKS = (1, 2, 4)
-_PF_BINS = {"pt": np.logspace(-0.5, 3, 57), "dxy": np.logspace(-4, 3, 57), "dxy_significance": np.logspace(-2, 4, 49),
-            "n": np.arange(0, 1029, 4) - 0.5}
+_PF_BINS = {
+    "pt": np.logspace(-0.5, 3, 57),
+    "dxy": np.logspace(-4, 3, 57),
+    "dxy_significance": np.logspace(-2, 4, 49),
+    "n": np.arange(0, 1029, 4) - 0.5,
+}
 #: |d_xy significance| above which a track counts as displaced.
 DISPLACED_SIGNIFICANCE = 5.0
 
@@ -72,8 +76,12 @@ class _PFAccumulator:
         self.n_tracks += len(dxy)
         self.displaced += int((sig > DISPLACED_SIGNIFICANCE).sum())
         self.abs_dxy.append(dxy)
-        for q, values in (("n", filled.sum(axis=1)), ("pt", pf[..., 0][filled]), ("dxy", dxy),
-                          ("dxy_significance", sig)):
+        for q, values in (
+            ("n", filled.sum(axis=1)),
+            ("pt", pf[..., 0][filled]),
+            ("dxy", dxy),
+            ("dxy_significance", sig),
+        ):
             self.hists[q] += np.histogram(values, bins=_PF_BINS[q])[0]
 
     def summary(self) -> PFSummary:
@@ -146,8 +154,9 @@ def summarise_file(path: str | Path, *, chunk_events: int = 100_000) -> SampleSu
     quantiles = {}
     for label, parts in leading.items():
         values = np.concatenate(parts) if parts else np.zeros(0)
-        quantiles[label] = tuple(float(v) for v in np.quantile(values, _QUANTILES)) if len(values) else (
-            float("nan"),) * 3
+        quantiles[label] = (
+            tuple(float(v) for v in np.quantile(values, _QUANTILES)) if len(values) else (float("nan"),) * 3
+        )
     return SampleSummary(
         name=name,
         n_events=n,
@@ -173,18 +182,26 @@ def format_summary(summaries: list[SampleSummary]) -> str:
     lines.append("(multiplicities are mean objects per event; pT and MET in GeV)")
     with_pf = [x for x in summaries if x.pf is not None]
     if with_pf:
-        head = (f"{'sample':<13} {'n_max':>5} " + " ".join(f"{'n_' + lab:>7}" for lab in _PF_CLASSES.values())
-                + f" {'full':>6} {'med|dxy|':>9} {'displ.':>7}")
+        head = (
+            f"{'sample':<13} {'n_max':>5} "
+            + " ".join(f"{'n_' + lab:>7}" for lab in _PF_CLASSES.values())
+            + f" {'full':>6} {'med|dxy|':>9} {'displ.':>7}"
+        )
         lines += ["", "PF candidates", head, "-" * len(head)]
         for x in with_pf:
             pf = x.pf
-            row = f"{x.name:<13} {pf.n_max:>5} " + " ".join(f"{pf.mean_multiplicity[lab]:>7.1f}"
-                                                              for lab in _PF_CLASSES.values())
-            row += (f" {100 * pf.saturated_fraction:>5.1f}% {1000 * pf.track_median_abs_dxy_mm:>7.0f}um"
-                    f" {100 * pf.track_displaced_fraction:>6.2f}%")
+            row = f"{x.name:<13} {pf.n_max:>5} " + " ".join(
+                f"{pf.mean_multiplicity[lab]:>7.1f}" for lab in _PF_CLASSES.values()
+            )
+            row += (
+                f" {100 * pf.saturated_fraction:>5.1f}% {1000 * pf.track_median_abs_dxy_mm:>7.0f}um"
+                f" {100 * pf.track_displaced_fraction:>6.2f}%"
+            )
             lines.append(row)
-        lines.append(f"(candidates per event by class, within n_max; full: events with all n_max slots filled; "
-                     f"median track |d_xy|; displaced: tracks with |d_xy|/sigma > {DISPLACED_SIGNIFICANCE:g})")
+        lines.append(
+            f"(candidates per event by class, within n_max; full: events with all n_max slots filled; "
+            f"median track |d_xy|; displaced: tracks with |d_xy|/sigma > {DISPLACED_SIGNIFICANCE:g})"
+        )
     return "\n".join(lines)
 
 
@@ -232,8 +249,12 @@ def plot_samples(summaries: list[SampleSummary], out_dir: str | Path) -> list[Pa
 
 def _plot_pf(summaries: list[SampleSummary], out_dir: Path, plt) -> list[Path]:  # noqa: ANN001
     """PF candidates: multiplicity, pT, track |d_xy| and |d_xy significance|, every sample overlaid."""
-    labels = {"n": "PF candidates per event", "pt": "PF candidate $p_T$ [GeV]", "dxy": r"track $|d_{xy}|$ [mm]",
-              "dxy_significance": r"track $|d_{xy}|/\sigma$"}
+    labels = {
+        "n": "PF candidates per event",
+        "pt": "PF candidate $p_T$ [GeV]",
+        "dxy": r"track $|d_{xy}|$ [mm]",
+        "dxy_significance": r"track $|d_{xy}|/\sigma$",
+    }
     fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
     for ax, q in zip(axes, labels, strict=True):
         for x in summaries:

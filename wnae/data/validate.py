@@ -45,8 +45,8 @@ __all__ = [
     "EmptyEventTally",
     "empty_event_mask",
     "max_pt_gev_for",
-    "validate_pf_candidates",
     "validate_particles",
+    "validate_pf_candidates",
 ]
 
 #: Features of a PF candidate (``PFCands``), in order; :mod:`wnae.data.generate.pf` builds them.
@@ -182,8 +182,7 @@ def validate_particles(
         if hit is not None:
             e, s = hit
             msg = (
-                f"class id {cls[e, s]:g} in slot {s} ({SLOT_NAMES[s]}), "
-                f"which holds class {SLOT_CLASS[s]} or 0 (empty)"
+                f"class id {cls[e, s]:g} in slot {s} ({SLOT_NAMES[s]}), which holds class {SLOT_CLASS[s]} or 0 (empty)"
             )
             raise fail(msg, e)
         ghost = ~filled & ((pt != 0) | (eta != 0) | (phi != 0))

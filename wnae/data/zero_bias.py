@@ -142,8 +142,10 @@ def event_weights(info: SampleInfo, n_scored: int, n_generated: float, pthat_gev
     w = np.full(n_scored, info.zb_weight * n_generated / n_scored if n_scored else 0.0)
     if info.zb_pthat_veto_gev is not None:
         if pthat_gev is None or len(pthat_gev) != n_scored:
-            msg = (f"sample '{info.name}' is vetoed at pT-hat {info.zb_pthat_veto_gev:g} GeV in the weighted "
-                   "zero bias, but its file has no pthat_gev per event; regenerate the data ('make data')")
+            msg = (
+                f"sample '{info.name}' is vetoed at pT-hat {info.zb_pthat_veto_gev:g} GeV in the weighted "
+                "zero bias, but its file has no pthat_gev per event; regenerate the data ('make data')"
+            )
             raise DataError(msg)
         w[np.asarray(pthat_gev) >= info.zb_pthat_veto_gev] = 0.0
     return w

@@ -49,10 +49,17 @@ def comparison_doc(evaluations: Sequence[RunEvaluation]) -> dict[str, Any]:
     wps = [(wp.name, wp.target_rate_khz) for wp in evaluations[0].working_points]
     signals = sorted({name for e in evaluations for name in e.signals})
     doc: dict[str, Any] = {
-        "runs": [{"run": e.run_name, "model": e.model,
-                  "working_points": {wp.name: {"threshold": wp.threshold, "rate_khz": wp.rate_khz,
-                                               "resolved": wp.resolved} for wp in e.working_points}}
-                 for e in evaluations],
+        "runs": [
+            {
+                "run": e.run_name,
+                "model": e.model,
+                "working_points": {
+                    wp.name: {"threshold": wp.threshold, "rate_khz": wp.rate_khz, "resolved": wp.resolved}
+                    for wp in e.working_points
+                },
+            }
+            for e in evaluations
+        ],
         "working_points_khz": dict(wps),
         "confidence_level": evaluations[0].config.confidence_level,
         "signals": {},
@@ -105,12 +112,18 @@ def format_comparison(evaluations: Sequence[RunEvaluation]) -> str:
                     text = f"**{text}**"
                 cells.append(text)
             lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", f"ε with its Clopper–Pearson interval at {100 * doc['confidence_level']:.4g} % CL; "
-                  "AUC (ZB): against the zero bias the rates are calibrated on."]
+    lines += [
+        "",
+        f"ε with its Clopper–Pearson interval at {100 * doc['confidence_level']:.4g} % CL; "
+        "AUC (ZB): against the zero bias the rates are calibrated on.",
+    ]
     unresolved = sorted({wp.name for e in evaluations for wp in e.working_points if not wp.resolved})
     if unresolved:
-        lines += ["", f"Working points not resolved by the zero-bias statistics: {', '.join(unresolved)} "
-                      "(see each run's working_points.json)."]
+        lines += [
+            "",
+            f"Working points not resolved by the zero-bias statistics: {', '.join(unresolved)} "
+            "(see each run's working_points.json).",
+        ]
     return "\n".join(lines)
 
 

@@ -82,8 +82,10 @@ class EvaluateConfig(StrictModel):
     @classmethod
     def _at_most_the_bunch_crossing_rate(cls, value: float) -> float:
         if value > MAX_INPUT_RATE_KHZ:
-            msg = (f"{value:g} kHz is above the LHC bunch-crossing rate, {MAX_INPUT_RATE_KHZ:g} kHz: give the input "
-                   "rate in kHz (the Run-3 colliding-bunch rate is 28608.8)")
+            msg = (
+                f"{value:g} kHz is above the LHC bunch-crossing rate, {MAX_INPUT_RATE_KHZ:g} kHz: give the input "
+                "rate in kHz (the Run-3 colliding-bunch rate is 28608.8)"
+            )
             raise ValueError(msg)
         return value
 
@@ -97,8 +99,10 @@ class EvaluateConfig(StrictModel):
                 msg = f"working point '{name}': rate must be positive, got {rate} kHz"
                 raise ValueError(msg)
             if rate > self.input_rate_khz:
-                msg = (f"working point '{name}': target rate {rate:g} kHz is above the input rate "
-                       f"{self.input_rate_khz:g} kHz")
+                msg = (
+                    f"working point '{name}': target rate {rate:g} kHz is above the input rate "
+                    f"{self.input_rate_khz:g} kHz"
+                )
                 raise ValueError(msg)
         return self
 
@@ -113,13 +117,20 @@ def with_data_input_rate(config: EvaluateConfig, samples: Sequence[SampleInfo]) 
     """
     if "input_rate_khz" in config.model_fields_set:
         return config
-    rates = sorted({float(s.provenance["input_rate_khz"]) for s in samples
-                    if s.role is SampleRole.ZERO_BIAS and s.provenance and s.provenance.get("input_rate_khz") is not None})
+    rates = sorted(
+        {
+            float(s.provenance["input_rate_khz"])
+            for s in samples
+            if s.role is SampleRole.ZERO_BIAS and s.provenance and s.provenance.get("input_rate_khz") is not None
+        }
+    )
     if not rates:
         return config
     if len(rates) > 1:
-        msg = (f"the zero-bias samples were recorded at different input rates ({', '.join(f'{r:g}' for r in rates)} kHz): "
-               "give the one to use with --input-rate-khz")
+        msg = (
+            f"the zero-bias samples were recorded at different input rates ({', '.join(f'{r:g}' for r in rates)} kHz): "
+            "give the one to use with --input-rate-khz"
+        )
         raise DataError(msg)
     try:
         return EvaluateConfig(**{**config.model_dump(), "input_rate_khz": rates[0]})

@@ -80,8 +80,10 @@ class SignalResult:
             "auc_zero_bias": self.auc_zero_bias,
             "tpr_at_fpr": self.tpr_at_fpr.to_dict(),
             "tpr_at_zero_bias_fpr": None if self.tpr_at_zb_fpr is None else self.tpr_at_zb_fpr.to_dict(),
-            "efficiency": {k: {"value": v[0], "low": v[1], "high": v[2], "n_above": round(v[0] * self.n_generated)}
-                           for k, v in self.efficiency.items()},
+            "efficiency": {
+                k: {"value": v[0], "low": v[1], "high": v[2], "n_above": round(v[0] * self.n_generated)}
+                for k, v in self.efficiency.items()
+            },
             "purity_s_over_b": self.purity,
         }
 
@@ -107,8 +109,11 @@ class RunEvaluation:
 
     def zero_bias_doc(self) -> dict[str, Any]:
         """How the rates were calibrated: weighted mixture or unbiased sample, sizes, components."""
-        doc: dict[str, Any] = {"weighted": self.curve.weighted, "n_events": self.curve.n_zb,
-                               "n_effective": self.curve.n_effective}
+        doc: dict[str, Any] = {
+            "weighted": self.curve.weighted,
+            "n_events": self.curve.n_zb,
+            "n_effective": self.curve.n_effective,
+        }
         if self.zero_bias is not None:
             doc["components"] = self.zero_bias.components
         return doc
@@ -179,8 +184,12 @@ def evaluate_scores(scores: SampleScores, config: EvaluateConfig, *, model: str 
         unbiased = RateCurve.from_scores(scores.zero_bias.scores, config.input_rate_khz)
     wps = [
         threshold_for_rate(
-            curve, rate, name=name, confidence_level=config.confidence_level,
-            min_zb_events=config.min_zb_events, tail_fit_events=config.tail_fit_events,
+            curve,
+            rate,
+            name=name,
+            confidence_level=config.confidence_level,
+            min_zb_events=config.min_zb_events,
+            tail_fit_events=config.tail_fit_events,
         )
         for name, rate in sorted(config.working_points.items(), key=lambda kv: -kv[1])
     ]
@@ -204,14 +213,21 @@ def evaluate_scores(scores: SampleScores, config: EvaluateConfig, *, model: str 
             continue
         curve_roc = roc(sm_all, sig.scores)
         cl = config.confidence_level
-        result = SignalResult(sig.name, sig.n_scored, int(sig.info.n_generated), curve_roc,
-                              tpr_at_fpr(curve_roc, config.target_fpr, cl),
-                              tpr_at_zero_bias_fpr(curve, sig.scores, config.target_fpr, cl))
-        result.auc_zero_bias = auc(mixture.scores, sig.scores,
-                                   background_weights=mixture.weights if mixture.weighted else None)
+        result = SignalResult(
+            sig.name,
+            sig.n_scored,
+            int(sig.info.n_generated),
+            curve_roc,
+            tpr_at_fpr(curve_roc, config.target_fpr, cl),
+            tpr_at_zero_bias_fpr(curve, sig.scores, config.target_fpr, cl),
+        )
+        result.auc_zero_bias = auc(
+            mixture.scores, sig.scores, background_weights=mixture.weights if mixture.weighted else None
+        )
         for wp in wps:
             result.efficiency[wp.name] = efficiency_at_threshold(
-                sig.scores, wp.threshold, int(sig.info.n_generated), config.confidence_level)
+                sig.scores, wp.threshold, int(sig.info.n_generated), config.confidence_level
+            )
             result.purity[wp.name] = purity(
                 np.count_nonzero(sig.scores > wp.threshold),
                 np.array([np.count_nonzero(b.scores > wp.threshold) for b in sm]),
@@ -219,8 +235,9 @@ def evaluate_scores(scores: SampleScores, config: EvaluateConfig, *, model: str 
                 background_weight=np.array([weights[b.name] for b in sm]),
             )
         signals[sig.name] = result
-    return RunEvaluation(scores.run_name, model, config, scores, curve, wps, signals, len(sm_all), sm_eff,
-                         mixture, unbiased, reference)
+    return RunEvaluation(
+        scores.run_name, model, config, scores, curve, wps, signals, len(sm_all), sm_eff, mixture, unbiased, reference
+    )
 
 
 def write_evaluation(evaluation: RunEvaluation, run_dir: str | Path) -> list[Path]:

@@ -236,10 +236,11 @@ def tpr_at_fpr(curve: Roc, target_fpr: float, confidence_level: float = 0.6827) 
     """
     floor = 1.0 / curve.n_background
     if target_fpr < floor * (1 - 1e-9):
-        msg = (f"FPR = {target_fpr:.0e} is out of reach: the SM test sample has {curve.n_background} events "
-               f"(smallest FPR {floor:.1e}); it needs ≥ {math.ceil(1 / target_fpr):,} events")
-        return TprAtFpr(target_fpr, None, floor, False, msg, n_signal=curve.n_signal,
-                        confidence_level=confidence_level)
+        msg = (
+            f"FPR = {target_fpr:.0e} is out of reach: the SM test sample has {curve.n_background} events "
+            f"(smallest FPR {floor:.1e}); it needs ≥ {math.ceil(1 / target_fpr):,} events"
+        )
+        return TprAtFpr(target_fpr, None, floor, False, msg, n_signal=curve.n_signal, confidence_level=confidence_level)
     fpr, tpr = curve.fpr, curve.tpr
     positive = fpr > 0
     f, t = fpr[positive], tpr[positive]
@@ -249,8 +250,16 @@ def tpr_at_fpr(curve: Roc, target_fpr: float, confidence_level: float = 0.6827) 
     t_unique = t[::-1][last]
     value = float(np.interp(math.log10(target_fpr), log_f_unique, t_unique))
     lo, hi = binomial_interval(np.asarray(value * curve.n_signal), curve.n_signal, confidence_level)
-    return TprAtFpr(target_fpr, value, floor, True, tpr_low=float(lo), tpr_high=float(hi), n_signal=curve.n_signal,
-                    confidence_level=confidence_level)
+    return TprAtFpr(
+        target_fpr,
+        value,
+        floor,
+        True,
+        tpr_low=float(lo),
+        tpr_high=float(hi),
+        n_signal=curve.n_signal,
+        confidence_level=confidence_level,
+    )
 
 
 def tpr_at_zero_bias_fpr(
@@ -269,12 +278,23 @@ def tpr_at_zero_bias_fpr(
     n_eff = curve.effective_events_at(target_fpr, threshold)
     floor = target_fpr / n_eff if n_eff > 0 else 1.0
     if n_eff < 1 or len(s) == 0:
-        msg = (f"FPR = {target_fpr:.0e} on zero bias is {n_eff:.2g} effective ZB events (< 1): "
-               "more (or weighted) zero bias is needed")
+        msg = (
+            f"FPR = {target_fpr:.0e} on zero bias is {n_eff:.2g} effective ZB events (< 1): "
+            "more (or weighted) zero bias is needed"
+        )
         return TprAtFpr(target_fpr, None, floor, False, msg, n_signal=len(s), confidence_level=confidence_level)
     value, lo, hi = binomial_efficiency(s > threshold, confidence_level=confidence_level)
-    return TprAtFpr(target_fpr, value, floor, True, f"{n_eff:.0f} effective ZB events", tpr_low=lo, tpr_high=hi,
-                    n_signal=len(s), confidence_level=confidence_level)
+    return TprAtFpr(
+        target_fpr,
+        value,
+        floor,
+        True,
+        f"{n_eff:.0f} effective ZB events",
+        tpr_low=lo,
+        tpr_high=hi,
+        n_signal=len(s),
+        confidence_level=confidence_level,
+    )
 
 
 def purity(

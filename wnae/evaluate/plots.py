@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from wnae._io import atomic_path, ensure_dir  # noqa: E402
-from wnae.data.samples import SampleRole  # noqa: E402
+from wnae._io import atomic_path, ensure_dir
+from wnae.data.samples import SampleRole
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -99,11 +99,18 @@ def plot_scores(evaluation: RunEvaluation, out_dir: Path, formats: Sequence[str]
     bins = np.linspace(lo, hi, 80)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for label, values in groups:
-        ax.hist(np.clip(values, lo, hi), bins=bins, histtype="step", density=True, label=f"{label} ({len(values)})",
-                linewidth=2 if label in ("SM test", "zero bias") else 1.2)
+        ax.hist(
+            np.clip(values, lo, hi),
+            bins=bins,
+            histtype="step",
+            density=True,
+            label=f"{label} ({len(values)})",
+            linewidth=2 if label in ("SM test", "zero bias") else 1.2,
+        )
     for colour, wp in zip(WP_COLOURS, evaluation.working_points, strict=False):
-        ax.axvline(wp.threshold, color=colour, linestyle="--", linewidth=1,
-                   label=f"{wp.name} ({wp.target_rate_khz:g} kHz)")
+        ax.axvline(
+            wp.threshold, color=colour, linestyle="--", linewidth=1, label=f"{wp.name} ({wp.target_rate_khz:g} kHz)"
+        )
     ax.set_yscale("log")
     ax.set_xlabel(SCORE_LABEL)
     ax.set_ylabel("events / bin width (normalised)")
@@ -123,25 +130,46 @@ def plot_rate_vs_threshold(evaluation: RunEvaluation, out_dir: Path, formats: Se
     fig, ax = plt.subplots(figsize=(7, 4.5))
     label = "weighted zero bias R(t)" if curve.weighted else "zero bias R(t)"
     ax.plot(t[keep], rate[keep], color="black", label=label)
-    ax.fill_between(t[keep], lo[keep], hi[keep], color="grey", alpha=0.3,
-                    label=f"Clopper–Pearson {evaluation.config.confidence_level:.0%}"
-                          + (" (effective counts)" if curve.weighted else ""))
+    ax.fill_between(
+        t[keep],
+        lo[keep],
+        hi[keep],
+        color="grey",
+        alpha=0.3,
+        label=f"Clopper–Pearson {evaluation.config.confidence_level:.0%}"
+        + (" (effective counts)" if curve.weighted else ""),
+    )
     floor_curve = evaluation.curve_unbiased or curve
     if evaluation.curve_unbiased is not None:
         u = evaluation.curve_unbiased
         tu = np.unique(u.zb_scores)[:: max(1, u.n_zb // 2000)]
         ru = u.rate_khz(tu)
-        ax.plot(tu[ru > 0], ru[ru > 0], color="tab:red", linestyle="--", linewidth=1,
-                label=f"unbiased zero bias alone ({u.n_zb} events)")
-    ax.axhline(floor_curve.rate_per_event_khz, color="grey", linestyle=":",
-               label=f"1 unbiased ZB event = {floor_curve.rate_per_event_khz:.3g} kHz")
+        ax.plot(
+            tu[ru > 0],
+            ru[ru > 0],
+            color="tab:red",
+            linestyle="--",
+            linewidth=1,
+            label=f"unbiased zero bias alone ({u.n_zb} events)",
+        )
+    ax.axhline(
+        floor_curve.rate_per_event_khz,
+        color="grey",
+        linestyle=":",
+        label=f"1 unbiased ZB event = {floor_curve.rate_per_event_khz:.3g} kHz",
+    )
     for colour, wp in zip(WP_COLOURS, evaluation.working_points, strict=False):
         ax.axhline(wp.target_rate_khz, color=colour, linestyle="--", linewidth=0.8)
-        ax.errorbar([wp.threshold], [wp.target_rate_khz],
-                    xerr=[[wp.threshold - wp.threshold_low], [wp.threshold_high - wp.threshold]],
-                    fmt="o", color=colour, capsize=3,
-                    label=f"{wp.name}: {wp.target_rate_khz:g} kHz, t = {wp.threshold:.4g}"
-                          + ("" if wp.resolved else f" ({wp.method})"))
+        ax.errorbar(
+            [wp.threshold],
+            [wp.target_rate_khz],
+            xerr=[[wp.threshold - wp.threshold_low], [wp.threshold_high - wp.threshold]],
+            fmt="o",
+            color=colour,
+            capsize=3,
+            label=f"{wp.name}: {wp.target_rate_khz:g} kHz, t = {wp.threshold:.4g}"
+            + ("" if wp.resolved else f" ({wp.method})"),
+        )
     ax.set_yscale("log")
     ax.set_xlabel(SCORE_LABEL + " threshold t")
     ax.set_ylabel(RATE_LABEL)
@@ -161,14 +189,20 @@ def plot_efficiency_vs_rate(evaluation: RunEvaluation, out_dir: Path, formats: S
         result = evaluation.signals.get(sig.name)
         if result is not None:  # the working points themselves (also those extrapolated below 1 ZB event)
             wp_rate = [wp.target_rate_khz for wp in evaluation.working_points]
-            eff, low, high = (np.array([result.efficiency[wp.name][i] for wp in evaluation.working_points])
-                              for i in range(3))
-            ax.errorbar(wp_rate, eff, yerr=[eff - low, high - eff], fmt="o", color=line.get_color(), markersize=4,
-                        capsize=2)  # Clopper–Pearson
+            eff, low, high = (
+                np.array([result.efficiency[wp.name][i] for wp in evaluation.working_points]) for i in range(3)
+            )
+            ax.errorbar(
+                wp_rate, eff, yerr=[eff - low, high - eff], fmt="o", color=line.get_color(), markersize=4, capsize=2
+            )  # Clopper–Pearson
     _mark_wp_rates(ax, evaluation)
     floor_curve = evaluation.curve_unbiased or evaluation.curve
-    ax.axvline(floor_curve.rate_per_event_khz, color="grey", linestyle=":",
-               label=f"1 unbiased ZB event = {floor_curve.rate_per_event_khz:.3g} kHz")
+    ax.axvline(
+        floor_curve.rate_per_event_khz,
+        color="grey",
+        linestyle=":",
+        label=f"1 unbiased ZB event = {floor_curve.rate_per_event_khz:.3g} kHz",
+    )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(RATE_LABEL)
@@ -180,8 +214,13 @@ def plot_efficiency_vs_rate(evaluation: RunEvaluation, out_dir: Path, formats: S
 
 def _mark_wp_rates(ax: Any, evaluation: RunEvaluation) -> None:
     for colour, wp in zip(WP_COLOURS, evaluation.working_points, strict=False):
-        ax.axvline(wp.target_rate_khz, color=colour, linestyle="--", linewidth=0.8,
-                   label=f"{wp.name} {wp.target_rate_khz:g} kHz")
+        ax.axvline(
+            wp.target_rate_khz,
+            color=colour,
+            linestyle="--",
+            linewidth=0.8,
+            label=f"{wp.name} {wp.target_rate_khz:g} kHz",
+        )
 
 
 def plot_roc(evaluation: RunEvaluation, out_dir: Path, formats: Sequence[str]) -> list[Path]:
@@ -191,10 +230,20 @@ def plot_roc(evaluation: RunEvaluation, out_dir: Path, formats: Sequence[str]) -
         keep = result.roc.fpr > 0
         ax.plot(result.roc.fpr[keep], result.roc.tpr[keep], label=f"{name} (AUC {result.roc.auc:.3f})")
     ax.plot([1e-6, 1], [1e-6, 1], color="grey", linestyle=":", linewidth=0.8, label="random")
-    ax.axvline(evaluation.config.target_fpr, color="black", linestyle="--", linewidth=0.8,
-               label=f"FPR = {evaluation.config.target_fpr:.0e}")
-    ax.axvline(1 / evaluation.sm_test_events, color="grey", linestyle="-.", linewidth=0.8,
-               label=f"1 {evaluation.reference} event ({evaluation.sm_test_events})")
+    ax.axvline(
+        evaluation.config.target_fpr,
+        color="black",
+        linestyle="--",
+        linewidth=0.8,
+        label=f"FPR = {evaluation.config.target_fpr:.0e}",
+    )
+    ax.axvline(
+        1 / evaluation.sm_test_events,
+        color="grey",
+        linestyle="-.",
+        linewidth=0.8,
+        label=f"1 {evaluation.reference} event ({evaluation.sm_test_events})",
+    )
     ax.set_xscale("log")
     ax.set_xlim(min(evaluation.config.target_fpr, 1 / evaluation.sm_test_events) / 2, 1)
     ax.set_ylim(0, 1.02)
@@ -232,8 +281,9 @@ def plot_latent(
         else:
             from sklearn.manifold import TSNE
 
-            emb = TSNE(n_components=2, perplexity=min(30.0, (len(x) - 1) / 3), init="pca",
-                       random_state=seed).fit_transform(x)
+            emb = TSNE(
+                n_components=2, perplexity=min(30.0, (len(x) - 1) / 3), init="pca", random_state=seed
+            ).fit_transform(x)
         fig, ax = plt.subplots(figsize=(6, 5))
         for i, (name, _) in enumerate(labelled):
             sel = owners == i
@@ -265,8 +315,7 @@ def plot_loss(history_path: Path, out_dir: Path, formats: Sequence[str], *, titl
         return []
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for key, values in sorted(series.items()):
-        ax.plot(np.arange(1, len(values) + 1), values, label=key,
-                linestyle="--" if key.startswith("val_") else "-")
+        ax.plot(np.arange(1, len(values) + 1), values, label=key, linestyle="--" if key.startswith("val_") else "-")
     if all((v > 0).all() for v in series.values()):
         ax.set_yscale("log")
     ax.set_xlabel("epoch")
@@ -276,7 +325,9 @@ def plot_loss(history_path: Path, out_dir: Path, formats: Sequence[str], *, titl
     return save_figure(fig, out_dir, "loss", formats)
 
 
-def plot_run(evaluation: RunEvaluation, out_dir: str | Path, *, run_dir: str | Path | None = None) -> dict[str, list[Path]]:
+def plot_run(
+    evaluation: RunEvaluation, out_dir: str | Path, *, run_dir: str | Path | None = None
+) -> dict[str, list[Path]]:
     """Every per-run plot; returns plot name → files written."""
     out_dir = Path(out_dir)
     cfg = evaluation.config
@@ -300,8 +351,9 @@ def plot_run(evaluation: RunEvaluation, out_dir: str | Path, *, run_dir: str | P
     return plots
 
 
-def plot_comparison(evaluations: Sequence[RunEvaluation], out_dir: str | Path,
-                    formats: Sequence[str] = ("png", "pdf")) -> dict[str, list[Path]]:
+def plot_comparison(
+    evaluations: Sequence[RunEvaluation], out_dir: str | Path, formats: Sequence[str] = ("png", "pdf")
+) -> dict[str, list[Path]]:
     """Overlaid efficiency-vs-rate and ROC curves of several runs, one panel per signal."""
     out_dir = Path(out_dir)
     names = sorted({name for e in evaluations for name in e.signals})
@@ -337,7 +389,7 @@ def plot_comparison(evaluations: Sequence[RunEvaluation], out_dir: str | Path,
                 for colour, wp in zip(WP_COLOURS, evaluations[0].working_points, strict=False):
                     ax.axvline(wp.target_rate_khz, color=colour, linestyle="--", linewidth=0.7)
             ax.legend(fontsize=6)
-        for ax in list(axes.flat)[len(names):]:
+        for ax in list(axes.flat)[len(names) :]:
             ax.set_visible(False)
         fig.tight_layout()
         plots[kind] = save_figure(fig, out_dir, f"compare_{kind}", formats)

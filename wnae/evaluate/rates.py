@@ -83,7 +83,9 @@ def binomial_interval(k: int | np.ndarray, n: int, confidence_level: float = 0.6
     return lo, hi
 
 
-def binomial_interval_array(k: np.ndarray, n: np.ndarray, confidence_level: float = 0.6827) -> tuple[np.ndarray, np.ndarray]:
+def binomial_interval_array(
+    k: np.ndarray, n: np.ndarray, confidence_level: float = 0.6827
+) -> tuple[np.ndarray, np.ndarray]:
     """:func:`binomial_interval` element-wise for arrays of ``k`` and ``n`` (real counts allowed)."""
     k, n = np.asarray(k, float), np.asarray(n, float)
     alpha = 1.0 - confidence_level
@@ -136,9 +138,7 @@ class RateCurve:
     zb_weights: np.ndarray | None = None
 
     @classmethod
-    def from_scores(
-        cls, zb_scores: np.ndarray, input_rate_khz: float, weights: np.ndarray | None = None
-    ) -> RateCurve:
+    def from_scores(cls, zb_scores: np.ndarray, input_rate_khz: float, weights: np.ndarray | None = None) -> RateCurve:
         """Validate and sort; an empty or non-finite ZB sample (or bad weights) is a :class:`DataError`."""
         s = np.asarray(zb_scores, dtype=float).reshape(-1)
         if len(s) == 0:
@@ -344,8 +344,10 @@ def _check_target(rate_khz: float, input_rate_khz: float, name: str) -> None:
         msg = f"working point '{name}': target rate must be positive, got {rate_khz} kHz"
         raise ConfigError(msg)
     if rate_khz > input_rate_khz:
-        msg = (f"working point '{name}': target rate {rate_khz:g} kHz is above the input rate "
-               f"{input_rate_khz:g} kHz; a trigger cannot fire more often than its input")
+        msg = (
+            f"working point '{name}': target rate {rate_khz:g} kHz is above the input rate "
+            f"{input_rate_khz:g} kHz; a trigger cannot fire more often than its input"
+        )
         raise ConfigError(msg)
 
 
@@ -420,7 +422,7 @@ def threshold_for_rate(
     elif tail_fit_events > 0 and n > 1 and not curve.weighted:
         m = min(tail_fit_events, n - 1)
         top = curve.zb_scores[::-1]
-        units = curve._units  # noqa: SLF001 (weights of the top events, descending)
+        units = curve._units
         u = float(top[m])
         w_top = units[:m]
         beta = float(np.dot(w_top, top[:m] - u) / w_top.sum())
@@ -435,24 +437,33 @@ def threshold_for_rate(
         logger.warning(
             "working point '%s': %.3g kHz needs %.2g ZB events above threshold (< %d); threshold "
             "extrapolated from an exponential fit to the top %d ZB scores",
-            name, rate_khz, k_target, min_zb_events, m,
+            name,
+            rate_khz,
+            k_target,
+            min_zb_events,
+            m,
         )
     elif k_target >= 1:
         threshold = counted
         t_low, t_high = counted_range()
         logger.warning(
             "working point '%s': %.3g kHz is only %.2g ZB events above threshold (< %d): statistically weak",
-            name, rate_khz, k_target, min_zb_events,
+            name,
+            rate_khz,
+            k_target,
+            min_zb_events,
         )
     else:
         threshold = float(curve.zb_scores[-1])
-        t_low = curve.threshold_at_fraction(float(curve._units[0]) / curve._total_units)  # the top event  # noqa: SLF001
+        t_low = curve.threshold_at_fraction(float(curve._units[0]) / curve._total_units)  # the top event
         t_high = threshold
         method = "unresolved"
         logger.warning(
             "working point '%s': %.3g kHz is %.2g ZB events (< 1); threshold set to the highest ZB score, "
             "the rate is only an upper limit",
-            name, rate_khz, k_target,
+            name,
+            rate_khz,
+            k_target,
         )
     r_lo, r_hi = curve.rate_interval_khz(threshold, confidence_level)
     n_eff_above = float(curve.n_effective_above(threshold))

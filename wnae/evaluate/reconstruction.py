@@ -80,8 +80,10 @@ def reconstruction_model(deploy_model: Any, run_name: str = "") -> tuple[Any, st
     who = f"run '{run_name}'" if run_name else f"model '{deploy_model.name}'"
     names = [layer.name for layer in deploy_model.layers]
     if RECONSTRUCTION_LAYER not in names:
-        msg = (f"{who}: the deployed network has no '{RECONSTRUCTION_LAYER}' layer (a VAE scored by sum mu^2 or "
-               "an MLP encoder reconstructs nothing): no reconstruction quality")
+        msg = (
+            f"{who}: the deployed network has no '{RECONSTRUCTION_LAYER}' layer (a VAE scored by sum mu^2 or "
+            "an MLP encoder reconstructs nothing): no reconstruction quality"
+        )
         raise ModelError(msg)
     if EMBEDDING_LAYER in names:
         reference, space = EMBEDDING_LAYER, "embedding"
@@ -97,7 +99,9 @@ def reconstruction_model(deploy_model: Any, run_name: str = "") -> tuple[Any, st
         msg = f"{who}: cannot take the '{reference}' and '{RECONSTRUCTION_LAYER}' outputs ({err})"
         raise ModelError(msg) from err
     if tuple(x.shape[1:]) != tuple(x_hat.shape[1:]):
-        msg = f"{who}: '{reference}' has shape {tuple(x.shape[1:])} but '{RECONSTRUCTION_LAYER}' {tuple(x_hat.shape[1:])}"
+        msg = (
+            f"{who}: '{reference}' has shape {tuple(x.shape[1:])} but '{RECONSTRUCTION_LAYER}' {tuple(x_hat.shape[1:])}"
+        )
         raise ModelError(msg)
     return keras.Model(deploy_model.inputs, [x, x_hat], name=f"{deploy_model.name}_reconstruction"), space
 

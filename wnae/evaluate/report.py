@@ -20,8 +20,9 @@ def _fmt(value: float | None, spec: str = ".3g") -> str:
     return "–" if value is None else format(value, spec)
 
 
-def format_interval(value: float | None, low: float | None, high: float | None, spec: str = ".3g",
-                    scale: float = 1.0) -> str:
+def format_interval(
+    value: float | None, low: float | None, high: float | None, spec: str = ".3g", scale: float = 1.0
+) -> str:
     """``"13.1 [12.5, 13.7]"``: a value and its interval, each times ``scale`` (``"–"`` without a value).
 
     Example:
@@ -75,8 +76,11 @@ def format_signals(evaluation: RunEvaluation) -> str:
         row += [_fmt(s.purity[w]) for w in wps]
         lines.append("| " + " | ".join(row) + " |")
     zb_kind = "weighted zero bias" if evaluation.curve.weighted else "unbiased zero bias"
-    lines += ["", f"[low, high]: Clopper–Pearson intervals at {100 * evaluation.config.confidence_level:.4g} % CL "
-                  f"(ε: events above threshold of S0; TPR: of the stored events). AUC (ZB): against the {zb_kind}."]
+    lines += [
+        "",
+        f"[low, high]: Clopper–Pearson intervals at {100 * evaluation.config.confidence_level:.4g} % CL "
+        f"(ε: events above threshold of S0; TPR: of the stored events). AUC (ZB): against the {zb_kind}.",
+    ]
     unreachable = [s.tpr_at_fpr for s in evaluation.signals.values() if not s.tpr_at_fpr.reachable]
     if unreachable:
         lines.append("")
@@ -89,20 +93,24 @@ def format_summary(evaluation: RunEvaluation) -> str:
     cfg = evaluation.config
     curve = evaluation.curve
     if curve.weighted:
-        zb = (f"weighted zero bias: {curve.n_zb} events ({curve.n_effective:.0f} effective) from "
-              f"{len(evaluation.zero_bias.components) if evaluation.zero_bias else '?'} samples")
+        zb = (
+            f"weighted zero bias: {curve.n_zb} events ({curve.n_effective:.0f} effective) from "
+            f"{len(evaluation.zero_bias.components) if evaluation.zero_bias else '?'} samples"
+        )
     else:
         zb = f"{curve.n_zb} zero-bias events (1 event = {curve.rate_per_event_khz:.3g} kHz)"
-    return "\n".join([
-        f"## {evaluation.run_name}" + (f" ({evaluation.model})" if evaluation.model else ""),
-        "",
-        f"Input rate R0 = {cfg.input_rate_khz:g} kHz; {zb}; {evaluation.sm_test_events} {evaluation.reference} events; "
-        f"ε = S(t)/S0 with S0 before pre-selection; S/B with {cfg.weighting} weights.",
-        "",
-        format_working_points(evaluation),
-        "",
-        format_signals(evaluation),
-    ])
+    return "\n".join(
+        [
+            f"## {evaluation.run_name}" + (f" ({evaluation.model})" if evaluation.model else ""),
+            "",
+            f"Input rate R0 = {cfg.input_rate_khz:g} kHz; {zb}; {evaluation.sm_test_events} {evaluation.reference} events; "
+            f"ε = S(t)/S0 with S0 before pre-selection; S/B with {cfg.weighting} weights.",
+            "",
+            format_working_points(evaluation),
+            "",
+            format_signals(evaluation),
+        ]
+    )
 
 
 def write_report(evaluation: RunEvaluation, run_dir: str | Path, plots: Mapping[str, Sequence[Path]]) -> Path:
@@ -134,7 +142,9 @@ def write_report(evaluation: RunEvaluation, run_dir: str | Path, plots: Mapping[
         if not png:
             continue
         rel = png[0].relative_to(run_dir).as_posix()
-        others = ", ".join(f"[{p.suffix[1:].upper()}]({p.relative_to(run_dir).as_posix()})" for p in files if p != png[0])
+        others = ", ".join(
+            f"[{p.suffix[1:].upper()}]({p.relative_to(run_dir).as_posix()})" for p in files if p != png[0]
+        )
         parts += [f"### {titles.get(key, key)}", "", f"![{key}]({rel})" + (f" ({others})" if others else ""), ""]
     path = run_dir / REPORT_FILE
     with atomic_path(path) as tmp:

@@ -48,10 +48,18 @@ def evaluate_run(
     config = with_data_input_rate(config or EvaluateConfig(), samples)
     scorer = scorer if scorer is not None else load(run_dir)
     logger.info("evaluating %s on %s (input rate %g kHz)", run_dir, data_dir, config.input_rate_khz)
-    scores = score_samples(scorer, data_dir, samples=samples, chunk_events=config.chunk_events,
-                           latent_events=config.latent_events if config.plots else 0, seed=config.seed,
-                           client=client, run_dir=run_dir, held_out=trained_samples(run_dir, samples),
-                           load=load)
+    scores = score_samples(
+        scorer,
+        data_dir,
+        samples=samples,
+        chunk_events=config.chunk_events,
+        latent_events=config.latent_events if config.plots else 0,
+        seed=config.seed,
+        client=client,
+        run_dir=run_dir,
+        held_out=trained_samples(run_dir, samples),
+        load=load,
+    )
     evaluation = evaluate_scores(scores, config, model=str(scorer.info.get("model", "")))
     if write:
         written = write_evaluation(evaluation, run_dir)

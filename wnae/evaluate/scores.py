@@ -88,8 +88,10 @@ def check_zero_bias_total(shares: dict[str, float]) -> float:
     if off <= ZB_TOTAL_WARNING:
         return total
     listed = ", ".join(f"{name} {share:.4g}" for name, share in sorted(shares.items(), key=lambda kv: -kv[1]))
-    text = (f"the weighted zero bias's weights add up to {total:.6g} crossings per crossing, not 1 "
-            f"(Σ zb_weight·n_generated over its samples, the unbiased one after its pT-hat veto: {listed})")
+    text = (
+        f"the weighted zero bias's weights add up to {total:.6g} crossings per crossing, not 1 "
+        f"(Σ zb_weight·n_generated over its samples, the unbiased one after its pT-hat veto: {listed})"
+    )
     if off > ZB_TOTAL_ERROR or not math.isfinite(total):
         msg = f"{text}: a zb_weight in the manifest is wrong; regenerate the data with 'make data'"
         raise DataError(msg)
@@ -254,7 +256,9 @@ class SampleScores:
         """
         members = [s for s in self.samples.values() if s.info.zb_weight is not None]
         if not members:  # unweighted (imported) zero bias: every event one crossing, all its samples together
-            return ZeroBiasMixture.build({s.name: (s.scores, np.ones(s.n_scored)) for s in self.by_role(SampleRole.ZERO_BIAS)})
+            return ZeroBiasMixture.build(
+                {s.name: (s.scores, np.ones(s.n_scored)) for s in self.by_role(SampleRole.ZERO_BIAS)}
+            )
         if not weighted:
             zb = self.zero_bias
             return ZeroBiasMixture.build({zb.name: (zb.scores, np.ones(zb.n_scored))})
@@ -279,8 +283,10 @@ def _score_chunk(scorer: Scorer, particles: np.ndarray, where: str) -> np.ndarra
     if scores.ndim == 2 and scores.shape[1] == 1:
         scores = scores[:, 0]
     if scores.shape != (len(particles),):
-        msg = (f"run '{scorer.name}' returned scores of shape {scores.shape} for {len(particles)} events of "
-               f"{where}; expected ({len(particles)},): is the deployed output a latent vector?")
+        msg = (
+            f"run '{scorer.name}' returned scores of shape {scores.shape} for {len(particles)} events of "
+            f"{where}; expected ({len(particles)},): is the deployed output a latent vector?"
+        )
         raise ModelError(msg)
     if not np.isfinite(scores).all():
         msg = f"run '{scorer.name}': {int((~np.isfinite(scores)).sum())} NaN/inf scores on {where}"
@@ -319,7 +325,7 @@ def _score_block(scorer: Scorer, block: _Block) -> _BlockScores:
         particles = chunk.pf_cands
     pthat = chunk.pthat_gev
     if block.test_split:
-        mask = split_mask(block.stop, "test")[block.start:]
+        mask = split_mask(block.stop, "test")[block.start :]
         particles = particles[mask]
         pthat = None if pthat is None else pthat[mask]
     out = _BlockScores(np.zeros(0), pthat, len(chunk))
@@ -375,8 +381,14 @@ def trained_on_zero_bias(run_dir: str | Path) -> bool:
     return training_sample_of(run_dir) == "zero_bias"
 
 
-def _plan(info: SampleInfo, path: Path, chunk_events: int, latent_events: int,
-          rng: np.random.Generator, held_out: Collection[str] = ()) -> list[_Block]:
+def _plan(
+    info: SampleInfo,
+    path: Path,
+    chunk_events: int,
+    latent_events: int,
+    rng: np.random.Generator,
+    held_out: Collection[str] = (),
+) -> list[_Block]:
     """The blocks of one sample, with its latent subsample (``latent_events`` scored events at random,
     drawn chunk by chunk in order: the same events whoever scores the blocks)."""
     n = count_events(path)

@@ -158,8 +158,9 @@ def summarise(values: Sequence[float | None]) -> dict[str, Any]:
     return {"mean": mean, "std": std, "n": len(known), "per_seed": list(values)}
 
 
-def aggregate_label(label: str, evaluations: Sequence[Mapping[str, Any]],
-                    reconstruction: Sequence[Mapping[str, Any] | None] = ()) -> dict[str, Any]:
+def aggregate_label(
+    label: str, evaluations: Sequence[Mapping[str, Any]], reconstruction: Sequence[Mapping[str, Any] | None] = ()
+) -> dict[str, Any]:
     """One label's seeds summarised (:func:`summarise`) per signal and working point.
 
     Args:
@@ -194,10 +195,13 @@ def aggregate_label(label: str, evaluations: Sequence[Mapping[str, Any]],
             "auc": summarise(values(lambda p: p["auc"])),
             "auc_zero_bias": summarise(values(lambda p: p.get("auc_zero_bias"))),
             "tpr_at_fpr": summarise(values(lambda p: p["tpr_at_fpr"]["tpr"])),
-            "tpr_at_zero_bias_fpr": summarise(values(
-                lambda p: None if p.get("tpr_at_zero_bias_fpr") is None else p["tpr_at_zero_bias_fpr"]["tpr"])),
-            "efficiency": {wp: summarise(values(lambda p, wp=wp: p["efficiency"][wp]["value"]
-                                                if wp in p["efficiency"] else None)) for wp in wps},
+            "tpr_at_zero_bias_fpr": summarise(
+                values(lambda p: None if p.get("tpr_at_zero_bias_fpr") is None else p["tpr_at_zero_bias_fpr"]["tpr"])
+            ),
+            "efficiency": {
+                wp: summarise(values(lambda p, wp=wp: p["efficiency"][wp]["value"] if wp in p["efficiency"] else None))
+                for wp in wps
+            },
         }
     known = [r for r in reconstruction if r is not None]
     out["reconstruction"] = None
@@ -222,21 +226,34 @@ def compare_doc(labels: Sequence[Mapping[str, Any]], *, meta: Mapping[str, Any] 
     second is 0 or missing): ``efficiency[signal][wp]``, ``auc[signal]``, ``auc_zero_bias[signal]`` and
     ``reconstruction_emd``.
     """
-    doc: dict[str, Any] = {**(meta or {}), "labels": {lab["label"]: dict(lab) for lab in labels},
-                           "label_order": [lab["label"] for lab in labels], "ratio": None}
+    doc: dict[str, Any] = {
+        **(meta or {}),
+        "labels": {lab["label"]: dict(lab) for lab in labels},
+        "label_order": [lab["label"] for lab in labels],
+        "ratio": None,
+    }
     if len(labels) == 2:
         a, b = labels
-        ratio: dict[str, Any] = {"numerator": a["label"], "denominator": b["label"], "efficiency": {}, "auc": {},
-                                 "auc_zero_bias": {}}
+        ratio: dict[str, Any] = {
+            "numerator": a["label"],
+            "denominator": b["label"],
+            "efficiency": {},
+            "auc": {},
+            "auc_zero_bias": {},
+        }
         for sig in sorted(set(a["signals"]) & set(b["signals"])):
             sa, sb = a["signals"][sig], b["signals"][sig]
-            ratio["efficiency"][sig] = {wp: _ratio(sa["efficiency"][wp]["mean"], sb["efficiency"][wp]["mean"])
-                                        for wp in sa["efficiency"] if wp in sb["efficiency"]}
+            ratio["efficiency"][sig] = {
+                wp: _ratio(sa["efficiency"][wp]["mean"], sb["efficiency"][wp]["mean"])
+                for wp in sa["efficiency"]
+                if wp in sb["efficiency"]
+            }
             for key in ("auc", "auc_zero_bias"):
                 ratio[key][sig] = _ratio(sa[key]["mean"], sb[key]["mean"])
         ra, rb = a.get("reconstruction"), b.get("reconstruction")
-        ratio["reconstruction_emd"] = (_ratio(ra["emd"]["mean"], rb["emd"]["mean"])
-                                       if ra is not None and rb is not None else None)
+        ratio["reconstruction_emd"] = (
+            _ratio(ra["emd"]["mean"], rb["emd"]["mean"]) if ra is not None and rb is not None else None
+        )
         doc["ratio"] = ratio
     return doc
 
@@ -257,7 +274,8 @@ def format_compare(doc: Mapping[str, Any]) -> str:
     cl = doc.get("confidence_level")
     lines += [
         "Mean ± sample standard deviation over the seeds (n = seeds with a value); each seed's own "
-        "Clopper–Pearson intervals" + (f" ({100 * cl:.4g} % CL)" if cl else "")
+        "Clopper–Pearson intervals"
+        + (f" ({100 * cl:.4g} % CL)" if cl else "")
         + f" are in `{EVALUATIONS_DIR}/<run>/report.md`. ε = S(t)/S0 at each working point's rate on the "
         "zero bias; AUC (ZB) against the zero bias the rates are calibrated on.",
         "",
@@ -266,38 +284,59 @@ def format_compare(doc: Mapping[str, Any]) -> str:
     ]
     lines += [f"| {lab['label']} | {lab['n_seeds']} | {', '.join(str(r) for r in lab['runs'])} |" for lab in labels]
     fpr = doc.get("target_fpr")
-    head = ["signal", "label", "AUC (SM test)", "AUC (ZB)",
-            f"TPR@FPR={fpr:.0e} (ZB) (%)" if fpr else "TPR (ZB) (%)"]
+    head = ["signal", "label", "AUC (SM test)", "AUC (ZB)", f"TPR@FPR={fpr:.0e} (ZB) (%)" if fpr else "TPR (ZB) (%)"]
     head += [f"ε {name} {rate:g} kHz (%)" for name, rate in wps.items()]
-    lines += ["", "## Signal efficiency and AUC", "", "| " + " | ".join(head) + " |",
-              "|---|---|" + "---:|" * (len(head) - 2)]
+    lines += [
+        "",
+        "## Signal efficiency and AUC",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|---|---|" + "---:|" * (len(head) - 2),
+    ]
     signals = sorted({s for lab in labels for s in lab["signals"]})
     for sig in signals:
         for lab in labels:
             s = lab["signals"].get(sig)
             if s is None:
                 continue
-            cells = [sig, f"{lab['label']} ({s['auc']['n']})", _pm(s["auc"]), _pm(s["auc_zero_bias"]),
-                     _pm(s["tpr_at_zero_bias_fpr"], ".3g", 100)]
+            cells = [
+                sig,
+                f"{lab['label']} ({s['auc']['n']})",
+                _pm(s["auc"]),
+                _pm(s["auc_zero_bias"]),
+                _pm(s["tpr_at_zero_bias_fpr"], ".3g", 100),
+            ]
             cells += [_pm(s["efficiency"][wp], ".3g", 100) for wp in wps]
             lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "## Background reconstruction quality", "",
-              "Exact EMD (squared Euclidean, uniform weights, POT network simplex) between held-out SM test events "
-              "and their reconstruction, in the space each model reconstructs; mean ‖x − x̂‖² pairs each event "
-              "with its own reconstruction (an upper bound).", "",
-              "| label | space | events | seeds | EMD | mean ‖x − x̂‖² |", "|---|---|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "## Background reconstruction quality",
+        "",
+        "Exact EMD (squared Euclidean, uniform weights, POT network simplex) between held-out SM test events "
+        "and their reconstruction, in the space each model reconstructs; mean ‖x − x̂‖² pairs each event "
+        "with its own reconstruction (an upper bound).",
+        "",
+        "| label | space | events | seeds | EMD | mean ‖x − x̂‖² |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for lab in labels:
         r = lab.get("reconstruction")
         if r is None:
             lines.append(f"| {lab['label']} | – | – | 0 | no reconstruction | – |")
             continue
-        lines.append(f"| {lab['label']} | {r['space']} | {r['n_events']} | {r['emd']['n']} | "
-                     f"{_pm(r['emd'], '.4g')} | {_pm(r['mean_squared_error'], '.4g')} |")
+        lines.append(
+            f"| {lab['label']} | {r['space']} | {r['n_events']} | {r['emd']['n']} | "
+            f"{_pm(r['emd'], '.4g')} | {_pm(r['mean_squared_error'], '.4g')} |"
+        )
     ratio = doc.get("ratio")
     if ratio:
-        lines += ["", f"## Ratio {ratio['numerator']} / {ratio['denominator']} of the mean", "",
-                  "| signal | AUC (SM test) | AUC (ZB) | " + " | ".join(f"ε {wp}" for wp in wps) + " |",
-                  "|---|" + "---:|" * (2 + len(wps))]
+        lines += [
+            "",
+            f"## Ratio {ratio['numerator']} / {ratio['denominator']} of the mean",
+            "",
+            "| signal | AUC (SM test) | AUC (ZB) | " + " | ".join(f"ε {wp}" for wp in wps) + " |",
+            "|---|" + "---:|" * (2 + len(wps)),
+        ]
         for sig, effs in ratio["efficiency"].items():
             cells = [sig, _fmt(ratio["auc"][sig]), _fmt(ratio["auc_zero_bias"][sig])]
             cells += [_fmt(effs.get(wp)) for wp in wps]
@@ -434,8 +473,11 @@ def plan_compare(
         except ValidationError as err:
             msg = f"--seeds {' '.join(map(str, seeds))}: {err.errors()[0]['msg']}"
             raise ConfigError(msg) from err
-    entries = [e if seeds is None else e.model_copy(update={"seeds": list(seeds)})
-               for e in config.entries if labels is None or e.label in labels]
+    entries = [
+        e if seeds is None else e.model_copy(update={"seeds": list(seeds)})
+        for e in config.entries
+        if labels is None or e.label in labels
+    ]
     if config.evaluate_config is None:
         eval_path = DEFAULT_EVALUATE_CONFIG
     else:
@@ -450,8 +492,11 @@ def plan_compare(
         i = known.index(entry.label)
         path = _resolve(entry.config, config_path, f"entries.{i}.config")
         paths[entry.label] = str(path)
-        train_dir = (None if entry.train_data_dir is None
-                     else _resolve_dir(entry.train_data_dir, config_path, f"entries.{i}.train_data_dir"))
+        train_dir = (
+            None
+            if entry.train_data_dir is None
+            else _resolve_dir(entry.train_data_dir, config_path, f"entries.{i}.train_data_dir")
+        )
         if train_dir is not None:
             load_manifest(train_dir)
         for seed in entry.seeds:
@@ -461,13 +506,14 @@ def plan_compare(
             if run_dir.exists():
                 finished = (run_dir / RUN_INFO).is_file()
                 if not (run_dir / "config.yml").is_file():
-                    msg = (f"{run_dir} exists but is not a run (no config.yml): remove it or choose another "
-                           "--runs-dir")
+                    msg = f"{run_dir} exists but is not a run (no config.yml): remove it or choose another --runs-dir"
                     raise ConfigError(msg)
                 if not _same_config(run_dir, cfg):
                     state = "finished" if finished else "unfinished"
-                    msg = (f"{run_dir} is a {state} run with another config than entry '{entry.label}' ({path} at "
-                           f"seed {seed}): it is never overwritten; remove it or choose another --runs-dir")
+                    msg = (
+                        f"{run_dir} is a {state} run with another config than entry '{entry.label}' ({path} at "
+                        f"seed {seed}): it is never overwritten; remove it or choose another --runs-dir"
+                    )
                     raise ConfigError(msg)
                 action = "reuse" if finished else "resume"
             runs.append(PlannedRun(entry.label, seed, run_dir, cfg, action, train_dir))
@@ -490,10 +536,16 @@ def _train(planned: PlannedRun, data_dir: Path) -> None:
         logger.info("reusing %s (finished, same config)", planned.run_dir)
         return
     resume = planned.action == "resume"
-    logger.info("%s %s (%s, seed %d)", "resuming" if resume else "training", planned.run_dir, planned.label,
-                planned.seed)
-    train(None if resume else planned.config, data_dir=data_dir, runs_dir=planned.run_dir.parent,
-          name=planned.run_dir.name, resume=resume)
+    logger.info(
+        "%s %s (%s, seed %d)", "resuming" if resume else "training", planned.run_dir, planned.label, planned.seed
+    )
+    train(
+        None if resume else planned.config,
+        data_dir=data_dir,
+        runs_dir=planned.run_dir.parent,
+        name=planned.run_dir.name,
+        resume=resume,
+    )
 
 
 def run_compare(plan: ComparePlan) -> dict[str, Any]:
@@ -511,15 +563,20 @@ def run_compare(plan: ComparePlan) -> dict[str, Any]:
     cfg = plan.config
     events = None
     if cfg.reconstruction_events > 0:
-        events = sm_test_subset(plan.data_dir, cfg.reconstruction_events, seed=cfg.reconstruction_seed,
-                                chunk_events=plan.evaluate.chunk_events)
+        events = sm_test_subset(
+            plan.data_dir,
+            cfg.reconstruction_events,
+            seed=cfg.reconstruction_seed,
+            chunk_events=plan.evaluate.chunk_events,
+        )
     docs: dict[str, list[dict[str, Any]]] = {e.label: [] for e in plan.entries}
     recon: dict[str, list[dict[str, Any] | None]] = {e.label: [] for e in plan.entries}
     for planned in plan.runs:
         _train(planned, planned.train_data_dir or plan.data_dir)
         scorer = load_scorer(planned.run_dir)
-        evaluation = evaluate_run(planned.run_dir, data_dir=plan.data_dir, config=plan.evaluate, scorer=scorer,
-                                  write=False)
+        evaluation = evaluate_run(
+            planned.run_dir, data_dir=plan.data_dir, config=plan.evaluate, scorer=scorer, write=False
+        )
         write_evaluation(evaluation, plan.output_dir / EVALUATIONS_DIR / planned.run_dir.name)
         docs[planned.label].append(evaluation.to_dict())
         quality = None
@@ -537,18 +594,20 @@ def run_compare(plan: ComparePlan) -> dict[str, Any]:
         trained_on = next((r.train_data_dir for r in plan.runs if r.label == entry.label), None)
         lab["train_data_dir"] = str(trained_on or plan.data_dir)
     ev = plan.evaluate
-    doc = compare_doc(labels, meta={
-        "name": plan.name,
-        "data_dir": str(plan.data_dir),
-        "runs_dir": str(plan.runs_dir),
-        "input_rate_khz": ev.input_rate_khz,
-        "confidence_level": ev.confidence_level,
-        "target_fpr": ev.target_fpr,
-        "reconstruction_events": 0 if events is None else len(events),
-        "reconstruction_seed": cfg.reconstruction_seed,
-    })
+    doc = compare_doc(
+        labels,
+        meta={
+            "name": plan.name,
+            "data_dir": str(plan.data_dir),
+            "runs_dir": str(plan.runs_dir),
+            "input_rate_khz": ev.input_rate_khz,
+            "confidence_level": ev.confidence_level,
+            "target_fpr": ev.target_fpr,
+            "reconstruction_events": 0 if events is None else len(events),
+            "reconstruction_seed": cfg.reconstruction_seed,
+        },
+    )
     with atomic_path(plan.output_dir / COMPARE_MD) as tmp:
         tmp.write_text(format_compare(doc))
     write_json_atomic(plan.output_dir / COMPARE_JSON, doc)  # last: marks the comparison finished
     return doc
-

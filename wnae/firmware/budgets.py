@@ -225,7 +225,11 @@ def _latency_lines(report: SynthReport, config: FirmwareConfig) -> list[BudgetLi
     lines: list[BudgetLine] = []
     if primary is None:
         if limit_ns is not None:
-            lines.append(BudgetLine("latency (worst case)", "unknown", "not reported", limit_text, "no report", None, limit_ns, "ns"))
+            lines.append(
+                BudgetLine(
+                    "latency (worst case)", "unknown", "not reported", limit_text, "no report", None, limit_ns, "ns"
+                )
+            )
         return lines
     for timing in report.timing:
         if timing.latency_worst_cycles is None:
@@ -237,10 +241,14 @@ def _latency_lines(report: SynthReport, config: FirmwareConfig) -> list[BudgetLi
         if timing is not primary or limit_ns is None:
             lines.append(BudgetLine("latency (worst case)", "info", value, "", timing.source, ns, limit_ns, "ns"))
         elif ns is None:
-            lines.append(BudgetLine("latency (worst case)", "unknown", value + " (no clock period)", limit_text, timing.source))
+            lines.append(
+                BudgetLine("latency (worst case)", "unknown", value + " (no clock period)", limit_text, timing.source)
+            )
         else:
             status: Status = "pass" if _le(ns, limit_ns, REL_TOL_NS) else "fail"
-            lines.append(BudgetLine("latency (worst case)", status, value, limit_text, timing.source, ns, limit_ns, "ns"))
+            lines.append(
+                BudgetLine("latency (worst case)", status, value, limit_text, timing.source, ns, limit_ns, "ns")
+            )
     return lines
 
 
@@ -257,7 +265,18 @@ def _ii_lines(report: SynthReport, config: FirmwareConfig) -> list[BudgetLine]:
     lines: list[BudgetLine] = []
     if primary is None:
         if limit_cycles is not None:
-            lines.append(BudgetLine("II (initiation interval)", "unknown", "not reported", limit_text, "no report", None, limit_cycles, "cycles"))
+            lines.append(
+                BudgetLine(
+                    "II (initiation interval)",
+                    "unknown",
+                    "not reported",
+                    limit_text,
+                    "no report",
+                    None,
+                    limit_cycles,
+                    "cycles",
+                )
+            )
         return lines
     for timing in report.timing:
         if timing.ii_max_cycles is None:
@@ -294,7 +313,9 @@ def _resource_lines(report: SynthReport, config: FirmwareConfig) -> list[BudgetL
         primary = report.primary_resources(resource)
         if primary is None:
             if limit is not None:
-                lines.append(BudgetLine(label, "unknown", "not reported", limit_text, "no report", None, limit, "fraction"))
+                lines.append(
+                    BudgetLine(label, "unknown", "not reported", limit_text, "no report", None, limit, "fraction")
+                )
             continue
         for numbers in report.resources:
             used = numbers.used(resource)

@@ -53,8 +53,7 @@ from wnae.firmware.compare import collect_events, deployed_model
 from wnae.firmware.menu import MENU_FILE, score_format, write_menu
 from wnae.fixed_point.graph import FixedFormat, deployed_ops
 
-__all__ = ["CMSSW_RESULT_TYPE", "CMSSW_SCORE_TYPE", "ExportResult", "PluginCheck", "check_plugin",
-           "export_cmssw"]
+__all__ = ["CMSSW_RESULT_TYPE", "CMSSW_SCORE_TYPE", "ExportResult", "PluginCheck", "check_plugin", "export_cmssw"]
 
 logger = logging.getLogger(__name__)
 
@@ -207,8 +206,11 @@ def _input_table() -> str:
         if kin == "pt":
             unit = "`hwPt / 2` (1 GeV, rounded down)"
         elif kin == "eta":
-            unit = "0 (always)" if feature.startswith("MET") else (
-                f"`hwEtaAtVtx` ({lsb[i]:g})" if muon else f"`hwEta` ({lsb[i]:g})")
+            unit = (
+                "0 (always)"
+                if feature.startswith("MET")
+                else (f"`hwEtaAtVtx` ({lsb[i]:g})" if muon else f"`hwEta` ({lsb[i]:g})")
+            )
         else:
             unit = f"`{'hwPhiAtVtx' if muon else 'hwPhi'}` (2π/{phi_bins[i]}, in [0, {phi_bins[i]}))"
         rows.append(f"| {i} | {feature} | {unit} |")
@@ -216,23 +218,26 @@ def _input_table() -> str:
 
 
 def _readme(name: str, namespace: str, info: dict[str, Any]) -> str:
-    menu_line = ("`menu.json` here holds each working point of the run in that unit (`threshold_geq` for the "
-                 "condition's `score * 16 >= minAXOL1TLThreshold`) with its rate." if info.get("menu") else
-                 "the run has no working points yet (`wnae evaluate`, then export again for `menu.json`).")
+    menu_line = (
+        "`menu.json` here holds each working point of the run in that unit (`threshold_geq` for the "
+        "condition's `score * 16 >= minAXOL1TLThreshold`) with its rate."
+        if info.get("menu")
+        else "the run has no working points yet (`wnae evaluate`, then export again for `menu.json`)."
+    )
     return f"""\
 # {name}: CMSSW emulator plug-in
 
-Written by `wnae export cmssw` from run `{info['run']}` (model `{info['model']}`, target `{info['target']}`,
-wnae {info['wnae_version']}). Same contract as AXOL1TL's `GTADModel_emulator_v6.cpp`:
+Written by `wnae export cmssw` from run `{info["run"]}` (model `{info["model"]}`, target `{info["target"]}`,
+wnae {info["wnae_version"]}). Same contract as AXOL1TL's `GTADModel_emulator_v6.cpp`:
 
 * `hls4mlEmulator::ModelLoader("{name}")` opens `{name}.so` and calls `create_model()` / `destroy_model()`.
 * `prepare_input(std::any)` takes a `{namespace}::unscaled_t*` (`ap_fixed<18,13>`) to the 57 hardware
   values below and scales them as the firmware does: `(x - ad_offsets[i]) >> ad_shift[i]` in
   `ap_fixed<18,13>` (floors to 2^-5; a negative shift is a left shift), then the cast to the network's
-  input type `{info['input_type']}`.
+  input type `{info["input_type"]}`.
 * `predict()` runs `{namespace}::{name}` (the hls4ml C++ under `NN/`, weights compiled in).
 * `read_result(std::any)` fills a `std::pair<{CMSSW_RESULT_TYPE}, {CMSSW_SCORE_TYPE}>*`; `.second` is the
-  score (the network's score type is `{info['score_type']}`). The menu cuts on `score * 16`, the score's
+  score (the network's score type is `{info["score_type"]}`). The menu cuts on `score * 16`, the score's
   bits as an integer: {menu_line}
 
 ## Inputs (CMSSW `AXOL1TLCondition`'s `ADModelInput` order)
@@ -293,8 +298,10 @@ def export_cmssw(run, target, output: str | Path, *, name: str, overwrite: bool 
         raise FirmwareError(msg)
     norm = run.normaliser
     if not isinstance(norm, L1HardwareNormaliser):
-        msg = (f"run {run.name} was trained with normalisation '{norm.kind}': a CMSSW plug-in takes the raw L1 "
-               "hardware integers and scales them on chip; train with 'normalisation: l1_hardware'")
+        msg = (
+            f"run {run.name} was trained with normalisation '{norm.kind}': a CMSSW plug-in takes the raw L1 "
+            "hardware integers and scales them on chip; train with 'normalisation: l1_hardware'"
+        )
         raise FirmwareError(msg)
     model, model_output = deployed_model(run, target)
     if model_output != "score":
@@ -303,16 +310,25 @@ def export_cmssw(run, target, output: str | Path, *, name: str, overwrite: bool 
     ops = deployed_ops(model)
     fmt = score_format(ops)
     if fmt.signed or fmt.integer > _SCORE_FMT.integer or fmt.fractional > _SCORE_FMT.fractional:
-        msg = (f"the score type {fmt} is not held exactly by CMSSW's {CMSSW_SCORE_TYPE} (unsigned, ≤ 14 integer "
-               "and ≤ 4 fractional bits): set quant.score accordingly")
+        msg = (
+            f"the score type {fmt} is not held exactly by CMSSW's {CMSSW_SCORE_TYPE} (unsigned, ≤ 14 integer "
+            "and ≤ 4 fractional bits): set quant.score accordingly"
+        )
         raise FirmwareError(msg)
     namespace = f"wnae_{name.lower()}"
     partial = output.with_name(output.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     try:
-        project = convert_model(model, target, partial / "hls_project", compile=False, project_name=name,
-                                namespace=namespace, write_weights_txt=False)
+        project = convert_model(
+            model,
+            target,
+            partial / "hls_project",
+            compile=False,
+            project_name=name,
+            namespace=namespace,
+            write_weights_txt=False,
+        )
         firmware = project.path / "firmware"
         shutil.copytree(firmware, partial / "NN", ignore=shutil.ignore_patterns("ap_types", "*.txt"))
         include = partial / "include"
@@ -323,11 +339,21 @@ def export_cmssw(run, target, output: str | Path, *, name: str, overwrite: bool 
         input_type = _defines_type(partial / "NN" / "defines.h", "input_t")
         n_outputs = int(np.prod(model.output_shape[1:]))
         info = {
-            "run": str(run.path), "run_name": run.name, "model": run.info.get("model"), "target": target.name,
-            "name": name, "namespace": namespace, "wnae_version": __version__, "input_type": input_type,
-            "score_type": str(fmt), "cmssw_result_type": CMSSW_RESULT_TYPE, "cmssw_score_type": CMSSW_SCORE_TYPE,
-            "unscaled_type": f"ap_fixed<{UNSCALED_WIDTH},{UNSCALED_INTEGER}>", "inputs": list(FEATURE_NAMES),
-            "ad_offsets": norm.offset.tolist(), "ad_shift": norm.shift.tolist(),
+            "run": str(run.path),
+            "run_name": run.name,
+            "model": run.info.get("model"),
+            "target": target.name,
+            "name": name,
+            "namespace": namespace,
+            "wnae_version": __version__,
+            "input_type": input_type,
+            "score_type": str(fmt),
+            "cmssw_result_type": CMSSW_RESULT_TYPE,
+            "cmssw_score_type": CMSSW_SCORE_TYPE,
+            "unscaled_type": f"ap_fixed<{UNSCALED_WIDTH},{UNSCALED_INTEGER}>",
+            "inputs": list(FEATURE_NAMES),
+            "ad_offsets": norm.offset.tolist(),
+            "ad_shift": norm.shift.tolist(),
             "deploy_sha256": file_sha256(Path(run.path) / "deploy.h5"),
         }
         (partial / "scales.h").write_text(_scales_header(name, namespace, norm))
@@ -376,10 +402,12 @@ class PluginCheck:
 
     def summary(self) -> str:
         verdict = "bit-exact" if self.bit_exact else "MISMATCH"
-        lines = [f"CMSSW plug-in {self.directory}: {verdict}",
-                 f"  real events       {self.events}: {self.mismatches} scores differ from the exact reference",
-                 f"  edge cases        {self.edge_cases}: {self.edge_case_mismatches} differ",
-                 f"  build             {self.build_seconds:.1f} s (make, g++)"]
+        lines = [
+            f"CMSSW plug-in {self.directory}: {verdict}",
+            f"  real events       {self.events}: {self.mismatches} scores differ from the exact reference",
+            f"  edge cases        {self.edge_cases}: {self.edge_case_mismatches} differ",
+            f"  build             {self.build_seconds:.1f} s (make, g++)",
+        ]
         if self.first_mismatch:
             lines.append(f"  first mismatch    {self.first_mismatch}")
         return "\n".join(lines) + "\n"
@@ -414,8 +442,21 @@ def check_plugin(run, export: ExportResult, data_dir: str | Path, *, n_events: i
     host_dir = directory / "check"
     host_dir.mkdir(exist_ok=True)
     host = host_dir / "load_plugin"
-    _run(["g++", "-O2", "-std=c++17", f"-I{directory / 'include' / 'hls4ml'}", f"-I{directory / 'include' / 'ap_types'}",
-          str(_HOST), "-o", str(host), "-ldl"], directory, "building the loader")
+    _run(
+        [
+            "g++",
+            "-O2",
+            "-std=c++17",
+            f"-I{directory / 'include' / 'hls4ml'}",
+            f"-I{directory / 'include' / 'ap_types'}",
+            str(_HOST),
+            "-o",
+            str(host),
+            "-ldl",
+        ],
+        directory,
+        "building the loader",
+    )
     build_seconds = time.perf_counter() - t0
 
     particles, _, _ = collect_events(data_dir, n_events)
@@ -424,8 +465,12 @@ def check_plugin(run, export: ExportResult, data_dir: str | Path, *, n_events: i
     hw = np.concatenate([real, edges])
     inputs = host_dir / "inputs.bin"
     hw.astype("<i4").tofile(inputs)
-    proc = subprocess.run([str(host), str(directory / f"{export.name}.so"), str(inputs), str(N_FEATURES)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [str(host), str(directory / f"{export.name}.so"), str(inputs), str(N_FEATURES)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         msg = f"the plug-in loader failed:\n{(proc.stderr or proc.stdout)[-3000:]}"
         raise FirmwareError(msg)
@@ -441,9 +486,22 @@ def check_plugin(run, export: ExportResult, data_dir: str | Path, *, n_events: i
     first = None
     if differ.any():
         i = int(np.argmax(differ))
-        first = {"row": i, "edge_case": bool(i >= len(real)), "plugin_score_int": int(got[i]),
-                 "reference_score_int": float(want[i]), "hardware_inputs": hw[i].tolist()}
-    check = PluginCheck(str(directory), len(real), len(edges), int(differ[: len(real)].sum()),
-                        int(differ[len(real):].sum()), first, build_seconds, str(host))
+        first = {
+            "row": i,
+            "edge_case": bool(i >= len(real)),
+            "plugin_score_int": int(got[i]),
+            "reference_score_int": float(want[i]),
+            "hardware_inputs": hw[i].tolist(),
+        }
+    check = PluginCheck(
+        str(directory),
+        len(real),
+        len(edges),
+        int(differ[: len(real)].sum()),
+        int(differ[len(real) :].sum()),
+        first,
+        build_seconds,
+        str(host),
+    )
     write_json_atomic(directory / "check.json", {**asdict(check), "bit_exact": check.bit_exact})
     return check

@@ -27,9 +27,9 @@ __all__ = [
     "REFERENCE_NAME",
     "OutputComparison",
     "collect_events",
-    "simulation_inputs",
     "compare_outputs",
     "deployed_model",
+    "simulation_inputs",
 ]
 
 logger = logging.getLogger(__name__)
@@ -90,8 +90,10 @@ def collect_events(data_dir: str | Path, n_events: int) -> tuple[np.ndarray, dic
         logger.warning("only %d events available for the simulation (asked for %d)", n_events - remaining, n_events)
     particles = np.concatenate([p[: take[s.name]] for s, p in pools])
     # unbiased zero bias only (the pT-hat slices of a weighted zero bias are not random crossings)
-    unbiased = {s.name: s.role is SampleRole.ZERO_BIAS and (s.zb_weight is None or s.zb_pthat_veto_gev is not None)
-                for s, _ in pools}
+    unbiased = {
+        s.name: s.role is SampleRole.ZERO_BIAS and (s.zb_weight is None or s.zb_pthat_veto_gev is not None)
+        for s, _ in pools
+    }
     is_zb = np.concatenate([np.full(take[s.name], unbiased[s.name]) for s, _ in pools])
     return particles, {k: v for k, v in take.items() if v}, is_zb
 
@@ -123,7 +125,10 @@ def _thresholds(run, model_output: str, reference: np.ndarray, is_zb: np.ndarray
     zb = reference[is_zb] if is_zb.any() else reference
     thresholds = {name: float(np.quantile(zb, 1 - rate / INPUT_RATE_KHZ)) for name, rate in FALLBACK_RATES_KHZ.items()}
     rates = ", ".join(f"{k} {v:g} kHz" for k, v in FALLBACK_RATES_KHZ.items())
-    return thresholds, f"zero-bias quantiles of the exact reference score ({rates}); no working_points.json for this output"
+    return (
+        thresholds,
+        f"zero-bias quantiles of the exact reference score ({rates}); no working_points.json for this output",
+    )
 
 
 @dataclass

@@ -117,9 +117,11 @@ def _convertible_ops(model) -> list:  # noqa: ANN001
     ops = deployed_ops(model)
     for op in ops:
         if op.weight_problems:
-            msg = (f"{op.weight_problems[0]}; hls4ml cannot convert it exactly (it adds a scale layer of the default "
-                   "type): use quantized_bits(..., alpha=1) for kernels and biases (the da4ml RTL flow, `wnae rtl`, "
-                   "takes the model as it is)")
+            msg = (
+                f"{op.weight_problems[0]}; hls4ml cannot convert it exactly (it adds a scale layer of the default "
+                "type): use quantized_bits(..., alpha=1) for kernels and biases (the da4ml RTL flow, `wnae rtl`, "
+                "takes the model as it is)"
+            )
             raise FirmwareError(msg)
     return ops
 
@@ -135,7 +137,7 @@ def _unsigned_weight_types() -> Iterator[None]:
     from hls4ml.model.quantizers import QKerasQuantizer
     from hls4ml.model.types import FixedPrecisionType
 
-    original = QKerasQuantizer._get_type  # noqa: SLF001
+    original = QKerasQuantizer._get_type
 
     def get_type(self, quantizer_config):  # noqa: ANN001, ANN202
         c = quantizer_config.get("config", {})
@@ -143,11 +145,11 @@ def _unsigned_weight_types() -> Iterator[None]:
             return FixedPrecisionType(width=int(c["bits"]), integer=int(c.get("integer", 0)), signed=False)
         return original(self, quantizer_config)
 
-    QKerasQuantizer._get_type = get_type  # noqa: SLF001
+    QKerasQuantizer._get_type = get_type
     try:
         yield
     finally:
-        QKerasQuantizer._get_type = original  # noqa: SLF001
+        QKerasQuantizer._get_type = original
 
 
 def _check_weights_fit(model, target) -> None:  # noqa: ANN001
@@ -165,13 +167,15 @@ def _check_weights_fit(model, target) -> None:  # noqa: ANN001
                 continue
             ap = parse_ap_type(text)
             values = np.asarray(weights[index], np.float64)
-            lsb = 2.0 ** -ap.fractional_bits
+            lsb = 2.0**-ap.fractional_bits
             hi = 2.0 ** (ap.integer_bits - (1 if ap.signed else 0)) - lsb
             lo = -(2.0 ** (ap.integer_bits - 1)) if ap.signed else 0.0
             on_grid = np.all(np.abs(values / lsb - np.round(values / lsb)) < 1e-6)
             if values.max(initial=0) > hi or values.min(initial=0) < lo or not on_grid:
-                msg = (f"layer '{name}': {key} precision {text} cannot hold its values "
-                       f"(range [{values.min():.6g}, {values.max():.6g}], needs grid {lsb:g})")
+                msg = (
+                    f"layer '{name}': {key} precision {text} cannot hold its values "
+                    f"(range [{values.min():.6g}, {values.max():.6g}], needs grid {lsb:g})"
+                )
                 raise FirmwareError(msg)
 
 
@@ -195,7 +199,7 @@ def _compile(hls_model, where: Path) -> None:  # noqa: ANN001
     try:
         with contextlib.redirect_stdout(log):
             hls_model.compile()
-    except Exception as err:  # hls4ml raises a bare Exception when build_lib.sh fails  # noqa: BLE001
+    except Exception as err:  # hls4ml raises a bare Exception when build_lib.sh fails
         if isinstance(err, subprocess.CalledProcessError):
             detail = f"{err.stderr or ''}{err.output or ''}{log.getvalue()}"
         else:
@@ -210,7 +214,7 @@ def convert_model(
     output_dir: str | Path,
     *,
     tb_inputs: np.ndarray | None = None,
-    compile: bool = True,  # noqa: A002 (hls4ml's word)
+    compile: bool = True,
     trace: bool = False,
     project_name: str = "myproject",
     namespace: str | None = None,
@@ -248,8 +252,11 @@ def convert_model(
         if tb_inputs is not None:
             x_path, y_path = Path(tb_dir) / "tb_input_features.dat", Path(tb_dir) / "tb_output_predictions.dat"
             np.savetxt(x_path, tb_inputs.astype(np.float64), fmt="%.10g")
-            np.savetxt(y_path, np.asarray(model.predict(tb_inputs, verbose=0), np.float64).reshape(len(tb_inputs), -1),
-                       fmt="%.10g")
+            np.savetxt(
+                y_path,
+                np.asarray(model.predict(tb_inputs, verbose=0), np.float64).reshape(len(tb_inputs), -1),
+                fmt="%.10g",
+            )
             kwargs.update(input_data_tb=str(x_path), output_data_tb=str(y_path))
         try:
             with _unsigned_weight_types():

@@ -61,14 +61,21 @@ class CsimResult(OutputComparison):
         if self.menu is None:
             return [f"  menu thresholds   {self.menu_note}"]
         lsb = self.menu["lsb"]
-        out = [f"  menu thresholds   score {self.menu['score_type']}: integer s = score / {lsb:g}, fires when s > T "
-               f"({self.menu_note})"]
+        out = [
+            f"  menu thresholds   score {self.menu['score_type']}: integer s = score / {lsb:g}, fires when s > T "
+            f"({self.menu_note})"
+        ]
         for t in self.menu["thresholds"]:
-            rate = "" if t["rate_khz"] is None else (
-                f", {t['rate_khz']:.3g} kHz [{t['rate_low_khz']:.3g}, {t['rate_high_khz']:.3g}]")
+            rate = (
+                ""
+                if t["rate_khz"] is None
+                else (f", {t['rate_khz']:.3g} kHz [{t['rate_low_khz']:.3g}, {t['rate_high_khz']:.3g}]")
+            )
             note = f"; {t['note']}" if t["note"] else ""
-            out.append(f"    {t['name']:<8} T = {t['threshold_int']} (score > {t['threshold_value']:g}){rate}, "
-                       f"decisions differing from score > threshold: {self.menu_flips.get(t['name'], 0)}{note}")
+            out.append(
+                f"    {t['name']:<8} T = {t['threshold_int']} (score > {t['threshold_value']:g}){rate}, "
+                f"decisions differing from score > threshold: {self.menu_flips.get(t['name'], 0)}{note}"
+            )
         return out
 
     def summary(self) -> str:
@@ -80,8 +87,9 @@ class CsimResult(OutputComparison):
             f"ev/s; g++ build {self.compile_seconds:.1f} s",
             f"  vendor C sim      {self.vendor_csim}",
             *self.menu_lines(),
-            "  BIT-EXACT" if self.bit_exact else
-            "  MISMATCH: the firmware does not compute what the quantized model computes",
+            "  BIT-EXACT"
+            if self.bit_exact
+            else "  MISMATCH: the firmware does not compute what the quantized model computes",
         ]
         return "\n".join(lines) + "\n"
 
@@ -133,8 +141,10 @@ def run_csim(
     menu_flips = {}
     if menu is not None:  # the integer cut on the firmware's own output bits, against score > threshold
         fmt, score = menu.fixed_format, y_h.reshape(len(x), -1)[:, 0]
-        menu_flips = {t.name: int(np.sum(integer_decisions(score, fmt, t.threshold_int) != (score > t.threshold)))
-                      for t in menu.thresholds}
+        menu_flips = {
+            t.name: int(np.sum(integer_decisions(score, fmt, t.threshold_int) != (score > t.threshold)))
+            for t in menu.thresholds
+        }
 
     vendor = "not requested (--csim-tool)"
     if csim_tool:
@@ -169,7 +179,9 @@ def run_csim(
 def require_bit_exact(result: CsimResult) -> None:
     """Raise :class:`FirmwareError` unless the C simulation matched the exact reference."""
     if not result.bit_exact:
-        msg = (f"C simulation differs from the exact reference of the quantized model: {result.n_mismatch} of "
-               f"{result.n_outputs} outputs, max |diff| "
-               f"{result.max_abs_diff:g}, decision flips {result.decision_flips}, menu-cut flips {result.menu_flips}; see {result.project}/csim.md")
+        msg = (
+            f"C simulation differs from the exact reference of the quantized model: {result.n_mismatch} of "
+            f"{result.n_outputs} outputs, max |diff| "
+            f"{result.max_abs_diff:g}, decision flips {result.decision_flips}, menu-cut flips {result.menu_flips}; see {result.project}/csim.md"
+        )
         raise FirmwareError(msg)

@@ -60,8 +60,10 @@ def score_format(ops: list[Op]) -> FixedFormat:
     last = ops[-1]
     fmt = last.fmt if last.kind == "quantize" else last.activation
     if not isinstance(fmt, FixedFormat):
-        msg = (f"the score (layer '{last.name}', {last.kind}) has no fixed-point type: the model's last layer does "
-               "not quantize, so there is no integer for a menu to cut on (end the model with a quantizer)")
+        msg = (
+            f"the score (layer '{last.name}', {last.kind}) has no fixed-point type: the model's last layer does "
+            "not quantize, so there is no integer for a menu to cut on (end the model with a quantizer)"
+        )
         raise FirmwareError(msg)
     return fmt
 
@@ -98,8 +100,10 @@ def to_integers(scores: np.ndarray, fmt: FixedFormat, where: str = "score") -> n
     bad = ~np.isfinite(scaled) | (scaled != np.floor(scaled)) | (scaled < lo) | (scaled > hi)
     if bad.any():
         i = int(np.argmax(bad))
-        msg = f"{where} {i}: {scores.flat[i]!r} is not a value of {fmt} (LSB {fmt.lsb:g}, range [{fmt.min_value:g}, " \
-              f"{fmt.max_value:g}])"
+        msg = (
+            f"{where} {i}: {scores.flat[i]!r} is not a value of {fmt} (LSB {fmt.lsb:g}, range [{fmt.min_value:g}, "
+            f"{fmt.max_value:g}])"
+        )
         raise FirmwareError(msg)
     return scaled.astype(np.int64)
 
@@ -187,9 +191,17 @@ def menu_thresholds(working_points: dict[str, Any], fmt: FixedFormat) -> MenuThr
         FirmwareError: a working point without a name or a finite threshold.
     """
     lo, hi = _integer_range(fmt)
-    menu = MenuThresholds(score_type=str(fmt), bits=fmt.bits, integer_bits=fmt.integer + int(fmt.signed),
-                          fractional_bits=fmt.fractional, signed=fmt.signed, lsb=fmt.lsb, int_min=lo, int_max=hi,
-                          input_rate_khz=_number(working_points, "input_rate_khz"))
+    menu = MenuThresholds(
+        score_type=str(fmt),
+        bits=fmt.bits,
+        integer_bits=fmt.integer + int(fmt.signed),
+        fractional_bits=fmt.fractional,
+        signed=fmt.signed,
+        lsb=fmt.lsb,
+        int_min=lo,
+        int_max=hi,
+        input_rate_khz=_number(working_points, "input_rate_khz"),
+    )
     for i, wp in enumerate(working_points.get("working_points", [])):
         name, threshold = wp.get("name"), _number(wp, "threshold")
         if not isinstance(name, str) or threshold is None or not math.isfinite(threshold):
@@ -198,11 +210,21 @@ def menu_thresholds(working_points: dict[str, Any], fmt: FixedFormat) -> MenuThr
         t = integer_threshold(threshold, fmt)
         note = "fires on every event" if t < lo else "never fires: above the type's range" if t >= hi else ""
         resolved = wp.get("resolved")
-        menu.thresholds.append(MenuThreshold(
-            name=name, threshold=threshold, threshold_int=t, threshold_value=t * fmt.lsb, threshold_geq=t + 1,
-            rate_khz=_number(wp, "rate_khz"), rate_low_khz=_number(wp, "rate_low_khz"),
-            rate_high_khz=_number(wp, "rate_high_khz"), target_rate_khz=_number(wp, "target_rate_khz"),
-            resolved=resolved if isinstance(resolved, bool) else None, note=note))
+        menu.thresholds.append(
+            MenuThreshold(
+                name=name,
+                threshold=threshold,
+                threshold_int=t,
+                threshold_value=t * fmt.lsb,
+                threshold_geq=t + 1,
+                rate_khz=_number(wp, "rate_khz"),
+                rate_low_khz=_number(wp, "rate_low_khz"),
+                rate_high_khz=_number(wp, "rate_high_khz"),
+                target_rate_khz=_number(wp, "target_rate_khz"),
+                resolved=resolved if isinstance(resolved, bool) else None,
+                note=note,
+            )
+        )
     return menu
 
 
@@ -213,8 +235,11 @@ def write_menu(project: str | Path, working_points_path: str | Path, fmt: FixedF
         ModelError: a missing or malformed ``working_points.json``.
         FirmwareError: a working point without a finite threshold.
     """
-    doc = read_json(Path(working_points_path), required={"working_points": list},
-                    hint="run 'wnae evaluate' on the run to write its working points")
+    doc = read_json(
+        Path(working_points_path),
+        required={"working_points": list},
+        hint="run 'wnae evaluate' on the run to write its working points",
+    )
     menu = menu_thresholds(doc, fmt)
     write_json_atomic(Path(project) / MENU_FILE, {"source": str(working_points_path), **menu.to_dict()})
     return menu
@@ -229,8 +254,10 @@ def menu_for_run(run, model, model_output: str, project: str | Path) -> tuple[Me
     """
     wp_path = Path(run.path) / "working_points.json"
     if model_output != "score" or run.info.get("deployed_output") == "latent":
-        return None, ("no menu thresholds: the working points cut on the GMM score of the latent vector, "
-                      "which the chip does not compute")
+        return None, (
+            "no menu thresholds: the working points cut on the GMM score of the latent vector, "
+            "which the chip does not compute"
+        )
     if not wp_path.is_file():
         return None, f"no menu thresholds: {wp_path} does not exist (run 'wnae evaluate' on the run)"
     try:

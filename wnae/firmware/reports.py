@@ -366,7 +366,9 @@ def _hls4ml_view(files: ReportFiles) -> Iterator[Path]:
     if files.has_project_tcl:
         yield files.root
         return
-    logger.info("%s: no project.tcl; project name %r taken from %s", files.root, files.project_name, files.app_file.parent.name)
+    logger.info(
+        "%s: no project.tcl; project name %r taken from %s", files.root, files.project_name, files.app_file.parent.name
+    )
     with tempfile.TemporaryDirectory(prefix="wnae-reports-") as tmp:
         view = Path(tmp)
         for entry in files.root.iterdir():
@@ -477,7 +479,9 @@ def normalise_hls4ml_report(
         )
         keys = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "bram_18k": "BRAM_18K", "uram": "URAM"}
         used = {r: _float_or_none(csynth.get(k), k, where) for r, k in keys.items()}
-        report_capacity = {r: _int_or_none(csynth.get(f"Available{k}"), f"Available{k}", where) for r, k in keys.items()}
+        report_capacity = {
+            r: _int_or_none(csynth.get(f"Available{k}"), f"Available{k}", where) for r, k in keys.items()
+        }
         numbers = ResourceNumbers(source=source, stage="hls_estimate", **used)
         if any(v is not None for v in report_capacity.values()):
             numbers = numbers.with_capacity(report_capacity, f"{hls_tool} report AvailableResources")

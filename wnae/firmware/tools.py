@@ -135,16 +135,19 @@ def run_hls_build(
     start = time.monotonic()
     tail: deque[str] = deque(maxlen=15)
     try:
-        with log_path.open("w") as log, subprocess.Popen(
-            command,
-            cwd=project,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            bufsize=1,
-            env=os.environ.copy(),
-        ) as proc:
+        with (
+            log_path.open("w") as log,
+            subprocess.Popen(
+                command,
+                cwd=project,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+                bufsize=1,
+                env=os.environ.copy(),
+            ) as proc,
+        ):
             for line in proc.stdout or ():
                 log.write(line)
                 log.flush()

@@ -116,8 +116,7 @@ def quantizer_format(quantizer: Any, where: str, *, weights: bool = False) -> Fi
         integer = int(cfg["integer"])
         fmt = FixedFormat(False, integer, int(cfg["bits"]) - integer)
     else:
-        msg = (f"{where}: quantizer {name} is not supported on chip (quantized_bits or quantized_relu "
-               "with alpha=1 only)")
+        msg = f"{where}: quantizer {name} is not supported on chip (quantized_bits or quantized_relu with alpha=1 only)"
         raise FirmwareError(msg)
     if problems:
         msg = f"{where}: {name} with {', '.join(problems)} is not a fixed-point grid the firmware computes exactly"
@@ -217,10 +216,19 @@ def _dense(layer: Any, inputs: list[str], quantized: bool) -> Op:
         kernel = np.asarray(weights[0], np.float64)
         bias = np.asarray(weights[1], np.float64) if layer.use_bias else None
     activation = _activation(layer, where)
-    return Op(layer.name, "dense", inputs, layer.__class__.__name__, kernel=kernel, bias=bias,
-              activation=activation, kernel_format=kernel_format, bias_format=bias_format,
-              weight_problems=problems,
-              quantizer=layer.activation.__class__.__name__ if isinstance(activation, FixedFormat) else "")
+    return Op(
+        layer.name,
+        "dense",
+        inputs,
+        layer.__class__.__name__,
+        kernel=kernel,
+        bias=bias,
+        activation=activation,
+        kernel_format=kernel_format,
+        bias_format=bias_format,
+        weight_problems=problems,
+        quantizer=layer.activation.__class__.__name__ if isinstance(activation, FixedFormat) else "",
+    )
 
 
 def deployed_ops(model: Any) -> list[Op]:
@@ -236,8 +244,10 @@ def deployed_ops(model: Any) -> list[Op]:
         raise FirmwareError(msg)
     first = layers[1] if len(layers) > 1 else None
     if first is None or first.__class__.__name__ != "QActivation" or inbound_names(first) != [layers[0].name]:
-        msg = (f"model '{model.name}': the first layer after the input must be the input quantizer "
-               "(QActivation(quantized_bits(..., alpha=1))); the FPGA input needs a fixed-point format")
+        msg = (
+            f"model '{model.name}': the first layer after the input must be the input quantizer "
+            "(QActivation(quantized_bits(..., alpha=1))); the FPGA input needs a fixed-point format"
+        )
         raise FirmwareError(msg)
     in_fmt = quantizer_format(first.quantizer, f"layer '{first.name}' (input quantizer)")
     ops = [Op(first.name, "quantize", [layers[0].name], "QActivation", fmt=in_fmt, quantizer="quantized_bits")]
@@ -250,15 +260,25 @@ def deployed_ops(model: Any) -> list[Op]:
             msg = f"{where} ({cls}) reads the unquantized input; only the input quantizer may"
             raise FirmwareError(msg)
         if cls == "QActivation":
-            ops.append(Op(layer.name, "quantize", inputs, cls, fmt=quantizer_format(layer.quantizer, where),
-                          quantizer=layer.quantizer.__class__.__name__))
+            ops.append(
+                Op(
+                    layer.name,
+                    "quantize",
+                    inputs,
+                    cls,
+                    fmt=quantizer_format(layer.quantizer, where),
+                    quantizer=layer.quantizer.__class__.__name__,
+                )
+            )
         elif cls in ("QDense", "Dense"):
             ops.append(_dense(layer, inputs, quantized=cls == "QDense"))
         elif cls in ("Subtract", "Add", "Multiply"):
             ops.append(Op(layer.name, cls.lower(), inputs, cls))
         else:
-            msg = (f"{where}: {cls} is not supported on chip ({', '.join(SUPPORTED_LAYERS)}); fold it into the "
-                   "layers around it before deploying")
+            msg = (
+                f"{where}: {cls} is not supported on chip ({', '.join(SUPPORTED_LAYERS)}); fold it into the "
+                "layers around it before deploying"
+            )
             raise FirmwareError(msg)
         missing = [name for name in inputs if name not in known]
         if missing:

@@ -178,19 +178,32 @@ class ExactReference:
         """Does QKeras (float32) agree with the exact reference, and if not where it breaks (one line)."""
         n = self.outputs.size
         if self.qkeras_exact:
-            proof = ("provably exact (every layer within float32's 24 bits)" if self.unsafe_layer is None else
-                     f"exact on these events, though layer '{self.unsafe_layer}' needs {self.unsafe_bits} bits")
+            proof = (
+                "provably exact (every layer within float32's 24 bits)"
+                if self.unsafe_layer is None
+                else f"exact on these events, though layer '{self.unsafe_layer}' needs {self.unsafe_bits} bits"
+            )
             return f"agrees with the exact reference (0 of {n} differ; {proof})"
-        where = (f"first at layer '{self.first_inexact_layer}' ({self.first_inexact_count} values)"
-                 if self.first_inexact_layer else "at the output")
-        bits = (f"; layer '{self.unsafe_layer}' needs {self.unsafe_bits} significant bits > float32's "
-                f"{FLOAT32_EXACT_BITS}" if self.unsafe_layer else "")
-        return (f"NOT exact: {self.qkeras_mismatch} of {n} outputs differ from the exact "
-                f"reference, {where}{bits}")
+        where = (
+            f"first at layer '{self.first_inexact_layer}' ({self.first_inexact_count} values)"
+            if self.first_inexact_layer
+            else "at the output"
+        )
+        bits = (
+            f"; layer '{self.unsafe_layer}' needs {self.unsafe_bits} significant bits > float32's {FLOAT32_EXACT_BITS}"
+            if self.unsafe_layer
+            else ""
+        )
+        return f"NOT exact: {self.qkeras_mismatch} of {n} outputs differ from the exact reference, {where}{bits}"
 
 
 def exact_reference(
-    model: Any, x: np.ndarray, *, compare_qkeras: bool = True, batch_size: int = 8192, ops: list[Op] | None = None,
+    model: Any,
+    x: np.ndarray,
+    *,
+    compare_qkeras: bool = True,
+    batch_size: int = 8192,
+    ops: list[Op] | None = None,
 ) -> ExactReference:
     """Evaluate the deployed ``model`` exactly on float inputs ``x`` (n, n_inputs).
 
@@ -219,11 +232,13 @@ def exact_reference(
     # the input quantizer in float64 is exact (x / LSB is a power-of-two scaling, np.round rounds ties to even)
     first = Fixed.from_float(ops[0].fmt.quantize(x64), f"layer '{ops[0].name}'")
     values = evaluate_ops(ops, first, quantize=quantize, constant=Fixed.from_float)
-    layer_bits = {op.name: _bit_length(pre_bounds.get(op.name, values[op.name].bound)) if i else 0
-                  for i, op in enumerate(ops)}
+    layer_bits = {
+        op.name: _bit_length(pre_bounds.get(op.name, values[op.name].bound)) if i else 0 for i, op in enumerate(ops)
+    }
     out = values[ops[-1].name].to_float().reshape(len(x), -1)
     unsafe: tuple[str | None, int] = next(
-        ((name, bits) for name, bits in layer_bits.items() if bits > FLOAT32_EXACT_BITS), (None, 0))
+        ((name, bits) for name, bits in layer_bits.items() if bits > FLOAT32_EXACT_BITS), (None, 0)
+    )
 
     if not compare_qkeras:
         return ExactReference(out, out, 0, None, 0, unsafe[0], unsafe[1], layer_bits)
@@ -243,6 +258,10 @@ def exact_reference(
     y_q = np.asarray(per_layer[-1], np.float64).reshape(out.shape)
     mismatch = int(np.sum(y_q != out))
     if first is not None or mismatch:
-        logger.warning("QKeras float32 differs from the exact fixed-point reference: %d of %d outputs, first at "
-                       "layer %s", mismatch, out.size, first)
+        logger.warning(
+            "QKeras float32 differs from the exact fixed-point reference: %d of %d outputs, first at layer %s",
+            mismatch,
+            out.size,
+            first,
+        )
     return ExactReference(out, y_q, mismatch, first, first_count, unsafe[0], unsafe[1], layer_bits)

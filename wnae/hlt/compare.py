@@ -46,15 +46,26 @@ class EncoderSummary:
     def stats(self) -> dict[str, Any]:
         def ms(values: list[float]) -> dict[str, float]:
             v = np.asarray(values, float)
-            return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
-                    "min": float(v.min()), "max": float(v.max())}
+            return {
+                "mean": float(v.mean()),
+                "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+                "min": float(v.min()),
+                "max": float(v.max()),
+            }
 
-        out: dict[str, Any] = {"encoder": self.encoder, "runs": self.runs, "parameters": self.parameters,
-                               "efficiency": {k: {**ms(v), "per_seed": v} for k, v in self.efficiency.items()},
-                               "efficiency_at_rate_khz": {f"{r:g}": {k: {**ms(v), "per_seed": v} for k, v in e.items()}
-                                                          for r, e in self.efficiency_at.items()}}
-        out["purity"] = {k: {**(ms([x for x in v if x is not None]) if any(x is not None for x in v) else {}),
-                             "per_seed": v} for k, v in self.purity.items()}
+        out: dict[str, Any] = {
+            "encoder": self.encoder,
+            "runs": self.runs,
+            "parameters": self.parameters,
+            "efficiency": {k: {**ms(v), "per_seed": v} for k, v in self.efficiency.items()},
+            "efficiency_at_rate_khz": {
+                f"{r:g}": {k: {**ms(v), "per_seed": v} for k, v in e.items()} for r, e in self.efficiency_at.items()
+            },
+        }
+        out["purity"] = {
+            k: {**(ms([x for x in v if x is not None]) if any(x is not None for x in v) else {}), "per_seed": v}
+            for k, v in self.purity.items()
+        }
         if self.latency:
             out["latency_ms"] = {k: ms([d[k] for d in self.latency]) for k in ("batch1_ms", "batched_ms")}
         out["train_seconds"] = ms(self.train_seconds) if self.train_seconds else None
@@ -73,12 +84,14 @@ def _efficiency_table(summaries: list[EncoderSummary], ev: TwoLevelEvaluation, r
     """One row per encoder: efficiency mean ± std over seeds at ``rate`` (None: the HLT rate)."""
     signals = list(summaries[0].efficiency)
     r = ev.config.hlt_rate_khz if rate is None else rate
-    rows = ["| encoder | parameters | " + " | ".join(signals) + " | ms/event (batch 1) | ms/event (batched) |",
-            "|---|---:|" + "---:|" * (len(signals) + 2),
-            "| L1 seed alone | – | " + " | ".join(f"{ev.signals[s].seed_efficiency:.4f}" for s in signals)
-            + " | – | – |",
-            f"| L1 run alone at {r:g} kHz | – | " + " | ".join(f"{ev.signals[s].raw_l1_at[r]:.4f}" for s in signals)
-            + " | – | – |"]
+    rows = [
+        "| encoder | parameters | " + " | ".join(signals) + " | ms/event (batch 1) | ms/event (batched) |",
+        "|---|---:|" + "---:|" * (len(signals) + 2),
+        "| L1 seed alone | – | " + " | ".join(f"{ev.signals[s].seed_efficiency:.4f}" for s in signals) + " | – | – |",
+        f"| L1 run alone at {r:g} kHz | – | "
+        + " | ".join(f"{ev.signals[s].raw_l1_at[r]:.4f}" for s in signals)
+        + " | – | – |",
+    ]
     for summ in summaries:
         st = summ.stats()
         eff = st["efficiency"] if rate is None else st["efficiency_at_rate_khz"][f"{rate:g}"]
@@ -86,13 +99,17 @@ def _efficiency_table(summaries: list[EncoderSummary], ev: TwoLevelEvaluation, r
         lat = st.get("latency_ms", {})
         b1 = f"{lat['batch1_ms']['mean']:.2f}" if lat else "–"
         bb = f"{lat['batched_ms']['mean']:.3f}" if lat else "–"
-        rows.append(f"| {summ.encoder} ({len(summ.runs)} seeds) | {summ.parameters:,} | " + " | ".join(cells)
-                    + f" | {b1} | {bb} |")
+        rows.append(
+            f"| {summ.encoder} ({len(summ.runs)} seeds) | {summ.parameters:,} | "
+            + " | ".join(cells)
+            + f" | {b1} | {bb} |"
+        )
     return rows
 
 
-def comparison_markdown(summaries: list[EncoderSummary], ev: TwoLevelEvaluation,
-                        table_rates: list[float] | None = None) -> str:
+def comparison_markdown(
+    summaries: list[EncoderSummary], ev: TwoLevelEvaluation, table_rates: list[float] | None = None
+) -> str:
     """The comparison tables (efficiency at the HLT rate and at ``table_rates``, mean ± std over seeds),
     the purity and the latencies."""
     signals = list(summaries[0].efficiency)
@@ -110,10 +127,20 @@ def comparison_markdown(summaries: list[EncoderSummary], ev: TwoLevelEvaluation,
     ]
     for rate in (r for r in table_rates or [] if r in ev.rate_point_wps):
         point = ev.rate_point_wps[rate]
-        lines += ["", f"## At {rate:g} kHz (≈ {point.n_zb_effective_above:.0f} effective ZB events"
-                  f"{'' if point.resolved else ': not resolved'})", "", *_efficiency_table(summaries, ev, rate)]
-    lines += ["", f"Purity S/B (equal weights) at {ev.config.hlt_rate_khz:g} kHz, mean over the seeds where B > 0:", "",
-              "| encoder | " + " | ".join(signals) + " |", "|---|" + "---:|" * len(signals)]
+        lines += [
+            "",
+            f"## At {rate:g} kHz (≈ {point.n_zb_effective_above:.0f} effective ZB events"
+            f"{'' if point.resolved else ': not resolved'})",
+            "",
+            *_efficiency_table(summaries, ev, rate),
+        ]
+    lines += [
+        "",
+        f"Purity S/B (equal weights) at {ev.config.hlt_rate_khz:g} kHz, mean over the seeds where B > 0:",
+        "",
+        "| encoder | " + " | ".join(signals) + " |",
+        "|---|" + "---:|" * len(signals),
+    ]
     for summ in summaries:
         st = summ.stats()
         cells = [f"{st['purity'][s]['mean']:.3g}" if "mean" in st["purity"][s] else "B = 0" for s in signals]
@@ -121,8 +148,9 @@ def comparison_markdown(summaries: list[EncoderSummary], ev: TwoLevelEvaluation,
     return "\n".join(lines) + "\n"
 
 
-def _planned_runs(compare: CompareConfig, runs_dir: Path, config_dir: Path,
-                  retrain: bool) -> list[tuple[str, list[tuple[HltTrainConfig, bool]]]]:
+def _planned_runs(
+    compare: CompareConfig, runs_dir: Path, config_dir: Path, retrain: bool
+) -> list[tuple[str, list[tuple[HltTrainConfig, bool]]]]:
     """Every encoder's training config at every seed, and whether it trains (or its run is reused).
 
     Checked before anything trains: a run of the same name with another config is an error unless
@@ -150,18 +178,28 @@ def _planned_runs(compare: CompareConfig, runs_dir: Path, config_dir: Path,
                 continue
             config_file = run_dir / CONFIG_FILE
             if not (config_file.is_file() and config_file.read_text() == dump_config(cfg)):
-                msg = (f"{run_dir} exists with another config than the comparison's {kind} at seed {s}: pass "
-                       "--retrain to replace it (its two_level/ results too), or compare in another --runs-dir")
+                msg = (
+                    f"{run_dir} exists with another config than the comparison's {kind} at seed {s}: pass "
+                    "--retrain to replace it (its two_level/ results too), or compare in another --runs-dir"
+                )
                 raise ModelError(msg)
             runs.append((cfg, False))
         plan.append((kind, runs))
     return plan
 
 
-def compare_encoders(compare: CompareConfig, l1_run_dir: str | Path, data_dir: str | Path,
-                     eval_cfg: HltEvaluateConfig, runs_dir: str | Path = "hlt_runs", *,
-                     output: str | Path | None = None, retrain: bool = False, timing: bool = True,
-                     config_dir: str | Path = ".") -> list[EncoderSummary]:
+def compare_encoders(
+    compare: CompareConfig,
+    l1_run_dir: str | Path,
+    data_dir: str | Path,
+    eval_cfg: HltEvaluateConfig,
+    runs_dir: str | Path = "hlt_runs",
+    *,
+    output: str | Path | None = None,
+    retrain: bool = False,
+    timing: bool = True,
+    config_dir: str | Path = ".",
+) -> list[EncoderSummary]:
     """Train (or reuse) every encoder at every seed, evaluate each behind the L1 seed, write the comparison.
 
     A run directory that exists with the same resolved config is reused unless ``retrain``; one with
@@ -210,9 +248,17 @@ def compare_encoders(compare: CompareConfig, l1_run_dir: str | Path, data_dir: s
                 last = ev
                 logger.info("%s: %s", run.name, {k: round(v.efficiency[0], 4) for k, v in ev.signals.items()})
             summaries.append(summary)
-        write_json_atomic(out_dir / "comparison.json", {
-            "l1_run": seed.run, "l1_working_point": seed.name, "hlt_rate_khz": eval_cfg.hlt_rate_khz,
-            "seeds": compare.seeds, "table_rates_khz": table_rates, "encoders": [s.stats() for s in summaries]})
+        write_json_atomic(
+            out_dir / "comparison.json",
+            {
+                "l1_run": seed.run,
+                "l1_working_point": seed.name,
+                "hlt_rate_khz": eval_cfg.hlt_rate_khz,
+                "seeds": compare.seeds,
+                "table_rates_khz": table_rates,
+                "encoders": [s.stats() for s in summaries],
+            },
+        )
         with atomic_path(out_dir / "comparison.md") as tmp:
             tmp.write_text(comparison_markdown(summaries, last, table_rates))
     return summaries

@@ -117,8 +117,9 @@ class HltTrainConfig(StrictModel):
 
     @model_validator(mode="after")
     def _plain_name(self) -> HltTrainConfig:
-        if self.name is not None and (not self.name or "/" in self.name or self.name in (".", "..")
-                                      or self.name.startswith(".")):
+        if self.name is not None and (
+            not self.name or "/" in self.name or self.name in (".", "..") or self.name.startswith(".")
+        ):
             msg = f"name must be a plain directory name (no '/', not starting with '.'), got {self.name!r}"
             raise ValueError(msg)
         return self

@@ -66,6 +66,7 @@ def _linformer_layer_class():  # noqa: ANN202
             self.out = keras.layers.Dense(d, name="output", **dense)
             for layer, dim in ((self.q, d), (self.kv, d), (self.out, d)):
                 layer.build((None, n_seq, dim))
+
             def init():  # noqa: ANN202  (a fresh initializer each: E and F must differ)
                 return keras.initializers.RandomNormal(stddev=1.0 / self.k**0.5)
 
@@ -78,7 +79,7 @@ def _linformer_layer_class():  # noqa: ANN202
             t = tf.reshape(t, (n, length, self.n_heads, self.d // self.n_heads))
             return tf.transpose(t, (0, 2, 1, 3))
 
-        def call(self, inputs):  # noqa: ANN001, ANN201
+        def call(self, inputs: tuple[Any, Any]) -> Any:
             x, mask = inputs
             q = self._heads(self.q(x))
             key, value = tf.split(self.kv(x) * mask, 2, axis=-1)  # padded slots hold no key, no value
@@ -114,7 +115,8 @@ def _mask_and_pool():  # noqa: ANN202
 
     def mask_of(inputs):  # noqa: ANN001, ANN202
         return keras.layers.Lambda(
-            lambda t: tf.cast(tf.reduce_sum(t[..., 6:], axis=-1, keepdims=True) > 0, t.dtype), name="mask")(inputs)
+            lambda t: tf.cast(tf.reduce_sum(t[..., 6:], axis=-1, keepdims=True) > 0, t.dtype), name="mask"
+        )(inputs)
 
     def pool(x, mask):  # noqa: ANN001, ANN202
         def masked(args):  # noqa: ANN001, ANN202

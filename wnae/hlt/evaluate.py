@@ -29,7 +29,14 @@ from wnae.hlt.config import HltEvaluateConfig
 from wnae.hlt.model import load_hlt_run
 from wnae.hlt.two_level import TwoLevelTrigger
 
-__all__ = ["L1Seed", "SignalTwoLevel", "TwoLevelEvaluation", "evaluate_two_level", "read_l1_seed", "two_level_from_scores"]
+__all__ = [
+    "L1Seed",
+    "SignalTwoLevel",
+    "TwoLevelEvaluation",
+    "evaluate_two_level",
+    "read_l1_seed",
+    "two_level_from_scores",
+]
 
 logger = logging.getLogger(__name__)
 #: The samples whose efficiency and purity the report gives: the signals and the SM processes no model trained on.
@@ -118,8 +125,12 @@ class SignalTwoLevel:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "role": self.role, "n_scored": self.n_scored, "n_generated": self.n_generated,
-            "efficiency": self.efficiency[0], "efficiency_low": self.efficiency[1], "efficiency_high": self.efficiency[2],
+            "role": self.role,
+            "n_scored": self.n_scored,
+            "n_generated": self.n_generated,
+            "efficiency": self.efficiency[0],
+            "efficiency_low": self.efficiency[1],
+            "efficiency_high": self.efficiency[2],
             "seed_efficiency": self.seed_efficiency,
             "raw_l1": {k: {"rate_khz": r, "efficiency": e} for k, (r, e) in self.raw_l1.items()},
             "efficiency_at_rate_khz": {f"{k:g}": v for k, v in self.efficiency_at.items()},
@@ -154,11 +165,20 @@ class TwoLevelEvaluation:
             "hlt_run": self.hlt_run,
             "hlt_encoder": self.hlt_info.get("encoder"),
             "input_rate_khz": t.input_rate_khz,
-            "zero_bias": {"weighted": t.zb_weights is not None, "n_events": len(t.zb_l1),
-                          "n_effective": t.l1_curve.n_effective},
-            "l1_seed": {"working_point": self.seed.name, "threshold": self.seed.threshold,
-                        "rate_khz": t.l1_rate_khz, "rate_low_khz": lo, "rate_high_khz": hi,
-                        "n_zb_seeded": t.n_seeded, "n_zb_seeded_effective": t.n_seeded_effective},
+            "zero_bias": {
+                "weighted": t.zb_weights is not None,
+                "n_events": len(t.zb_l1),
+                "n_effective": t.l1_curve.n_effective,
+            },
+            "l1_seed": {
+                "working_point": self.seed.name,
+                "threshold": self.seed.threshold,
+                "rate_khz": t.l1_rate_khz,
+                "rate_low_khz": lo,
+                "rate_high_khz": hi,
+                "n_zb_seeded": t.n_seeded,
+                "n_zb_seeded_effective": t.n_seeded_effective,
+            },
             "hlt_working_point": self.working_point.to_dict(),
             "hlt_fraction_of_seed": float(t.hlt_fraction(self.working_point.threshold)),
             "sm_test_events": self.sm_test_events,
@@ -179,8 +199,15 @@ def _purities(n_signal: np.ndarray, n_sm: np.ndarray, w_signal: float, w_sm: np.
     return [purity(k, n_sm[:, j], signal_weight=w_signal, background_weight=w_sm) for j, k in enumerate(n_signal)]
 
 
-def two_level_from_scores(l1: SampleScores, hlt: SampleScores, seed: L1Seed, cfg: HltEvaluateConfig, *,
-                          weighted_zero_bias: bool = True, hlt_info: dict[str, Any] | None = None) -> TwoLevelEvaluation:
+def two_level_from_scores(
+    l1: SampleScores,
+    hlt: SampleScores,
+    seed: L1Seed,
+    cfg: HltEvaluateConfig,
+    *,
+    weighted_zero_bias: bool = True,
+    hlt_info: dict[str, Any] | None = None,
+) -> TwoLevelEvaluation:
     """The two-level evaluation from both runs' scores of the same events.
 
     Raises:
@@ -188,16 +215,21 @@ def two_level_from_scores(l1: SampleScores, hlt: SampleScores, seed: L1Seed, cfg
         ConfigError: an HLT rate not below the seed's rate.
     """
     if list(l1.samples) != list(hlt.samples) or any(
-            l1.samples[k].n_scored != hlt.samples[k].n_scored for k in l1.samples):
+        l1.samples[k].n_scored != hlt.samples[k].n_scored for k in l1.samples
+    ):
         msg = "the L1 and HLT runs did not score the same samples and events"
         raise DataError(msg)
     ml1, mhlt = l1.zero_bias_mixture(weighted=weighted_zero_bias), hlt.zero_bias_mixture(weighted=weighted_zero_bias)
-    trigger = TwoLevelTrigger(ml1.scores, mhlt.scores, seed.input_rate_khz, seed.threshold,
-                              ml1.weights if ml1.weighted else None)
+    trigger = TwoLevelTrigger(
+        ml1.scores, mhlt.scores, seed.input_rate_khz, seed.threshold, ml1.weights if ml1.weighted else None
+    )
     wp = trigger.working_point(cfg.hlt_rate_khz, confidence_level=cfg.confidence_level)
     if not wp.resolved:
-        logger.warning("the HLT threshold at %g kHz rests on %.1f effective seeded ZB events", cfg.hlt_rate_khz,
-                       wp.n_zb_effective_above)
+        logger.warning(
+            "the HLT threshold at %g kHz rests on %.1f effective seeded ZB events",
+            cfg.hlt_rate_khz,
+            wp.n_zb_effective_above,
+        )
     sm_names = [s.name for s in l1.by_role(SampleRole.BACKGROUND)]
     if not sm_names:
         msg = "no SM background test events: purity needs the background samples"
@@ -211,15 +243,29 @@ def two_level_from_scores(l1: SampleScores, hlt: SampleScores, seed: L1Seed, cfg
         logger.warning("no cross-section weighted purity: %s", err)
     thresholds, rates = trigger.rate_scan()
     l1_rates = {name: float(trigger.l1_curve.rate_khz(t)) for name, t in seed.working_points.items()}
-    evaluation = TwoLevelEvaluation(l1.run_name, hlt.run_name, dict(hlt_info or {}), cfg, seed, trigger, wp, {},
-                                    sum(l1.samples[n].n_scored for n in sm_names), hlt, l1_rates)
-    evaluation.rate_point_wps = {r: wp if r == cfg.hlt_rate_khz else
-                                 trigger.working_point(r, confidence_level=cfg.confidence_level)
-                                 for r in evaluation.rate_points}
+    evaluation = TwoLevelEvaluation(
+        l1.run_name,
+        hlt.run_name,
+        dict(hlt_info or {}),
+        cfg,
+        seed,
+        trigger,
+        wp,
+        {},
+        sum(l1.samples[n].n_scored for n in sm_names),
+        hlt,
+        l1_rates,
+    )
+    evaluation.rate_point_wps = {
+        r: wp if r == cfg.hlt_rate_khz else trigger.working_point(r, confidence_level=cfg.confidence_level)
+        for r in evaluation.rate_points
+    }
     point_thresholds = {r: p.threshold for r, p in evaluation.rate_point_wps.items()}
     # the L1 run alone at the same rates (its own threshold for each), the reference the HLT must beat
-    l1_thresholds = {r: threshold_for_rate(trigger.l1_curve, r, confidence_level=cfg.confidence_level).threshold
-                     for r in evaluation.rate_points}
+    l1_thresholds = {
+        r: threshold_for_rate(trigger.l1_curve, r, confidence_level=cfg.confidence_level).threshold
+        for r in evaluation.rate_points
+    }
     point_t = np.array(list(point_thresholds.values()), float)
     # SM test events behind the seed above each threshold, (n_sm, n_thresholds): the same for every signal
     sm_at_points = np.array([trigger.n_passing(a, s, point_t) for a, s in sm]).reshape(len(sm), -1)
@@ -231,10 +277,18 @@ def two_level_from_scores(l1: SampleScores, hlt: SampleScores, seed: L1Seed, cfg
         n_gen = float(s1.info.n_generated)
         k = trigger.n_passing(a, s, wp.threshold)
         lo, hi = binomial_interval(k, round(n_gen), cfg.confidence_level)
-        result = SignalTwoLevel(name, s1.role.value, s1.n_scored, n_gen, (k / n_gen, float(lo), float(hi)),
-                                float(np.count_nonzero(a > seed.threshold) / n_gen))
-        result.raw_l1 = {wp_name: (l1_rates[wp_name], float(np.count_nonzero(a > t) / n_gen))
-                         for wp_name, t in seed.working_points.items()}
+        result = SignalTwoLevel(
+            name,
+            s1.role.value,
+            s1.n_scored,
+            n_gen,
+            (k / n_gen, float(lo), float(hi)),
+            float(np.count_nonzero(a > seed.threshold) / n_gen),
+        )
+        result.raw_l1 = {
+            wp_name: (l1_rates[wp_name], float(np.count_nonzero(a > t) / n_gen))
+            for wp_name, t in seed.working_points.items()
+        }
         result.curve_rate_khz, result.curve_efficiency = rates, trigger.efficiency(a, s, n_gen, thresholds)
 
         for key, weights in (("purity", w_eq), ("purity_cross_section", w_xs)):
@@ -251,9 +305,15 @@ def two_level_from_scores(l1: SampleScores, hlt: SampleScores, seed: L1Seed, cfg
     return evaluation
 
 
-def evaluate_two_level(l1_run_dir: str | Path, hlt_run_dir: str | Path, data_dir: str | Path,
-                       cfg: HltEvaluateConfig, *, l1_scorer: Scorer | None = None,
-                       hlt_scorer: Scorer | None = None) -> TwoLevelEvaluation:
+def evaluate_two_level(
+    l1_run_dir: str | Path,
+    hlt_run_dir: str | Path,
+    data_dir: str | Path,
+    cfg: HltEvaluateConfig,
+    *,
+    l1_scorer: Scorer | None = None,
+    hlt_scorer: Scorer | None = None,
+) -> TwoLevelEvaluation:
     """Score ``data_dir`` with the L1 run and the HLT run and evaluate the two-level trigger."""
     seed = read_l1_seed(l1_run_dir, cfg.l1_working_point)
     l1_scorer = l1_scorer or load_scorer(l1_run_dir)

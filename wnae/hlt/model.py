@@ -23,8 +23,16 @@ from wnae.hlt.config import EncoderConfig, HltTrainConfig
 from wnae.hlt.inputs import candidate_inputs
 from wnae.models.gmm import gmm_anomaly_score
 
-__all__ = ["CONFIG_FILE", "GMM_FILE", "NORMALISER_FILE", "RUN_INFO", "WEIGHTS_FILE", "HltRun", "encoder_inputs",
-           "load_hlt_run"]
+__all__ = [
+    "CONFIG_FILE",
+    "GMM_FILE",
+    "NORMALISER_FILE",
+    "RUN_INFO",
+    "WEIGHTS_FILE",
+    "HltRun",
+    "encoder_inputs",
+    "load_hlt_run",
+]
 
 CONFIG_FILE = "config.yml"
 WEIGHTS_FILE = HLT_WEIGHTS_FILE
@@ -76,8 +84,9 @@ class HltRun:
         x = encoder_inputs(self.config.encoder, raw, self.normaliser)
         if len(x) == 0:
             return np.zeros((0, self.config.encoder.latent_dim), np.float32)
-        return np.concatenate([self.encoder(x[i:i + SCORE_BATCH], training=False).numpy()
-                               for i in range(0, len(x), SCORE_BATCH)])
+        return np.concatenate(
+            [self.encoder(x[i : i + SCORE_BATCH], training=False).numpy() for i in range(0, len(x), SCORE_BATCH)]
+        )
 
     def anomaly_score(self, raw: np.ndarray) -> np.ndarray:
         """float64 (n,) −log p(z) under the GMM; higher is more anomalous."""

@@ -45,31 +45,51 @@ def report_markdown(ev: TwoLevelEvaluation) -> str:
         "SM test events behind the same seed.",
         "",
         f"| sample | L1 seed alone | two-level at {ev.config.hlt_rate_khz:g} kHz [68 % CL] | "
-        + " | ".join(f"raw L1 {k} ({r:.3g} kHz)" for k, r in ev.l1_rate_points_khz.items()) + " |",
+        + " | ".join(f"raw L1 {k} ({r:.3g} kHz)" for k, r in ev.l1_rate_points_khz.items())
+        + " |",
         "|---|---:|---:|" + "---:|" * len(ev.l1_rate_points_khz),
     ]
     for name, s in ev.signals.items():
         eff, lo, hi = s.efficiency
         raw = " | ".join(f"{e:.4f}" for _, e in s.raw_l1.values())
-        lines.append(f"| {name}{' (unseen SM)' if s.role == SampleRole.UNSEEN_SM.value else ''} | "
-                     f"{s.seed_efficiency:.4f} | {eff:.4f} [{lo:.4f}, {hi:.4f}] | {raw} |")
+        lines.append(
+            f"| {name}{' (unseen SM)' if s.role == SampleRole.UNSEEN_SM.value else ''} | "
+            f"{s.seed_efficiency:.4f} | {eff:.4f} [{lo:.4f}, {hi:.4f}] | {raw} |"
+        )
     points = ev.rate_points
-    header = [f"{r:g} kHz ({ev.rate_point_wps[r].n_zb_effective_above:.0f} ZB{'' if ev.rate_point_wps[r].resolved else '*'})"
-              for r in points]
-    lines += ["", "Efficiency / purity S/B (equal weights) / S/B (cross-section weights) along the HLT rate "
-              "(in brackets: the effective ZB events above the threshold; * fewer than 10, the threshold is not "
-              "resolved):", "",
-              "| sample | " + " | ".join(header) + " |",
-              "|---|" + "---:|" * len(points)]
+    header = [
+        f"{r:g} kHz ({ev.rate_point_wps[r].n_zb_effective_above:.0f} ZB{'' if ev.rate_point_wps[r].resolved else '*'})"
+        for r in points
+    ]
+    lines += [
+        "",
+        "Efficiency / purity S/B (equal weights) / S/B (cross-section weights) along the HLT rate "
+        "(in brackets: the effective ZB events above the threshold; * fewer than 10, the threshold is not "
+        "resolved):",
+        "",
+        "| sample | " + " | ".join(header) + " |",
+        "|---|" + "---:|" * len(points),
+    ]
     for name, s in ev.signals.items():
-        cells = [f"{s.efficiency_at[r]:.4f} / {_fmt(s.purity.get(r))} / {_fmt(s.purity_cross_section.get(r))}"
-                 for r in points]
+        cells = [
+            f"{s.efficiency_at[r]:.4f} / {_fmt(s.purity.get(r))} / {_fmt(s.purity_cross_section.get(r))}"
+            for r in points
+        ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", "The L1 run alone at the same rates (its own threshold for each):", "",
-              "| sample | " + " | ".join(f"{r:g} kHz" for r in points) + " |", "|---|" + "---:|" * len(points)]
+    lines += [
+        "",
+        "The L1 run alone at the same rates (its own threshold for each):",
+        "",
+        "| sample | " + " | ".join(f"{r:g} kHz" for r in points) + " |",
+        "|---|" + "---:|" * len(points),
+    ]
     for name, s in ev.signals.items():
         lines.append(f"| {name} | " + " | ".join(f"{s.raw_l1_at[r]:.4f}" for r in points) + " |")
-    lines += ["", "Plots: `plots/efficiency_vs_rate`, `plots/purity_vs_rate`, `plots/latent_tsne`, `plots/hlt_scores`.", ""]
+    lines += [
+        "",
+        "Plots: `plots/efficiency_vs_rate`, `plots/purity_vs_rate`, `plots/latent_tsne`, `plots/hlt_scores`.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -84,8 +104,13 @@ def _plot_efficiency(ev: TwoLevelEvaluation, plt, out: Path) -> list[Path]:  # n
         ax.plot(raw[:, 0], raw[:, 1], "o", color=colour, mfc="none", ms=6)
     ax.axvline(ev.config.hlt_rate_khz, color="grey", ls=":", lw=1)
     ax.plot([], [], "o", color="k", mfc="none", label="raw L1 working points (alone)")
-    ax.set(xscale="log", yscale="log", xlabel=RATE_LABEL, ylabel="signal efficiency S(t)/S0",
-           title=f"{ev.hlt_run} behind {ev.l1_run} {ev.seed.name} ({ev.trigger.l1_rate_khz:.3g} kHz)")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel=RATE_LABEL,
+        ylabel="signal efficiency S(t)/S0",
+        title=f"{ev.hlt_run} behind {ev.l1_run} {ev.seed.name} ({ev.trigger.l1_rate_khz:.3g} kHz)",
+    )
     ax.set_ylim(bottom=1e-4)
     ax.legend(fontsize=6, ncol=2)
     return save_figure(fig, out, "efficiency_vs_rate", FORMATS)
@@ -95,8 +120,10 @@ def _plot_purity(ev: TwoLevelEvaluation, plt, out: Path) -> list[Path]:  # noqa:
     from wnae.evaluate.plots import save_figure
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-    for ax, key, title in ((axes[0], "purity_curve", "equal weights"),
-                           (axes[1], "purity_cross_section_curve", "cross-section weights")):
+    for ax, key, title in (
+        (axes[0], "purity_curve", "equal weights"),
+        (axes[1], "purity_cross_section_curve", "cross-section weights"),
+    ):
         for i, (name, s) in enumerate(ev.signals.items()):
             curve = getattr(s, key)
             if curve is None or s.role != SampleRole.SIGNAL.value:
@@ -118,8 +145,16 @@ def _plot_scores(ev: TwoLevelEvaluation, plt, out: Path) -> list[Path]:  # noqa:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     hi = float(np.quantile(np.concatenate([seeded, *[ev.hlt_scores.samples[n].scores for n in ev.signals]]), 0.995))
     bins = np.linspace(float(seeded.min()), hi, 60)
-    ax.hist(seeded, bins=bins, weights=w, density=True, histtype="stepfilled", alpha=0.3, color="k",
-            label="zero bias passing L1 (weighted)")
+    ax.hist(
+        seeded,
+        bins=bins,
+        weights=w,
+        density=True,
+        histtype="stepfilled",
+        alpha=0.3,
+        color="k",
+        label="zero bias passing L1 (weighted)",
+    )
     for i, name in enumerate(ev.signals):
         scores = ev.hlt_scores.samples[name].scores
         ax.hist(scores, bins=bins, density=True, histtype="step", color=f"C{i % 10}", label=name)
@@ -135,8 +170,11 @@ def _plot_tsne(ev: TwoLevelEvaluation, plt, out: Path, seed: int = 0) -> list[Pa
     from wnae.evaluate.plots import save_figure
 
     zb = ev.hlt_scores.zero_bias.name  # the unbiased zero bias stands for all of it (not its pT-hat slices)
-    groups = [(s.name, s.role, s.latent) for s in ev.hlt_scores.samples.values()
-              if s.latent is not None and (s.role is not SampleRole.ZERO_BIAS or s.name == zb)]
+    groups = [
+        (s.name, s.role, s.latent)
+        for s in ev.hlt_scores.samples.values()
+        if s.latent is not None and (s.role is not SampleRole.ZERO_BIAS or s.name == zb)
+    ]
     if not groups:
         return []
     x = np.concatenate([g[2] for g in groups])

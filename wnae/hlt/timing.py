@@ -29,8 +29,12 @@ class Latency:
     batch_size: int
 
     def to_dict(self) -> dict[str, float]:
-        return {"batch1_ms": self.batch1_ms, "batch1_p90_ms": self.batch1_p90_ms, "batched_ms": self.batched_ms,
-                "batch_size": self.batch_size}
+        return {
+            "batch1_ms": self.batch1_ms,
+            "batch1_p90_ms": self.batch1_p90_ms,
+            "batched_ms": self.batched_ms,
+            "batch_size": self.batch_size,
+        }
 
 
 def compiled_scorer(run: HltRun):  # noqa: ANN201 (callable raw events → scores)
@@ -40,8 +44,9 @@ def compiled_scorer(run: HltRun):  # noqa: ANN201 (callable raw events → score
     from wnae.hlt.encoders import input_shape
 
     shape = input_shape(run.config.encoder)
-    forward = tf.function(lambda x: run.encoder(x, training=False),
-                          input_signature=[tf.TensorSpec((None, *shape), tf.float32)])
+    forward = tf.function(
+        lambda x: run.encoder(x, training=False), input_signature=[tf.TensorSpec((None, *shape), tf.float32)]
+    )
 
     def score(raw: np.ndarray) -> np.ndarray:
         x = encoder_inputs(run.config.encoder, raw, run.normaliser)
@@ -50,8 +55,9 @@ def compiled_scorer(run: HltRun):  # noqa: ANN201 (callable raw events → score
     return score
 
 
-def measure_latency(run: HltRun, raw: np.ndarray, *, n_single: int = 200, batch_size: int = 256,
-                    repeats: int = 3) -> Latency:
+def measure_latency(
+    run: HltRun, raw: np.ndarray, *, n_single: int = 200, batch_size: int = 256, repeats: int = 3
+) -> Latency:
     """Time the run's score on ``raw`` events (PF candidates or L1 objects, as :attr:`HltRun.inputs`)."""
     score = compiled_scorer(run)
     score(raw[:1])
@@ -59,13 +65,13 @@ def measure_latency(run: HltRun, raw: np.ndarray, *, n_single: int = 200, batch_
     single = []
     for i in range(min(n_single, len(raw))):
         t0 = time.perf_counter()
-        score(raw[i:i + 1])
+        score(raw[i : i + 1])
         single.append(time.perf_counter() - t0)
     best = np.inf
     for _ in range(repeats):
         t0 = time.perf_counter()
         for start in range(0, len(raw), batch_size):
-            score(raw[start:start + batch_size])
+            score(raw[start : start + batch_size])
         best = min(best, (time.perf_counter() - t0) / len(raw))
     ms = np.array(single) * 1e3
     return Latency(float(np.median(ms)), float(np.quantile(ms, 0.9)), float(best * 1e3), batch_size)

@@ -56,7 +56,8 @@ class _Networks:
         self.encoder = build_encoder(cfg.encoder)
         self.projection = keras.Sequential(
             [keras.layers.Dense(2 * c.projection_dim, activation="relu"), keras.layers.Dense(c.projection_dim)],
-            name="projection")
+            name="projection",
+        )
         self.classifier = keras.Sequential([keras.layers.Dense(n_classes)], name="classifier")
         self.projection.build((None, cfg.encoder.latent_dim))
         self.classifier.build((None, cfg.encoder.latent_dim))
@@ -64,13 +65,20 @@ class _Networks:
         # arXiv:1608.03983): the transformer converges within a fixed, small number of epochs.
         schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=max(total_steps, 1))
         self.optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=cfg.weight_decay)
-        variables = (self.encoder.trainable_variables + self.projection.trainable_variables
-                     + self.classifier.trainable_variables)
+        variables = (
+            self.encoder.trainable_variables + self.projection.trainable_variables + self.classifier.trainable_variables
+        )
 
         def losses_of(v1, v2, labels, training):  # noqa: ANN001, ANN202
             return losses.contrastive_classification_loss(
-                self.encoder(v1, training=training), self.encoder(v2, training=training), labels,
-                self.projection, self.classifier, beta=c.beta, temperature=c.temperature)
+                self.encoder(v1, training=training),
+                self.encoder(v2, training=training),
+                labels,
+                self.projection,
+                self.classifier,
+                beta=c.beta,
+                temperature=c.temperature,
+            )
 
         @tf.function(reduce_retracing=True)
         def step(v1, v2, labels):  # noqa: ANN001, ANN202
@@ -83,18 +91,22 @@ class _Networks:
         self.step, self.evaluate = step, tf.function(losses_of, reduce_retracing=True)
 
 
-def _views(cfg: HltTrainConfig, raw: np.ndarray, rng: np.random.Generator,
-           normaliser: Normaliser | None) -> tuple[np.ndarray, np.ndarray]:
+def _views(
+    cfg: HltTrainConfig, raw: np.ndarray, rng: np.random.Generator, normaliser: Normaliser | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Two augmented views of a batch, as encoder inputs."""
     out = []
     for _ in range(2):
         if cfg.encoder.reads_pf:
             a = cfg.augment
-            view = augment_candidates(raw, rng, pt_smear=a.pt_smear, drop_pt_gev=a.drop_pt_gev,
-                                      drop_probability=a.drop_probability)
+            view = augment_candidates(
+                raw, rng, pt_smear=a.pt_smear, drop_pt_gev=a.drop_pt_gev, drop_probability=a.drop_probability
+            )
         else:
             c = cfg.contrastive
-            view = augment(raw, rng, pt_smear=c.pt_smear, drop_pt_gev=c.drop_pt_gev, drop_probability=c.drop_probability)
+            view = augment(
+                raw, rng, pt_smear=c.pt_smear, drop_pt_gev=c.drop_pt_gev, drop_probability=c.drop_probability
+            )
         out.append(encoder_inputs(cfg.encoder, view, normaliser))
     return out[0], out[1]
 
@@ -105,8 +117,11 @@ def _split(data_dir: Path, cfg: HltTrainConfig, split: str, cap: int | None) -> 
     events = load_sm_split(data_dir, split, cap, cfg.seed, with_pf=cfg.encoder.reads_pf)
     if cfg.encoder.reads_pf:  # (read_events refuses a file without PFCands, naming it)
         if events.pf_cands.shape[1] < cfg.encoder.max_candidates:
-            logger.info("files hold %d candidates per event, fewer than max_candidates = %d: the rest is padding",
-                        events.pf_cands.shape[1], cfg.encoder.max_candidates)
+            logger.info(
+                "files hold %d candidates per event, fewer than max_candidates = %d: the rest is padding",
+                events.pf_cands.shape[1],
+                cfg.encoder.max_candidates,
+            )
         raw = events.pf_cands
     else:
         raw = events.particles
@@ -117,12 +132,20 @@ def _split(data_dir: Path, cfg: HltTrainConfig, split: str, cap: int | None) -> 
     return raw, labels
 
 
-def _run_epoch(nets: _Networks, cfg: HltTrainConfig, raw: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
-               normaliser: Normaliser | None, *, train: bool) -> dict[str, float]:
+def _run_epoch(
+    nets: _Networks,
+    cfg: HltTrainConfig,
+    raw: np.ndarray,
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    normaliser: Normaliser | None,
+    *,
+    train: bool,
+) -> dict[str, float]:
     order = rng.permutation(len(raw)) if train else np.arange(len(raw))
     sums, n_seen = np.zeros(4), 0
     for start in range(0, len(order), cfg.batch_size):
-        idx = np.sort(order[start:start + cfg.batch_size])
+        idx = np.sort(order[start : start + cfg.batch_size])
         if len(idx) < 2:  # InfoNCE needs a negative
             continue
         v1, v2 = _views(cfg, raw[idx], rng, normaliser)
@@ -146,14 +169,17 @@ def check_new_run(run_dir: str | Path, *, replace: bool = False) -> Path:
     """
     run_dir = Path(run_dir)
     if run_dir.exists() and not replace:
-        msg = (f"{run_dir} exists: train under another --name, or pass --retrain to replace it "
-               "(its results, two_level/ included, are deleted)")
+        msg = (
+            f"{run_dir} exists: train under another --name, or pass --retrain to replace it "
+            "(its results, two_level/ included, are deleted)"
+        )
         raise ModelError(msg)
     return run_dir
 
 
-def train_hlt(cfg: HltTrainConfig, data_dir: str | Path, runs_dir: str | Path = "hlt_runs", *,
-              replace: bool = False) -> HltTrainResult:
+def train_hlt(
+    cfg: HltTrainConfig, data_dir: str | Path, runs_dir: str | Path = "hlt_runs", *, replace: bool = False
+) -> HltTrainResult:
     """Train one HLT encoder on ``data_dir`` and write ``runs_dir/<cfg.run_name>/``.
 
     Args:
@@ -178,28 +204,43 @@ def train_hlt(cfg: HltTrainConfig, data_dir: str | Path, runs_dir: str | Path = 
     normaliser = None if cfg.encoder.reads_pf else fit_normaliser([raw], "standard")
     steps_per_epoch = sum(1 for start in range(0, len(raw), cfg.batch_size) if len(raw) - start >= 2)
     nets = _Networks(cfg, len(SM_PROCESSES), cfg.epochs * steps_per_epoch)
-    logger.info("HLT %s encoder: %d parameters, %d training and %d validation events", cfg.encoder.kind,
-                nets.encoder.count_params(), len(raw), len(val_raw))
+    logger.info(
+        "HLT %s encoder: %d parameters, %d training and %d validation events",
+        cfg.encoder.kind,
+        nets.encoder.count_params(),
+        len(raw),
+        len(val_raw),
+    )
     history: dict[str, list[float]] = {}
     start = time.perf_counter()
     train_seconds = 0.0
     for epoch in range(cfg.epochs):
         t0 = time.perf_counter()
-        metrics = _run_epoch(nets, cfg, raw, labels, np.random.default_rng([cfg.seed, 1, epoch]), normaliser, train=True)
+        metrics = _run_epoch(
+            nets, cfg, raw, labels, np.random.default_rng([cfg.seed, 1, epoch]), normaliser, train=True
+        )
         train_seconds += time.perf_counter() - t0
         val = _run_epoch(nets, cfg, val_raw, val_labels, np.random.default_rng([cfg.seed, 2]), normaliser, train=False)
         for k, v in metrics.items():
             history.setdefault(k, []).append(v)
         for k, v in val.items():
             history.setdefault(f"val_{k}", []).append(v)
-        logger.info("epoch %d/%d: loss %.4f (InfoNCE %.4f, CE %.4f, acc %.3f); validation loss %.4f, acc %.3f",
-                    epoch + 1, cfg.epochs, metrics["loss"], metrics["info_nce"], metrics["cross_entropy"],
-                    metrics["accuracy"], val["loss"], val["accuracy"])
+        logger.info(
+            "epoch %d/%d: loss %.4f (InfoNCE %.4f, CE %.4f, acc %.3f); validation loss %.4f, acc %.3f",
+            epoch + 1,
+            cfg.epochs,
+            metrics["loss"],
+            metrics["info_nce"],
+            metrics["cross_entropy"],
+            metrics["accuracy"],
+            val["loss"],
+            val["accuracy"],
+        )
     gmm_index = np.arange(len(raw))
     if len(raw) > GMM_EVENTS:
         gmm_index = np.sort(np.random.default_rng([cfg.seed, 3]).choice(len(raw), GMM_EVENTS, replace=False))
     x = encoder_inputs(cfg.encoder, raw[gmm_index], normaliser)
-    latents = np.concatenate([nets.encoder(x[i:i + 1024], training=False).numpy() for i in range(0, len(x), 1024)])
+    latents = np.concatenate([nets.encoder(x[i : i + 1024], training=False).numpy() for i in range(0, len(x), 1024)])
     gmm = fit_gmm(latents, cfg.gmm, cfg.seed)
     seconds = time.perf_counter() - start
     rate = cfg.epochs * len(raw) / train_seconds if train_seconds > 0 else float("nan")

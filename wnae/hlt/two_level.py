@@ -31,8 +31,9 @@ from wnae.evaluate.rates import RateCurve, WorkingPoint, threshold_for_rate
 __all__ = ["TwoLevelTrigger", "seeded_scores"]
 
 
-def seeded_scores(l1_scores: np.ndarray, hlt_scores: np.ndarray, l1_threshold: float,
-                  floor: float = -np.inf) -> np.ndarray:
+def seeded_scores(
+    l1_scores: np.ndarray, hlt_scores: np.ndarray, l1_threshold: float, floor: float = -np.inf
+) -> np.ndarray:
     """The HLT score of events the L1 seed accepts (L1 score > ``l1_threshold``), ``floor`` elsewhere."""
     a, s = np.asarray(l1_scores, float), np.asarray(hlt_scores, float)
     if a.shape != s.shape:
@@ -69,8 +70,10 @@ class TwoLevelTrigger:
             msg = f"{np.size(self.zb_weights)} zero-bias weights for {np.size(self.zb_l1)} events"
             raise DataError(msg)
         if not self.seeded.any():
-            msg = (f"no zero-bias event passes the L1 seed (L1 score > {self.l1_threshold:g}): the HLT rate "
-                   "cannot be calibrated")
+            msg = (
+                f"no zero-bias event passes the L1 seed (L1 score > {self.l1_threshold:g}): the HLT rate "
+                "cannot be calibrated"
+            )
             raise DataError(msg)
 
     @cached_property
@@ -121,19 +124,23 @@ class TwoLevelTrigger:
         """Share of the seeded crossings the HLT keeps, :math:`R(t)/R_{L1}`."""
         return self.rate_khz(threshold) / self.l1_rate_khz
 
-    def working_point(self, rate_khz: float, *, name: str = "HLT", confidence_level: float = 0.6827,
-                      min_zb_events: int = 10) -> WorkingPoint:
+    def working_point(
+        self, rate_khz: float, *, name: str = "HLT", confidence_level: float = 0.6827, min_zb_events: int = 10
+    ) -> WorkingPoint:
         """The HLT threshold for output rate ``rate_khz``, with its rate interval and threshold range.
 
         Raises:
             ConfigError: a target not below the L1 seed's rate (the HLT can only reject).
         """
         if not 0 < rate_khz < self.l1_rate_khz:
-            msg = (f"the HLT rate {rate_khz:g} kHz must be positive and below the L1 seed's rate "
-                   f"{self.l1_rate_khz:.4g} kHz")
+            msg = (
+                f"the HLT rate {rate_khz:g} kHz must be positive and below the L1 seed's rate "
+                f"{self.l1_rate_khz:.4g} kHz"
+            )
             raise ConfigError(msg)
-        return threshold_for_rate(self.hlt_curve, rate_khz, name=name, confidence_level=confidence_level,
-                                  min_zb_events=min_zb_events)
+        return threshold_for_rate(
+            self.hlt_curve, rate_khz, name=name, confidence_level=confidence_level, min_zb_events=min_zb_events
+        )
 
     def rate_scan(self, n_points: int = 60) -> tuple[np.ndarray, np.ndarray]:
         """``(thresholds, rate_khz)`` from the seed's rate down to one effective seeded ZB event's worth
@@ -145,8 +152,9 @@ class TwoLevelTrigger:
         thresholds = np.array([curve.threshold_at_fraction(f) for f in fractions])
         return thresholds, self.rate_khz(thresholds)
 
-    def efficiency(self, l1_scores: np.ndarray, hlt_scores: np.ndarray, n_generated: float,
-                   thresholds: float | np.ndarray) -> np.ndarray:
+    def efficiency(
+        self, l1_scores: np.ndarray, hlt_scores: np.ndarray, n_generated: float, thresholds: float | np.ndarray
+    ) -> np.ndarray:
         """:math:`S(t)/S_0`: events with L1 score > :math:`t_1` and HLT score > t, over the ``n_generated``
         events the sample stands for (counted before the seed and the pre-selection)."""
         if n_generated <= 0:
@@ -154,8 +162,9 @@ class TwoLevelTrigger:
             raise DataError(msg)
         return self.n_passing(l1_scores, hlt_scores, thresholds) / float(n_generated)
 
-    def n_passing(self, l1_scores: np.ndarray, hlt_scores: np.ndarray,
-                  thresholds: float | np.ndarray) -> int | np.ndarray:
+    def n_passing(
+        self, l1_scores: np.ndarray, hlt_scores: np.ndarray, thresholds: float | np.ndarray
+    ) -> int | np.ndarray:
         """Events passing the seed and HLT score > each threshold (a count, or counts for an array)."""
         s = np.sort(seeded_scores(l1_scores, hlt_scores, self.l1_threshold))
         n = len(s) - np.searchsorted(s, np.asarray(thresholds, float), side="right")

@@ -24,8 +24,9 @@ from wnae.models import blocks
 __all__ = ["build_autoencoder"]
 
 
-def build_autoencoder(cfg: Any, name: str = "autoencoder", dim: int = N_FEATURES,
-                      quant_name: str = "input_quant") -> tuple[Any, Any]:
+def build_autoencoder(
+    cfg: Any, name: str = "autoencoder", dim: int = N_FEATURES, quant_name: str = "input_quant"
+) -> tuple[Any, Any]:
     """Build ``(autoencoder, deploy)`` from a :class:`~wnae.models.config.TrainConfig`.
 
     Args:

@@ -7,6 +7,7 @@ Only layers hls4ml 1.3.0 converts are used: ``QActivation``, ``QDense``, ``Subtr
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -16,8 +17,9 @@ from wnae.models.quantization import QuantSpec
 __all__ = ["chain_models", "dense_stack", "input_block", "layer_qdense", "mlp", "qdense", "score_head", "square_sum"]
 
 
-def input_block(spec: QuantSpec, name: str = "inputs", dim: int = N_FEATURES,
-                quant_name: str = "input_quant"):  # noqa: ANN201 (keras tensors)
+def input_block(
+    spec: QuantSpec, name: str = "inputs", dim: int = N_FEATURES, quant_name: str = "input_quant"
+) -> tuple[Any, Any]:
     """``(Input, quantized input)`` of ``dim`` values: the firmware input type is ``spec``."""
     from qkeras import QActivation
     from tensorflow import keras
@@ -61,8 +63,16 @@ def dense_stack(x, widths: Sequence[int], quant, prefix: str):  # noqa: ANN001, 
     return x
 
 
-def mlp(quant, widths: Sequence[int], out_dim: int, out_name: str, out_spec: QuantSpec,
-        prefix: str = "enc", name: str = "mlp", dim: int = N_FEATURES):  # noqa: ANN001, ANN201
+def mlp(
+    quant: Any,
+    widths: Sequence[int],
+    out_dim: int,
+    out_name: str,
+    out_spec: QuantSpec,
+    prefix: str = "enc",
+    name: str = "mlp",
+    dim: int = N_FEATURES,
+) -> Any:
     """Input (``dim``) → input quantizer → ``widths`` (ReLU) → QDense(``out_dim``) on ``out_spec``: a Keras model.
 
     The MLP encoder and the VICReg feature extractor.

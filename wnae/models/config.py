@@ -94,7 +94,8 @@ class ArchitectureConfig(StrictModel):
     encoder: list[int] = Field(default_factory=lambda: [32, 16])
     latent_dim: int = Field(8, ge=1, le=64)
     latent_activation: Literal["relu", "linear"] = Field(
-        "relu", description="AE latent: quantized ReLU, or linear on the signed 'output' grid (as the VAE's mu)")
+        "relu", description="AE latent: quantized ReLU, or linear on the signed 'output' grid (as the VAE's mu)"
+    )
 
     @model_validator(mode="after")
     def _positive(self) -> ArchitectureConfig:
@@ -174,19 +175,23 @@ class McmcConfig(StrictModel):
     init: Literal["uniform", "gaussian", "data"] = Field("gaussian", description="fresh chain starts")
     data_init_noise: float = Field(0.5, ge=0, description="init 'data': spread added to the data starts")
     distance: Literal["emd", "assignment", "sliced", "neural"] = Field(
-        "emd", description="W estimator (wnae.models.transport): exact by network simplex or assignment, "
-                           "sliced, or a learned dual potential (the shipped WNAE configs)")
+        "emd",
+        description="W estimator (wnae.models.transport): exact by network simplex or assignment, "
+        "sliced, or a learned dual potential (the shipped WNAE configs)",
+    )
     n_projections: int = Field(128, ge=1)
     critic: CriticConfig = CriticConfig()
     xla: bool = Field(False, description="compile the training step with XLA (jit_compile; not with an exact distance)")
     nae_gamma: float = Field(1.0, ge=0, description="NAE loss: E+ - E- + gamma * E-^2")
     reconstruction_weight: float = Field(
-        0.0, ge=0, description="WNAE loss: W + reconstruction_weight * <E+> (0: W alone, as published)")
+        0.0, ge=0, description="WNAE loss: W + reconstruction_weight * <E+> (0: W alone, as published)"
+    )
     pretrain_epochs: int = Field(0, ge=0, description="plain-AE epochs before the WNAE/NAE objective")
     metropolis: bool = Field(False, description="Metropolis-adjusted Langevin (MALA): exact exp(-E/T) at any step")
     diagnostics: McmcDiagnosticsConfig = McmcDiagnosticsConfig()
     keep_epoch: Literal["best_w", "last"] = Field(
-        "best_w", description="the epoch the run keeps: lowest max(w_exact, w_exact_long), or the last")
+        "best_w", description="the epoch the run keeps: lowest max(w_exact, w_exact_long), or the last"
+    )
 
     @property
     def resolved_step_size(self) -> float:
@@ -382,10 +387,12 @@ class TrainConfig(StrictModel):
     normalisation: Literal["fixed_point", "standard", "l1_hardware"] = "fixed_point"
     max_train_events: int | None = Field(None, ge=1)
     training_sample: str = Field(
-        "sm", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$",
+        "sm",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$",
         description="sm: the SM cocktail (background rows); zero_bias: the zero bias (weighted where the manifest "
-                    "weights it), events drawn at their weights; or one sample's name; the test split of what is "
-                    "trained on is held out for the evaluation (anything but sm: memory loading only)")
+        "weights it), events drawn at their weights; or one sample's name; the test split of what is "
+        "trained on is held out for the evaluation (anything but sm: memory loading only)",
+    )
     architecture: ArchitectureConfig = ArchitectureConfig()
     quant: QuantConfig = QuantConfig()
     mcmc: McmcConfig = McmcConfig()
@@ -401,18 +408,24 @@ class TrainConfig(StrictModel):
 
     @model_validator(mode="after")
     def _class_labels(self) -> TrainConfig:
-        contrastive = self.model == "mlp_encoder" or (self.model == "two_stage" and self.extractor.method == "contrastive")
+        contrastive = self.model == "mlp_encoder" or (
+            self.model == "two_stage" and self.extractor.method == "contrastive"
+        )
         if self.training_sample != "sm" and contrastive:
-            msg = (f"training_sample {self.training_sample} has no SM process labels to learn: the contrastive "
-                   "extractor / MLP encoder needs training_sample sm (or extractor.method vicreg)")
+            msg = (
+                f"training_sample {self.training_sample} has no SM process labels to learn: the contrastive "
+                "extractor / MLP encoder needs training_sample sm (or extractor.method vicreg)"
+            )
             raise ValueError(msg)
         return self
 
     @model_validator(mode="after")
     def _two_stage_epochs(self) -> TrainConfig:
         if self.model == "two_stage" and self.epochs <= self.extractor.epochs:
-            msg = (f"a two-stage model trains its extractor for extractor.epochs = {self.extractor.epochs} epochs and "
-                   f"then its head: epochs ({self.epochs}) must be larger")
+            msg = (
+                f"a two-stage model trains its extractor for extractor.epochs = {self.extractor.epochs} epochs and "
+                f"then its head: epochs ({self.epochs}) must be larger"
+            )
             raise ValueError(msg)
         return self
 

@@ -14,6 +14,8 @@ References:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = [
@@ -32,7 +34,7 @@ _NUMPY_BEHAVIOUR = False
 
 def _enable_numpy_behaviour() -> None:
     """POT's TensorFlow backend needs TF's numpy behaviour; enabled once, on first use."""
-    global _NUMPY_BEHAVIOUR  # noqa: PLW0603
+    global _NUMPY_BEHAVIOUR
     if not _NUMPY_BEHAVIOUR:
         from tensorflow.python.ops.numpy_ops import np_config
 
@@ -145,8 +147,16 @@ def info_nce_loss(z1, z2, temperature: float):  # noqa: ANN001, ANN201
     return tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(targets, sim, from_logits=True))
 
 
-def contrastive_classification_loss(z1, z2, labels, projection, classifier, *, beta: float,  # noqa: ANN001, ANN201
-                                    temperature: float):
+def contrastive_classification_loss(
+    z1: Any,
+    z2: Any,
+    labels: Any,
+    projection: Any,
+    classifier: Any,
+    *,
+    beta: float,
+    temperature: float,
+) -> tuple[Any, Any, Any, Any]:
     r"""The MLP encoders' objective on two views' encodings, ``(loss, InfoNCE, CE, accuracy)``.
 
     .. math:: L = \beta\, L_\mathrm{InfoNCE}(g(z^{(1)}), g(z^{(2)})) + L_\mathrm{CE}(y, h(z^{(1)}) \cup h(z^{(2)}))
@@ -164,8 +174,16 @@ def contrastive_classification_loss(z1, z2, labels, projection, classifier, *, b
     return beta * nce + xent, nce, xent, tf.reduce_mean(tf.cast(hits, tf.float32))
 
 
-def vicreg_loss(z1, z2, *, invariance: float = 25.0, variance: float = 25.0, covariance: float = 1.0,
-                target_std: float = 1.0, eps: float = 1e-4):  # noqa: ANN001, ANN201
+def vicreg_loss(
+    z1: Any,
+    z2: Any,
+    *,
+    invariance: float = 25.0,
+    variance: float = 25.0,
+    covariance: float = 1.0,
+    target_std: float = 1.0,
+    eps: float = 1e-4,
+) -> tuple[Any, Any, Any, Any]:
     r"""VICReg [5] between the embeddings of two views, ``(loss, invariance term, variance term, covariance term)``.
 
     .. math:: L = \lambda\, \frac{1}{nd}\sum \lVert z_1 - z_2 \rVert^2

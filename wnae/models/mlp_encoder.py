@@ -41,7 +41,7 @@ WHITEN_BIAS_BITS = 18
 def whitening_spec(values: np.ndarray, bits: int) -> QuantSpec:
     """The signed format of ``bits`` with the fewest integer bits that hold ``values`` without saturating."""
     peak = float(np.max(np.abs(values))) if np.size(values) else 0.0
-    integer = max(0, int(np.ceil(np.log2(peak + 2.0**-(bits - 2)))) if peak > 0 else 0)
+    integer = max(0, int(np.ceil(np.log2(peak + 2.0 ** -(bits - 2)))) if peak > 0 else 0)
     if integer + 1 > bits:
         msg = f"whitening values up to {peak:g} do not fit in {bits} bits"
         raise ModelError(msg)
@@ -61,8 +61,16 @@ class MlpEncoderFamily(ModelFamily):
     deployed_output: ClassVar[str] = "latent"
     batch_kind: ClassVar[str] = "views"
 
-    def __init__(self, cfg: Any, seed: int, n_classes: int = 4, *, prefix: str = "enc", out_name: str = "latent",
-                 name: str = "mlp_encoder") -> None:
+    def __init__(
+        self,
+        cfg: Any,
+        seed: int,
+        n_classes: int = 4,
+        *,
+        prefix: str = "enc",
+        out_name: str = "latent",
+        name: str = "mlp_encoder",
+    ) -> None:
         import tensorflow as tf
         from tensorflow import keras
 
@@ -78,14 +86,19 @@ class MlpEncoderFamily(ModelFamily):
         self.classifier.build((None, arch.latent_dim))
         self.networks = {"encoder": self.encoder, "projection": self.projection, "classifier": self.classifier}
         variables = (
-            self.encoder.trainable_variables + self.projection.trainable_variables
-            + self.classifier.trainable_variables
+            self.encoder.trainable_variables + self.projection.trainable_variables + self.classifier.trainable_variables
         )
 
         def losses_of(v1, v2, labels, training):  # noqa: ANN001, ANN202
             return losses.contrastive_classification_loss(
-                self.encoder(v1, training=training), self.encoder(v2, training=training), labels,
-                self.projection, self.classifier, beta=c.beta, temperature=c.temperature)
+                self.encoder(v1, training=training),
+                self.encoder(v2, training=training),
+                labels,
+                self.projection,
+                self.classifier,
+                beta=c.beta,
+                temperature=c.temperature,
+            )
 
         @tf.function
         def step(v1, v2, labels):  # noqa: ANN001, ANN202
@@ -138,8 +151,9 @@ class MlpEncoderFamily(ModelFamily):
         x = inputs
         for layer in self.encoder.layers[1:]:  # a linear chain: input_quant, enc_dense0, enc_relu0, …, latent
             x = layer(x)
-        layer = blocks.qdense(len(mean), whitening_spec(w, WHITEN_WEIGHT_BITS), whitening_spec(b, WHITEN_BIAS_BITS),
-                              "whiten")
+        layer = blocks.qdense(
+            len(mean), whitening_spec(w, WHITEN_WEIGHT_BITS), whitening_spec(b, WHITEN_BIAS_BITS), "whiten"
+        )
         y = layer(x)
         layer.set_weights([w, b])
         score, _ = blocks.square_sum(y, q.diff, q.square, q.score, prefix="mahalanobis")

@@ -66,8 +66,10 @@ class MagnitudePruner:
         names = {p.layer.name for p in layers}
         unknown = sorted(set(cfg.layers) - names)
         if unknown:
-            msg = (f"pruning.layers: no prunable QDense layer named {', '.join(unknown)}; "
-                   f"the model has {', '.join(sorted(names))}")
+            msg = (
+                f"pruning.layers: no prunable QDense layer named {', '.join(unknown)}; "
+                f"the model has {', '.join(sorted(names))}"
+            )
             raise ConfigError(msg)
         self.layers = [p for p in layers if not cfg.layers or p.layer.name in cfg.layers] if cfg.sparsity > 0 else []
 

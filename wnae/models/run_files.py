@@ -54,13 +54,25 @@ DEPLOYED_OUTPUTS = ("score", "latent")
 
 #: Expected JSON type → the words used in messages. ``float`` accepts integers too; ``int`` and
 #: ``float`` never accept booleans.
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "an object",
-               list: "a list"}
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    dict: "an object",
+    list: "a list",
+}
 
 #: ``run.json``: required keys, and keys checked only when present (older runs may lack them).
 RUN_INFO_REQUIRED: dict[str, type] = {"model": str, "deployed_output": str}
-RUN_INFO_OPTIONAL: dict[str, type] = {"seed": int, "epochs": int, "input_quantizer": dict, "score_quantizer": dict,
-                                      "created_utc": str, "data_dir": str}
+RUN_INFO_OPTIONAL: dict[str, type] = {
+    "seed": int,
+    "epochs": int,
+    "input_quantizer": dict,
+    "score_quantizer": dict,
+    "created_utc": str,
+    "data_dir": str,
+}
 _RUN_INFO_HINT = "rewrite it with 'wnae train --name <run> --resume'"
 
 
@@ -94,8 +106,9 @@ def _fail(path: Path | str, problem: str, hint: str | None = None) -> ModelError
     return ModelError(f"{path}: {problem}" + (f" ({hint})" if hint else ""))
 
 
-def _check_keys(path: Path, doc: dict[str, Any], required: Mapping[str, type], optional: Mapping[str, type],
-                hint: str | None) -> None:
+def _check_keys(
+    path: Path, doc: dict[str, Any], required: Mapping[str, type], optional: Mapping[str, type], hint: str | None
+) -> None:
     missing = [k for k in required if k not in doc]
     if missing:
         keys = ", ".join(f"'{k}'" for k in missing)
@@ -152,8 +165,12 @@ def read_run_info(path: str | Path, *, required: Mapping[str, type] | None = Non
     ones (``seed``, ``epochs``, quantizers, …) are type-checked when present.
     """
     path = Path(path)
-    doc = read_json(path, required=RUN_INFO_REQUIRED if required is None else required,
-                    optional=RUN_INFO_OPTIONAL, hint=_RUN_INFO_HINT)
+    doc = read_json(
+        path,
+        required=RUN_INFO_REQUIRED if required is None else required,
+        optional=RUN_INFO_OPTIONAL,
+        hint=_RUN_INFO_HINT,
+    )
     if "deployed_output" in doc and doc["deployed_output"] not in DEPLOYED_OUTPUTS:
         msg = f"'deployed_output' must be 'score' or 'latent', found {doc['deployed_output']!r}"
         raise _fail(path, msg, _RUN_INFO_HINT)
@@ -219,8 +236,9 @@ def read_working_points(path: str | Path) -> dict[str, float]:
     return thresholds
 
 
-def read_npz(path: str | Path, required: Mapping[str, str] | None = None, *, hint: str | None = None
-             ) -> dict[str, np.ndarray]:
+def read_npz(
+    path: str | Path, required: Mapping[str, str] | None = None, *, hint: str | None = None
+) -> dict[str, np.ndarray]:
     """Every array of an ``.npz`` archive, read eagerly (no pickles).
 
     Args:
@@ -330,7 +348,7 @@ def restore_checkpoint(checkpoint: Any, prefix: str | Path) -> None:
         raise _fail(prefix.with_name(prefix.name + ".data-00000-of-00001"), "checkpoint data not found", _STATE_HINT)
     try:
         checkpoint.restore(str(prefix)).expect_partial()
-    except Exception as err:  # noqa: BLE001 (tf.errors.OpError on a bad index, IndexError on truncated data, ValueError on shapes)
+    except Exception as err:
         text = str(err).strip()
         reason = f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
         where = index if "sstable" in text else f"{prefix}.{{index,data-*}}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -34,8 +35,16 @@ class ReplayBuffer:
         data_noise: spread added to data starts.
     """
 
-    def __init__(self, size: int, dim: int, bound: float, replay_ratio: float, seed: int,
-                 init: str = "uniform", data_noise: float = 0.5) -> None:
+    def __init__(
+        self,
+        size: int,
+        dim: int,
+        bound: float,
+        replay_ratio: float,
+        seed: int,
+        init: str = "uniform",
+        data_noise: float = 0.5,
+    ) -> None:
         if init not in ("uniform", "gaussian", "data"):
             msg = f"unknown chain initialisation '{init}' (uniform, gaussian or data)"
             raise ValueError(msg)
@@ -122,7 +131,7 @@ def _energy_and_grad(energy: Callable, v):  # noqa: ANN001, ANN202 (tensors)
 
 def langevin_chain(
     energy: Callable,
-    x0,  # noqa: ANN001
+    x0: Any,
     *,
     steps: int,
     step_size: float,
@@ -130,9 +139,9 @@ def langevin_chain(
     temperature: float,
     bound: float,
     seed: int | None = None,
-    generator=None,  # noqa: ANN001
+    generator: Any = None,
     metropolis: bool = False,
-):  # noqa: ANN201
+) -> Any:
     """Run ``steps`` Langevin updates from ``x0``; returns the end points (differentiable).
 
     Args:
@@ -159,7 +168,11 @@ def langevin_chain(
     us = None
     if metropolis:
         u_shape = tf.stack([steps, tf.shape(x)[0]])
-        us = generator.uniform(u_shape, dtype=x.dtype) if generator is not None else tf.random.uniform(u_shape, seed=seed)
+        us = (
+            generator.uniform(u_shape, dtype=x.dtype)
+            if generator is not None
+            else tf.random.uniform(u_shape, seed=seed)
+        )
 
     e_x, grad = _energy_and_grad(energy, x)
     for i in range(steps):

@@ -124,7 +124,7 @@ class TrainedRun:
 
         features = self.features(x)
         ops = deployed_ops(self.deploy_model)
-        chunks = (features[i: i + PREDICT_BATCH] for i in range(0, len(features), PREDICT_BATCH))
+        chunks = (features[i : i + PREDICT_BATCH] for i in range(0, len(features), PREDICT_BATCH))
         parts = [exact_reference(self.deploy_model, chunk, compare_qkeras=False, ops=ops).outputs for chunk in chunks]
         out = np.concatenate(parts) if parts else np.zeros((0, int(self.deploy_model.outputs[0].shape[-1])))
         return out[:, 0] if out.shape[-1] == 1 and self.info["deployed_output"] == "score" else out
@@ -173,7 +173,7 @@ def load_run(run_dir: str | Path) -> TrainedRun:
             raise ModelError(msg)
         try:
             gmm = joblib.load(gmm_path)
-        except Exception as err:  # noqa: BLE001 (EOFError, UnpicklingError, KeyError, … on a truncated file)
+        except Exception as err:
             msg = f"{gmm_path}: cannot load the Gaussian mixture ({type(err).__name__}: {err})"
             raise ModelError(msg) from err
         if not callable(getattr(gmm, "score_samples", None)):
@@ -207,8 +207,10 @@ def restore_training(family, checkpoint_dir: str | Path, state: TrainingState | 
             # only ckpt-1: interrupted between the first checkpoint and its state.npz, nothing to continue
             indices = {p.name for p in checkpoint_dir.glob("ckpt-*.index")} - {"ckpt-1.index"}
             if indices:
-                msg = (f"{state_path}: file not found, but {checkpoint_dir} holds TensorFlow checkpoints "
-                       "(delete the run directory's checkpoints/ to train it again from the start)")
+                msg = (
+                    f"{state_path}: file not found, but {checkpoint_dir} holds TensorFlow checkpoints "
+                    "(delete the run directory's checkpoints/ to train it again from the start)"
+                )
                 raise ModelError(msg)
             return None
         state = read_training_state(state_path)

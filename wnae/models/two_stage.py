@@ -39,8 +39,9 @@ def extractor_config(cfg: Any) -> Any:
     from wnae.models.config import ArchitectureConfig
 
     ext = cfg.extractor
-    arch = ArchitectureConfig.model_construct(encoder=list(ext.widths), latent_dim=ext.embedding_dim,
-                                              latent_activation="linear")
+    arch = ArchitectureConfig.model_construct(
+        encoder=list(ext.widths), latent_dim=ext.embedding_dim, latent_activation="linear"
+    )
     quant = cfg.quant.model_copy(update={"output": cfg.quant.embedding})
     return cfg.model_copy(update={"architecture": arch, "quant": quant})
 
@@ -50,15 +51,18 @@ def head_config(cfg: Any) -> Any:
     from wnae.models.config import ArchitectureConfig
 
     head = cfg.head
-    arch = ArchitectureConfig.model_construct(encoder=list(head.encoder), latent_dim=head.latent_dim,
-                                              latent_activation=head.latent_activation)
-    return cfg.model_copy(update={
-        "model": head.model,
-        "epochs": cfg.epochs - cfg.extractor.epochs,
-        "architecture": arch,
-        "quant": cfg.quant.model_copy(update={"input": cfg.quant.embedding}),
-        "vae": cfg.vae.model_copy(update={"deployed_score": "reconstruction"}),
-    })
+    arch = ArchitectureConfig.model_construct(
+        encoder=list(head.encoder), latent_dim=head.latent_dim, latent_activation=head.latent_activation
+    )
+    return cfg.model_copy(
+        update={
+            "model": head.model,
+            "epochs": cfg.epochs - cfg.extractor.epochs,
+            "architecture": arch,
+            "quant": cfg.quant.model_copy(update={"input": cfg.quant.embedding}),
+            "vae": cfg.vae.model_copy(update={"deployed_score": "reconstruction"}),
+        }
+    )
 
 
 class TwoStageFamily(ModelFamily):
@@ -83,14 +87,18 @@ class TwoStageFamily(ModelFamily):
         else:
             from wnae.models.mlp_encoder import MlpEncoderFamily
 
-            self.extractor = MlpEncoderFamily(ext_cfg, seed, n_classes=n_classes, prefix="ext", out_name="embedding",
-                                              name="extractor")
-        self.head = build_model(cfg.head.model, head_config(cfg), seed, dim=ext.embedding_dim,
-                                input_name=HEAD_INPUT_NAME)
+            self.extractor = MlpEncoderFamily(
+                ext_cfg, seed, n_classes=n_classes, prefix="ext", out_name="embedding", name="extractor"
+            )
+        self.head = build_model(
+            cfg.head.model, head_config(cfg), seed, dim=ext.embedding_dim, input_name=HEAD_INPUT_NAME
+        )
         self.extractor_epochs = ext.epochs
         self._embed = None
-        self.networks = {**{f"extractor_{k}": v for k, v in self.extractor.networks.items()},
-                         **{f"head_{k}": v for k, v in self.head.networks.items()}}
+        self.networks = {
+            **{f"extractor_{k}": v for k, v in self.extractor.networks.items()},
+            **{f"head_{k}": v for k, v in self.head.networks.items()},
+        }
 
     # --- the two stages
     def in_extractor_stage(self, epoch: int) -> bool:
@@ -110,8 +118,10 @@ class TwoStageFamily(ModelFamily):
             import tensorflow as tf
 
             encoder = self.extractor.encoder
-            self._embed = tf.function(lambda v: encoder(v, training=False),
-                                      input_signature=[tf.TensorSpec([None, encoder.input_shape[-1]], tf.float32)])
+            self._embed = tf.function(
+                lambda v: encoder(v, training=False),
+                input_signature=[tf.TensorSpec([None, encoder.input_shape[-1]], tf.float32)],
+            )
         return self._embed(np.asarray(x, np.float32)).numpy()
 
     def train_step(self, batch: dict[str, np.ndarray], epoch: int) -> dict[str, float]:
@@ -126,8 +136,10 @@ class TwoStageFamily(ModelFamily):
 
     # --- state
     def checkpoint_objects(self) -> dict[str, Any]:
-        return {**{f"extractor_{k}": v for k, v in self.extractor.checkpoint_objects().items()},
-                **{f"head_{k}": v for k, v in self.head.checkpoint_objects().items()}}
+        return {
+            **{f"extractor_{k}": v for k, v in self.extractor.checkpoint_objects().items()},
+            **{f"head_{k}": v for k, v in self.head.checkpoint_objects().items()},
+        }
 
     def trainable_variables(self) -> list[Any]:
         return self.extractor.trainable_variables() + self.head.trainable_variables()
@@ -146,9 +158,10 @@ class TwoStageFamily(ModelFamily):
         from wnae.models.base import qdense_layers
         from wnae.models.pruning import PrunedLayer
 
-        return ([PrunedLayer(layer, 0, self.extractor_epochs) for layer in qdense_layers([self.extractor.encoder])]
-                + [PrunedLayer(layer, self.extractor_epochs, self.cfg.epochs)
-                   for layer in qdense_layers(self.head.networks.values())])
+        return [PrunedLayer(layer, 0, self.extractor_epochs) for layer in qdense_layers([self.extractor.encoder])] + [
+            PrunedLayer(layer, self.extractor_epochs, self.cfg.epochs)
+            for layer in qdense_layers(self.head.networks.values())
+        ]
 
     def describe(self) -> dict[str, Any]:
         return self.head.describe()

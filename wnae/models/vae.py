@@ -90,5 +90,9 @@ class VaeFamily(ModelFamily):
         return self._deploy
 
 
-register_model("vae", lambda cfg, seed, dim=N_FEATURES, input_name="input_quant", **_: VaeFamily(
-    cfg, seed, dim=dim, input_name=input_name))
+register_model(
+    "vae",
+    lambda cfg, seed, dim=N_FEATURES, input_name="input_quant", **_: VaeFamily(
+        cfg, seed, dim=dim, input_name=input_name
+    ),
+)

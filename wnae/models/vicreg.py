@@ -40,8 +40,9 @@ class VicregFamily(ModelFamily):
     deployed_output: ClassVar[str] = "latent"
     batch_kind: ClassVar[str] = "views"
 
-    def __init__(self, cfg: Any, seed: int, *, prefix: str = "ext", out_name: str = "embedding",
-                 name: str = "extractor") -> None:
+    def __init__(
+        self, cfg: Any, seed: int, *, prefix: str = "ext", out_name: str = "embedding", name: str = "extractor"
+    ) -> None:
         import tensorflow as tf
 
         super().__init__(cfg, seed)
@@ -51,9 +52,14 @@ class VicregFamily(ModelFamily):
         variables = self.encoder.trainable_variables
 
         def losses_of(v1, v2, training):  # noqa: ANN001, ANN202
-            return losses.vicreg_loss(self.encoder(v1, training=training), self.encoder(v2, training=training),
-                                      invariance=v.invariance, variance=v.variance, covariance=v.covariance,
-                                      target_std=v.target_std)
+            return losses.vicreg_loss(
+                self.encoder(v1, training=training),
+                self.encoder(v2, training=training),
+                invariance=v.invariance,
+                variance=v.variance,
+                covariance=v.covariance,
+                target_std=v.target_std,
+            )
 
         @tf.function
         def step(v1, v2):  # noqa: ANN001, ANN202

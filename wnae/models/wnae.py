@@ -72,8 +72,9 @@ class AutoencoderFamily(ModelFamily):
 
     name: ClassVar[str] = "wnae"
 
-    def __init__(self, cfg: Any, seed: int, objective: str = "wnae", dim: int = N_FEATURES,
-                 input_name: str = "input_quant") -> None:
+    def __init__(
+        self, cfg: Any, seed: int, objective: str = "wnae", dim: int = N_FEATURES, input_name: str = "input_quant"
+    ) -> None:
         super().__init__(cfg, seed)
         if objective not in OBJECTIVES:
             from wnae.errors import ModelError
@@ -87,19 +88,25 @@ class AutoencoderFamily(ModelFamily):
         if objective == "wnae" and cfg.mcmc.xla and cfg.mcmc.distance in transport.EXACT_SOLVERS:
             from wnae.errors import ModelError
 
-            msg = (f"mcmc.xla compiles the whole step, but distance '{cfg.mcmc.distance}' solves W outside "
-                   "TensorFlow: use xla with distance neural or sliced, or set xla: false")
+            msg = (
+                f"mcmc.xla compiles the whole step, but distance '{cfg.mcmc.distance}' solves W outside "
+                "TensorFlow: use xla with distance neural or sliced, or set xla: false"
+            )
             raise ModelError(msg)
         self.autoencoder, self._deploy = build_autoencoder(cfg, dim=dim, quant_name=input_name)
         self.networks = {"autoencoder": self.autoencoder}
         m = cfg.mcmc
-        self.buffer = ReplayBuffer(m.buffer_size, dim, m.bound, m.replay_ratio, seed + 1, init=m.init,
-                                   data_noise=m.data_init_noise)
+        self.buffer = ReplayBuffer(
+            m.buffer_size, dim, m.bound, m.replay_ratio, seed + 1, init=m.init, data_noise=m.data_init_noise
+        )
         # Langevin noise and sliced-EMD directions: a checkpointed generator (resume continues it)
         self.noise = tf.random.Generator.from_seed(seed + 2)
         self.generators = {"noise_rng": self.noise}
-        self.dual = (transport.NeuralDual(dim, m.critic.widths, m.critic.learning_rate, m.critic.steps, seed + 3)
-                     if objective == "wnae" and m.distance == "neural" else None)
+        self.dual = (
+            transport.NeuralDual(dim, m.critic.widths, m.critic.learning_rate, m.critic.steps, seed + 3)
+            if objective == "wnae" and m.distance == "neural"
+            else None
+        )
         self._steps: dict[str, Any] = {}
         self._solver_seconds = 0.0
 
@@ -112,8 +119,15 @@ class AutoencoderFamily(ModelFamily):
         """Langevin chain end points from starts ``x0`` (n, dim), differentiable in the weights."""
         m = self.cfg.mcmc
         return langevin_chain(
-            self.energy, x0, steps=m.steps, step_size=m.resolved_step_size, noise=m.noise,
-            temperature=m.temperature, bound=m.bound, generator=self.noise, metropolis=m.metropolis,
+            self.energy,
+            x0,
+            steps=m.steps,
+            step_size=m.resolved_step_size,
+            noise=m.noise,
+            temperature=m.temperature,
+            bound=m.bound,
+            generator=self.noise,
+            metropolis=m.metropolis,
         )
 
     # --- the objectives
@@ -205,8 +219,12 @@ class AutoencoderFamily(ModelFamily):
         objective = self.current_objective(epoch)
         x = batch["features"]
         x0 = self.buffer.sample(len(x), data=x) if objective != "ae" else np.zeros_like(x)
-        if objective == "wnae" and self.dual is not None and self.cfg.mcmc.critic.warmup_steps \
-                and int(self.dual.optimizer.iterations) == 0:  # the first WNAE step (also after a resume)
+        if (
+            objective == "wnae"
+            and self.dual is not None
+            and self.cfg.mcmc.critic.warmup_steps
+            and int(self.dual.optimizer.iterations) == 0
+        ):  # the first WNAE step (also after a resume)
             self._warm_critic(x, x0)
         self._solver_seconds = 0.0
         loss, e_pos, e_neg, at_bound, x_neg = self._step_fn(objective)(x, x0)
@@ -230,7 +248,10 @@ class AutoencoderFamily(ModelFamily):
 
     def describe(self) -> dict[str, Any]:
         """The objective and, for a WNAE, its W estimator (``metrics.json``)."""
-        return {"objective": self.objective, **({"distance": self.cfg.mcmc.distance} if self.objective == "wnae" else {})}
+        return {
+            "objective": self.objective,
+            **({"distance": self.cfg.mcmc.distance} if self.objective == "wnae" else {}),
+        }
 
     def epoch_diagnostics(self, features: np.ndarray, epoch: int) -> dict[str, float]:
         """How well exp(−E/T) fits the data, measured with the exact W (see :class:`McmcDiagnosticsConfig`).
@@ -259,8 +280,13 @@ class AutoencoderFamily(ModelFamily):
         else:  # no chains yet (the warm-up): the sampler's own fresh starts
             x0 = np.clip(rng.standard_normal((n, self.dim)), -m.bound, m.bound).astype(np.float32)
         energy = self._diagnostic_energy()
-        chain = {"step_size": m.resolved_step_size, "noise": m.noise, "temperature": m.temperature,
-                 "bound": m.bound, "metropolis": m.metropolis}
+        chain = {
+            "step_size": m.resolved_step_size,
+            "noise": m.noise,
+            "temperature": m.temperature,
+            "bound": m.bound,
+            "metropolis": m.metropolis,
+        }
         x_neg, acceptance = sample_chain(energy, x0, steps=m.steps, seed=int(rng.integers(2**31)), **chain)
         out = {"w_floor": self._floor(x_pos, x_ref), "w_exact": transport.exact_w2(x_pos, x_neg)}
         if d.long_steps:
@@ -272,13 +298,15 @@ class AutoencoderFamily(ModelFamily):
         if "w_exact_long" in out:
             out["w_long_ratio"] = out["w_exact_long"] / floor
         e_pos, e_neg = float(np.mean(energy(x_pos))), float(np.mean(energy(x_neg)))
-        out.update({
-            "diag_energy_pos": e_pos,
-            "diag_energy_neg": e_neg,
-            "diag_energy_ratio": e_neg / e_pos if e_pos > 0 else math.nan,
-            "diag_neg_std_ratio": negative_diagnostics(x_pos, x_neg)["neg_std_ratio"],
-            "diag_neg_at_bound": float(np.mean(np.abs(x_neg) >= m.bound)),
-        })
+        out.update(
+            {
+                "diag_energy_pos": e_pos,
+                "diag_energy_neg": e_neg,
+                "diag_energy_ratio": e_neg / e_pos if e_pos > 0 else math.nan,
+                "diag_neg_std_ratio": negative_diagnostics(x_pos, x_neg)["neg_std_ratio"],
+                "diag_neg_at_bound": float(np.mean(np.abs(x_neg) >= m.bound)),
+            }
+        )
         if m.metropolis:
             out["diag_acceptance"] = acceptance
         if self.current_objective(epoch) != "ae":
@@ -286,8 +314,13 @@ class AutoencoderFamily(ModelFamily):
         if self.dual is not None and self.current_objective(epoch) == "wnae":
             w, exact = transport.exact_targets(x_pos, x_neg, "emd")
             w_hat, neural = self.dual.targets(x_pos, x_neg)
-            out.update({"w_neural": w_hat, "neural_w_rel_error": (w_hat - w) / w if w > 0 else 0.0,
-                        "neural_grad_cosine": transport.gradient_cosine(x_neg, exact, neural)})
+            out.update(
+                {
+                    "w_neural": w_hat,
+                    "neural_w_rel_error": (w_hat - w) / w if w > 0 else 0.0,
+                    "neural_grad_cosine": transport.gradient_cosine(x_neg, exact, neural),
+                }
+            )
         return out
 
     def _diagnostic_energy(self):  # noqa: ANN202
@@ -340,20 +373,23 @@ def diagnostic_subsets(n_rows: int, events: int, seed: int) -> tuple[np.ndarray,
     if n < 2:
         return None
     order = np.random.default_rng(seed).permutation(n_rows)
-    return np.sort(order[:n]), np.sort(order[n:2 * n])
+    return np.sort(order[:n]), np.sort(order[n : 2 * n])
 
 
 def negative_diagnostics(x_pos: np.ndarray, x_neg: np.ndarray) -> dict[str, float]:
     """``neg_mean_shift`` and ``neg_std_ratio`` of a batch of negatives against the data batch (see the class)."""
     spread = np.maximum(x_pos.std(axis=0), 1e-6)
     shift = (x_neg.mean(axis=0) - x_pos.mean(axis=0)) / spread
-    return {"neg_mean_shift": float(np.sqrt(np.mean(shift**2))),
-            "neg_std_ratio": float(np.mean(x_neg.std(axis=0) / spread))}
+    return {
+        "neg_mean_shift": float(np.sqrt(np.mean(shift**2))),
+        "neg_std_ratio": float(np.mean(x_neg.std(axis=0) / spread)),
+    }
 
 
 def _builder(objective: str):  # noqa: ANN202
-    def build(cfg: Any, seed: int, dim: int = N_FEATURES, input_name: str = "input_quant",
-              **_: Any) -> AutoencoderFamily:
+    def build(
+        cfg: Any, seed: int, dim: int = N_FEATURES, input_name: str = "input_quant", **_: Any
+    ) -> AutoencoderFamily:
         return AutoencoderFamily(cfg, seed, objective=objective, dim=dim, input_name=input_name)
 
     build.__doc__ = f"Build the autoencoder trained with the '{objective}' objective."

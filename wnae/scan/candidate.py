@@ -78,17 +78,25 @@ def run_candidate(spec: Mapping[str, Any]) -> dict[str, Any]:
         model, _ = deployed_model(load_run(result.run_dir), target)
         estimate = estimate_design(model, target)
         seconds["cost"] += time.perf_counter() - start
-        per_seed.append({
-            "seed": seed,
-            "run": run_name,
-            "objective": mean_efficiency(signals, objective["working_point"], objective["signals"]),
-            "efficiency": {wp: {s: signals[s]["efficiency"][wp]["value"] for s in sorted(signals)}
-                           for wp in eval_cfg.working_points},
-            "auc": {s: signals[s]["auc"] for s in sorted(signals)},
-            "cost": {**asdict(estimate), "latency_ns": estimate.latency_ns,
-                     "timing_source": estimate.timing_source(), "resource_source": estimate.resource_source()},
-            "kernel_sparsity": result.metrics.get("kernel_sparsity", {}),
-        })
+        per_seed.append(
+            {
+                "seed": seed,
+                "run": run_name,
+                "objective": mean_efficiency(signals, objective["working_point"], objective["signals"]),
+                "efficiency": {
+                    wp: {s: signals[s]["efficiency"][wp]["value"] for s in sorted(signals)}
+                    for wp in eval_cfg.working_points
+                },
+                "auc": {s: signals[s]["auc"] for s in sorted(signals)},
+                "cost": {
+                    **asdict(estimate),
+                    "latency_ns": estimate.latency_ns,
+                    "timing_source": estimate.timing_source(),
+                    "resource_source": estimate.resource_source(),
+                },
+                "kernel_sparsity": result.metrics.get("kernel_sparsity", {}),
+            }
+        )
     return {"status": "ok", **combine_seeds(per_seed), "epochs": cfg.epochs, "seconds": seconds}
 
 
@@ -108,8 +116,10 @@ def combine_seeds(per_seed: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
     first = per_seed[0]
     objectives = [r["objective"] for r in per_seed]
-    efficiency = {wp: {s: statistics.fmean(r["efficiency"][wp][s] for r in per_seed) for s in sigs}
-                  for wp, sigs in first["efficiency"].items()}
+    efficiency = {
+        wp: {s: statistics.fmean(r["efficiency"][wp][s] for r in per_seed) for s in sigs}
+        for wp, sigs in first["efficiency"].items()
+    }
     cost = dict(first["cost"])
     cost["lut_estimate"] = statistics.fmean(r["cost"]["lut_estimate"] for r in per_seed)
     cost["register_bits"] = round(statistics.fmean(r["cost"]["register_bits"] for r in per_seed))
@@ -168,8 +178,13 @@ def run_on_worker(args: Sequence[str], log_path: str, stop_event: str, poll_s: f
     stop = Event(stop_event)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", SCAN_PID_ENV: str(os.getpid())}
     with Path(log_path).open("w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "wnae.scan.candidate", *args],  # noqa: S603
-                                   stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "wnae.scan.candidate", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
         try:
             while process.poll() is None:
                 if stop.wait(timeout=poll_s):
@@ -195,12 +210,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     try:
         result = run_candidate(spec)
-    except Exception as exc:  # noqa: BLE001 (every failure of a candidate is recorded, the scan goes on)
+    except Exception as exc:
         logger.exception("candidate %s failed", spec.get("id"))
         lines = traceback.format_exception_only(type(exc), exc)
         result = {"status": "failed", "error": "".join(lines).strip(), "error_type": type(exc).__name__}
-    result = {"id": spec["id"], "key": spec["key"], "params": spec["params"], **result,
-              "wall_s": time.perf_counter() - start}
+    result = {
+        "id": spec["id"],
+        "key": spec["key"],
+        "params": spec["params"],
+        **result,
+        "wall_s": time.perf_counter() - start,
+    }
     write_json_atomic(args[1], result)
     return 0
 

@@ -32,8 +32,9 @@ Choice = bool | int | float | str
 
 #: Keys of a scan config that may change when a scan is resumed (how long and how wide it runs, the
 #: Yosys step); any other change would mix candidates of two searches in one front.
-RESUMABLE_KEYS: frozenset[str] = frozenset({"trials", "time_budget_min", "jobs", "scheduler", "synth", "confirm",
-                                           "candidate_timeout_min"})
+RESUMABLE_KEYS: frozenset[str] = frozenset(
+    {"trials", "time_budget_min", "jobs", "scheduler", "synth", "confirm", "candidate_timeout_min"}
+)
 
 
 class ParameterSpec(StrictModel):
@@ -96,8 +97,9 @@ class ParameterSpec(StrictModel):
             return CategoricalDistribution(tuple(self.choices))
         if self.is_int:
             return IntDistribution(int(self.low), int(self.high), log=self.log, step=int(self.step or 1))
-        return FloatDistribution(float(self.low), float(self.high), log=self.log,
-                                 step=None if self.step is None else float(self.step))
+        return FloatDistribution(
+            float(self.low), float(self.high), log=self.log, step=None if self.step is None else float(self.step)
+        )
 
 
 class ObjectiveConfig(StrictModel):
@@ -217,8 +219,10 @@ class ScanConfig(StrictModel):
                 msg = f"{name} must be distinct integers in [0, 2^31), got {seeds}"
                 raise ValueError(msg)
         if self.confirm.designs and (not self.confirm.seeds or set(self.confirm.seeds) & set(self.seeds)):
-            msg = (f"confirm.seeds {self.confirm.seeds} must be non-empty and new to the search (seeds {self.seeds}): "
-                   "the confirmation is only unbiased on seeds the search did not rank on")
+            msg = (
+                f"confirm.seeds {self.confirm.seeds} must be non-empty and new to the search (seeds {self.seeds}): "
+                "the confirmation is only unbiased on seeds the search did not rank on"
+            )
             raise ValueError(msg)
         if not self.parameters:
             msg = "parameters is empty: a scan needs at least one dimension"

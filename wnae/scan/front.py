@@ -21,8 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DesignCheck", "budget_check", "choose", "load_synthesis", "pareto_front", "pareto_layers",
-           "synthesise_front"]
+__all__ = [
+    "DesignCheck",
+    "budget_check",
+    "choose",
+    "load_synthesis",
+    "pareto_front",
+    "pareto_layers",
+    "synthesise_front",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +82,7 @@ def budget_check(result: dict[str, Any], target: Any, rtl: Any | None) -> Design
     if rtl is not None:
         report, source = rtl.synth_report(), "Yosys"
     else:
-        cost = {k: v for k, v in result["cost"].items()
-                if k not in ("latency_ns", "timing_source", "resource_source")}
+        cost = {k: v for k, v in result["cost"].items() if k not in ("latency_ns", "timing_source", "resource_source")}
         report, source = DesignEstimate(**cost).synth_report(), "da4ml estimate"
     check = check_budget(report, target)
     return DesignCheck(check.verdict, check.exit_code == 0, check.to_markdown(), source)
@@ -138,13 +144,32 @@ def synthesise_front(
             while todo and len(running) < jobs:
                 cid = todo.pop(0)
                 log = (logs_dir / f"{cid}.rtl.log").open("w")
-                cmd = [sys.executable, "-m", "wnae", "rtl", str(runs_dir / runs[cid]), "--target", target_ref,
-                       "--data-dir", str(data_dir), "--output-dir", str(hls_projects), "--events", str(events)]
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "wnae",
+                    "rtl",
+                    str(runs_dir / runs[cid]),
+                    "--target",
+                    target_ref,
+                    "--data-dir",
+                    str(data_dir),
+                    "--output-dir",
+                    str(hls_projects),
+                    "--events",
+                    str(events),
+                ]
                 if yosys:
                     cmd += ["--yosys", yosys]
                 logger.info("synthesising %s: %s", cid, " ".join(cmd[2:]))
-                running.append((cid, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,  # noqa: S603
-                                                      start_new_session=True), time.monotonic(), log))
+                running.append(
+                    (
+                        cid,
+                        subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True),
+                        time.monotonic(),
+                        log,
+                    )
+                )
             time.sleep(1.0)
             for item in list(running):
                 cid, process, started, log = item

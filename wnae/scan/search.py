@@ -53,6 +53,7 @@ __all__ = ["run_scan"]
 
 logger = logging.getLogger(__name__)
 
+
 class _Search:
     """The Optuna study, rebuilt from the candidates on disk."""
 
@@ -62,8 +63,9 @@ class _Search:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         cfg = setup.config
         self.distributions = {path: spec.distribution() for path, spec in cfg.parameters.items()}
-        self.sampler = optuna.samplers.TPESampler(seed=cfg.seed, multivariate=True, constant_liar=True,
-                                                  n_startup_trials=cfg.startup_trials)
+        self.sampler = optuna.samplers.TPESampler(
+            seed=cfg.seed, multivariate=True, constant_liar=True, n_startup_trials=cfg.startup_trials
+        )
         self.study = optuna.create_study(directions=["maximize", "minimize"], sampler=self.sampler)
         self.target = setup.target
         for cand in candidates:
@@ -78,15 +80,22 @@ class _Search:
         if cand.ok:
             constraints = budget_constraints(cand.result, self.target)
             trial = optuna.trial.create_trial(
-                params=params, distributions=self.distributions,
+                params=params,
+                distributions=self.distributions,
                 values=[cand.result["objective"], cand.result["cost"]["lut_estimate"]],
-                user_attrs={"id": cand.id}, constraints=constraints)
+                user_attrs={"id": cand.id},
+                constraints=constraints,
+            )
         else:
-            trial = optuna.trial.create_trial(params=params, distributions=self.distributions,
-                                              state=optuna.trial.TrialState.FAIL, user_attrs={"id": cand.id})
+            trial = optuna.trial.create_trial(
+                params=params,
+                distributions=self.distributions,
+                state=optuna.trial.TrialState.FAIL,
+                user_attrs={"id": cand.id},
+            )
         self.study.add_trial(trial)
 
-    def ask(self, fixed: Mapping[str, Any] | None = None):  # noqa: ANN201 (optuna Trial)
+    def ask(self, fixed: Mapping[str, Any] | None = None) -> Any:
         """A new trial with every dimension suggested (``fixed``: these values, e.g. an interrupted candidate's)."""
         if fixed is not None:
             self.study.enqueue_trial(dict(fixed), skip_if_exists=False)
@@ -115,8 +124,7 @@ class _LocalProcess:
 
     def __init__(self, argv: list[str], log_path: Path, env: dict[str, str]) -> None:
         self.log = log_path.open("w")
-        self.popen = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env,  # noqa: S603
-                                      start_new_session=True)
+        self.popen = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
     def poll(self) -> int | None:
         return self.popen.poll()
@@ -154,7 +162,7 @@ class _DaskTask:
         if self.returncode is None and self.future.done():
             try:
                 self.returncode = int(self.future.result())
-            except Exception:  # noqa: BLE001 (a task that failed on the cluster: the candidate failed)
+            except Exception:
                 logger.exception("the Dask task of a candidate failed")
                 self.returncode = -1
         return self.returncode
@@ -184,14 +192,20 @@ def _threads(jobs: int) -> dict[str, int]:
     return {"intra_op": 1, "inter_op": max(1, cores // max(jobs, 1))}
 
 
-def _spec(setup: ScanSetup, paths: ScanPaths, cand: Candidate, jobs: int, seeds: list[int] | None = None) -> dict[str, Any]:
+def _spec(
+    setup: ScanSetup, paths: ScanPaths, cand: Candidate, jobs: int, seeds: list[int] | None = None
+) -> dict[str, Any]:
     from wnae.scan.space import apply_parameters, deep_merge
 
     doc = deep_merge(apply_parameters(setup.base, cand.params), setup.config.brief)
     doc = deep_merge(doc, {"threads": _threads(jobs)})
     return {
-        "id": cand.id, "key": cand.key, "params": cand.params, "train_config": doc,
-        "data_dir": str(setup.data_dir.absolute()), "runs_dir": str(paths.runs.absolute()),
+        "id": cand.id,
+        "key": cand.key,
+        "params": cand.params,
+        "train_config": doc,
+        "data_dir": str(setup.data_dir.absolute()),
+        "runs_dir": str(paths.runs.absolute()),
         "evaluate": {**setup.evaluate, **CANDIDATE_EVALUATE},
         "target": setup.target_ref,
         "objective": setup.config.objective.model_dump(mode="json"),
@@ -199,15 +213,22 @@ def _spec(setup: ScanSetup, paths: ScanPaths, cand: Candidate, jobs: int, seeds:
     }
 
 
-def _launch(paths: ScanPaths, spec: Mapping[str, Any], stage: str = "", client: Any = None) -> _LocalProcess | _DaskTask:
+def _launch(
+    paths: ScanPaths, spec: Mapping[str, Any], stage: str = "", client: Any = None
+) -> _LocalProcess | _DaskTask:
     """Start a candidate's process: here, or as a Dask task on ``client``'s cluster."""
     cid = spec["id"]
     write_json_atomic(paths.spec(cid, stage), spec)
     paths.result(cid, stage).unlink(missing_ok=True)
     from wnae.scan.candidate import SCAN_PID_ENV
 
-    argv = [sys.executable, "-m", "wnae.scan.candidate", str(paths.spec(cid, stage).absolute()),
-            str(paths.result(cid, stage).absolute())]
+    argv = [
+        sys.executable,
+        "-m",
+        "wnae.scan.candidate",
+        str(paths.spec(cid, stage).absolute()),
+        str(paths.result(cid, stage).absolute()),
+    ]
     if client is not None:
         return _DaskTask(client, argv, paths.log(cid, stage).absolute())
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", SCAN_PID_ENV: str(os.getpid())}
@@ -230,12 +251,20 @@ def _finish(paths: ScanPaths, running: _Running, *, timed_out: bool = False) -> 
         result = json.loads(result_path.read_text())
     else:
         tail = paths.log(cand.id, running.stage).read_text(errors="replace").strip().splitlines()[-15:]
-        result = {"status": "failed", "error_type": "Crash",
-                  "error": f"the candidate process exited with status {running.process.poll()} and no result: "
-                           + " | ".join(tail)}
+        result = {
+            "status": "failed",
+            "error_type": "Crash",
+            "error": f"the candidate process exited with status {running.process.poll()} and no result: "
+            + " | ".join(tail),
+        }
     if "id" not in result:
-        result = {"id": cand.id, "key": cand.key, "params": cand.params, **result,
-                  "wall_s": time.monotonic() - running.started}
+        result = {
+            "id": cand.id,
+            "key": cand.key,
+            "params": cand.params,
+            **result,
+            "wall_s": time.monotonic() - running.started,
+        }
         write_json_atomic(result_path, result)
     if running.stage:
         cand.confirmation = result
@@ -267,12 +296,26 @@ def _next_id(candidates: list[Candidate]) -> str:
 def _progress(total: int, initial: int, enabled: bool | None):  # noqa: ANN202
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, desc="scan", unit="candidate", disable=not enabled if enabled is not None
-                else not sys.stderr.isatty(), dynamic_ncols=True)
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc="scan",
+        unit="candidate",
+        disable=not enabled if enabled is not None else not sys.stderr.isatty(),
+        dynamic_ncols=True,
+    )
 
 
-def _search(setup: ScanSetup, paths: ScanPaths, candidates: list[Candidate], *, jobs: int,
-            progress: bool | None, on_finish: Callable[[Candidate], None] | None, client: Any = None) -> int:
+def _search(
+    setup: ScanSetup,
+    paths: ScanPaths,
+    candidates: list[Candidate],
+    *,
+    jobs: int,
+    progress: bool | None,
+    on_finish: Callable[[Candidate], None] | None,
+    client: Any = None,
+) -> int:
     """Run candidates until ``trials`` are finished or the time budget is spent; the number trained now."""
     from wnae.scan.space import base_values, candidate_key
 
@@ -295,8 +338,11 @@ def _search(setup: ScanSetup, paths: ScanPaths, candidates: list[Candidate], *, 
 
     try:
         while True:
-            while len(running) < jobs and finished() + len(running) < cfg.trials and (
-                    deadline is None or time.monotonic() < deadline):
+            while (
+                len(running) < jobs
+                and finished() + len(running) < cfg.trials
+                and (deadline is None or time.monotonic() < deadline)
+            ):
                 if todo:
                     cand = todo.pop(0)
                     trial = search.ask(cand.params)
@@ -313,7 +359,9 @@ def _search(setup: ScanSetup, paths: ScanPaths, candidates: list[Candidate], *, 
                         else:
                             search.reject(trial)
                         if repeats > 20 * cfg.trials:
-                            logger.warning("the sampler keeps proposing designs already trained; the space is exhausted")
+                            logger.warning(
+                                "the sampler keeps proposing designs already trained; the space is exhausted"
+                            )
                             deadline = time.monotonic()
                         continue
                     cand = Candidate(_next_id(candidates), key, params)
@@ -330,12 +378,19 @@ def _search(setup: ScanSetup, paths: ScanPaths, candidates: list[Candidate], *, 
                 trained += 1
                 bar.update(1)
                 if cand.ok:
-                    bar.set_postfix_str(f"{cand.id}: {100 * cand.result['objective']:.2f}%, "
-                                        f"{cand.result['cost']['lut_estimate']:,.0f} LUT, "
-                                        f"{cand.result['cost']['latency_cycles']} cyc")
-                    logger.info("candidate %s: objective %.4f, ≈ %.0f LUT, %d cycles (%.0f s)", cand.id,
-                                cand.result["objective"], cand.result["cost"]["lut_estimate"],
-                                cand.result["cost"]["latency_cycles"], cand.result.get("wall_s", 0))
+                    bar.set_postfix_str(
+                        f"{cand.id}: {100 * cand.result['objective']:.2f}%, "
+                        f"{cand.result['cost']['lut_estimate']:,.0f} LUT, "
+                        f"{cand.result['cost']['latency_cycles']} cyc"
+                    )
+                    logger.info(
+                        "candidate %s: objective %.4f, ≈ %.0f LUT, %d cycles (%.0f s)",
+                        cand.id,
+                        cand.result["objective"],
+                        cand.result["cost"]["lut_estimate"],
+                        cand.result["cost"]["latency_cycles"],
+                        cand.result.get("wall_s", 0),
+                    )
                 else:
                     logger.warning("candidate %s failed: %s", cand.id, cand.result.get("error"))
                 if on_finish is not None:
@@ -367,8 +422,15 @@ def confirmation_set(setup: ScanSetup, candidates: list[Candidate]) -> list[Cand
     return chosen
 
 
-def _confirm(setup: ScanSetup, paths: ScanPaths, candidates: list[Candidate], *, jobs: int, progress: bool | None,
-             client: Any = None) -> int:
+def _confirm(
+    setup: ScanSetup,
+    paths: ScanPaths,
+    candidates: list[Candidate],
+    *,
+    jobs: int,
+    progress: bool | None,
+    client: Any = None,
+) -> int:
     """Retrain the confirmation set on ``confirm.seeds`` (fresh seeds: the search's winners are partly its luck)."""
     cfg = setup.config
     todo = [c for c in confirmation_set(setup, candidates) if c.confirmation is None]
@@ -391,8 +453,13 @@ def _confirm(setup: ScanSetup, paths: ScanPaths, candidates: list[Candidate], *,
                 done += 1
                 bar.update(1)
                 if cand.confirmed:
-                    logger.info("confirmed %s: objective %.4f on seeds %s (search: %.4f)", cand.id,
-                                cand.confirmation["objective"], cfg.confirm.seeds, cand.result["objective"])
+                    logger.info(
+                        "confirmed %s: objective %.4f on seeds %s (search: %.4f)",
+                        cand.id,
+                        cand.confirmation["objective"],
+                        cfg.confirm.seeds,
+                        cand.result["objective"],
+                    )
                 else:
                     logger.warning("confirmation of %s failed: %s", cand.id, cand.confirmation.get("error"))
     except BaseException:
@@ -443,8 +510,11 @@ def run_scan(
         from wnae._dask import check_scheduler
 
         check_scheduler(scheduler)
-    overrides = {k: v for k, v in {"trials": trials, "jobs": jobs, "time_budget_min": time_budget_min,
-                                   "scheduler": scheduler}.items() if v is not None}
+    overrides = {
+        k: v
+        for k, v in {"trials": trials, "jobs": jobs, "time_budget_min": time_budget_min, "scheduler": scheduler}.items()
+        if v is not None
+    }
     if overrides:
         cfg = cfg.model_copy(update=overrides)
     data_dir = Path(data_dir)

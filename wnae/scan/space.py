@@ -80,7 +80,7 @@ def _set(doc: dict[str, Any], path: str, value: Any) -> None:
             raise ConfigError(msg)
         if node.get(part) is None:
             if isinstance(nxt, int):  # nothing to index: an index into a list the base config does not have
-                where = ".".join(str(p) for p in parts[:i + 1])
+                where = ".".join(str(p) for p in parts[: i + 1])
                 msg = f"parameter {path!r}: the base config has no list {where!r} to index (a typo in the path?)"
                 raise ConfigError(msg)
             node[part] = {}
@@ -128,8 +128,9 @@ def _ends(spec: Any) -> list[Any]:
     return list(spec.choices) if spec.choices is not None else list(dict.fromkeys([spec.low, spec.high]))
 
 
-def check_space(base: Mapping[str, Any], specs: Mapping[str, Any], brief: Mapping[str, Any], *,
-                source: str = "scan config") -> None:
+def check_space(
+    base: Mapping[str, Any], specs: Mapping[str, Any], brief: Mapping[str, Any], *, source: str = "scan config"
+) -> None:
     """Check, before the first trial, that the scan can train its candidates and its chosen design.
 
     Validated through the train config: the base with ``fixed`` (``base``), the base with ``brief``
@@ -172,14 +173,18 @@ def base_values(doc: Mapping[str, Any], specs: Mapping[str, Any]) -> dict[str, A
         if spec.choices is not None:
             matches = [c for c in spec.choices if format_value(c) == value or c == value]
             if not matches:
-                msg = (f"parameter {path!r}: the base design's value {value!r} is not one of the choices {spec.choices}; "
-                       "add it, or set baseline: false")
+                msg = (
+                    f"parameter {path!r}: the base design's value {value!r} is not one of the choices {spec.choices}; "
+                    "add it, or set baseline: false"
+                )
                 raise ConfigError(msg)
             out[path] = matches[0]
             continue
         if not isinstance(value, int | float) or isinstance(value, bool) or not spec.low <= value <= spec.high:
-            msg = (f"parameter {path!r}: the base design's value {value!r} is outside [{spec.low}, {spec.high}]; "
-                   "widen the range, or set baseline: false")
+            msg = (
+                f"parameter {path!r}: the base design's value {value!r} is outside [{spec.low}, {spec.high}]; "
+                "widen the range, or set baseline: false"
+            )
             raise ConfigError(msg)
         out[path] = int(value) if spec.is_int else float(value)
     return out

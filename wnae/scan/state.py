@@ -20,8 +20,21 @@ from wnae._io import ensure_dir, json_text, write_json_atomic
 from wnae.errors import ConfigError, WnaeError
 from wnae.scan.config import RESUMABLE_KEYS, ScanConfig
 
-__all__ = ["CANDIDATE_EVALUATE", "DEFAULT_EVALUATE", "Candidate", "ScanError", "ScanPaths", "ScanResult", "ScanSetup",
-           "budget_constraints", "check_or_write_setup", "load_candidates", "locked", "meets_latency_and_ii", "resolve_setup"]
+__all__ = [
+    "CANDIDATE_EVALUATE",
+    "DEFAULT_EVALUATE",
+    "Candidate",
+    "ScanError",
+    "ScanPaths",
+    "ScanResult",
+    "ScanSetup",
+    "budget_constraints",
+    "check_or_write_setup",
+    "load_candidates",
+    "locked",
+    "meets_latency_and_ii",
+    "resolve_setup",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +128,13 @@ class ScanSetup:
     data_dir: Path
 
     def document(self) -> dict[str, Any]:
-        return {"scan": self.config.model_dump(mode="json"), "base": self.base, "evaluate": self.evaluate,
-                "target": self.target.model_dump(mode="json"), "data_dir": str(self.data_dir)}
+        return {
+            "scan": self.config.model_dump(mode="json"),
+            "base": self.base,
+            "evaluate": self.evaluate,
+            "target": self.target.model_dump(mode="json"),
+            "data_dir": str(self.data_dir),
+        }
 
 
 def resolve_setup(config: ScanConfig, here: Path, data_dir: Path, source: str = "scan config") -> ScanSetup:
@@ -135,8 +153,10 @@ def resolve_setup(config: ScanConfig, here: Path, data_dir: Path, source: str = 
     eval_path = DEFAULT_EVALUATE if config.evaluate is None else here / config.evaluate
     evaluate = load_config(eval_path, EvaluateConfig).model_dump(mode="json")
     if config.objective.working_point not in evaluate["working_points"]:
-        msg = (f"objective.working_point {config.objective.working_point!r} is not a working point of {eval_path} "
-               f"({', '.join(evaluate['working_points'])})")
+        msg = (
+            f"objective.working_point {config.objective.working_point!r} is not a working point of {eval_path} "
+            f"({', '.join(evaluate['working_points'])})"
+        )
         raise ConfigError(msg)
     target_ref = config.target
     if "/" in target_ref or target_ref.endswith((".yml", ".yaml")):
@@ -164,8 +184,10 @@ def check_or_write_setup(paths: ScanPaths, setup: ScanSetup) -> None:
         stored = json.loads(json_text(doc))  # as it is on disk
         if _comparable(old) != _comparable(stored):
             changed = sorted(k for k in set(old) | set(doc) if old.get(k) != stored.get(k))
-            msg = (f"{paths.root} holds a scan with another setup (differs in: {', '.join(changed)}); only "
-                   f"{', '.join(sorted(RESUMABLE_KEYS))} may change on resume: use another --name")
+            msg = (
+                f"{paths.root} holds a scan with another setup (differs in: {', '.join(changed)}); only "
+                f"{', '.join(sorted(RESUMABLE_KEYS))} may change on resume: use another --name"
+            )
             raise ScanError(msg)
     write_json_atomic(paths.setup, doc)
 

@@ -76,15 +76,23 @@ VALIDATION_SAMPLE_EVENTS = 4096
 # ------------------------------------------------------------------------------------- shared parts
 
 
-def load_sm_split(data_dir: str | Path, split: Split | str, max_events: int | None = None,
-                  seed: int = 0, *, with_pf: bool = False) -> EventSet:
+def load_sm_split(
+    data_dir: str | Path, split: Split | str, max_events: int | None = None, seed: int = 0, *, with_pf: bool = False
+) -> EventSet:
     """The SM background events of one split, all processes together (labels kept; the PF
     candidates too with ``with_pf``)."""
     return load_training_split(data_dir, split, "sm", max_events, seed, with_pf=with_pf)[0]
 
 
-def load_training_split(data_dir: str | Path, split: Split | str, sample: str = "sm", max_events: int | None = None,
-                        seed: int = 0, *, with_pf: bool = False) -> tuple[EventSet, np.ndarray | None]:
+def load_training_split(
+    data_dir: str | Path,
+    split: Split | str,
+    sample: str = "sm",
+    max_events: int | None = None,
+    seed: int = 0,
+    *,
+    with_pf: bool = False,
+) -> tuple[EventSet, np.ndarray | None]:
     """The events of one split of the training sample, and their weights (``None``: unweighted).
 
     ``sample``: see :func:`~wnae.data.samples.training_rows`. On the weighted zero bias each event is weighted by its
@@ -129,8 +137,10 @@ def _zero_bias_weights(row: SampleInfo, n_read: int, part: EventSet) -> np.ndarr
     w = np.full(len(part), row.zb_weight * row.n_generated * f / max(1, len(part)), np.float64)
     if row.zb_pthat_veto_gev is not None:
         if part.pthat_gev is None:
-            msg = (f"{row.file}: sample '{row.name}' is vetoed at pT-hat {row.zb_pthat_veto_gev:g} GeV in the weighted "
-                   "zero bias, but its file has no pthat_gev per event; regenerate the data ('make data')")
+            msg = (
+                f"{row.file}: sample '{row.name}' is vetoed at pT-hat {row.zb_pthat_veto_gev:g} GeV in the weighted "
+                "zero bias, but its file has no pthat_gev per event; regenerate the data ('make data')"
+            )
             raise DataError(msg)
         w[np.asarray(part.pthat_gev) >= row.zb_pthat_veto_gev] = 0.0
     return w
@@ -171,8 +181,15 @@ def _views(particles: np.ndarray, norm: Normaliser, cfg: TrainConfig, rng: np.ra
     return norm.transform(augment(particles, rng, **kw)), norm.transform(augment(particles, rng, **kw))
 
 
-def _make_batch(kind: str, events: Any, features: np.ndarray, index: np.ndarray, norm: Normaliser, cfg: TrainConfig,
-                rng: np.random.Generator) -> dict:
+def _make_batch(
+    kind: str,
+    events: Any,
+    features: np.ndarray,
+    index: np.ndarray,
+    norm: Normaliser,
+    cfg: TrainConfig,
+    rng: np.random.Generator,
+) -> dict:
     """One batch: ``events`` needs ``particles`` and ``process_label`` (an EventSet, a block) for ``views`` only."""
     if kind == "features":
         return {"features": features[index]}
@@ -268,8 +285,9 @@ class MemorySource(DataSource):
         cap = cfg.max_train_events
         sample = cfg.training_sample
         self.train_events, self.train_weights = load_training_split(data_dir, Split.TRAIN, sample, cap, cfg.seed)
-        self.val_events, val_weights = load_training_split(data_dir, Split.VALIDATION, sample,
-                                                           None if cap is None else max(1, cap // 3), cfg.seed)
+        self.val_events, val_weights = load_training_split(
+            data_dir, Split.VALIDATION, sample, None if cap is None else max(1, cap // 3), cfg.seed
+        )
         if val_weights is not None:  # held-out events at their weights: one fixed draw, used as unweighted
             draw = weighted_resample(val_weights, len(val_weights), _epoch_rng(cfg.seed, _VALIDATION_STREAM))
             self.val_events = self.val_events.select(draw)
@@ -277,8 +295,9 @@ class MemorySource(DataSource):
         self.train_x = self.norm.transform(self.train_events.particles)
         self.val_x = self.norm.transform(self.val_events.particles)
         if self.train_weights is not None:  # the diagnostics' training sample, at its weights too
-            self.train_sample = self.train_x[weighted_resample(self.train_weights, len(self.train_x),
-                                                               _epoch_rng(cfg.seed, _TRAIN_STREAM))]
+            self.train_sample = self.train_x[
+                weighted_resample(self.train_weights, len(self.train_x), _epoch_rng(cfg.seed, _TRAIN_STREAM))
+            ]
         self.n_train, self.n_validation = len(self.train_x), len(self.val_x)
         if self.train_weights is None:
             self.train_sample = self.train_x
@@ -322,9 +341,12 @@ class _Block:
         return len(self.index)
 
     def select(self, index: np.ndarray | slice) -> _Block:
-        return _Block(self.index[index], self.features[index],
-                      None if self.particles is None else self.particles[index],
-                      None if self.process_label is None else self.process_label[index])
+        return _Block(
+            self.index[index],
+            self.features[index],
+            None if self.particles is None else self.particles[index],
+            None if self.process_label is None else self.process_label[index],
+        )
 
     @staticmethod
     def concatenate(blocks: list[_Block]) -> _Block:
@@ -464,8 +486,10 @@ class StreamSource(DataSource):
         parts = list(iter_events(path, chunk_events=n, start=chunk.start, stop=chunk.stop, validate=False))
         events = parts[0] if len(parts) == 1 else EventSet.concatenate(parts)
         if len(events) != n:
-            msg = (f"expected events {chunk.start}-{chunk.stop} but the file has fewer now: it changed while "
-                   "training read it")
+            msg = (
+                f"expected events {chunk.start}-{chunk.stop} but the file has fewer now: it changed while "
+                "training read it"
+            )
             raise DataError(msg, path=path)
         return events
 
@@ -474,8 +498,9 @@ class StreamSource(DataSource):
         if kind == "features":
             return _Block(index, self.norm.transform(particles))
         labels = events.process_label
-        labels = (np.full(len(local), self.samples[chunk.sample].process_label, np.int16) if labels is None
-                  else labels[local])
+        labels = (
+            np.full(len(local), self.samples[chunk.sample].process_label, np.int16) if labels is None else labels[local]
+        )
         return _Block(index, self.norm.transform(particles), particles, labels)
 
     def _train_block(self, chunk: _Chunk, kind: str) -> _Block:
@@ -565,16 +590,27 @@ def open_source(data_dir: str | Path, cfg: TrainConfig) -> DataSource:
     mode = resolve_mode(data_dir, cfg)
     loading = cfg.loading
     if mode == "stream" and cfg.training_sample != "sm":
-        msg = (f"training_sample {cfg.training_sample} is read in memory only: set loading.mode: memory "
-               f"(or a max_train_events below loading.memory_limit_events)")
+        msg = (
+            f"training_sample {cfg.training_sample} is read in memory only: set loading.mode: memory "
+            f"(or a max_train_events below loading.memory_limit_events)"
+        )
         raise ConfigError(msg)
     source: DataSource = StreamSource(data_dir, cfg) if mode == "stream" else MemorySource(data_dir, cfg)
     than = "more than" if mode == "stream" else "at most"
-    why = "" if loading.mode != "auto" else (f" (auto: the SM training split has {than} memory_limit_events = "
-                                             f"{loading.memory_limit_events})")
+    why = (
+        ""
+        if loading.mode != "auto"
+        else (f" (auto: the SM training split has {than} memory_limit_events = {loading.memory_limit_events})")
+    )
     if mode == "stream":
-        logger.info("loading: streaming %d SM training events from %s in chunks of %d events, %d chunks per "
-                    "shuffle window%s", source.n_train, data_dir, loading.chunk_events, loading.shuffle_chunks, why)
+        logger.info(
+            "loading: streaming %d SM training events from %s in chunks of %d events, %d chunks per shuffle window%s",
+            source.n_train,
+            data_dir,
+            loading.chunk_events,
+            loading.shuffle_chunks,
+            why,
+        )
     else:
         logger.info("loading: %d SM training events in memory%s", source.n_train, why)
     return source

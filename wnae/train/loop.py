@@ -114,15 +114,22 @@ def configure_threads(intra_op: int, inter_op: int) -> None:
     import tensorflow as tf
 
     threading = tf.config.threading
-    if (threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads()) == (intra_op, inter_op):
+    if (threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads()) == (
+        intra_op,
+        inter_op,
+    ):
         return
     try:
         threading.set_intra_op_parallelism_threads(intra_op)
         threading.set_inter_op_parallelism_threads(inter_op)
     except RuntimeError:  # TensorFlow already runs in this process (a notebook, a test session)
-        logger.info("TensorFlow already runs with intra-op %d, inter-op %d threads: threads %d/%d not applied",
-                    threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads(),
-                    intra_op, inter_op)
+        logger.info(
+            "TensorFlow already runs with intra-op %d, inter-op %d threads: threads %d/%d not applied",
+            threading.get_intra_op_parallelism_threads(),
+            threading.get_inter_op_parallelism_threads(),
+            intra_op,
+            inter_op,
+        )
 
 
 def _check_same_normalisation(path: Path, norm: Normaliser, data_dir: Path) -> None:
@@ -131,8 +138,10 @@ def _check_same_normalisation(path: Path, norm: Normaliser, data_dir: Path) -> N
         return
     saved = load_normaliser(path)
     if json.dumps(saved.to_dict(), sort_keys=True) != json.dumps(norm.to_dict(), sort_keys=True):
-        msg = (f"{path}: the training data in {data_dir} gives another {norm.kind} normalisation than the one this run "
-               "was trained with: the data changed since; resume with the run's own data, or train under a new --name")
+        msg = (
+            f"{path}: the training data in {data_dir} gives another {norm.kind} normalisation than the one this run "
+            "was trained with: the data changed since; resume with the run's own data, or train under a new --name"
+        )
         raise ModelError(msg)
 
 
@@ -140,13 +149,19 @@ def _check_input_precision(cfg: TrainConfig, norm: Normaliser, train_features: n
     q = cfg.quant.input
     frac = getattr(norm, "fractional_bits", None)
     if frac is not None and q.fractional_bits < frac:
-        msg = (f"quant.input has {q.fractional_bits} fractional bits but the fixed-point normalisation needs "
-               f"{frac}: raise quant.input.bits or lower quant.input.integer")
+        msg = (
+            f"quant.input has {q.fractional_bits} fractional bits but the fixed-point normalisation needs "
+            f"{frac}: raise quant.input.bits or lower quant.input.integer"
+        )
         raise ConfigError(msg)
     outside = np.mean((train_features > q.max_value) | (train_features < q.min_value))
     if outside > 0:
-        logger.info("%.3g%% of the input features saturate the input quantizer [%g, %g]",
-                    100 * outside, q.min_value, q.max_value)
+        logger.info(
+            "%.3g%% of the input features saturate the input quantizer [%g, %g]",
+            100 * outside,
+            q.min_value,
+            q.max_value,
+        )
 
 
 def throughput(history: dict[str, list[float]], phases: list[str]) -> tuple[float | None, dict[str, float]]:
@@ -191,8 +206,19 @@ def _plot_history(history: dict[str, list[float]], path: Path, kept_epoch: int |
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    skip = {"epoch", "seconds", "events_per_second", "step_ms", "solver_ms", "selection_score", "w_ratio", "w_long_ratio",
-            "diag_energy_neg_long", *_W_KEYS, *_RATIO_KEYS}
+    skip = {
+        "epoch",
+        "seconds",
+        "events_per_second",
+        "step_ms",
+        "solver_ms",
+        "selection_score",
+        "w_ratio",
+        "w_long_ratio",
+        "diag_energy_neg_long",
+        *_W_KEYS,
+        *_RATIO_KEYS,
+    }
     keys = [k for k in history if k not in skip and not k.startswith(("diag_", "neural_"))]
     fit = [k for k in _W_KEYS if k in history]
     ratios = [k for k in _RATIO_KEYS if k in history]
@@ -265,8 +291,13 @@ def plot_negatives(data: np.ndarray, negatives: np.ndarray, path: Path, seed: in
     plt.close(fig)
 
 
-def _resume_config(runs_dir: Path, name: str | None, epochs: int | None, model: str | None, seed: int | None,
-                   ) -> tuple[Path, TrainConfig, TrainingState | None]:
+def _resume_config(
+    runs_dir: Path,
+    name: str | None,
+    epochs: int | None,
+    model: str | None,
+    seed: int | None,
+) -> tuple[Path, TrainConfig, TrainingState | None]:
     """The run directory, its config (``epochs`` applied) and training state, checked before anything changes."""
     if name is None:
         msg = "--resume needs --name of the run to continue"
@@ -277,20 +308,26 @@ def _resume_config(runs_dir: Path, name: str | None, epochs: int | None, model: 
         raise ModelError(msg)
     own = load_config(run_dir / "config.yml", TrainConfig)
     if model is not None and model != own.model:
-        msg = (f"{run_dir} was trained as {own.model}: --resume continues it as {own.model}, not as {model} "
-               f"(drop --model, or train the {model} under a new --name)")
+        msg = (
+            f"{run_dir} was trained as {own.model}: --resume continues it as {own.model}, not as {model} "
+            f"(drop --model, or train the {model} under a new --name)"
+        )
         raise ModelError(msg)
     if seed is not None and seed != own.seed:
-        msg = (f"{run_dir} was trained with seed {own.seed}: --resume continues it with that seed, not {seed} "
-               "(drop --seed, or train under a new --name)")
+        msg = (
+            f"{run_dir} was trained with seed {own.seed}: --resume continues it with that seed, not {seed} "
+            "(drop --seed, or train under a new --name)"
+        )
         raise ModelError(msg)
     state_path = run_dir / CHECKPOINT_DIR / CHECKPOINT_STATE
     state = read_training_state(state_path) if state_path.exists() else None
     done = state.epoch if state is not None else 0
     total = own.epochs if epochs is None else epochs
     if total < done:
-        msg = (f"{run_dir} has already trained {done} epochs: --epochs {total} would not continue it "
-               f"(give --epochs {done} or more, or train under a new --name)")
+        msg = (
+            f"{run_dir} has already trained {done} epochs: --epochs {total} would not continue it "
+            f"(give --epochs {done} or more, or train under a new --name)"
+        )
         raise ModelError(msg)
     cfg = own if epochs is None else load_config(run_dir / "config.yml", TrainConfig, overrides={"epochs": epochs})
     return run_dir, cfg, state
@@ -384,8 +421,14 @@ def train(
     state_path = checkpoint_dir / CHECKPOINT_STATE
 
     keep_best = cfg.mcmc.keep_epoch == "best_w"
-    bar = tqdm(range(start_epoch, cfg.epochs), initial=start_epoch, total=cfg.epochs, desc=f"train {cfg.model}",
-               unit="epoch", disable=None if progress is None else not progress)
+    bar = tqdm(
+        range(start_epoch, cfg.epochs),
+        initial=start_epoch,
+        total=cfg.epochs,
+        desc=f"train {cfg.model}",
+        unit="epoch",
+        disable=None if progress is None else not progress,
+    )
     started = time.perf_counter()
     epoch = saved = start_epoch
     try:
@@ -397,9 +440,11 @@ def train(
                 metrics = family.train_step(batch, epoch)
                 pruner.step(epoch, step)
                 if not all(math.isfinite(v) for v in metrics.values()):
-                    msg = (f"non-finite loss at epoch {epoch + 1} ({metrics}); training stopped. The last good "
-                           f"checkpoint (epoch {epoch}) is kept in {run_dir / CHECKPOINT_DIR}: lower the learning "
-                           "rate or the Langevin step and --resume")
+                    msg = (
+                        f"non-finite loss at epoch {epoch + 1} ({metrics}); training stopped. The last good "
+                        f"checkpoint (epoch {epoch}) is kept in {run_dir / CHECKPOINT_DIR}: lower the learning "
+                        "rate or the Langevin step and --resume"
+                    )
                     raise ModelError(msg)
                 rows.append(metrics)
                 n_events += len(next(iter(batch.values())))
@@ -422,19 +467,26 @@ def train(
             if keep_best and best_epoch(history, pruner.at_target) == saved:
                 _save_best(family.networks, checkpoint_dir)
             bar.set_postfix(loss=f"{epoch_metrics['loss']:.4g}", ev_s=f"{epoch_metrics['events_per_second']:.0f}")
-            logger.info("epoch %d/%d: %s", epoch + 1, cfg.epochs,
-                        ", ".join(f"{k}={v:.4g}" for k, v in epoch_metrics.items()))
+            logger.info(
+                "epoch %d/%d: %s", epoch + 1, cfg.epochs, ", ".join(f"{k}={v:.4g}" for k, v in epoch_metrics.items())
+            )
     except KeyboardInterrupt:
         kept = f"the checkpoint of epoch {saved} is kept in {checkpoint_dir}" if saved else "no epoch was completed"
-        logger.warning("interrupted in epoch %d: %s; continue with 'wnae train --name %s --resume' "
-                       "(bit-identical to an uninterrupted run)", epoch + 1, kept, run_dir.name)
+        logger.warning(
+            "interrupted in epoch %d: %s; continue with 'wnae train --name %s --resume' "
+            "(bit-identical to an uninterrupted run)",
+            epoch + 1,
+            kept,
+            run_dir.name,
+        )
         raise
 
     kept = best_epoch(history, pruner.at_target) if keep_best else None
     if kept is not None and kept != saved:
         _restore_best(family.networks, checkpoint_dir)
-        logger.info("keeping epoch %d of %d (lowest selection score %.3g)", kept, saved,
-                    history["selection_score"][kept - 1])
+        logger.info(
+            "keeping epoch %d of %d (lowest selection score %.3g)", kept, saved, history["selection_score"][kept - 1]
+        )
     kept_epoch = kept or saved
     deploy = family.deploy_model()
     save_qkeras_model(deploy, run_dir / DEPLOY_MODEL)
@@ -466,8 +518,9 @@ def train(
             family.mahalanobis_model(latents.mean(axis=0), np.cov(latents, rowvar=False)),
             run_dir / MAHALANOBIS_MODEL,
         )
-    write_json_atomic(run_dir / "history.json",
-                      {k: [None if math.isnan(v) else v for v in values] for k, values in history.items()})
+    write_json_atomic(
+        run_dir / "history.json", {k: [None if math.isnan(v) else v for v in values] for k, values in history.items()}
+    )
     with atomic_path(run_dir / "history.csv") as tmp:
         keys = list(history)
         lines = [",".join(["epoch", *keys])]
@@ -480,15 +533,18 @@ def train(
     if negatives is not None:
         plot_negatives(family.sample_space(source.train_sample), negatives, run_dir / NEGATIVES_PLOT, seed=cfg.seed)
     q = cfg.quant.input
-    write_json_atomic(run_dir / RUN_INFO, {
-        "model": cfg.model,
-        "deployed_output": family.deployed_output,
-        "input_quantizer": {"bits": q.bits, "integer": q.integer, "signed": q.signed},
-        "score_quantizer": cfg.quant.score.model_dump(),
-        "seed": cfg.seed,
-        "epochs": cfg.epochs,
-        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "data_dir": str(data_dir),
-    })
+    write_json_atomic(
+        run_dir / RUN_INFO,
+        {
+            "model": cfg.model,
+            "deployed_output": family.deployed_output,
+            "input_quantizer": {"bits": q.bits, "integer": q.integer, "signed": q.signed},
+            "score_quantizer": cfg.quant.score.model_dump(),
+            "seed": cfg.seed,
+            "epochs": cfg.epochs,
+            "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+            "data_dir": str(data_dir),
+        },
+    )
     logger.info("run written to %s", run_dir)
     return TrainResult(run_dir, history, metrics, cfg)

@@ -13,8 +13,13 @@ from wnae.data.generate.l1 import ETA_CENTRES, PHI_CENTRES, TOWER_AREA, L1Config
 from wnae.data.generate.particles import ParticleBlock
 from wnae.errors import ConfigError
 
-NO_SMEAR = {"egamma_resolution": 0, "muon_resolution": 0, "jet_resolution_stochastic": 0,
-            "jet_resolution_constant": 0, "met_resolution_sqrt_gev": 0}
+NO_SMEAR = {
+    "egamma_resolution": 0,
+    "muon_resolution": 0,
+    "jet_resolution_stochastic": 0,
+    "jet_resolution_constant": 0,
+    "met_resolution_sqrt_gev": 0,
+}
 
 
 def _grid(*towers: tuple[int, int, float]) -> np.ndarray:

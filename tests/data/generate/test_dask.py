@@ -21,16 +21,23 @@ SIZES = {"dy": 40, "zero_bias": 60}
 
 
 def _config(out) -> GenerateConfig:
-    return parse_config(GenerateConfig, {
-        "output_dir": str(out), "seed": 11, "pileup_pool_events": 60, "block_events": 10,
-        "samples": {name: {"n_events": n} for name, n in SIZES.items()},
-        "zero_bias_slices": {"pthat_edges_gev": [30.0], "n_events": 20, "electroweak": ["dy"]},
-    })
+    return parse_config(
+        GenerateConfig,
+        {
+            "output_dir": str(out),
+            "seed": 11,
+            "pileup_pool_events": 60,
+            "block_events": 10,
+            "samples": {name: {"n_events": n} for name, n in SIZES.items()},
+            "zero_bias_slices": {"pthat_edges_gev": [30.0], "n_events": 20, "electroweak": ["dy"]},
+        },
+    )
 
 
 def _digests(out) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.glob("*.h5"))} | {
-        "manifest.json": hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest()}
+        "manifest.json": hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +55,10 @@ def test_local_cluster_with_two_workers_writes_the_same_bytes(tmp_path, single_p
 def test_a_killed_worker_changes_nothing(tmp_path, single_process):
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
         victim = next(iter(client.run(os.getpid).values()))
         killed = threading.Event()
 

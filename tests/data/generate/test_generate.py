@@ -18,8 +18,18 @@ from wnae.errors import ConfigError
 
 pytestmark = pytest.mark.slow
 
-SIZES = {"dy": 80, "qcd": 20, "ttbar": 20, "wjets": 20, "zero_bias": 40, "ato4l": 20, "lq_btau": 20,
-         "h0_tautau": 20, "hplus_taunu": 20, "zprime_ll": 20}
+SIZES = {
+    "dy": 80,
+    "qcd": 20,
+    "ttbar": 20,
+    "wjets": 20,
+    "zero_bias": 40,
+    "ato4l": 20,
+    "lq_btau": 20,
+    "h0_tautau": 20,
+    "hplus_taunu": 20,
+    "zprime_ll": 20,
+}
 
 
 def _config(out, sizes, **extra) -> GenerateConfig:
@@ -46,7 +56,7 @@ def _sha(path) -> str:
 
 
 def test_every_process_written_with_labels_and_metadata(dataset):
-    out, result = dataset
+    out, _result = dataset
     samples = {s.name: s for s in load_manifest(out)}
     assert set(samples) == set(SIZES)
     for name, n in SIZES.items():
@@ -71,8 +81,11 @@ def test_acceptance_cuts_respected(dataset):
     out, _ = dataset
     p = np.concatenate([read_events(out / f"{name}.h5").particles for name in SIZES])
     pt, eta, cls = p[..., 0], p[..., 1], p[..., 3]
-    for object_type, pt_min, eta_max in ((ObjectType.EGAMMA, 3.0, 3.0), (ObjectType.MUON, 3.0, 2.1),
-                                         (ObjectType.JET, 15.0, 4.0)):
+    for object_type, pt_min, eta_max in (
+        (ObjectType.EGAMMA, 3.0, 3.0),
+        (ObjectType.MUON, 3.0, 2.1),
+        (ObjectType.JET, 15.0, 4.0),
+    ):
         sel = cls == object_type
         assert sel.any()
         assert pt[sel].min() > pt_min
@@ -141,8 +154,13 @@ def test_pileup_adds_jets_and_met_to_zero_bias(dataset, tmp_path):
 def test_preselection_recorded(tmp_path):
     cfg = parse_config(
         GenerateConfig,
-        {"output_dir": str(tmp_path), "seed": 3, "pileup_mean": 0, "block_events": 20,
-         "samples": {"qcd": {"n_events": 40, "preselection": {"kind": "single_jet", "threshold_gev": 60}}}},
+        {
+            "output_dir": str(tmp_path),
+            "seed": 3,
+            "pileup_mean": 0,
+            "block_events": 20,
+            "samples": {"qcd": {"n_events": 40, "preselection": {"kind": "single_jet", "threshold_gev": 60}}},
+        },
     )
     [sample] = generate(cfg, jobs=1, progress=False).samples
     assert sample.n_generated == 40
@@ -168,8 +186,12 @@ def test_weighted_zero_bias_slices_with_soft_pileup_and_weights(tmp_path):
     """pT-hat slices: their events' largest pT-hat lies in the slice (the pile-up is softer than the hard
     interaction), the manifest carries each component's weight and the unbiased sample's veto."""
     sizes = {"dy": 20, "zero_bias": 40}
-    cfg = _config(tmp_path, sizes, zero_bias_slices={"pthat_edges_gev": [30.0, 80.0], "n_events": [20, 10],
-                                                     "electroweak": ["dy"]}, zero_bias_pileup_pool_events=80)
+    cfg = _config(
+        tmp_path,
+        sizes,
+        zero_bias_slices={"pthat_edges_gev": [30.0, 80.0], "n_events": [20, 10], "electroweak": ["dy"]},
+        zero_bias_pileup_pool_events=80,
+    )
     generate(cfg, jobs=1, progress=False)
     samples = {s.name: s for s in load_manifest(tmp_path)}
     assert set(samples) == {"dy", "zero_bias", "qcd_pthat_30_80", "qcd_pthat_80_inf"}

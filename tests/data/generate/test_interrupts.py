@@ -101,7 +101,7 @@ def test_interrupt_stops_the_worker_processes(tmp_path):
 
     before = set(multiprocessing.active_children())
     with pytest.raises(KeyboardInterrupt), worker_pool(2) as pool:  # noqa: PT012
-        futures = [pool.submit(_busy_block, str(tmp_path), 30) for _ in range(4)]
+        [pool.submit(_busy_block, str(tmp_path), 30) for _ in range(4)]
         deadline = time.monotonic() + 60
         while len(list(tmp_path.iterdir())) < 2:  # both workers busy with a long block
             assert time.monotonic() < deadline, "the workers did not start"

@@ -17,8 +17,13 @@ def _block(events: list[list[tuple[float, float, float, int]]]) -> ParticleBlock
     return ParticleBlock(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3].astype(np.int32), offsets.astype(np.int64))
 
 
-NO_SMEAR = L1Config(egamma_resolution=0, muon_resolution=0, jet_resolution_stochastic=0,
-                    jet_resolution_constant=0, met_resolution_sqrt_gev=0)
+NO_SMEAR = L1Config(
+    egamma_resolution=0,
+    muon_resolution=0,
+    jet_resolution_stochastic=0,
+    jet_resolution_constant=0,
+    met_resolution_sqrt_gev=0,
+)
 
 
 def _rngs(n: int) -> list[np.random.Generator]:

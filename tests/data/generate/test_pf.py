@@ -16,15 +16,29 @@ from wnae.data.io import PF_CANDS, EventSet, EventWriter, iter_events, read_even
 from wnae.data.validate import PF_FEATURES, validate_pf_candidates
 from wnae.errors import DataError
 
-EXACT = {"neutral_pileup": "kept", "track_resolution": 0.0, "photon_resolution_stochastic": 0.0, "photon_resolution_constant": 0.0,
-         "neutral_hadron_resolution_stochastic": 0.0, "neutral_hadron_resolution_constant": 0.0}
+EXACT = {
+    "neutral_pileup": "kept",
+    "track_resolution": 0.0,
+    "photon_resolution_stochastic": 0.0,
+    "photon_resolution_constant": 0.0,
+    "neutral_hadron_resolution_stochastic": 0.0,
+    "neutral_hadron_resolution_constant": 0.0,
+}
 
 
 def _block(rows: list[tuple], offsets: list[int]) -> ParticleBlock:
     """rows: (pt, eta, phi, pid, dxy, rxy, pileup)."""
     a = np.array(rows, float)
-    return ParticleBlock(a[:, 0], a[:, 1], a[:, 2], a[:, 3].astype(np.int32), np.array(offsets, np.int64),
-                         dxy=a[:, 4].astype(np.float32), rxy=a[:, 5].astype(np.float32), pileup=a[:, 6] > 0)
+    return ParticleBlock(
+        a[:, 0],
+        a[:, 1],
+        a[:, 2],
+        a[:, 3].astype(np.int32),
+        np.array(offsets, np.int64),
+        dxy=a[:, 4].astype(np.float32),
+        rxy=a[:, 5].astype(np.float32),
+        pileup=a[:, 6] > 0,
+    )
 
 
 def _rngs(n: int) -> list[np.random.Generator]:
@@ -33,14 +47,30 @@ def _rngs(n: int) -> list[np.random.Generator]:
 
 def test_dxy_and_rxy_from_a_known_vertex_and_momentum():
     """A pion born at (x, y) = (1, 2) mm with (px, py) = (3, 4) GeV: d_xy = (−x p_y + y p_x)/pT = 0.4 mm."""
-    prt = ak.Array([[
-        {"id": 211, "status": 1, "p": {"px": 3.0, "py": 4.0, "pz": 1.0, "e": 5.2},
-         "vProd": {"px": 1.0, "py": 2.0, "pz": 7.0, "e": 0.0}},
-        {"id": -211, "status": 1, "p": {"px": -3.0, "py": 0.0, "pz": 0.0, "e": 3.1},  # prompt
-         "vProd": {"px": 0.0, "py": 0.0, "pz": 0.0, "e": 0.0}},
-        {"id": 22, "status": 1, "p": {"px": 0.0, "py": 2.0, "pz": 0.0, "e": 2.0},  # born 2 mm out along x
-         "vProd": {"px": 2.0, "py": 0.0, "pz": 0.0, "e": 0.0}},
-    ]])
+    prt = ak.Array(
+        [
+            [
+                {
+                    "id": 211,
+                    "status": 1,
+                    "p": {"px": 3.0, "py": 4.0, "pz": 1.0, "e": 5.2},
+                    "vProd": {"px": 1.0, "py": 2.0, "pz": 7.0, "e": 0.0},
+                },
+                {
+                    "id": -211,
+                    "status": 1,
+                    "p": {"px": -3.0, "py": 0.0, "pz": 0.0, "e": 3.1},  # prompt
+                    "vProd": {"px": 0.0, "py": 0.0, "pz": 0.0, "e": 0.0},
+                },
+                {
+                    "id": 22,
+                    "status": 1,
+                    "p": {"px": 0.0, "py": 2.0, "pz": 0.0, "e": 2.0},  # born 2 mm out along x
+                    "vProd": {"px": 2.0, "py": 0.0, "pz": 0.0, "e": 0.0},
+                },
+            ]
+        ]
+    )
     block = visible_particles(ak.Array({"prt": prt}))
     np.testing.assert_allclose(block.dxy, [0.4, 0.0, -2.0], atol=1e-6)
     np.testing.assert_allclose(block.rxy, [math.sqrt(5), 0.0, 2.0], atol=1e-6)
@@ -48,19 +78,19 @@ def test_dxy_and_rxy_from_a_known_vertex_and_momentum():
 
 def test_classes_acceptance_chs_and_layout():
     rows = [  # pt, eta, phi, pid, dxy, rxy, pileup
-        (50.0, 0.1, 0.2, 11, 0.01, 0.0, 0),     # electron track
-        (40.0, -1.0, 1.0, 13, -0.02, 0.0, 0),   # muon track
-        (30.0, 3.5, 2.0, 13, 0.0, 0.0, 0),      # muon beyond 2.4: nothing
-        (20.0, 1.0, -1.0, 22, 0.0, 0.0, 0),     # photon
-        (15.0, 2.0, -2.0, 211, 0.5, 3.0, 0),    # charged hadron, displaced
-        (12.0, 3.0, 0.5, 211, 0.0, 0.0, 0),     # outside the tracker: a neutral hadron
+        (50.0, 0.1, 0.2, 11, 0.01, 0.0, 0),  # electron track
+        (40.0, -1.0, 1.0, 13, -0.02, 0.0, 0),  # muon track
+        (30.0, 3.5, 2.0, 13, 0.0, 0.0, 0),  # muon beyond 2.4: nothing
+        (20.0, 1.0, -1.0, 22, 0.0, 0.0, 0),  # photon
+        (15.0, 2.0, -2.0, 211, 0.5, 3.0, 0),  # charged hadron, displaced
+        (12.0, 3.0, 0.5, 211, 0.0, 0.0, 0),  # outside the tracker: a neutral hadron
         (11.0, 0.5, 0.5, 211, 10.0, 800.0, 0),  # born beyond 600 mm: a neutral hadron, d_xy 0
-        (10.0, 0.0, 3.0, 130, 0.0, 0.0, 0),     # K0L: neutral hadron
-        (9.0, 0.0, -3.0, 211, 0.0, 0.0, 1),     # pile-up track: removed by CHS
-        (8.0, 0.3, 0.0, 22, 0.0, 0.0, 1),       # pile-up photon: kept
-        (0.6, 3.0, 0.0, 211, 0.0, 0.0, 0),      # untracked and too soft to reach the calorimeter
-        (0.8, 0.0, 0.0, 22, 0.0, 0.0, 0),       # photon below 1 GeV
-        (0.4, 0.0, 1.0, 211, 0.0, 0.0, 0),      # track below 0.5 GeV
+        (10.0, 0.0, 3.0, 130, 0.0, 0.0, 0),  # K0L: neutral hadron
+        (9.0, 0.0, -3.0, 211, 0.0, 0.0, 1),  # pile-up track: removed by CHS
+        (8.0, 0.3, 0.0, 22, 0.0, 0.0, 1),  # pile-up photon: kept
+        (0.6, 3.0, 0.0, 211, 0.0, 0.0, 0),  # untracked and too soft to reach the calorimeter
+        (0.8, 0.0, 0.0, 22, 0.0, 0.0, 0),  # photon below 1 GeV
+        (0.4, 0.0, 1.0, 211, 0.0, 0.0, 0),  # track below 0.5 GeV
     ]
     block = _block(rows, [0, len(rows)])
     pf = build_pf_candidates(block, _rngs(1), PFConfig(n_max=16, **EXACT), dtype=np.float32)
@@ -68,10 +98,17 @@ def test_classes_acceptance_chs_and_layout():
     assert pf.shape == (1, 16, len(PF_FEATURES))
     got = pf[0][pf[0, :, 5] > 0]
     np.testing.assert_allclose(got[:, 0], [50, 40, 20, 15, 12, 11, 10, 8])  # pT-ordered
-    assert list(got[:, 5].astype(int)) == [PFClass.ELECTRON, PFClass.MUON, PFClass.PHOTON, PFClass.CHARGED_HADRON,
-                                          PFClass.NEUTRAL_HADRON, PFClass.NEUTRAL_HADRON, PFClass.NEUTRAL_HADRON,
-                                          PFClass.PHOTON]
-    assert not pf[0, len(got):].any()  # zero padding at the end
+    assert list(got[:, 5].astype(int)) == [
+        PFClass.ELECTRON,
+        PFClass.MUON,
+        PFClass.PHOTON,
+        PFClass.CHARGED_HADRON,
+        PFClass.NEUTRAL_HADRON,
+        PFClass.NEUTRAL_HADRON,
+        PFClass.NEUTRAL_HADRON,
+        PFClass.PHOTON,
+    ]
+    assert not pf[0, len(got) :].any()  # zero padding at the end
     neutral = np.isin(got[:, 5], [PFClass.PHOTON, PFClass.NEUTRAL_HADRON])
     assert not got[neutral, 3:5].any()  # no impact parameter without a track
     cfg = PFConfig()
@@ -88,9 +125,11 @@ def test_classes_acceptance_chs_and_layout():
 
 def test_puppi_keeps_a_neutral_next_to_a_hard_track_and_drops_an_isolated_one():
     rng = np.random.default_rng(0)
-    rows = [(50.0, 0.0, 0.0, 211, 0.0, 0.0, 0),                        # hard primary-vertex track
-            (20.0, 0.1, 0.0, 22, 0.0, 0.0, 0),                         # photon next to it
-            (20.0, -1.5, 2.5, 22, 0.0, 0.0, 0)]                        # photon alone
+    rows = [
+        (50.0, 0.0, 0.0, 211, 0.0, 0.0, 0),  # hard primary-vertex track
+        (20.0, 0.1, 0.0, 22, 0.0, 0.0, 0),  # photon next to it
+        (20.0, -1.5, 2.5, 22, 0.0, 0.0, 0),
+    ]  # photon alone
     rows += [(2.0, e, f, 211, 0.0, 0.0, 0) for e, f in rng.uniform([-2.4, -3.1], [2.4, 3.1], (8, 2))]
     rows += [(1.0, e, f, 211, 0.0, 0.0, 1) for e, f in rng.uniform([-2.4, -3.1], [2.4, 3.1], (80, 2))]
     block = _block(rows, [0, len(rows)])
@@ -130,8 +169,9 @@ def _write(path, pf: np.ndarray) -> None:
 
 def _valid_pf(n: int = 5) -> np.ndarray:
     rows = [(10.0, 0.0, 0.0, 211, 0.1, 1.0, 0), (5.0, 1.0, 1.0, 130, 0.0, 0.0, 0)]
-    return build_pf_candidates(_block(rows * n, list(range(0, 2 * n + 1, 2))), _rngs(n),
-                               PFConfig(n_max=4, neutral_pileup="kept"))
+    return build_pf_candidates(
+        _block(rows * n, list(range(0, 2 * n + 1, 2))), _rngs(n), PFConfig(n_max=4, neutral_pileup="kept")
+    )
 
 
 def test_round_trip_and_l1_only_readers_do_not_read_it(tmp_path):
@@ -145,12 +185,15 @@ def test_round_trip_and_l1_only_readers_do_not_read_it(tmp_path):
         assert f[PF_CANDS].dtype == np.float16
 
 
-@pytest.mark.parametrize(("corrupt", "problem"), [
-    (lambda d: d.__setitem__((2, 0, 1), np.nan), "event 2.*NaN or infinite"),
-    (lambda d: d.__setitem__((1, 1, 5), 7), "event 1.*class id must be an integer 0–5"),
-    (lambda d: d.__setitem__((3, 3, 0), 2.0), "event 3.*padding candidate"),
-    (lambda d: d.__setitem__((0, 1, 0), 50.0), "event 0.*pT-ordered"),
-])
+@pytest.mark.parametrize(
+    ("corrupt", "problem"),
+    [
+        (lambda d: d.__setitem__((2, 0, 1), np.nan), "event 2.*NaN or infinite"),
+        (lambda d: d.__setitem__((1, 1, 5), 7), "event 1.*class id must be an integer 0–5"),
+        (lambda d: d.__setitem__((3, 3, 0), 2.0), "event 3.*padding candidate"),
+        (lambda d: d.__setitem__((0, 1, 0), 50.0), "event 0.*pT-ordered"),
+    ],
+)
 def test_a_corrupt_pfcands_dataset_is_a_clear_error(tmp_path, corrupt, problem):
     path = tmp_path / "x.h5"
     _write(path, _valid_pf())

@@ -49,8 +49,13 @@ def test_b_hadrons_in_ttbar_decay_at_their_c_tau():
 
     with quiet_stdout():
         pythia = pythia8mc.Pythia("", False)
-        for line in ("Beams:eCM = 13600", "Print:quiet = on", "Random:setSeed = on", "Random:seed = 3",
-                     *PROCESSES["ttbar"].settings):
+        for line in (
+            "Beams:eCM = 13600",
+            "Print:quiet = on",
+            "Random:setSeed = on",
+            "Random:seed = 3",
+            *PROCESSES["ttbar"].settings,
+        ):
             assert pythia.readString(line)
         assert pythia.init()
         batch = pythia.nextBatch(60)
@@ -81,6 +86,7 @@ def test_b_hadrons_in_ttbar_decay_at_their_c_tau():
 
 def test_vbf_tag_jets_are_forward_with_a_large_rapidity_gap():
     """The widest jet pair (L1 jets, pT > 20 GeV; the τ jets of H → ττ are central): VBF's tag jets."""
+
     def widest_pair(sample: str, n: int) -> tuple[np.ndarray, np.ndarray]:
         block = PythiaRunner(PROCESSES[sample].settings, 7).next_batch(n)
         jets = emulate_l1(block, _rngs(n), L1Config())[:, 9:]
@@ -92,7 +98,9 @@ def test_vbf_tag_jets_are_forward_with_a_large_rapidity_gap():
     (deta_vbf, forward_vbf), (deta_tt, _) = widest_pair("vbf_htautau", 120), widest_pair("ttbar", 80)
     assert len(deta_vbf) > 50
     assert np.median(deta_vbf) > 3.5 and np.median(deta_vbf) > np.median(deta_tt) + 1.0, (
-        np.median(deta_vbf), np.median(deta_tt))
+        np.median(deta_vbf),
+        np.median(deta_tt),
+    )
     assert np.mean(forward_vbf > 2.5) > 0.5  # a tag jet beyond the tracker
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -46,18 +47,21 @@ class ZeroBiasSlices(StrictModel):
     """
 
     pthat_edges_gev: list[float] = Field(
-        default_factory=lambda: [30.0, 50.0, 80.0, 120.0, 170.0, 300.0, 470.0], min_length=1,
+        default_factory=lambda: [30.0, 50.0, 80.0, 120.0, 170.0, 300.0, 470.0],
+        min_length=1,
         description="lower pT-hat edges of the slices, GeV, increasing",
     )
     n_events: int | list[int] = Field(
-        2_000, description="events per slice: one number for all, or one per slice (the soft slices weigh most "
-                           "per event, so they need the most events)")
+        2_000,
+        description="events per slice: one number for all, or one per slice (the soft slices weigh most "
+        "per event, so they need the most events)",
+    )
     electroweak: list[str] = Field(default_factory=lambda: ["dy", "wjets", "ttbar"])
 
     @field_validator("pthat_edges_gev")
     @classmethod
     def _increasing(cls, value: list[float]) -> list[float]:
-        if value[0] <= 0 or any(b <= a for a, b in zip(value, value[1:], strict=False)):
+        if value[0] <= 0 or any(b <= a for a, b in itertools.pairwise(value)):
             msg = f"pthat_edges_gev must be positive and strictly increasing, got {value}"
             raise ValueError(msg)
         return value
@@ -66,8 +70,10 @@ class ZeroBiasSlices(StrictModel):
     def _one_size_per_slice(self) -> ZeroBiasSlices:
         sizes = self.sizes()
         if len(sizes) != len(self.pthat_edges_gev) or any(n <= 0 for n in sizes):
-            msg = (f"zero_bias_slices.n_events: {self.n_events} must be a positive number or one positive number "
-                   f"per slice ({len(self.pthat_edges_gev)})")
+            msg = (
+                f"zero_bias_slices.n_events: {self.n_events} must be a positive number or one positive number "
+                f"per slice ({len(self.pthat_edges_gev)})"
+            )
             raise ValueError(msg)
         return self
 
@@ -94,8 +100,11 @@ class GenerateConfig(StrictModel):
     pileup_mean: float = Field(60.0, ge=0)
     pileup_pool_events: int = Field(2_000, gt=0)
     zero_bias_pileup_pool_events: int | None = Field(
-        None, gt=0, description="own, larger pile-up pool of the zero-bias samples (None: the common pool); "
-                                "its hard interactions set the unbiased rate at 10-1000 kHz")
+        None,
+        gt=0,
+        description="own, larger pile-up pool of the zero-bias samples (None: the common pool); "
+        "its hard interactions set the unbiased rate at 10-1000 kHz",
+    )
     block_events: int = Field(1_000, gt=0, description="events per independent Pythia seed")
     l1: L1Config = L1Config()
     pf: PFConfig | None = Field(PFConfig(), description="PF candidates beside the L1 objects (None: L1 objects only)")
@@ -140,6 +149,8 @@ class GenerateConfig(StrictModel):
         if self.zero_bias_slices is not None:
             zb = self.zero_bias_slices
             mu = self.samples["zero_bias"].pileup_mean
-            out += [(process, SampleSpec(n_events=n, pileup_mean=mu), True)
-                    for process, n in zip(zb.processes(), zb.sizes(), strict=True)]
+            out += [
+                (process, SampleSpec(n_events=n, pileup_mean=mu), True)
+                for process, n in zip(zb.processes(), zb.sizes(), strict=True)
+            ]
         return out

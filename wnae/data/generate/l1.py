@@ -84,7 +84,8 @@ class L1Config(StrictModel):
     muon_abs_eta_max: float = Field(2.1, gt=0, le=5)
     muon_resolution: float = Field(0.02, ge=0)
     jet_algorithm: Literal["sliding_window", "anti_kt"] = Field(
-        "sliding_window", description="CMS L1 sliding window of towers, or anti-kT (FastJet) on the towers")
+        "sliding_window", description="CMS L1 sliding window of towers, or anti-kT (FastJet) on the towers"
+    )
     jet_window_towers: int = Field(9, ge=3, le=15, description="sliding window: its side, in towers (odd)")
     jet_radius: float = Field(0.4, gt=0, le=1.5, description="anti-kT: the jet radius R")
     jet_pt_min_gev: float = Field(15.0, ge=0)
@@ -117,9 +118,7 @@ def _cluster_jets(total: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndar
     eta = ETA_CENTRES[ieta]
     phi = PHI_CENTRES[iphi]
     counts = np.bincount(evt, minlength=len(total))
-    records = ak.zip(
-        {"px": et * np.cos(phi), "py": et * np.sin(phi), "pz": et * np.sinh(eta), "E": et * np.cosh(eta)}
-    )
+    records = ak.zip({"px": et * np.cos(phi), "py": et * np.sin(phi), "pz": et * np.sinh(eta), "E": et * np.cosh(eta)})
     events = ak.unflatten(records, counts)
     jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, radius)
     with quiet_stdout():
@@ -132,7 +131,15 @@ def _cluster_jets(total: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndar
     return np.repeat(np.arange(len(total)), n_jets), pt, np.arcsinh(pz / pt), np.arctan2(py, px)
 
 
-def _fill(out: np.ndarray, slots: slice, event: np.ndarray, pt, eta, phi, object_type: ObjectType) -> None:
+def _fill(
+    out: np.ndarray,
+    slots: slice,
+    event: np.ndarray,
+    pt: np.ndarray,
+    eta: np.ndarray,
+    phi: np.ndarray,
+    object_type: ObjectType,
+) -> None:
     """Write objects pT-ordered into ``out[:, slots]``, keeping the leading ones per event."""
     size = slots.stop - slots.start
     order = np.lexsort((-pt, event))
@@ -167,13 +174,27 @@ def emulate_l1(block: ParticleBlock, rngs: list[np.random.Generator], cfg: L1Con
     mu_evt = block.event_index[mu]
     mu_pt = block.pt[mu] * (1 + cfg.muon_resolution * per_event_normals(rngs, mu_evt))
     keep = mu_pt > cfg.muon_pt_min_gev
-    _fill(out, ranges[ObjectType.MUON], mu_evt[keep], mu_pt[keep], block.eta[mu][keep], block.phi[mu][keep],
-          ObjectType.MUON)
+    _fill(
+        out,
+        ranges[ObjectType.MUON],
+        mu_evt[keep],
+        mu_pt[keep],
+        block.eta[mu][keep],
+        block.phi[mu][keep],
+        ObjectType.MUON,
+    )
 
     # ---- calorimeter
     total, em, patches, met_sums = calo.tower_grids(
-        block.offsets, block.pt, block.eta, block.phi, block.pid.astype(np.int64), cfg.calo_charged_pt_min_gev,
-        cfg.tower_et_min_gev, cfg.met_abs_eta_max)
+        block.offsets,
+        block.pt,
+        block.eta,
+        block.phi,
+        block.pid.astype(np.int64),
+        cfg.calo_charged_pt_min_gev,
+        cfg.tower_et_min_gev,
+        cfg.met_abs_eta_max,
+    )
     rho = np.median(patches, axis=1) / (72 * TOWER_AREA) if cfg.pileup_subtraction and n else np.zeros(n)
 
     # ---- e/gamma
@@ -182,8 +203,15 @@ def emulate_l1(block: ParticleBlock, rngs: list[np.random.Generator], cfg: L1Con
     e_evt, e_ieta, e_iphi = (cand[:, c].astype(np.int64) for c in range(3))
     eg_pt = cand[:, 3] * (1 + cfg.egamma_resolution * per_event_normals(rngs, e_evt))
     keep = eg_pt > cfg.egamma_pt_min_gev
-    _fill(out, ranges[ObjectType.EGAMMA], e_evt[keep], eg_pt[keep], ETA_CENTRES[e_ieta[keep]],
-          PHI_CENTRES[e_iphi[keep]], ObjectType.EGAMMA)
+    _fill(
+        out,
+        ranges[ObjectType.EGAMMA],
+        e_evt[keep],
+        eg_pt[keep],
+        ETA_CENTRES[e_ieta[keep]],
+        PHI_CENTRES[e_iphi[keep]],
+        ObjectType.EGAMMA,
+    )
     # the jets see the towers without the EM core of the selected e/γ
     calo.remove_cores(total, em, e_evt[keep], e_ieta[keep], e_iphi[keep])
 

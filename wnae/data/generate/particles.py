@@ -47,8 +47,10 @@ class ParticleBlock:
 
     def _per_particle(self, index: np.ndarray) -> dict[str, np.ndarray | None]:
         """The optional per-particle arrays at ``index`` (a gather or a mask)."""
-        return {name: None if getattr(self, name) is None else getattr(self, name)[index]
-                for name in ("dxy", "rxy", "pileup")}
+        return {
+            name: None if getattr(self, name) is None else getattr(self, name)[index]
+            for name in ("dxy", "rxy", "pileup")
+        }
 
     @property
     def n_events(self) -> int:
@@ -72,16 +74,24 @@ class ParticleBlock:
         np.cumsum(counts, out=offsets[1:])
         flat = np.repeat(starts - offsets[:-1], counts) + np.arange(offsets[-1])
         pthat = None if self.pthat is None else self.pthat[index]
-        return ParticleBlock(self.pt[flat], self.eta[flat], self.phi[flat], self.pid[flat], offsets, pthat,
-                             **self._per_particle(flat))
+        return ParticleBlock(
+            self.pt[flat], self.eta[flat], self.phi[flat], self.pid[flat], offsets, pthat, **self._per_particle(flat)
+        )
 
     def select_particles(self, mask: np.ndarray) -> ParticleBlock:
         """The same events with only the particles where ``mask`` is True."""
         counts = np.bincount(self.event_index[mask], minlength=self.n_events)
         offsets = np.zeros(self.n_events + 1, np.int64)
         np.cumsum(counts, out=offsets[1:])
-        return ParticleBlock(self.pt[mask], self.eta[mask], self.phi[mask], self.pid[mask], offsets, self.pthat,
-                             **self._per_particle(mask))
+        return ParticleBlock(
+            self.pt[mask],
+            self.eta[mask],
+            self.phi[mask],
+            self.pid[mask],
+            offsets,
+            self.pthat,
+            **self._per_particle(mask),
+        )
 
     def overlay(self, pool: ParticleBlock, index: np.ndarray, n_per_event: np.ndarray) -> ParticleBlock:
         """Event ``k`` of the result: this block's event ``k``, then the ``n_per_event[k]`` pool events
@@ -125,8 +135,17 @@ class ParticleBlock:
                 return None
             return np.concatenate([getattr(self, name), getattr(pool, name)])[flat]
 
-        return ParticleBlock(gather("pt"), gather("eta"), gather("phi"), gather("pid"), out_start[seg_first], pthat,
-                             dxy=gather("dxy"), rxy=gather("rxy"), pileup=flat >= len(self.pt))
+        return ParticleBlock(
+            gather("pt"),
+            gather("eta"),
+            gather("phi"),
+            gather("pid"),
+            out_start[seg_first],
+            pthat,
+            dxy=gather("dxy"),
+            rxy=gather("rxy"),
+            pileup=flat >= len(self.pt),
+        )
 
     @classmethod
     def merge_events(cls, blocks: list[ParticleBlock], owner: list[np.ndarray]) -> ParticleBlock:
@@ -160,8 +179,9 @@ class ParticleBlock:
     def empty(cls, n_events: int) -> ParticleBlock:
         z = np.zeros(0)
         zf = np.zeros(0, np.float32)
-        return cls(z, z, z, np.zeros(0, np.int32), np.zeros(n_events + 1, np.int64), dxy=zf, rxy=zf,
-                   pileup=np.zeros(0, bool))
+        return cls(
+            z, z, z, np.zeros(0, np.int32), np.zeros(n_events + 1, np.int64), dxy=zf, rxy=zf, pileup=np.zeros(0, bool)
+        )
 
 
 def per_event_normals(rngs: list[np.random.Generator], event: np.ndarray) -> np.ndarray:

@@ -62,7 +62,6 @@ __all__ = ["PF_FEATURES", "SIGNIFICANCE_MAX", "PFClass", "PFConfig", "build_pf_c
 SIGNIFICANCE_MAX = 10_000.0
 
 
-
 class PFClass(enum.IntEnum):
     """Particle-ID class of a PF candidate (feature ``pid_class``)."""
 
@@ -88,7 +87,8 @@ class PFConfig(StrictModel):
     neutral_hadron_pt_min_gev: float = Field(1.0, ge=0)
     chs: bool = Field(True, description="remove tracks from pile-up interactions")
     neutral_pileup: Literal["puppi", "kept"] = Field(
-        "puppi", description="PUPPI-weight the neutral candidates, or keep them as the calorimeter sees them")
+        "puppi", description="PUPPI-weight the neutral candidates, or keep them as the calorimeter sees them"
+    )
     puppi_cone: float = Field(0.4, gt=0, le=1.5, description="PUPPI: the cone of alpha")
     puppi_min_dr: float = Field(0.02, ge=0, description="PUPPI: neighbours closer than this are left out")
     track_resolution: float = Field(0.01, ge=0)
@@ -105,8 +105,22 @@ class PFConfig(StrictModel):
 
 
 @njit(cache=True)
-def _seen(offsets, pt, eta, pid, rxy, pileup, track_eta, track_pt, track_rxy, muon_eta, calo_eta, calo_charged_pt,
-          photon_pt, neutral_hadron_pt):  # noqa: ANN001, ANN202
+def _seen(
+    offsets: np.ndarray,
+    pt: np.ndarray,
+    eta: np.ndarray,
+    pid: np.ndarray,
+    rxy: np.ndarray,
+    pileup: np.ndarray,
+    track_eta: float,
+    track_pt: float,
+    track_rxy: float,
+    muon_eta: float,
+    calo_eta: float,
+    calo_charged_pt: float,
+    photon_pt: float,
+    neutral_hadron_pt: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Particles PF sees, in particle order: (index, event, class, from pile-up), one pass (module docstring)."""
     n_total = len(pt)
     index = np.empty(n_total, np.int64)
@@ -121,8 +135,13 @@ def _seen(offsets, pt, eta, pid, rxy, pileup, track_eta, track_pt, track_rxy, mu
             charged = is_charged(apid)
             is_mu = apid == 13
             c = 0
-            if (charged and abs_eta < track_eta and pt[p] >= track_pt and rxy[p] < track_rxy
-                    and not (is_mu and abs_eta >= muon_eta)):
+            if (
+                charged
+                and abs_eta < track_eta
+                and pt[p] >= track_pt
+                and rxy[p] < track_rxy
+                and not (is_mu and abs_eta >= muon_eta)
+            ):
                 c = 1 if apid == 11 else (2 if is_mu else 4)
             elif not is_mu and abs_eta < calo_eta and not (charged and pt[p] < calo_charged_pt):
                 c = 3 if (apid == 11 or apid == 22) else 5
@@ -215,8 +234,9 @@ def _puppi_weights(evt, pt, eta, phi, kind, track_eta, cone, min_dr):  # noqa: A
     return w
 
 
-def build_pf_candidates(block: ParticleBlock, rngs: list[np.random.Generator], cfg: PFConfig,
-                        dtype: type = np.float16) -> np.ndarray:
+def build_pf_candidates(
+    block: ParticleBlock, rngs: list[np.random.Generator], cfg: PFConfig, dtype: type = np.float16
+) -> np.ndarray:
     """PF candidates of each event.
 
     Args:
@@ -236,18 +256,35 @@ def build_pf_candidates(block: ParticleBlock, rngs: list[np.random.Generator], c
     n = block.n_events
     out = np.zeros((n, cfg.n_max, len(PF_FEATURES)), np.float64)
     pileup = block.pileup if block.pileup is not None else np.zeros(len(block.pt), bool)
-    seen, evt, cls, pu = _seen(block.offsets, block.pt, block.eta, block.pid, block.rxy, pileup,
-                               cfg.track_abs_eta_max, cfg.track_pt_min_gev, cfg.tracker_rxy_max_mm,
-                               cfg.muon_abs_eta_max, cfg.calo_abs_eta_max, cfg.calo_charged_pt_min_gev,
-                               cfg.photon_pt_min_gev, cfg.neutral_hadron_pt_min_gev)
+    seen, evt, cls, pu = _seen(
+        block.offsets,
+        block.pt,
+        block.eta,
+        block.pid,
+        block.rxy,
+        pileup,
+        cfg.track_abs_eta_max,
+        cfg.track_pt_min_gev,
+        cfg.tracker_rxy_max_mm,
+        cfg.muon_abs_eta_max,
+        cfg.calo_abs_eta_max,
+        cfg.calo_charged_pt_min_gev,
+        cfg.photon_pt_min_gev,
+        cfg.neutral_hadron_pt_min_gev,
+    )
     pt = block.pt[seen]
     track = np.isin(cls, (PFClass.ELECTRON, PFClass.MUON, PFClass.CHARGED_HADRON))
     photon = cls == PFClass.PHOTON
     sqrt_pt = np.sqrt(np.maximum(pt, 1e-3))
-    sigma = np.where(track, cfg.track_resolution,
-                     np.where(photon, np.hypot(cfg.photon_resolution_stochastic / sqrt_pt, cfg.photon_resolution_constant),
-                              np.hypot(cfg.neutral_hadron_resolution_stochastic / sqrt_pt,
-                                       cfg.neutral_hadron_resolution_constant)))
+    sigma = np.where(
+        track,
+        cfg.track_resolution,
+        np.where(
+            photon,
+            np.hypot(cfg.photon_resolution_stochastic / sqrt_pt, cfg.photon_resolution_constant),
+            np.hypot(cfg.neutral_hadron_resolution_stochastic / sqrt_pt, cfg.neutral_hadron_resolution_constant),
+        ),
+    )
     pt = pt * (1 + sigma * per_event_normals(rngs, evt))
     dxy = np.zeros(len(seen))
     significance = np.zeros(len(seen))
@@ -258,8 +295,16 @@ def build_pf_candidates(block: ParticleBlock, rngs: list[np.random.Generator], c
     keep = pt > 0  # a soft neutral hadron can be smeared to pT <= 0: not reconstructed
     if cfg.neutral_pileup == "puppi":
         kind = np.where(track, pu.astype(np.int8), np.int8(2))
-        weight = _puppi_weights(evt, np.maximum(pt, 0.0), block.eta[seen], block.phi[seen], kind,
-                                cfg.track_abs_eta_max, cfg.puppi_cone, cfg.puppi_min_dr)
+        weight = _puppi_weights(
+            evt,
+            np.maximum(pt, 0.0),
+            block.eta[seen],
+            block.phi[seen],
+            kind,
+            cfg.track_abs_eta_max,
+            cfg.puppi_cone,
+            cfg.puppi_min_dr,
+        )
         pt = pt * weight
         threshold = np.where(track, 0.0, np.where(photon, cfg.photon_pt_min_gev, cfg.neutral_hadron_pt_min_gev))
         keep &= pt >= threshold  # PUPPI-weighted neutrals pass their threshold again

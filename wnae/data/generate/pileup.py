@@ -64,17 +64,35 @@ def save_pool(path, pool: ParticleBlock) -> None:  # noqa: ANN001
     if pool.pthat is None:
         msg = "a pile-up pool needs the pT-hat of each interaction (the weighted zero bias vetoes on it)"
         raise ValueError(msg)
-    vertex = {} if pool.dxy is None or pool.rxy is None else {"dxy": pool.dxy.astype(np.float32),
-                                                                 "rxy": pool.rxy.astype(np.float32)}
-    np.savez(path, pt=pool.pt.astype(np.float32), eta=pool.eta.astype(np.float32),
-             phi=pool.phi.astype(np.float32), pid=pool.pid, offsets=pool.offsets, pthat=pool.pthat, **vertex)
+    vertex = (
+        {}
+        if pool.dxy is None or pool.rxy is None
+        else {"dxy": pool.dxy.astype(np.float32), "rxy": pool.rxy.astype(np.float32)}
+    )
+    np.savez(
+        path,
+        pt=pool.pt.astype(np.float32),
+        eta=pool.eta.astype(np.float32),
+        phi=pool.phi.astype(np.float32),
+        pid=pool.pid,
+        offsets=pool.offsets,
+        pthat=pool.pthat,
+        **vertex,
+    )
 
 
 def load_pool(path) -> ParticleBlock:  # noqa: ANN001
     with np.load(path) as f:
         vertex = {name: f[name] for name in ("dxy", "rxy") if name in f.files}
-        return ParticleBlock(f["pt"].astype(np.float64), f["eta"].astype(np.float64),
-                             f["phi"].astype(np.float64), f["pid"], f["offsets"], f["pthat"], **vertex)
+        return ParticleBlock(
+            f["pt"].astype(np.float64),
+            f["eta"].astype(np.float64),
+            f["phi"].astype(np.float64),
+            f["pid"],
+            f["offsets"],
+            f["pthat"],
+            **vertex,
+        )
 
 
 def sorted_by_pthat(pool: ParticleBlock) -> ParticleBlock:

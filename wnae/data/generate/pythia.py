@@ -15,6 +15,7 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -41,7 +42,7 @@ def quiet_stdout() -> Iterator[None]:
     except OSError:  # no real stdout (e.g. captured by a test harness)
         yield
         return
-    with open(os.devnull, "w") as devnull:
+    with Path(os.devnull).open("w") as devnull:
         os.dup2(devnull.fileno(), 1)
         try:
             yield

@@ -185,7 +185,13 @@ def _run_block(task: _BlockTask) -> _BlockResult:
     xs = runner.cross_section()
     pthat = (merged.pthat if merged.pthat is not None else hard.pthat).astype(np.float32)
     return _BlockResult(
-        particles[keep], pthat[keep], pf, task.n_events, xs.sigma_pb, xs.error_pb, float(n_pu.mean()),
+        particles[keep],
+        pthat[keep],
+        pf,
+        task.n_events,
+        xs.sigma_pb,
+        xs.error_pb,
+        float(n_pu.mean()),
         time.perf_counter() - start,
     )
 
@@ -378,8 +384,9 @@ def generate(
         return _generate(cfg, out, cache, jobs or os.cpu_count() or 1, force, progress, scheduler)
 
 
-def _generate(cfg: GenerateConfig, out: Path, cache: Path, jobs: int, force: bool, progress: bool | None,
-              scheduler: str | None) -> GenerationResult:
+def _generate(
+    cfg: GenerateConfig, out: Path, cache: Path, jobs: int, force: bool, progress: bool | None, scheduler: str | None
+) -> GenerationResult:
     """:func:`generate` into ``out`` (its caches in ``cache``), the arguments checked."""
     _prepare_output(out, cache, [process.name for process, _, _ in cfg.plan()])
     result = GenerationResult(samples=[])
@@ -446,7 +453,12 @@ def _generate(cfg: GenerateConfig, out: Path, cache: Path, jobs: int, force: boo
     if result.seconds:
         write_json_atomic(
             cache / "last_timing.json",
-            {"jobs": jobs, "cpu_seconds": result.seconds, "events": result.generated, "wall_seconds": result.wall_seconds},
+            {
+                "jobs": jobs,
+                "cpu_seconds": result.seconds,
+                "events": result.generated,
+                "wall_seconds": result.wall_seconds,
+            },
         )
     return result
 
@@ -478,18 +490,31 @@ def _write_samples(
             workers = stack.enter_context(worker_pool(n_workers))
             results = start_tasks(workers, _run_block, all_tasks) if workers is not None else map(_run_block, all_tasks)
         bar = stack.enter_context(
-            tqdm(total=total, unit="ev", disable=None if progress is None else not progress, desc="generate"))
+            tqdm(total=total, unit="ev", disable=None if progress is None else not progress, desc="generate")
+        )
         for process, meta, tasks in todo:
             sigma, err2, n_acc, cpu_seconds = [], 0.0, 0, 0.0
             path = out / f"{process.name}.h5"
-            writer = EventWriter(path, metadata=meta, chunk_events=min(4096, cfg.block_events), with_pthat=True,
-                                 pf_max_candidates=None if cfg.pf is None else cfg.pf.n_max)
+            writer = EventWriter(
+                path,
+                metadata=meta,
+                chunk_events=min(4096, cfg.block_events),
+                with_pthat=True,
+                pf_max_candidates=None if cfg.pf is None else cfg.pf.n_max,
+            )
             with writer:
                 for task in tasks:
                     res = next(results)
                     n = len(res.particles)
-                    writer.append(EventSet(res.particles, np.full(n, process.process_label), np.full(n, process.name),
-                                           pthat_gev=res.pthat_gev, pf_cands=res.pf_cands))
+                    writer.append(
+                        EventSet(
+                            res.particles,
+                            np.full(n, process.process_label),
+                            np.full(n, process.name),
+                            pthat_gev=res.pthat_gev,
+                            pf_cands=res.pf_cands,
+                        )
+                    )
                     sigma.append((res.sigma_pb, res.n_generated))
                     cpu_seconds += res.seconds
                     err2 += (res.sigma_error_pb * res.n_generated) ** 2

@@ -6,6 +6,7 @@ rounding), :mod:`~wnae.firmware.rtl.tools` (finding Verilator and Yosys),
 :mod:`~wnae.firmware.rtl.yosys` (synthesis and resource counts), :mod:`~wnae.firmware.rtl.flow`
 (``wnae rtl``: all of it for one run and target).
 """
+
 from __future__ import annotations
 
 from wnae.firmware.rtl.flow import (

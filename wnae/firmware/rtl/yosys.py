@@ -84,9 +84,17 @@ def count_resources(cells: dict[str, int], source: str = "", seconds: float = 0.
             total["bram_18k"] += 2 * n
         elif name.startswith("URAM"):
             total["uram"] += n
-    return YosysResources(lut=total["lut"], ff=total["ff"], carry=total["carry"], dsp=total["dsp"],
-                          bram_18k=total["bram_18k"], uram=total["uram"], cells=dict(cells), source=source,
-                          seconds=seconds)
+    return YosysResources(
+        lut=total["lut"],
+        ff=total["ff"],
+        carry=total["carry"],
+        dsp=total["dsp"],
+        bram_18k=total["bram_18k"],
+        uram=total["uram"],
+        cells=dict(cells),
+        source=source,
+        seconds=seconds,
+    )
 
 
 def _has_tables(rtl_dir: Path) -> bool:
@@ -99,7 +107,7 @@ def design_sources(rtl_dir: Path, top: str) -> list[str]:
     static = sorted((rtl_dir / "src" / "static").glob("*.v"))
     files = [p for p in static if p.name != "lookup_table.v" or _has_tables(rtl_dir)]
     stages = sorted((rtl_dir / "src").glob(f"{top}_stage*.v"), key=lambda p: int(p.stem.rsplit("stage", 1)[1]))
-    files += stages + [rtl_dir / "src" / f"{top}.v"]
+    files += [*stages, rtl_dir / "src" / f"{top}.v"]
     missing = [str(p) for p in files if not p.is_file()]
     if missing:
         msg = f"RTL sources missing in {rtl_dir}: {', '.join(missing)}"
@@ -153,7 +161,13 @@ def copy_table_files(rtl_dir: Path) -> list[Path]:
 
 
 def run_yosys(
-    rtl_dir: str | Path, top: str, family: str, tool: YosysTool, *, use_dsp: bool = True, timeout_s: float = 3600,
+    rtl_dir: str | Path,
+    top: str,
+    family: str,
+    tool: YosysTool,
+    *,
+    use_dsp: bool = True,
+    timeout_s: float = 3600,
 ) -> YosysResources:
     """Synthesise ``top`` with Yosys in ``rtl_dir``; the log goes to ``yosys.log``.
 
@@ -170,8 +184,9 @@ def run_yosys(
     start = time.perf_counter()
     with log.open("w") as out:  # streamed, so a long synthesis can be followed
         try:
-            proc = subprocess.run(cmd, cwd=rtl_dir, stdout=out, stderr=subprocess.STDOUT, timeout=timeout_s,
-                                  check=False)
+            proc = subprocess.run(
+                cmd, cwd=rtl_dir, stdout=out, stderr=subprocess.STDOUT, timeout=timeout_s, check=False
+            )
         except subprocess.TimeoutExpired as exc:
             msg = f"Yosys ran past {timeout_s:.0f} s on {rtl_dir} (model too large for open-source synthesis here?)"
             raise FirmwareError(msg) from exc
@@ -182,5 +197,6 @@ def run_yosys(
         msg = f"Yosys failed on {rtl_dir} (exit {proc.returncode}); log {log}:\n{tail}"
         raise FirmwareError(msg)
     cells = _cells_from_stat(json.loads(stat.read_text()), top)
-    return count_resources(cells, source=f"{tool.version} {synth.replace(f' -top {top}', '')} ({tool.kind})",
-                           seconds=seconds)
+    return count_resources(
+        cells, source=f"{tool.version} {synth.replace(f' -top {top}', '')} ({tool.kind})", seconds=seconds
+    )
