@@ -14,7 +14,7 @@ HLT_RUN     ?= hlt_runs/linformer-s0
 L1_RUN      ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test docs data data-check data-import data-export train evaluate convert hls-csim rtl synth-report export-cmssw scan hlt-train hlt-evaluate hlt-compare clean compare
+.PHONY: help install test test-fast lint typecheck docs data data-check data-import data-export train evaluate convert hls-csim rtl synth-report export-cmssw scan hlt-train hlt-evaluate hlt-compare clean compare
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -22,14 +22,24 @@ help:  ## list the targets
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON_BASE) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,rtl,docs]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,lint,rtl,docs]'
 	$(PY) -m pip check
 	touch $@
 
 install: $(VENV)/.installed  ## create .venv and install wnae with its pinned dependencies
 
-test: $(VENV)/.installed  ## run the test suite
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: $(VENV)/.installed  ## run the full test suite, on every core (pytest-xdist)
+	$(PY) -m pytest -n auto $(PYTEST_ARGS)
+
+test-fast: $(VENV)/.installed  ## the quick loop: every test not marked slow, on every core (~2 min on 2 cores)
+	$(PY) -m pytest -n auto -m "not slow" $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed  ## ruff check and ruff format --check over the package and the tests
+	$(VENV)/bin/ruff check wnae tests
+	$(VENV)/bin/ruff format --check wnae tests
+
+typecheck: $(VENV)/.installed  ## mypy over wnae/ (config in pyproject.toml)
+	$(VENV)/bin/mypy
 
 docs: $(VENV)/.installed  ## build the documentation site into docs/_build/html (warnings and broken references are errors)
 	$(PY) -m sphinx -W --keep-going -n -q -b html docs docs/_build/html

@@ -19,7 +19,7 @@ import contextlib
 import ipaddress
 import logging
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
 from wnae.errors import ConfigError
@@ -104,7 +104,9 @@ def dask_client(scheduler: str, n_workers: int) -> Iterator[Any]:
             cluster.close()
 
 
-def map_in_order(client: Any, fn: Callable[[Any], Any], tasks: Sequence[Any], *, retries: int = 2) -> Iterator[Any]:
+def map_in_order(
+    client: Any, fn: Callable[[Any], Any], tasks: Sequence[Any], *, retries: int = 2
+) -> Generator[Any, None, None]:
     """Submit ``fn(task)`` for every task; yield the results in task order (each exactly once).
 
     Unconsumed tasks are cancelled when the caller stops early (an error while writing, Ctrl-C).

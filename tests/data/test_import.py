@@ -251,6 +251,7 @@ def test_own_data_alone_trains_evaluates_converts_and_simulates(tmp_path, monkey
 # ------------------------------------------------------------------------------------------ export and back
 
 
+@pytest.mark.slow
 def test_export_and_import_back_gives_the_same_events_and_the_same_trained_weights(tmp_path, capsys):
     from wnae.config import parse_config
     from wnae.models.config import TrainConfig

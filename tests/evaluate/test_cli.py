@@ -29,6 +29,7 @@ def fast_config(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_evaluate_one_run_end_to_end(tmp_path, data_dir, fast_config, fake_models, capsys):
     run = make_run_dir(tmp_path / "runs", "wnae-1", model="wnae")
     rc = main(["evaluate", str(run), "--data-dir", str(data_dir), "--config", str(fast_config)])

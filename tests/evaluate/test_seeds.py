@@ -274,6 +274,7 @@ def _args(toy, *extra: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_compare_end_to_end(toy, capsys, monkeypatch):
     assert main(_args(toy)) == 0
     out = capsys.readouterr().out
@@ -340,6 +341,7 @@ def test_compare_end_to_end(toy, capsys, monkeypatch):
     assert "never overwritten" in err
 
 
+@pytest.mark.slow
 def test_an_entry_trains_on_its_own_data_and_is_evaluated_on_the_common_one(toy, capsys):
     """A training-sample study: the runs of one entry train on another directory (here a larger toy)."""
     write_toy_data_dir(toy / "bigger", n_background=300, n_zero_bias=100, n_signal=20)

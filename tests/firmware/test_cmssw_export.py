@@ -151,6 +151,7 @@ def hardware_run(tmp_path_factory):
     return root, data, run_dir
 
 
+@pytest.mark.slow
 @pytest.mark.csim
 @needs_gxx
 def test_the_plugin_is_bit_exact_with_the_reference_and_csim(hardware_run):

@@ -118,6 +118,7 @@ def heavy_saturation() -> keras.Model:
         (heavy_saturation, "gt_run3"),
     ],
 )
+@pytest.mark.slow
 def test_converted_exactly(build, target, tmp_path):
     model = build()
     x = _inputs(model)

@@ -67,6 +67,7 @@ def _train(tmp_path, pf_data, kind: str, seed: int = 0) -> int:
     )
 
 
+@pytest.mark.slow
 def test_train_and_two_level_evaluate(tmp_path, pf_data, l1_run, capsys) -> None:
     assert _train(tmp_path, pf_data, "deepsets") == 0
     run = tmp_path / "hlt_runs" / "deepsets-s0"
@@ -108,6 +109,7 @@ def test_train_and_two_level_evaluate(tmp_path, pf_data, l1_run, capsys) -> None
     assert "Two-level trigger" in (run / "two_level" / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_two_level_refusals(tmp_path, pf_data, l1_run, capsys) -> None:
     assert _train(tmp_path, pf_data, "l1_mlp") == 0
     run = tmp_path / "hlt_runs" / "l1_mlp-s0"
@@ -143,6 +145,7 @@ def test_pf_encoder_on_data_without_pf_candidates(tmp_path, capsys) -> None:
     assert not (tmp_path / "hlt_runs").exists() or not any((tmp_path / "hlt_runs").iterdir())
 
 
+@pytest.mark.slow
 def test_compare_over_seeds(tmp_path, pf_data, l1_run, capsys) -> None:
     from wnae.commands.hlt import CONFIGS
 

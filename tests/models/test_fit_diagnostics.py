@@ -67,6 +67,7 @@ def test_diagnostic_subsets_are_disjoint_fixed_and_random():
     assert diagnostic_subsets(10_000, 0, seed=7) is None
 
 
+@pytest.mark.slow
 def test_epoch_diagnostics_measure_the_fit_with_the_exact_w_without_touching_training_streams():
     cfg = parse_config(
         TrainConfig,

@@ -62,6 +62,7 @@ def test_langevin_gradients_reach_the_weights():
     assert float(tf.reduce_max(tf.abs(x_neg))) <= 3.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["wnae", "nae", "ae", "vae"])
 def test_a_few_steps_lower_the_loss(model):
     tf.keras.utils.set_random_seed(0)
@@ -145,6 +146,7 @@ def test_registry_names_and_errors():
         register_model("wnae", lambda cfg, seed, **kw: None)
 
 
+@pytest.mark.slow
 def test_wnae_step_reports_chain_diagnostics_and_fills_the_buffer():
     tf.keras.utils.set_random_seed(0)
     fam = build_model("wnae", _cfg("wnae", mcmc={"steps": 2, "buffer_size": 256, "init": "gaussian"}), 0)

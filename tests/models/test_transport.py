@@ -153,6 +153,7 @@ def test_xla_is_refused_with_an_exact_solver_and_compiles_the_neural_step():
     assert np.isfinite(out["loss"])
 
 
+@pytest.mark.slow
 def test_a_neural_run_records_its_estimator_step_time_and_accuracy(tmp_path):
     from tests.conftest import write_toy_data_dir
     from wnae.train.loop import train

@@ -77,6 +77,7 @@ def wnae_run():
     return _train("wnae")
 
 
+@pytest.mark.slow
 def test_the_wnae_converges_towards_the_two_sample_floor(wnae_run):
     _, (after_warmup, end), _, _ = wnae_run
     assert end["w_exact"] < 0.5 * after_warmup["w_exact"]
@@ -94,6 +95,7 @@ def test_the_negatives_cover_both_blobs(wnae_run):
     assert np.mean(near) > 0.7
 
 
+@pytest.mark.slow
 def test_far_points_get_a_high_energy_where_a_plain_ae_reconstructs_them(wnae_run):
     _, _, e_data, e_far = wnae_run
     q = np.quantile(e_data, [0.5, 0.95, 0.99])

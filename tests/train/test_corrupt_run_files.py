@@ -64,6 +64,7 @@ def _one_error_line(capsys, command: str, path) -> str:
         ("csim", '{"model": "ae"}', "missing key 'deployed_output'"),
     ],
 )
+@pytest.mark.slow
 def test_corrupt_run_json(command, content, problem, run_dir, data_dir, tmp_path, capsys):
     (run_dir / "run.json").write_text(content)
     args = [command, str(run_dir), "--data-dir", str(data_dir)]

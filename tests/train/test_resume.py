@@ -99,6 +99,7 @@ def assert_bit_identical(a, b) -> None:
     assert (b / "run.json").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("model", "first"), CASES)
 def test_resume_is_bit_identical(model, first, data_dir, reference, tmp_path):
     train(_cfg(model, epochs=first), data_dir=data_dir, runs_dir=tmp_path, name="r", progress=False)
@@ -109,6 +110,7 @@ def test_resume_is_bit_identical(model, first, data_dir, reference, tmp_path):
     assert_bit_identical(reference(model), tmp_path / "r")
 
 
+@pytest.mark.slow
 def test_interruption_mid_epoch_resumes_bit_identical(data_dir, reference, tmp_path, monkeypatch, caplog):
     original, calls = AutoencoderFamily.train_step, {"n": 0}
 
@@ -131,6 +133,7 @@ def test_interruption_mid_epoch_resumes_bit_identical(data_dir, reference, tmp_p
     assert_bit_identical(reference("wnae"), tmp_path / "i")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("killed_at", [2, 1])
 def test_interruption_between_checkpoint_and_state(killed_at, data_dir, reference, tmp_path, monkeypatch, caplog):
     """Killed after the TF checkpoint of an epoch but before its state.npz: the previous pair (or none) is whole."""
@@ -202,6 +205,7 @@ def test_resume_refuses_what_it_would_ignore(ae_run, extra, message, capsys):
     assert _snapshot(run_dir) == before  # nothing changed: history of 2, run.json and config.yml as they were
 
 
+@pytest.mark.slow
 def test_resume_accepts_what_matches(ae_run, capsys):
     run_dir, args = ae_run
     assert main([*args, "--resume", "--model", "ae", "--seed", "0", "--epochs", "3"]) == 0

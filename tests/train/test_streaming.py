@@ -61,6 +61,7 @@ def _same_batches(a: Iterable[dict], b: Iterable[dict]) -> bool:
 # ------------------------------------------------------------------------- the same as in memory
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["ae", "wnae", "mlp_encoder"])
 def test_one_window_trains_exactly_as_in_memory(model, data_dir, tmp_path):
     memory = train(_cfg(model), data_dir=data_dir, runs_dir=tmp_path, name="m", progress=False)
@@ -177,6 +178,7 @@ def _history_without_timings(run_dir: Path) -> dict:
     return {k: v for k, v in history.items() if k not in ("seconds", "events_per_second") and not k.endswith("_ms")}
 
 
+@pytest.mark.slow
 def test_auto_streams_above_the_limit_and_resumes_bit_identical(data_dir, tmp_path, caplog, monkeypatch):
     """mode auto with a limit below the 1200 training events: streamed, in small windows; resumed after epoch 2."""
     monkeypatch.setattr(test_resume, "_history", _history_without_timings)  # step_ms, solver_ms: wall times

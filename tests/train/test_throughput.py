@@ -23,6 +23,7 @@ def test_rate_is_total_events_over_total_time():
     assert throughput(nan_epoch, ["vae", "vae"]) == (pytest.approx(1e3), {"vae": pytest.approx(1e3)})
 
 
+@pytest.mark.slow
 def test_cli_summary_reports_overall_and_phase_rates(tmp_path, capsys):
     data_dir = write_toy_data_dir(tmp_path / "data", n_background=200, n_zero_bias=10, n_signal=10)
     cfg = tmp_path / "c.yml"

@@ -34,6 +34,7 @@ def _cfg(model: str, **extra) -> TrainConfig:  # extra keys replace the defaults
     return parse_config(TrainConfig, {**base, **extra})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["wnae", "vae", "mlp_encoder"])
 def test_run_directory_and_reload(model, data_dir, tmp_path):
     result = train(_cfg(model), data_dir=data_dir, runs_dir=tmp_path, name="r", progress=False)
@@ -76,6 +77,7 @@ def test_run_directory_and_reload(model, data_dir, tmp_path):
         assert len(family.buffer.samples) > 0
 
 
+@pytest.mark.slow
 def test_two_stage_run_records_both_stages_and_the_sampler(data_dir, tmp_path, capsys):
     cfg = _cfg(
         "two_stage",
@@ -105,6 +107,7 @@ def test_two_stage_run_records_both_stages_and_the_sampler(data_dir, tmp_path, c
     assert np.all(np.isfinite(run.anomaly_score(random_particles(50, 3))))
 
 
+@pytest.mark.slow
 def test_same_seed_same_model(data_dir, tmp_path):
     a = train(_cfg("ae"), data_dir=data_dir, runs_dir=tmp_path, name="a", progress=False)
     b = train(_cfg("ae"), data_dir=data_dir, runs_dir=tmp_path, name="b", progress=False)
@@ -112,6 +115,7 @@ def test_same_seed_same_model(data_dir, tmp_path):
     np.testing.assert_array_equal(load_run(a.run_dir).anomaly_score(events), load_run(b.run_dir).anomaly_score(events))
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_checkpoint(data_dir, tmp_path):
     no_warmup = {"steps": 2, "buffer_size": 512, "pretrain_epochs": 0}
     train(_cfg("wnae", epochs=1, mcmc=no_warmup), data_dir=data_dir, runs_dir=tmp_path, name="x", progress=False)

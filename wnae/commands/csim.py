@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from wnae.commands._args import add_firmware_run_arguments, positive_int
 from wnae.commands._runs import resolve_run
+
+if TYPE_CHECKING:
+    from wnae.firmware.config import FirmwareConfig
 
 HELP = "compile the HLS project and compare it bit for bit with QKeras"
 
@@ -31,7 +35,7 @@ def _csim(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rtl_simulation(args: argparse.Namespace, target) -> None:  # noqa: ANN001
+def _rtl_simulation(args: argparse.Namespace, target: FirmwareConfig) -> None:
     """The RTL (da4ml + Verilator) against QKeras too, when the open-source tools are installed."""
     import logging
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wnae.commands._args import positive_float, positive_int
 from wnae.commands._runs import resolve_run
+
+if TYPE_CHECKING:
+    from wnae.hlt.config import HltEvaluateConfig
 
 HELP = "HLT encoders over PF candidates behind the L1 seed: train, two-level evaluate, compare"
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
-def _eval_config(args: argparse.Namespace):  # noqa: ANN202
+def _eval_config(args: argparse.Namespace) -> HltEvaluateConfig:
     from wnae.config import load_config
     from wnae.hlt.config import HltEvaluateConfig
 

@@ -12,9 +12,12 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wnae.commands._runs import resolve_run
+
+if TYPE_CHECKING:
+    from wnae.firmware.config import FirmwareConfig
 
 HELP = "parse synthesis reports and check them against the L1 budget"
 
@@ -113,7 +116,7 @@ def _no_reports(args: argparse.Namespace, project: Path, run_dir: Path | None, t
     return 0 if args.no_fail else EXIT_BUDGET_INCOMPLETE
 
 
-def _rtl_report(args: argparse.Namespace, config, project: Path, run_dir: Path | None):  # noqa: ANN001, ANN202
+def _rtl_report(args: argparse.Namespace, config: FirmwareConfig, project: Path, run_dir: Path | None) -> Any:
     """Numbers of the open-source RTL flow when no vendor report exists: ``<project>/rtl/rtl.json``
     if it was made for this part and clock, else a fresh ``wnae rtl`` run when the tools are installed."""
     from wnae.errors import ToolNotFoundError

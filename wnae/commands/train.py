@@ -64,6 +64,7 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed if args.resume else None,
     )
     final = result.metrics["final"]
+    assert result.config is not None  # train() returns the config the run used
     sys.stdout.write(
         f"{result.run_dir}: {result.config.model}, {len(result.history.get('loss', []))} epochs, "
         f"{result.metrics['train_events']} training events, "

@@ -159,7 +159,7 @@ def check_written(ds: h5py.Dataset, path: Path) -> None:
     tail_start = last + 1
     tail = n - tail_start
     if missing:
-        sizes = {s: min(rows, n - s) for s in missing}  # type: ignore[type-var]
+        sizes = {s: min(rows, n - s) for s in missing}
         first = min(tail_start, missing[0]) if tail else missing[0]
         count = tail + sum(size for s, size in sizes.items() if s < tail_start)
         msg = (

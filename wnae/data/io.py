@@ -23,7 +23,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
@@ -61,6 +61,9 @@ from wnae.data.validate import (
     validate_pf_candidates,
 )
 from wnae.errors import DataError
+
+if TYPE_CHECKING:
+    from types import TracebackType
 
 __all__ = [
     "EventSet",
@@ -529,7 +532,9 @@ class EventWriter:
             f[PF_CANDS][lo:hi] = pf
         self.n_events = hi
 
-    def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         """Write the metadata (which may have been updated while appending), close, rename."""
         f, self._file = self._file, None
         if f is None:

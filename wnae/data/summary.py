@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -135,6 +136,7 @@ def summarise_file(path: str | Path, *, chunk_events: int = 100_000) -> SampleSu
     pf = None if n_max is None else _PFAccumulator(n_max)
     for chunk in iter_events(path, chunk_events=chunk_events, with_pf=pf is not None):
         if pf is not None:
+            assert chunk.pf_cands is not None  # read with with_pf=True
             pf.add(chunk.pf_cands)
         p = chunk.particles
         n += len(p)
@@ -189,7 +191,7 @@ def format_summary(summaries: list[SampleSummary]) -> str:
         )
         lines += ["", "PF candidates", head, "-" * len(head)]
         for x in with_pf:
-            pf = x.pf
+            pf = _pf_of(x)
             row = f"{x.name:<13} {pf.n_max:>5} " + " ".join(
                 f"{pf.mean_multiplicity[lab]:>7.1f}" for lab in _PF_CLASSES.values()
             )
@@ -247,7 +249,13 @@ def plot_samples(summaries: list[SampleSummary], out_dir: str | Path) -> list[Pa
     return written
 
 
-def _plot_pf(summaries: list[SampleSummary], out_dir: Path, plt) -> list[Path]:  # noqa: ANN001
+def _pf_of(summary: SampleSummary) -> PFSummary:
+    """The PF summary of a sample known to have PF candidates."""
+    assert summary.pf is not None, f"sample {summary.name} has no PF candidates"
+    return summary.pf
+
+
+def _plot_pf(summaries: list[SampleSummary], out_dir: Path, plt: Any) -> list[Path]:
     """PF candidates: multiplicity, pT, track |d_xy| and |d_xy significance|, every sample overlaid."""
     labels = {
         "n": "PF candidates per event",
@@ -258,13 +266,13 @@ def _plot_pf(summaries: list[SampleSummary], out_dir: Path, plt) -> list[Path]: 
     fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
     for ax, q in zip(axes, labels, strict=True):
         for x in summaries:
-            h = np.asarray(x.pf.histograms[q], float)
+            h = np.asarray(_pf_of(x).histograms[q], float)
             if h.sum():
                 ax.stairs(h / h.sum(), _PF_BINS[q], label=x.name)
         ax.set_xlabel(labels[q])
         ax.set_ylabel("fraction")
         if q == "n":
-            ax.set_xlim(0, 1.05 * max(x.pf.n_max for x in summaries))
+            ax.set_xlim(0, 1.05 * max(_pf_of(x).n_max for x in summaries))
         else:
             ax.set_xscale("log")
             ax.set_yscale("log")
@@ -272,7 +280,7 @@ def _plot_pf(summaries: list[SampleSummary], out_dir: Path, plt) -> list[Path]: 
     return _save(fig, out_dir, "pf", plt)
 
 
-def _save(fig, out_dir: Path, stem: str, plt) -> list[Path]:  # noqa: ANN001
+def _save(fig: Any, out_dir: Path, stem: str, plt: Any) -> list[Path]:
     """Write ``fig`` as ``<stem>.png`` and ``.pdf`` (each atomically) and close it."""
     from wnae._io import atomic_path
 

@@ -66,7 +66,7 @@ def comparison_doc(evaluations: Sequence[RunEvaluation]) -> dict[str, Any]:
         "best": {},
     }
     for sig in signals:
-        per_run = {}
+        per_run: dict[str, dict[str, Any]] = {}
         for e in evaluations:
             s = e.signals.get(sig)
             if s is None:

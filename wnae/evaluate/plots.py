@@ -72,6 +72,7 @@ def efficiency_vs_rate(
         ``(rate_khz, efficiency)``, float (n,) each, rate descending.
     """
     if curve.weighted:
+        assert curve.zb_weights is not None  # weighted means it has them
         top = float(curve.zb_weights[-1])  # the highest-scoring event's share of crossings
         fractions = np.geomspace(max(top, 1e-12), 1.0, n_points)
         thresholds = np.array([curve.threshold_at_fraction(f) for f in fractions])

@@ -84,7 +84,7 @@ def binomial_interval(k: int | np.ndarray, n: int, confidence_level: float = 0.6
 
 
 def binomial_interval_array(
-    k: np.ndarray, n: np.ndarray, confidence_level: float = 0.6827
+    k: float | np.ndarray, n: float | np.ndarray, confidence_level: float = 0.6827
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`binomial_interval` element-wise for arrays of ``k`` and ``n`` (real counts allowed)."""
     k, n = np.asarray(k, float), np.asarray(n, float)
@@ -427,7 +427,7 @@ def threshold_for_rate(
         w_top = units[:m]
         beta = float(np.dot(w_top, top[:m] - u) / w_top.sum())
         if beta <= 0:
-            beta = np.finfo(float).eps
+            beta = float(np.finfo(float).eps)
         log_ratio = math.log(curve.fraction_above(u) / eps)
         threshold = u + beta * log_ratio
         m_eff = float(w_top.sum() ** 2 / np.dot(w_top, w_top))

@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 
@@ -117,6 +117,14 @@ class Scorer(Protocol):
     def anomaly_score(self, particles: np.ndarray) -> np.ndarray:
         """float (n,) anomaly scores of float32 (n, 19, 4) events; higher = more anomalous."""
         ...
+
+
+if TYPE_CHECKING:
+
+    class _LatentScorer(Scorer, Protocol):
+        """A :class:`Scorer` with a latent space (:func:`has_latent`)."""
+
+        def latent(self, particles: np.ndarray) -> np.ndarray: ...
 
 
 def reads_pf_candidates(scorer: Scorer) -> bool:
@@ -322,6 +330,7 @@ def _score_block(scorer: Scorer, block: _Block) -> _BlockScores:
     chunk = read_events(block.path, start=block.start, stop=block.stop, with_pf=reads_pf)
     particles = chunk.particles
     if reads_pf:  # (read_events refuses a file without PFCands, naming it)
+        assert chunk.pf_cands is not None  # read with with_pf
         particles = chunk.pf_cands
     pthat = chunk.pthat_gev
     if block.test_split:
@@ -334,7 +343,9 @@ def _score_block(scorer: Scorer, block: _Block) -> _BlockScores:
     out.scores = _score_chunk(scorer, particles, block.where)
     if block.latent_index:
         try:
-            out.latent = np.asarray(scorer.latent(particles[list(block.latent_index)]), dtype=np.float64)
+            # latent_index is planned only for a scorer with a latent space (has_latent)
+            latent = cast("_LatentScorer", scorer).latent(particles[list(block.latent_index)])
+            out.latent = np.asarray(latent, dtype=np.float64)
         except (ModelError, NotImplementedError, AttributeError) as err:
             out.latent_error = str(err)
     return out

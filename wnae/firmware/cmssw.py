@@ -32,7 +32,7 @@ import shutil
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -52,6 +52,10 @@ from wnae.errors import FirmwareError, ToolNotFoundError
 from wnae.firmware.compare import collect_events, deployed_model
 from wnae.firmware.menu import MENU_FILE, score_format, write_menu
 from wnae.fixed_point.graph import FixedFormat, deployed_ops
+
+if TYPE_CHECKING:
+    from wnae.firmware.config import FirmwareConfig
+    from wnae.models.serialization import TrainedRun
 
 __all__ = ["CMSSW_RESULT_TYPE", "CMSSW_SCORE_TYPE", "ExportResult", "PluginCheck", "check_plugin", "export_cmssw"]
 
@@ -278,7 +282,9 @@ def _check_name(name: str) -> None:
         raise FirmwareError(msg)
 
 
-def export_cmssw(run, target, output: str | Path, *, name: str, overwrite: bool = False) -> ExportResult:  # noqa: ANN001
+def export_cmssw(
+    run: TrainedRun, target: FirmwareConfig, output: str | Path, *, name: str, overwrite: bool = False
+) -> ExportResult:
     """Write the CMSSW plug-in directory of ``run`` (a :class:`~wnae.models.serialization.TrainedRun`).
 
     Written in ``<output>.partial`` and renamed when complete.
@@ -420,7 +426,7 @@ def _run(cmd: list[str], cwd: Path, what: str) -> None:
         raise FirmwareError(msg)
 
 
-def check_plugin(run, export: ExportResult, data_dir: str | Path, *, n_events: int = 10_000) -> PluginCheck:  # noqa: ANN001
+def check_plugin(run: TrainedRun, export: ExportResult, data_dir: str | Path, *, n_events: int = 10_000) -> PluginCheck:
     """Build ``<name>.so``, load it as ``ModelLoader`` does, and compare its scores bit for bit with the
     exact reference on ≥ ``n_events`` real events (their hardware integers) and :func:`~wnae.data.hardware_inputs.hardware_edge_cases`.
     Writes ``check.json`` in the export directory.
@@ -479,7 +485,9 @@ def check_plugin(run, export: ExportResult, data_dir: str | Path, *, n_events: i
         msg = f"the plug-in loader returned {len(got)} scores for {len(hw)} events"
         raise FirmwareError(msg)
     model, _ = deployed_model(run, export.target)
-    x = run.normaliser.transform_hardware(hw)
+    norm = run.normaliser
+    assert isinstance(norm, L1HardwareNormaliser)  # export_cmssw exports only runs on hardware inputs
+    x = norm.transform_hardware(hw)
     ref = exact_reference(model, x, compare_qkeras=False).outputs.reshape(len(hw), -1)[:, 0]
     want = np.ldexp(ref, _SCORE_FMT.fractional)
     differ = got != want

@@ -15,12 +15,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from wnae.data.hardware_inputs import L1HardwareNormaliser, hardware_edge_cases
 from wnae.errors import FirmwareError, ModelError
 from wnae.evaluate.config import RUN3_COLLIDING_BUNCH_RATE_KHZ
+
+if TYPE_CHECKING:
+    from wnae.firmware.config import FirmwareConfig
+    from wnae.fixed_point.reference import ExactReference
+    from wnae.models.serialization import TrainedRun
 
 __all__ = [
     "FALLBACK_RATES_KHZ",
@@ -42,7 +48,7 @@ INPUT_RATE_KHZ = RUN3_COLLIDING_BUNCH_RATE_KHZ
 REFERENCE_NAME = "exact fixed-point evaluation of the deployed QKeras model (integers, wnae.fixed_point.reference)"
 
 
-def deployed_model(run, target):  # noqa: ANN001, ANN201
+def deployed_model(run: TrainedRun, target: FirmwareConfig) -> tuple[Any, str]:
     """The QKeras model that goes on chip for this run and target, and what it outputs."""
     latent_run = run.info["deployed_output"] == "latent"
     if target.deployed_output == "latent":
@@ -98,7 +104,9 @@ def collect_events(data_dir: str | Path, n_events: int) -> tuple[np.ndarray, dic
     return particles, {k: v for k, v in take.items() if v}, is_zb
 
 
-def simulation_inputs(run, data_dir: str | Path, n_events: int) -> tuple[np.ndarray, dict[str, int], np.ndarray]:  # noqa: ANN001
+def simulation_inputs(
+    run: TrainedRun, data_dir: str | Path, n_events: int
+) -> tuple[np.ndarray, dict[str, int], np.ndarray]:
     """The model inputs a simulation is checked on: ≥ ``n_events`` real events (:func:`collect_events`)
     and, for a run on raw hardware inputs, :func:`~wnae.data.hardware_inputs.hardware_edge_cases`
     (counted as ``hardware edge cases``, not zero bias).
@@ -116,7 +124,7 @@ def simulation_inputs(run, data_dir: str | Path, n_events: int) -> tuple[np.ndar
     return x, counts, is_zb
 
 
-def _thresholds(run, model_output: str, reference: np.ndarray, is_zb: np.ndarray, via_gmm: bool) -> tuple:  # noqa: ANN001
+def _thresholds(run: TrainedRun, model_output: str, reference: np.ndarray, is_zb: np.ndarray, via_gmm: bool) -> tuple:
     from wnae.models.run_files import read_working_points
 
     wp_path = run.path / "working_points.json"
@@ -183,9 +191,9 @@ class OutputComparison:
 
 
 def compare_outputs(
-    run,  # noqa: ANN001
+    run: TrainedRun,
     model_output: str,
-    reference,  # noqa: ANN001 (ExactReference)
+    reference: ExactReference,
     y_firmware: np.ndarray,
     is_zero_bias: np.ndarray,
     events_per_sample: dict[str, int] | None = None,

@@ -34,19 +34,22 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from wnae.errors import FirmwareError
 from wnae.fixed_point.graph import FixedFormat, deployed_ops, inbound_names
 
+if TYPE_CHECKING:
+    from wnae.firmware.config import FirmwareConfig
+
 __all__ = ["ConvertedProject", "build_hls_config", "convert_model"]
 
 logger = logging.getLogger(__name__)
 
 
-def _consumers(model) -> dict[str, list[str]]:  # noqa: ANN001
+def _consumers(model: Any) -> dict[str, list[str]]:
     users: dict[str, list[str]] = {layer.name: [] for layer in model.layers}
     for layer in model.layers:
         for src in inbound_names(layer):
@@ -54,7 +57,7 @@ def _consumers(model) -> dict[str, list[str]]:  # noqa: ANN001
     return users
 
 
-def build_hls_config(model, target, *, trace: bool = False) -> dict[str, Any]:  # noqa: ANN001
+def build_hls_config(model: Any, target: FirmwareConfig, *, trace: bool = False) -> dict[str, Any]:
     """hls4ml config (``granularity='name'``) for a bit-exact conversion of ``model`` on ``target``.
 
     Args:
@@ -106,7 +109,7 @@ def build_hls_config(model, target, *, trace: bool = False) -> dict[str, Any]:  
     return cfg
 
 
-def _convertible_ops(model) -> list:  # noqa: ANN001
+def _convertible_ops(model: Any) -> list:
     """The model's on-chip operations, refusing what hls4ml 1.3.0 would convert inexactly (layer named).
 
     :func:`~wnae.fixed_point.graph.deployed_ops` refuses what no firmware computes exactly (no input
@@ -139,7 +142,7 @@ def _unsigned_weight_types() -> Iterator[None]:
 
     original = QKerasQuantizer._get_type
 
-    def get_type(self, quantizer_config):  # noqa: ANN001, ANN202
+    def get_type(self: Any, quantizer_config: Any) -> Any:
         c = quantizer_config.get("config", {})
         if quantizer_config.get("class_name") == "quantized_bits" and not c.get("keep_negative", True):
             return FixedPrecisionType(width=int(c["bits"]), integer=int(c.get("integer", 0)), signed=False)
@@ -152,7 +155,7 @@ def _unsigned_weight_types() -> Iterator[None]:
         QKerasQuantizer._get_type = original
 
 
-def _check_weights_fit(model, target) -> None:  # noqa: ANN001
+def _check_weights_fit(model: Any, target: FirmwareConfig) -> None:
     """A weight/bias precision set in the target config must hold the layer's values (names the layer)."""
     from wnae.fixed_point.ap_types import parse_ap_type
 
@@ -189,7 +192,7 @@ class ConvertedProject:
     compiled: bool = False
 
 
-def _compile(hls_model, where: Path) -> None:  # noqa: ANN001
+def _compile(hls_model: Any, where: Path) -> None:
     """g++ build of the C simulation library (hls4ml's ``compile``), with the compiler's errors."""
     import contextlib
     import io
@@ -209,8 +212,8 @@ def _compile(hls_model, where: Path) -> None:  # noqa: ANN001
 
 
 def convert_model(
-    model,  # noqa: ANN001
-    target,  # noqa: ANN001
+    model: Any,
+    target: FirmwareConfig,
     output_dir: str | Path,
     *,
     tb_inputs: np.ndarray | None = None,

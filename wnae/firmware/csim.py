@@ -14,12 +14,16 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from wnae._io import atomic_path, write_json_atomic
 from wnae.errors import FirmwareError
 from wnae.firmware.compare import OutputComparison, compare_outputs, deployed_model, simulation_inputs
+
+if TYPE_CHECKING:
+    from wnae.firmware.config import FirmwareConfig
 
 __all__ = ["CsimResult", "require_bit_exact", "run_csim"]
 
@@ -96,7 +100,7 @@ class CsimResult(OutputComparison):
 
 def run_csim(
     run_dir: str | Path,
-    target,  # noqa: ANN001
+    target: FirmwareConfig,
     *,
     data_dir: str | Path = "data",
     hls_projects: str | Path = "hls_projects",

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from wnae._io import write_json_atomic
 from wnae.errors import FirmwareError
 from wnae.fixed_point.graph import FixedFormat, Op, deployed_ops
 from wnae.models.run_files import read_json
+
+if TYPE_CHECKING:
+    from wnae.models.serialization import TrainedRun
 
 __all__ = [
     "MENU_FILE",
@@ -245,7 +248,9 @@ def write_menu(project: str | Path, working_points_path: str | Path, fmt: FixedF
     return menu
 
 
-def menu_for_run(run, model, model_output: str, project: str | Path) -> tuple[MenuThresholds | None, str]:  # noqa: ANN001
+def menu_for_run(
+    run: TrainedRun, model: Any, model_output: str, project: str | Path
+) -> tuple[MenuThresholds | None, str]:
     """Write ``<project>/menu.json`` for a run's deployed ``model`` when the chip outputs the score that
     the run's working points cut on; otherwise say why not.
 

@@ -482,7 +482,15 @@ def normalise_hls4ml_report(
         report_capacity = {
             r: _int_or_none(csynth.get(f"Available{k}"), f"Available{k}", where) for r, k in keys.items()
         }
-        numbers = ResourceNumbers(source=source, stage="hls_estimate", **used)
+        numbers = ResourceNumbers(
+            source=source,
+            stage="hls_estimate",
+            lut=used["lut"],
+            ff=used["ff"],
+            dsp=used["dsp"],
+            bram_18k=used["bram_18k"],
+            uram=used["uram"],
+        )
         if any(v is not None for v in report_capacity.values()):
             numbers = numbers.with_capacity(report_capacity, f"{hls_tool} report AvailableResources")
         if capacity is not None:

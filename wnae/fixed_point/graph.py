@@ -317,8 +317,10 @@ def evaluate_ops(
         args = [values[name] for name in op.inputs]
         where = f"layer '{op.name}'"
         if op.kind == "quantize":
+            assert op.fmt is not None  # deployed_ops gives every quantize op its grid
             out = quantize(args[0], op.fmt, op)
         elif op.kind == "dense":
+            assert op.kernel is not None  # deployed_ops gives every dense op its kernel
             out = args[0] @ constant(op.kernel, f"{where} kernel")
             if op.bias is not None:
                 out = out + constant(op.bias, f"{where} bias")

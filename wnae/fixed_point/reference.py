@@ -230,7 +230,9 @@ def exact_reference(
         return value.quantize(fmt)
 
     # the input quantizer in float64 is exact (x / LSB is a power-of-two scaling, np.round rounds ties to even)
-    first = Fixed.from_float(ops[0].fmt.quantize(x64), f"layer '{ops[0].name}'")
+    in_fmt = ops[0].fmt
+    assert in_fmt is not None  # deployed_ops: the input quantizer first
+    first = Fixed.from_float(in_fmt.quantize(x64), f"layer '{ops[0].name}'")
     values = evaluate_ops(ops, first, quantize=quantize, constant=Fixed.from_float)
     layer_bits = {
         op.name: _bit_length(pre_bounds.get(op.name, values[op.name].bound)) if i else 0 for i, op in enumerate(ops)
@@ -248,20 +250,21 @@ def exact_reference(
     probe = keras.Model(model.inputs, [model.get_layer(name).output for name in names])
     per_layer = probe.predict(x, batch_size=batch_size, verbose=0)
     per_layer = per_layer if isinstance(per_layer, list) else [per_layer]
-    first, first_count = None, 0
+    first_layer: str | None = None
+    first_count = 0
     for name, got in zip(names, per_layer, strict=True):
         exact = values[name].to_float().reshape(len(x), -1)
         differ = int(np.sum(np.asarray(got, np.float64).reshape(exact.shape) != exact))
         if differ:
-            first, first_count = name, differ
+            first_layer, first_count = name, differ
             break
     y_q = np.asarray(per_layer[-1], np.float64).reshape(out.shape)
     mismatch = int(np.sum(y_q != out))
-    if first is not None or mismatch:
+    if first_layer is not None or mismatch:
         logger.warning(
             "QKeras float32 differs from the exact fixed-point reference: %d of %d outputs, first at layer %s",
             mismatch,
             out.size,
-            first,
+            first_layer,
         )
-    return ExactReference(out, y_q, mismatch, first, first_count, unsafe[0], unsafe[1], layer_bits)
+    return ExactReference(out, y_q, mismatch, first_layer, first_count, unsafe[0], unsafe[1], layer_bits)

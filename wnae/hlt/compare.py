@@ -225,6 +225,7 @@ def compare_encoders(
         l1_scores = score_samples(load_scorer(l1_run_dir), data_dir, chunk_events=eval_cfg.chunk_events)
         zb = next(s for s in load_manifest(data_dir) if s.role is SampleRole.ZERO_BIAS)
         timing_events = read_events(zb.path(data_dir), stop=TIMING_EVENTS, with_pf=True)
+        assert timing_events.pf_cands is not None  # read with with_pf
         summaries, last = [], None
         for kind, runs in plan:
             summary = EncoderSummary(kind)
@@ -259,6 +260,7 @@ def compare_encoders(
                 "encoders": [s.stats() for s in summaries],
             },
         )
+        assert last is not None  # the config names at least one encoder and one seed
         with atomic_path(out_dir / "comparison.md") as tmp:
             tmp.write_text(comparison_markdown(summaries, last, table_rates))
     return summaries

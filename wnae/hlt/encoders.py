@@ -20,6 +20,7 @@ The PF encoders pool with the masked mean and the masked sum / N (which keeps th
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from wnae.data.schema import N_FEATURES
@@ -35,16 +36,15 @@ def input_shape(cfg: EncoderConfig) -> tuple[int, ...]:
     return (cfg.max_candidates, N_INPUTS) if cfg.reads_pf else (N_FEATURES,)
 
 
-def _keras():  # noqa: ANN202
+def _keras() -> Any:
     from tensorflow import keras
 
     return keras
 
 
-def _linformer_layer_class():  # noqa: ANN202
+def _linformer_layer_class() -> Any:
     import tensorflow as tf
-
-    keras = _keras()
+    from tensorflow import keras  # as _keras(), imported here so that the class's base is a static name
 
     class LinformerSelfAttention(keras.layers.Layer):
         """Multi-head self-attention with keys and values projected along the sequence to length k.
@@ -56,7 +56,7 @@ def _linformer_layer_class():  # noqa: ANN202
             super().__init__(**kwargs)
             self.n_heads, self.k = n_heads, k
 
-        def build(self, input_shape) -> None:  # noqa: ANN001
+        def build(self, input_shape: Any) -> None:
             x_shape = input_shape[0]
             n_seq, d = int(x_shape[1]), int(x_shape[2])
             self.d, self.n_seq = d, n_seq
@@ -67,14 +67,14 @@ def _linformer_layer_class():  # noqa: ANN202
             for layer, dim in ((self.q, d), (self.kv, d), (self.out, d)):
                 layer.build((None, n_seq, dim))
 
-            def init():  # noqa: ANN202  (a fresh initializer each: E and F must differ)
+            def init() -> Any:  # a fresh initializer each: E and F must differ
                 return keras.initializers.RandomNormal(stddev=1.0 / self.k**0.5)
 
             self.e = self.add_weight(name="key_projection", shape=(self.k, n_seq), initializer=init())
             self.f = self.add_weight(name="value_projection", shape=(self.k, n_seq), initializer=init())
             super().build(input_shape)
 
-        def _heads(self, t):  # noqa: ANN001, ANN202  (n, L, d) → (n, h, L, d/h)
+        def _heads(self, t: Any) -> Any:  # (n, L, d) → (n, h, L, d/h)
             n, length = tf.shape(t)[0], tf.shape(t)[1]
             t = tf.reshape(t, (n, length, self.n_heads, self.d // self.n_heads))
             return tf.transpose(t, (0, 2, 1, 3))
@@ -108,18 +108,18 @@ def __getattr__(name: str) -> Any:  # the Keras layer class, defined when Tensor
     raise AttributeError(name)
 
 
-def _mask_and_pool():  # noqa: ANN202
+def _mask_and_pool() -> tuple[Callable[[Any], Any], Callable[[Any, Any], Any]]:
     import tensorflow as tf
 
     keras = _keras()
 
-    def mask_of(inputs):  # noqa: ANN001, ANN202
+    def mask_of(inputs: Any) -> Any:
         return keras.layers.Lambda(
             lambda t: tf.cast(tf.reduce_sum(t[..., 6:], axis=-1, keepdims=True) > 0, t.dtype), name="mask"
         )(inputs)
 
-    def pool(x, mask):  # noqa: ANN001, ANN202
-        def masked(args):  # noqa: ANN001, ANN202
+    def pool(x: Any, mask: Any) -> Any:
+        def masked(args: Any) -> Any:
             t, m = args
             total = tf.reduce_sum(t * m, axis=1)
             count = tf.reduce_sum(m, axis=1)
@@ -130,7 +130,7 @@ def _mask_and_pool():  # noqa: ANN202
     return mask_of, pool
 
 
-def _linformer(cfg: EncoderConfig, name: str):  # noqa: ANN202
+def _linformer(cfg: EncoderConfig, name: str) -> Any:
     keras = _keras()
     attention_cls = __getattr__("LinformerSelfAttention")
     mask_of, pool = _mask_and_pool()
@@ -152,14 +152,14 @@ def _linformer(cfg: EncoderConfig, name: str):  # noqa: ANN202
     return keras.Model(inputs, z, name=name)
 
 
-def _dense_chain(x, widths, prefix: str):  # noqa: ANN001, ANN202
+def _dense_chain(x: Any, widths: Sequence[int], prefix: str) -> Any:
     keras = _keras()
     for i, w in enumerate(widths):
         x = keras.layers.Dense(w, activation="relu", name=f"{prefix}{i}")(x)
     return x
 
 
-def _deepsets(cfg: EncoderConfig, name: str):  # noqa: ANN202
+def _deepsets(cfg: EncoderConfig, name: str) -> Any:
     keras = _keras()
     mask_of, pool = _mask_and_pool()
     inputs = keras.Input(shape=input_shape(cfg), name="candidates")
@@ -170,7 +170,7 @@ def _deepsets(cfg: EncoderConfig, name: str):  # noqa: ANN202
     return keras.Model(inputs, z, name=name)
 
 
-def _pf_mlp(cfg: EncoderConfig, name: str):  # noqa: ANN202
+def _pf_mlp(cfg: EncoderConfig, name: str) -> Any:
     keras = _keras()
     mask_of, _ = _mask_and_pool()
     inputs = keras.Input(shape=input_shape(cfg), name="candidates")
@@ -181,7 +181,7 @@ def _pf_mlp(cfg: EncoderConfig, name: str):  # noqa: ANN202
     return keras.Model(inputs, z, name=name)
 
 
-def _l1_mlp(cfg: EncoderConfig, name: str):  # noqa: ANN202
+def _l1_mlp(cfg: EncoderConfig, name: str) -> Any:
     keras = _keras()
     inputs = keras.Input(shape=input_shape(cfg), name="l1_objects")
     z = keras.layers.Dense(cfg.latent_dim, name="latent")(_dense_chain(inputs, cfg.widths, "dense"))
@@ -191,6 +191,6 @@ def _l1_mlp(cfg: EncoderConfig, name: str):  # noqa: ANN202
 _BUILDERS = {"linformer": _linformer, "deepsets": _deepsets, "pf_mlp": _pf_mlp, "l1_mlp": _l1_mlp}
 
 
-def build_encoder(cfg: EncoderConfig, name: str = "encoder"):  # noqa: ANN201 (keras model)
+def build_encoder(cfg: EncoderConfig, name: str = "encoder") -> Any:  # a Keras model
     """The Keras encoder of ``cfg.kind``: input :func:`input_shape`, output z (n, latent_dim)."""
     return _BUILDERS[cfg.kind](cfg, name)

@@ -93,7 +93,7 @@ def report_markdown(ev: TwoLevelEvaluation) -> str:
     return "\n".join(lines)
 
 
-def _plot_efficiency(ev: TwoLevelEvaluation, plt, out: Path) -> list[Path]:  # noqa: ANN001
+def _plot_efficiency(ev: TwoLevelEvaluation, plt: Any, out: Path) -> list[Path]:
     from wnae.evaluate.plots import save_figure
 
     fig, ax = plt.subplots(figsize=(7, 5))
@@ -116,7 +116,7 @@ def _plot_efficiency(ev: TwoLevelEvaluation, plt, out: Path) -> list[Path]:  # n
     return save_figure(fig, out, "efficiency_vs_rate", FORMATS)
 
 
-def _plot_purity(ev: TwoLevelEvaluation, plt, out: Path) -> list[Path]:  # noqa: ANN001
+def _plot_purity(ev: TwoLevelEvaluation, plt: Any, out: Path) -> list[Path]:
     from wnae.evaluate.plots import save_figure
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
@@ -128,6 +128,7 @@ def _plot_purity(ev: TwoLevelEvaluation, plt, out: Path) -> list[Path]:  # noqa:
             curve = getattr(s, key)
             if curve is None or s.role != SampleRole.SIGNAL.value:
                 continue
+            assert s.curve_rate_khz is not None  # set with the purity curves (two_level_from_scores)
             ok = np.isfinite(curve) & (curve > 0)
             ax.plot(s.curve_rate_khz[ok], curve[ok], color=f"C{i % 10}", label=name)
         ax.axvline(ev.config.hlt_rate_khz, color="grey", ls=":", lw=1)
@@ -136,7 +137,7 @@ def _plot_purity(ev: TwoLevelEvaluation, plt, out: Path) -> list[Path]:  # noqa:
     return save_figure(fig, out, "purity_vs_rate", FORMATS)
 
 
-def _plot_scores(ev: TwoLevelEvaluation, plt, out: Path) -> list[Path]:  # noqa: ANN001
+def _plot_scores(ev: TwoLevelEvaluation, plt: Any, out: Path) -> list[Path]:
     from wnae.evaluate.plots import save_figure
 
     t = ev.trigger
@@ -164,7 +165,7 @@ def _plot_scores(ev: TwoLevelEvaluation, plt, out: Path) -> list[Path]:  # noqa:
     return save_figure(fig, out, "hlt_scores", FORMATS)
 
 
-def _plot_tsne(ev: TwoLevelEvaluation, plt, out: Path, seed: int = 0) -> list[Path]:  # noqa: ANN001
+def _plot_tsne(ev: TwoLevelEvaluation, plt: Any, out: Path, seed: int = 0) -> list[Path]:
     from sklearn.manifold import TSNE
 
     from wnae.evaluate.plots import save_figure

@@ -8,6 +8,7 @@ scikit-learn.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +38,7 @@ class Latency:
         }
 
 
-def compiled_scorer(run: HltRun):  # noqa: ANN201 (callable raw events → scores)
+def compiled_scorer(run: HltRun) -> Callable[[np.ndarray], np.ndarray]:
     """raw events → float64 scores, with the encoder compiled once per input shape."""
     import tensorflow as tf
 

@@ -14,6 +14,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -69,7 +70,7 @@ class _Networks:
             self.encoder.trainable_variables + self.projection.trainable_variables + self.classifier.trainable_variables
         )
 
-        def losses_of(v1, v2, labels, training):  # noqa: ANN001, ANN202
+        def losses_of(v1: Any, v2: Any, labels: Any, training: bool) -> Any:
             return losses.contrastive_classification_loss(
                 self.encoder(v1, training=training),
                 self.encoder(v2, training=training),
@@ -81,7 +82,7 @@ class _Networks:
             )
 
         @tf.function(reduce_retracing=True)
-        def step(v1, v2, labels):  # noqa: ANN001, ANN202
+        def step(v1: Any, v2: Any, labels: Any) -> Any:
             with tf.GradientTape() as tape:
                 out = losses_of(v1, v2, labels, True)
             grads = tape.gradient(out[0], variables)
@@ -116,6 +117,7 @@ def _split(data_dir: Path, cfg: HltTrainConfig, split: str, cap: int | None) -> 
 
     events = load_sm_split(data_dir, split, cap, cfg.seed, with_pf=cfg.encoder.reads_pf)
     if cfg.encoder.reads_pf:  # (read_events refuses a file without PFCands, naming it)
+        assert events.pf_cands is not None  # read with with_pf
         if events.pf_cands.shape[1] < cfg.encoder.max_candidates:
             logger.info(
                 "files hold %d candidates per event, fewer than max_candidates = %d: the rest is padding",

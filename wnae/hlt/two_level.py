@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import overload
 
 import numpy as np
 
@@ -152,9 +153,17 @@ class TwoLevelTrigger:
         thresholds = np.array([curve.threshold_at_fraction(f) for f in fractions])
         return thresholds, self.rate_khz(thresholds)
 
+    @overload
+    def efficiency(
+        self, l1_scores: np.ndarray, hlt_scores: np.ndarray, n_generated: float, thresholds: float
+    ) -> float: ...
+    @overload
+    def efficiency(
+        self, l1_scores: np.ndarray, hlt_scores: np.ndarray, n_generated: float, thresholds: np.ndarray
+    ) -> np.ndarray: ...
     def efficiency(
         self, l1_scores: np.ndarray, hlt_scores: np.ndarray, n_generated: float, thresholds: float | np.ndarray
-    ) -> np.ndarray:
+    ) -> float | np.ndarray:
         """:math:`S(t)/S_0`: events with L1 score > :math:`t_1` and HLT score > t, over the ``n_generated``
         events the sample stands for (counted before the seed and the pre-selection)."""
         if n_generated <= 0:
@@ -162,6 +171,10 @@ class TwoLevelTrigger:
             raise DataError(msg)
         return self.n_passing(l1_scores, hlt_scores, thresholds) / float(n_generated)
 
+    @overload
+    def n_passing(self, l1_scores: np.ndarray, hlt_scores: np.ndarray, thresholds: float) -> int: ...
+    @overload
+    def n_passing(self, l1_scores: np.ndarray, hlt_scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray: ...
     def n_passing(
         self, l1_scores: np.ndarray, hlt_scores: np.ndarray, thresholds: float | np.ndarray
     ) -> int | np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -9,20 +10,20 @@ import numpy as np
 __all__ = ["ModelFamily", "apply_gradients", "make_optimizer", "qdense_layers"]
 
 
-def make_optimizer(learning_rate: float, weight_decay: float):  # noqa: ANN201 (keras optimizer)
+def make_optimizer(learning_rate: float, weight_decay: float) -> Any:  # a Keras optimizer
     """AdamW (decoupled weight decay, Loshchilov & Hutter arXiv:1711.05101)."""
     import tensorflow as tf
 
     return tf.keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay)
 
 
-def apply_gradients(optimizer, tape, loss, variables) -> None:  # noqa: ANN001
+def apply_gradients(optimizer: Any, tape: Any, loss: Any, variables: Any) -> None:
     """One optimizer update of ``variables`` from ``tape``'s gradient of ``loss``."""
     grads = tape.gradient(loss, variables)
     optimizer.apply_gradients(zip(grads, variables, strict=True))
 
 
-def qdense_layers(networks) -> list[Any]:  # noqa: ANN001
+def qdense_layers(networks: Iterable[Any]) -> list[Any]:
     """The ``QDense`` layers of some Keras models, each once, in order."""
     seen: dict[int, Any] = {}
     for network in networks:
@@ -76,6 +77,7 @@ class ModelFamily:
 
     def build_optimizer(self) -> None:
         """Create the optimizer's slots now (a checkpoint then restores them eagerly, not mid-step)."""
+        assert self.optimizer is not None, "a family without its own optimizer overrides build_optimizer"
         self.optimizer.build(self.trainable_variables())
 
     def batch_kind_at(self, epoch: int) -> str:
@@ -117,7 +119,7 @@ class ModelFamily:
         """Metrics on a validation batch, without updating anything."""
         raise NotImplementedError
 
-    def deploy_model(self):  # noqa: ANN201 (keras model)
+    def deploy_model(self) -> Any:  # a Keras model
         """The QKeras model that goes on the FPGA: input (57,) normalised features."""
         raise NotImplementedError
 

@@ -7,12 +7,15 @@ Only layers hls4ml 1.3.0 converts are used: ``QActivation``, ``QDense``, ``Subtr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from wnae.data.schema import N_FEATURES
 from wnae.models.quantization import QuantSpec
+
+if TYPE_CHECKING:
+    from wnae.models.config import QuantConfig
 
 __all__ = ["chain_models", "dense_stack", "input_block", "layer_qdense", "mlp", "qdense", "score_head", "square_sum"]
 
@@ -28,7 +31,7 @@ def input_block(
     return inputs, QActivation(spec.quantizer(), name=quant_name)(inputs)
 
 
-def qdense(units: int, weight: QuantSpec, bias: QuantSpec, name: str, activation=None):  # noqa: ANN001, ANN201
+def qdense(units: int, weight: QuantSpec, bias: QuantSpec, name: str, activation: Any = None) -> Any:
     """A ``QDense`` with ``alpha=1`` weight and bias quantizers."""
     from qkeras import QDense
 
@@ -41,13 +44,13 @@ def qdense(units: int, weight: QuantSpec, bias: QuantSpec, name: str, activation
     )
 
 
-def layer_qdense(units: int, quant, name: str, activation=None):  # noqa: ANN001, ANN201
+def layer_qdense(units: int, quant: QuantConfig, name: str, activation: Any = None) -> Any:
     """A ``QDense`` named ``name`` with the weight and bias formats ``quant`` (a QuantConfig) gives that layer."""
     weight, bias, _ = quant.for_layer(name)
     return qdense(units, weight, bias, name, activation=activation)
 
 
-def dense_stack(x, widths: Sequence[int], quant, prefix: str):  # noqa: ANN001, ANN201
+def dense_stack(x: Any, widths: Sequence[int], quant: QuantConfig, prefix: str) -> Any:
     """QDense → QActivation(quantized_relu) for each width; formats per layer from ``quant`` (a QuantConfig).
 
     Layers are named ``<prefix>_dense<i>`` and ``<prefix>_relu<i>``; the activation format of
@@ -85,7 +88,9 @@ def mlp(
     return keras.Model(inputs, z, name=name)
 
 
-def square_sum(values, diff: QuantSpec, square: QuantSpec, score: QuantSpec, prefix: str = "score"):  # noqa: ANN001, ANN201
+def square_sum(
+    values: Any, diff: QuantSpec, square: QuantSpec, score: QuantSpec, prefix: str = "score"
+) -> tuple[Any, int]:
     """Σᵢ vᵢ², every intermediate on a fixed-point grid (the firmware's score arithmetic).
 
     ``values`` is quantized to ``diff``, squared, quantized to ``square``, summed by a Dense with
@@ -109,7 +114,7 @@ def square_sum(values, diff: QuantSpec, square: QuantSpec, score: QuantSpec, pre
     return QActivation(score.quantizer(), name=f"{prefix}_out")(total), n
 
 
-def score_head(x_quant, reconstruction, diff: QuantSpec, square: QuantSpec, score: QuantSpec):  # noqa: ANN001, ANN201
+def score_head(x_quant: Any, reconstruction: Any, diff: QuantSpec, square: QuantSpec, score: QuantSpec) -> Any:
     """E(x) on chip: Σ (x − x̂)² over the d inputs (d × the mean squared error)."""
     from tensorflow import keras
 
@@ -123,7 +128,7 @@ def unit_weights(n: int) -> np.ndarray:
     return np.ones((n, 1), np.float32)
 
 
-def chain_models(first, second, name: str):  # noqa: ANN001, ANN201 (keras models)
+def chain_models(first: Any, second: Any, name: str) -> Any:  # Keras models
     """One flat Keras model ``second(first(x))``: ``second``'s layers applied, shared, to ``first``'s output.
 
     hls4ml and :mod:`wnae.fixed_point.graph` need a flat graph, not a nested model. ``second`` is a
@@ -140,7 +145,7 @@ def chain_models(first, second, name: str):  # noqa: ANN001, ANN201 (keras model
     return keras.Model(first.inputs, tensors[second.layers[-1].name], name=name)
 
 
-def _inbound_in(model) -> dict[str, list[str]]:  # noqa: ANN001
+def _inbound_in(model: Any) -> dict[str, list[str]]:
     """Layer name → names of the layers it reads in ``model`` (from the model's own config: its nodes only)."""
     out = {}
     for layer in model.get_config()["layers"]:

@@ -15,7 +15,7 @@ __all__ = ["fit_gmm", "gmm_anomaly_score"]
 logger = logging.getLogger(__name__)
 
 
-def fit_gmm(latents: np.ndarray, cfg: Any, seed: int):  # noqa: ANN201 (GaussianMixture); cfg: GmmConfig
+def fit_gmm(latents: np.ndarray, cfg: Any, seed: int) -> Any:  # a GaussianMixture; cfg: GmmConfig
     """A ``GaussianMixture`` fitted on float (n, d) SM latents: ``cfg.n_components`` components, or
     the best by BIC up to ``cfg.max_components`` when ``n_components: bic``.
 
@@ -32,7 +32,8 @@ def fit_gmm(latents: np.ndarray, cfg: Any, seed: int):  # noqa: ANN201 (Gaussian
     if len(z) < max(candidates):
         msg = f"{len(z)} SM latents cannot fit a mixture of {max(candidates)} components"
         raise ModelError(msg)
-    best, best_bic = None, math.inf
+    best: Any = None  # a GaussianMixture (sklearn ships no types)
+    best_bic = math.inf
     for k in candidates:
         gmm = GaussianMixture(k, covariance_type=cfg.covariance_type, random_state=seed, reg_covar=1e-4)
         gmm.fit(z)
@@ -43,6 +44,6 @@ def fit_gmm(latents: np.ndarray, cfg: Any, seed: int):  # noqa: ANN201 (Gaussian
     return best
 
 
-def gmm_anomaly_score(gmm, latents: np.ndarray) -> np.ndarray:  # noqa: ANN001
+def gmm_anomaly_score(gmm: Any, latents: np.ndarray) -> np.ndarray:
     """A(z) = −log p(z) under the mixture, float64 (n,): higher is more anomalous."""
     return -gmm.score_samples(np.asarray(latents, dtype=np.float64))

@@ -42,7 +42,7 @@ def _enable_numpy_behaviour() -> None:
         _NUMPY_BEHAVIOUR = True
 
 
-def reconstruction_energy(x, reconstruction):  # noqa: ANN001, ANN201
+def reconstruction_energy(x: Any, reconstruction: Any) -> Any:
     r"""E(x) = mean over features of (x − x̂)², shape (n,).
 
     .. math:: E(x) = \frac{1}{d} \sum_i (x_i - \hat x_i)^2
@@ -52,7 +52,7 @@ def reconstruction_energy(x, reconstruction):  # noqa: ANN001, ANN201
     return tf.reduce_mean(tf.square(x - reconstruction), axis=-1)
 
 
-def nae_loss(e_pos, e_neg, gamma: float):  # noqa: ANN001, ANN201
+def nae_loss(e_pos: Any, e_neg: Any, gamma: float) -> Any:
     r"""NAE objective [1]: :math:`\langle E_+\rangle - \langle E_-\rangle + \gamma \langle E_-^2\rangle`."""
     import tensorflow as tf
 
@@ -65,7 +65,7 @@ def _emd_plan(cost: np.ndarray) -> np.ndarray:
     return network_simplex_plan(cost).astype(cost.dtype)
 
 
-def emd_loss(x_pos, x_neg):  # noqa: ANN001, ANN201
+def emd_loss(x_pos: Any, x_neg: Any) -> Any:
     r"""Exact squared-Euclidean Wasserstein distance between two point clouds (uniform weights).
 
     .. math:: W(x_+, x_-) = \min_{\pi \in \Pi(a, b)} \sum_{ij} \pi_{ij} \lVert x_{+,i} - x_{-,j} \rVert^2
@@ -89,7 +89,7 @@ def emd_loss(x_pos, x_neg):  # noqa: ANN001, ANN201
     return tf.reduce_sum(plan * cost)
 
 
-def sliced_emd_loss(x_pos, x_neg, n_projections: int, seed=None, generator=None):  # noqa: ANN001, ANN201
+def sliced_emd_loss(x_pos: Any, x_neg: Any, n_projections: int, seed: int | None = None, generator: Any = None) -> Any:
     r"""Sliced squared Wasserstein distance (POT, p = 2) with projections drawn by ``tf.random``.
 
     .. math:: SW_2^2(x_+, x_-) = \mathbb{E}_{\theta \sim U(S^{d-1})}\, W_2^2(\theta^\top x_+, \theta^\top x_-)
@@ -123,14 +123,14 @@ def sliced_emd_loss(x_pos, x_neg, n_projections: int, seed=None, generator=None)
     return tf.square(ot.sliced_wasserstein_distance(x_pos, x_neg, projections=proj, p=2))
 
 
-def kl_divergence(mu, log_var):  # noqa: ANN001, ANN201
+def kl_divergence(mu: Any, log_var: Any) -> Any:
     r"""KL(𝒩(μ, σ²) ‖ 𝒩(0, 1)) per event: :math:`-\tfrac12 \sum (1 + \log\sigma^2 - \mu^2 - \sigma^2)`."""
     import tensorflow as tf
 
     return -0.5 * tf.reduce_sum(1.0 + log_var - tf.square(mu) - tf.exp(log_var), axis=-1)
 
 
-def info_nce_loss(z1, z2, temperature: float):  # noqa: ANN001, ANN201
+def info_nce_loss(z1: Any, z2: Any, temperature: float) -> Any:
     r"""NT-Xent / InfoNCE between two views [4]: each event's other view is its positive, the other
     2n − 2 views of the batch are negatives.
 

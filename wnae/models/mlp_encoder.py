@@ -89,7 +89,7 @@ class MlpEncoderFamily(ModelFamily):
             self.encoder.trainable_variables + self.projection.trainable_variables + self.classifier.trainable_variables
         )
 
-        def losses_of(v1, v2, labels, training):  # noqa: ANN001, ANN202
+        def losses_of(v1: Any, v2: Any, labels: Any, training: bool) -> Any:
             return losses.contrastive_classification_loss(
                 self.encoder(v1, training=training),
                 self.encoder(v2, training=training),
@@ -101,7 +101,7 @@ class MlpEncoderFamily(ModelFamily):
             )
 
         @tf.function
-        def step(v1, v2, labels):  # noqa: ANN001, ANN202
+        def step(v1: Any, v2: Any, labels: Any) -> Any:
             with tf.GradientTape() as tape:
                 loss, nce, xent, acc = losses_of(v1, v2, labels, True)
             apply_gradients(self.optimizer, tape, loss, variables)
@@ -110,7 +110,7 @@ class MlpEncoderFamily(ModelFamily):
         self._step, self._losses = step, losses_of
 
     @staticmethod
-    def _metrics(values) -> dict[str, float]:  # noqa: ANN001
+    def _metrics(values: Any) -> dict[str, float]:
         loss, nce, xent, acc = (float(v) for v in values)
         return {"loss": loss, "info_nce": nce, "cross_entropy": xent, "accuracy": acc}
 
@@ -120,10 +120,10 @@ class MlpEncoderFamily(ModelFamily):
     def validation_step(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
         return self._metrics(self._losses(batch["view1"], batch["view2"], batch["labels"], False))
 
-    def deploy_model(self):  # noqa: ANN201
+    def deploy_model(self) -> Any:
         return self.encoder
 
-    def mahalanobis_model(self, mean: np.ndarray, covariance: np.ndarray):  # noqa: ANN201
+    def mahalanobis_model(self, mean: np.ndarray, covariance: np.ndarray) -> Any:
         """On-chip one-Gaussian score: a flat QKeras model x (n, 57) → score (n, 1).
 
         .. math:: s(x) = \\lVert L^\\top (z - \\mu) \\rVert^2 = (z - \\mu)^\\top \\Sigma^{-1} (z - \\mu),

@@ -14,6 +14,8 @@ QKeras rounds to nearest (ties to even, ``tf.round``) and saturates; the HLS typ
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, model_validator
 
 from wnae.config import StrictModel
@@ -61,13 +63,13 @@ class QuantSpec(StrictModel):
     def min_value(self) -> float:
         return -(2.0**self.integer) if self.signed else 0.0
 
-    def quantizer(self):  # noqa: ANN201 (qkeras type)
+    def quantizer(self) -> Any:  # a QKeras quantizer
         """QKeras ``quantized_bits`` with ``alpha=1`` (a pure fixed-point grid, no scale)."""
         from qkeras import quantized_bits
 
         return quantized_bits(self.bits, self.integer, keep_negative=self.signed, alpha=1)
 
-    def relu(self):  # noqa: ANN201
+    def relu(self) -> Any:
         """QKeras ``quantized_relu`` of this (unsigned) format."""
         from qkeras import quantized_relu
 

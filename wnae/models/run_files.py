@@ -268,9 +268,10 @@ def read_npz(
         raise _fail(path, f"not a readable NPZ archive ({err})", hint) from err
     except OSError as err:
         raise _fail(path, f"cannot read it ({err.strerror or err})", hint) from err
-    missing = [name for name in (required or {}) if name not in arrays]
+    wanted: Mapping[str, str] = required or {}
+    missing = [name for name in wanted if name not in arrays]
     if missing:
-        what = ", ".join(f"'{name}' ({required[name]})" for name in missing)
+        what = ", ".join(f"'{name}' ({wanted[name]})" for name in missing)
         raise _fail(path, f"missing array{'s' if len(missing) > 1 else ''} {what}", hint)
     return arrays
 

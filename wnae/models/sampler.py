@@ -104,7 +104,9 @@ class ReplayBuffer:
         self.samples = samples.astype(np.float32)
 
 
-def _mh_log_accept(x, y, e_x, e_y, g_x, g_y, step_size: float, temperature: float):  # noqa: ANN001, ANN202
+def _mh_log_accept(
+    x: Any, y: Any, e_x: Any, e_y: Any, g_x: Any, g_y: Any, step_size: float, temperature: float
+) -> Any:  # tensors
     """log α of a MALA proposal x → y for the target ∝ exp(−E/T) (clipping ignored).
 
     The proposal is y = x − ε∇E(x)/T + σξ with σ² = 2ε (the step size the noise implies), so
@@ -118,7 +120,7 @@ def _mh_log_accept(x, y, e_x, e_y, g_x, g_y, step_size: float, temperature: floa
     return -(e_y - e_x) / temperature - (backward - forward) / (4.0 * step_size)
 
 
-def _energy_and_grad(energy: Callable, v):  # noqa: ANN001, ANN202 (tensors)
+def _energy_and_grad(energy: Callable, v: Any) -> tuple[Any, Any]:  # tensors
     """E(v) (n,) and ∇ᵥ Σ E(v), with an inner tape (differentiable in the weights under an outer tape)."""
     import tensorflow as tf
 
@@ -185,6 +187,7 @@ def langevin_chain(
             continue
         e_y, g_y = _energy_and_grad(energy, y)
         log_alpha = _mh_log_accept(x, y, e_x, e_y, grad, g_y, step_size, temperature)
+        assert us is not None  # drawn above when metropolis
         accept = tf.math.log(us[i]) < log_alpha
         x = tf.where(accept[:, None], y, x)
         e_x = tf.where(accept, e_y, e_x)
@@ -236,7 +239,7 @@ def _compiled_chain(energy: Callable, metropolis: bool) -> Callable:
     import tensorflow as tf
 
     @tf.function(reduce_retracing=True)
-    def run(x, xis, logu, step_size, noise, temperature, bound):  # noqa: ANN001, ANN202
+    def run(x: Any, xis: Any, logu: Any, step_size: Any, noise: Any, temperature: Any, bound: Any) -> tuple[Any, Any]:
         e_x, g_x = _energy_and_grad(energy, x)
         accepted = tf.constant(0.0)
         steps = tf.shape(xis)[0]

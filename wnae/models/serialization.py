@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from wnae.models.run_files import (
     read_training_state,
     restore_checkpoint,
 )
+
+if TYPE_CHECKING:
+    from wnae.models.base import ModelFamily
 
 __all__ = [
     "TrainedRun",
@@ -57,7 +60,7 @@ def custom_objects() -> dict[str, Any]:
     return objects
 
 
-def load_qkeras_model(path: str | Path):  # noqa: ANN201
+def load_qkeras_model(path: str | Path) -> Any:
     """Load a QKeras model saved as ``.h5`` (clear error if missing or unreadable)."""
     from tensorflow import keras
 
@@ -72,7 +75,7 @@ def load_qkeras_model(path: str | Path):  # noqa: ANN201
         raise ModelError(msg) from err
 
 
-def save_qkeras_model(model, path: str | Path) -> None:  # noqa: ANN001
+def save_qkeras_model(model: Any, path: str | Path) -> None:
     """Save a model as ``.h5``, atomically."""
     from wnae._io import atomic_path
 
@@ -184,7 +187,9 @@ def load_run(run_dir: str | Path) -> TrainedRun:
     return TrainedRun(run_dir, info, config, normaliser, deploy, gmm, mahalanobis)
 
 
-def restore_training(family, checkpoint_dir: str | Path, state: TrainingState | None = None) -> TrainingState | None:  # noqa: ANN001
+def restore_training(
+    family: ModelFamily, checkpoint_dir: str | Path, state: TrainingState | None = None
+) -> TrainingState | None:
     """Restore ``family`` (networks, optimizer, TensorFlow generators, extra state) from ``checkpoint_dir``.
 
     The state of the last completed epoch ``n`` is ``state.npz`` (read here unless given) together
@@ -225,7 +230,7 @@ def restore_training(family, checkpoint_dir: str | Path, state: TrainingState | 
     return state
 
 
-def load_training_model(run_dir: str | Path):  # noqa: ANN201 (a ModelFamily)
+def load_training_model(run_dir: str | Path) -> ModelFamily:
     """The full training model of a run (all networks, optimizer, replay buffer) at its last checkpoint.
 
     Rebuilds the family from the run's ``config.yml`` and restores ``checkpoints/``: e.g. the

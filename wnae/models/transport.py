@@ -53,7 +53,7 @@ __all__ = [
 EXACT_SOLVERS = ("emd", "assignment")
 
 
-def squared_distances(x, y):  # noqa: ANN001, ANN201 (tensors)
+def squared_distances(x: Any, y: Any) -> Any:  # tensors
     """TensorFlow (n, m) matrix of :math:`\\lVert x_i - y_j \\rVert^2` by one matrix product.
 
     :math:`|x|^2 + |y|^2 - 2 x y^\\top`, clipped at 0: memory O(n·m), not the O(n·m·d) of a
@@ -175,22 +175,22 @@ class NeuralDual:
     def checkpoint_objects(self) -> dict[str, Any]:
         return {"critic": self.critic, "critic_optimizer": self.optimizer}
 
-    def potential(self, x):  # noqa: ANN001, ANN201
+    def potential(self, x: Any) -> Any:
         """f(x), (n,)."""
         return self.critic(x, training=True)[:, 0]
 
     @staticmethod
-    def semi_dual(f, cost):  # noqa: ANN001, ANN205
+    def semi_dual(f: Any, cost: Any) -> Any:
         """:math:`\\hat W_f` from the potentials f (n,) at the data points and the (n, m) cost matrix."""
         import tensorflow as tf
 
         return tf.reduce_mean(f) + tf.reduce_mean(tf.reduce_min(cost - f[:, None], axis=0))
 
-    def estimate(self, x_pos, x_neg):  # noqa: ANN001, ANN201
+    def estimate(self, x_pos: Any, x_neg: Any) -> Any:
         """:math:`\\hat W_f(x_+, x_-)`, differentiable in ``x_neg`` (and in the critic)."""
         return self.semi_dual(self.potential(x_pos), squared_distances(x_pos, x_neg))
 
-    def ascend(self, x_pos, cost) -> None:  # noqa: ANN001
+    def ascend(self, x_pos: Any, cost: Any) -> None:
         """``steps`` gradient-ascent steps of the critic on :math:`\\hat W_f` for a fixed cost matrix."""
         import tensorflow as tf
 

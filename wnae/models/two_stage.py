@@ -21,12 +21,17 @@ The deployed model is one flat QKeras network: input quantizer → extractor →
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from wnae.models.base import ModelFamily
 from wnae.models.registry import build_model, register_model
+
+if TYPE_CHECKING:
+    from wnae.models.mlp_encoder import MlpEncoderFamily
+    from wnae.models.vicreg import VicregFamily
 
 __all__ = ["TwoStageFamily"]
 
@@ -80,6 +85,7 @@ class TwoStageFamily(ModelFamily):
         super().__init__(cfg, seed, optimizer=False)  # one optimizer per stage, in the stage families
         ext = cfg.extractor
         ext_cfg = extractor_config(cfg)
+        self.extractor: VicregFamily | MlpEncoderFamily
         if ext.method == "vicreg":
             from wnae.models.vicreg import VicregFamily
 
@@ -94,7 +100,7 @@ class TwoStageFamily(ModelFamily):
             cfg.head.model, head_config(cfg), seed, dim=ext.embedding_dim, input_name=HEAD_INPUT_NAME
         )
         self.extractor_epochs = ext.epochs
-        self._embed = None
+        self._embed: Callable[[Any], Any] | None = None  # a tf.function
         self.networks = {
             **{f"extractor_{k}": v for k, v in self.extractor.networks.items()},
             **{f"head_{k}": v for k, v in self.head.networks.items()},
@@ -178,7 +184,7 @@ class TwoStageFamily(ModelFamily):
     def sample_space(self, features: np.ndarray) -> np.ndarray:
         return self.embed(features)
 
-    def deploy_model(self):  # noqa: ANN201
+    def deploy_model(self) -> Any:
         from wnae.models.blocks import chain_models
 
         return chain_models(self.extractor.encoder, self.head.deploy_model(), name=f"{self.cfg.label}_deploy")

@@ -62,7 +62,7 @@ class VaeFamily(ModelFamily):
         beta = cfg.vae.beta
         variables = self.encoder.trainable_variables + self.decoder.trainable_variables
 
-        def losses_of(x, training):  # noqa: ANN001, ANN202
+        def losses_of(x: Any, training: bool) -> Any:
             xq_, mu_, lv = self.encoder(x, training=training)
             z = mu_ + tf.exp(0.5 * lv) * noise.normal(tf.shape(mu_))
             reco = tf.reduce_mean(losses.reconstruction_energy(xq_, self.decoder(z, training=training)))
@@ -70,7 +70,7 @@ class VaeFamily(ModelFamily):
             return (1 - beta) * reco + beta * kl, reco, kl
 
         @tf.function
-        def step(x):  # noqa: ANN001, ANN202
+        def step(x: Any) -> Any:
             with tf.GradientTape() as tape:
                 loss, reco, kl = losses_of(x, True)
             apply_gradients(self.optimizer, tape, loss, variables)
@@ -86,7 +86,7 @@ class VaeFamily(ModelFamily):
         loss, reco, kl = self._losses(batch["features"], False)
         return {"loss": float(loss), "reconstruction": float(reco), "kl": float(kl)}
 
-    def deploy_model(self):  # noqa: ANN201
+    def deploy_model(self) -> Any:
         return self._deploy
 
 

@@ -51,7 +51,7 @@ class VicregFamily(ModelFamily):
         self.networks = {"encoder": self.encoder}
         variables = self.encoder.trainable_variables
 
-        def losses_of(v1, v2, training):  # noqa: ANN001, ANN202
+        def losses_of(v1: Any, v2: Any, training: bool) -> Any:
             return losses.vicreg_loss(
                 self.encoder(v1, training=training),
                 self.encoder(v2, training=training),
@@ -62,7 +62,7 @@ class VicregFamily(ModelFamily):
             )
 
         @tf.function
-        def step(v1, v2):  # noqa: ANN001, ANN202
+        def step(v1: Any, v2: Any) -> Any:
             with tf.GradientTape() as tape:
                 values = losses_of(v1, v2, True)
             apply_gradients(self.optimizer, tape, values[0], variables)
@@ -71,7 +71,7 @@ class VicregFamily(ModelFamily):
         self._step, self._losses = step, losses_of
 
     @staticmethod
-    def _metrics(values) -> dict[str, float]:  # noqa: ANN001
+    def _metrics(values: Any) -> dict[str, float]:
         return dict(zip(("loss", "invariance", "variance", "covariance"), (float(x) for x in values), strict=True))
 
     def train_step(self, batch: dict[str, np.ndarray], epoch: int) -> dict[str, float]:
@@ -80,5 +80,5 @@ class VicregFamily(ModelFamily):
     def validation_step(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
         return self._metrics(self._losses(batch["view1"], batch["view2"], False))
 
-    def deploy_model(self):  # noqa: ANN201
+    def deploy_model(self) -> Any:
         return self.encoder

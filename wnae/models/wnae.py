@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -110,12 +111,12 @@ class AutoencoderFamily(ModelFamily):
         self._steps: dict[str, Any] = {}
         self._solver_seconds = 0.0
 
-    def energy(self, x, training: bool = True):  # noqa: ANN001, ANN201 (tensors)
+    def energy(self, x: Any, training: bool = True) -> Any:  # tensors
         """E(x), float32 (n,): mean over the inputs of (x_q − x̂)²."""
         xq, recon = self.autoencoder(x, training=training)
         return losses.reconstruction_energy(xq, recon)
 
-    def negatives(self, x0):  # noqa: ANN001, ANN201
+    def negatives(self, x0: Any) -> Any:
         """Langevin chain end points from starts ``x0`` (n, dim), differentiable in the weights."""
         m = self.cfg.mcmc
         return langevin_chain(
@@ -138,7 +139,7 @@ class AutoencoderFamily(ModelFamily):
         self._solver_seconds += time.perf_counter() - t0
         return np.float32(w), targets
 
-    def wasserstein(self, x_pos, x_neg, cost=None):  # noqa: ANN001, ANN201
+    def wasserstein(self, x_pos: Any, x_neg: Any, cost: Any = None) -> Any:
         """W(x₊, x₋) by the configured estimator: a scalar whose value is the estimate and whose
         gradient in ``x_neg`` is the estimator's (see :mod:`wnae.models.transport`)."""
         import tensorflow as tf
@@ -147,6 +148,7 @@ class AutoencoderFamily(ModelFamily):
         if m.distance == "sliced":
             return losses.sliced_emd_loss(x_pos, x_neg, m.n_projections, generator=self.noise)
         if m.distance == "neural":
+            assert self.dual is not None  # built for the wnae objective with distance neural
             cost = transport.squared_distances(x_pos, x_neg) if cost is None else cost
             return self.dual.semi_dual(tf.stop_gradient(self.dual.potential(x_pos)), cost)
         w, targets = tf.numpy_function(self._exact_solve, [x_pos, tf.stop_gradient(x_neg)], [tf.float32, tf.float32])
@@ -155,7 +157,7 @@ class AutoencoderFamily(ModelFamily):
         surrogate = tf.reduce_sum(tf.square(x_neg - targets)) / tf.cast(tf.shape(x_neg)[0], x_neg.dtype)
         return tf.ensure_shape(w, ()) + surrogate - tf.stop_gradient(surrogate)
 
-    def objective_loss(self, x_pos, x_neg, e_pos, e_neg, objective: str, cost=None):  # noqa: ANN001, ANN201
+    def objective_loss(self, x_pos: Any, x_neg: Any, e_pos: Any, e_neg: Any, objective: str, cost: Any = None) -> Any:
         """The scalar loss of ``objective`` from data, negatives and their energies."""
         import tensorflow as tf
 
@@ -167,7 +169,7 @@ class AutoencoderFamily(ModelFamily):
         w = self.wasserstein(x_pos, x_neg, cost)
         return w + m.reconstruction_weight * tf.reduce_mean(e_pos) if m.reconstruction_weight else w
 
-    def _step_fn(self, objective: str):  # noqa: ANN202
+    def _step_fn(self, objective: str) -> Any:
         import tensorflow as tf
 
         if objective in self._steps:
@@ -178,7 +180,7 @@ class AutoencoderFamily(ModelFamily):
         neural = objective == "wnae" and self.dual is not None
 
         @tf.function
-        def step(x_pos, x0):  # noqa: ANN001, ANN202
+        def step(x_pos: Any, x0: Any) -> Any:
             with tf.GradientTape() as tape:
                 e_pos = self.energy(x_pos)
                 if objective == "ae":
@@ -190,6 +192,7 @@ class AutoencoderFamily(ModelFamily):
                 loss = self.objective_loss(x_pos, x_neg, e_pos, e_neg, objective, cost)
             apply_gradients(self.optimizer, tape, loss, variables)
             if neural:  # the critic's ascent on this step's distance matrix, after the model's descent
+                assert self.dual is not None
                 self.dual.ascend(x_pos, cost)
             at_bound = tf.reduce_mean(tf.cast(tf.abs(x_neg) >= bound, tf.float32))
             return loss, tf.reduce_mean(e_pos), tf.reduce_mean(e_neg), at_bound, tf.stop_gradient(x_neg)
@@ -208,6 +211,7 @@ class AutoencoderFamily(ModelFamily):
         """``critic.warmup_steps`` ascent steps on the first WNAE batch (chains run without updating the model)."""
         import tensorflow as tf
 
+        assert self.dual is not None  # train_step warms the critic only when there is one
         steps = self.cfg.mcmc.critic.warmup_steps
         x_pos = tf.constant(x_pos)
         cost = transport.squared_distances(x_pos, tf.stop_gradient(self.negatives(tf.constant(x0))))
@@ -323,7 +327,7 @@ class AutoencoderFamily(ModelFamily):
             )
         return out
 
-    def _diagnostic_energy(self):  # noqa: ANN202
+    def _diagnostic_energy(self) -> Any:
         """E(x) as a compiled function of any batch size (inference mode)."""
         if "energy" not in self._steps:
             import tensorflow as tf
@@ -346,7 +350,7 @@ class AutoencoderFamily(ModelFamily):
         if self.dual is not None:
             self.dual.build_optimizer()
 
-    def deploy_model(self):  # noqa: ANN201
+    def deploy_model(self) -> Any:
         return self._deploy
 
     def extra_state(self) -> dict[str, np.ndarray]:
@@ -386,7 +390,7 @@ def negative_diagnostics(x_pos: np.ndarray, x_neg: np.ndarray) -> dict[str, floa
     }
 
 
-def _builder(objective: str):  # noqa: ANN202
+def _builder(objective: str) -> Callable[..., AutoencoderFamily]:
     def build(
         cfg: Any, seed: int, dim: int = N_FEATURES, input_name: str = "input_quant", **_: Any
     ) -> AutoencoderFamily:

@@ -89,12 +89,15 @@ class ParameterSpec(StrictModel):
     def is_int(self) -> bool:
         return self.choices is None and all(isinstance(v, int) for v in (self.low, self.high, self.step or 1))
 
-    def distribution(self):  # noqa: ANN201 (an optuna distribution)
+    def distribution(self) -> Any:  # an optuna distribution
         """The Optuna distribution of this dimension."""
         from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
         if self.choices is not None:
             return CategoricalDistribution(tuple(self.choices))
+        # _one_kind: a range has both ends
+        assert self.low is not None
+        assert self.high is not None
         if self.is_int:
             return IntDistribution(int(self.low), int(self.high), log=self.log, step=int(self.step or 1))
         return FloatDistribution(

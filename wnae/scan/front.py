@@ -19,7 +19,10 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wnae.firmware.rtl.flow import RtlResult
 
 __all__ = [
     "DesignCheck",
@@ -56,7 +59,8 @@ def pareto_layers(points: Sequence[tuple[str, float, float]], n: int) -> list[st
         >>> pareto_layers([("a", 0.5, 10), ("b", 0.4, 5), ("c", 0.3, 8), ("d", 0.6, 10), ("e", 0.6, 12)], 3)
         ['b', 'd', 'c', 'a', 'e']
     """
-    left, out = list(points), []
+    left = list(points)
+    out: list[str] = []
     while left and len(out) < n:
         layer = pareto_front(left)
         out += layer
@@ -98,7 +102,7 @@ def choose(front: Sequence[str], records: dict[str, dict[str, Any]], tolerance: 
     return min(near, key=lambda cid: (records[cid]["lut"], -records[cid]["objective"]))
 
 
-def load_synthesis(hls_projects: Path, run_name: str, target_name: str):  # noqa: ANN201 (RtlResult | None)
+def load_synthesis(hls_projects: Path, run_name: str, target_name: str) -> RtlResult | None:
     """The ``wnae rtl`` result (bit-exact, with Yosys numbers) of a run, if there is one."""
     from wnae.errors import FirmwareError
     from wnae.firmware.rtl import load_rtl_result

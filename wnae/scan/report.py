@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wnae._io import atomic_path, write_json_atomic
+
+if TYPE_CHECKING:
+    from wnae.scan.state import ScanResult
 
 __all__ = ["candidate_records", "write_scan_outputs"]
 
@@ -63,7 +66,10 @@ def candidate_records(
         rtl = load_synthesis(paths.hls_projects, res["run"], target.name)
         check = budget_check({"cost": cost}, target, rtl)
         judged = conf if conf is not None else res
-        yosys = None if rtl is None else dict(rtl.resources)
+        yosys: dict[str, Any] | None = None
+        if rtl is not None:
+            assert rtl.resources is not None  # load_synthesis returns only designs with Yosys numbers
+            yosys = dict(rtl.resources)
         lut = yosys["lut"] if yosys else cost["lut_estimate"]
         rec.update(
             {
@@ -435,7 +441,7 @@ def _write_chosen(setup: Any, record: dict, path: Path, name: str) -> None:
         tmp.write_text(header + dump_config(cfg))
 
 
-def write_scan_outputs(setup: Any, paths: Any, candidates: Sequence[Any], *, synthesize: bool, jobs: int):  # noqa: ANN201
+def write_scan_outputs(setup: Any, paths: Any, candidates: Sequence[Any], *, synthesize: bool, jobs: int) -> ScanResult:
     """Front, Yosys on it, budget checks, the chosen design; ``pareto.{json,md,png}`` and ``chosen.yml``."""
     from wnae.scan.front import choose, pareto_front, synthesise_front
     from wnae.scan.state import ScanResult

@@ -54,6 +54,18 @@ __all__ = ["run_scan"]
 logger = logging.getLogger(__name__)
 
 
+def _result(cand: Candidate) -> dict[str, Any]:
+    """The result of a finished candidate (one that is ``ok``, or one back from :func:`_finish`)."""
+    assert cand.result is not None, f"candidate {cand.id} has no result"
+    return cand.result
+
+
+def _confirmation(cand: Candidate) -> dict[str, Any]:
+    """The confirmation result of a candidate back from :func:`_finish` at the ``confirm`` stage."""
+    assert cand.confirmation is not None, f"candidate {cand.id} has no confirmation result"
+    return cand.confirmation
+
+
 class _Search:
     """The Optuna study, rebuilt from the candidates on disk."""
 
@@ -78,11 +90,12 @@ class _Search:
 
         params = dict(cand.params)  # the setup check on resume guarantees the same space
         if cand.ok:
-            constraints = budget_constraints(cand.result, self.target)
+            result = _result(cand)
+            constraints = budget_constraints(result, self.target)
             trial = optuna.trial.create_trial(
                 params=params,
                 distributions=self.distributions,
-                values=[cand.result["objective"], cand.result["cost"]["lut_estimate"]],
+                values=[result["objective"], result["cost"]["lut_estimate"]],
                 user_attrs={"id": cand.id},
                 constraints=constraints,
             )
@@ -101,20 +114,21 @@ class _Search:
             self.study.enqueue_trial(dict(fixed), skip_if_exists=False)
         return self.study.ask(fixed_distributions=self.distributions)
 
-    def reject(self, trial) -> None:  # noqa: ANN001
+    def reject(self, trial: Any) -> None:
         """A proposal not trained (a design being trained right now)."""
         import optuna
 
         self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
-    def tell(self, trial, cand: Candidate) -> None:  # noqa: ANN001
+    def tell(self, trial: Any, cand: Candidate) -> None:
         import optuna
 
         if cand.ok:
-            for name, value in budget_constraints(cand.result, self.target).items():
+            result = _result(cand)
+            for name, value in budget_constraints(result, self.target).items():
                 trial.set_constraint(name, value)
             trial.set_user_attr("id", cand.id)
-            self.study.tell(trial, [cand.result["objective"], cand.result["cost"]["lut_estimate"]])
+            self.study.tell(trial, [result["objective"], result["cost"]["lut_estimate"]])
         else:
             self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
@@ -245,6 +259,7 @@ def _finish(paths: ScanPaths, running: _Running, *, timed_out: bool = False) -> 
     cand = running.cand
     running.process.close()
     result_path = paths.result(cand.id, running.stage)
+    result: dict[str, Any]
     if timed_out:
         result = {"status": "failed", "error": "stopped: candidate_timeout_min exceeded", "error_type": "Timeout"}
     elif result_path.is_file():
@@ -293,7 +308,7 @@ def _next_id(candidates: list[Candidate]) -> str:
     return f"c{(max(numbers) + 1) if numbers else 0:03d}"
 
 
-def _progress(total: int, initial: int, enabled: bool | None):  # noqa: ANN202
+def _progress(total: int, initial: int, enabled: bool | None) -> Any:
     from tqdm import tqdm
 
     return tqdm(
@@ -377,22 +392,23 @@ def _search(
                 by_key[cand.key] = cand
                 trained += 1
                 bar.update(1)
+                result = _result(cand)  # set by _finish
                 if cand.ok:
                     bar.set_postfix_str(
-                        f"{cand.id}: {100 * cand.result['objective']:.2f}%, "
-                        f"{cand.result['cost']['lut_estimate']:,.0f} LUT, "
-                        f"{cand.result['cost']['latency_cycles']} cyc"
+                        f"{cand.id}: {100 * result['objective']:.2f}%, "
+                        f"{result['cost']['lut_estimate']:,.0f} LUT, "
+                        f"{result['cost']['latency_cycles']} cyc"
                     )
                     logger.info(
                         "candidate %s: objective %.4f, ≈ %.0f LUT, %d cycles (%.0f s)",
                         cand.id,
-                        cand.result["objective"],
-                        cand.result["cost"]["lut_estimate"],
-                        cand.result["cost"]["latency_cycles"],
-                        cand.result.get("wall_s", 0),
+                        result["objective"],
+                        result["cost"]["lut_estimate"],
+                        result["cost"]["latency_cycles"],
+                        result.get("wall_s", 0),
                     )
                 else:
-                    logger.warning("candidate %s failed: %s", cand.id, cand.result.get("error"))
+                    logger.warning("candidate %s failed: %s", cand.id, result.get("error"))
                 if on_finish is not None:
                     on_finish(cand)
     except BaseException:
@@ -413,8 +429,8 @@ def confirmation_set(setup: ScanSetup, candidates: list[Candidate]) -> list[Cand
     n = setup.config.confirm.designs
     if n == 0:
         return []
-    feasible = [c for c in candidates if c.ok and meets_latency_and_ii(c.result, setup.target)]
-    ids = pareto_layers([(c.id, c.result["objective"], c.result["cost"]["lut_estimate"]) for c in feasible], n)
+    feasible = [c for c in candidates if c.ok and meets_latency_and_ii(_result(c), setup.target)]
+    ids = pareto_layers([(c.id, _result(c)["objective"], _result(c)["cost"]["lut_estimate"]) for c in feasible], n)
     chosen = [c for c in candidates if c.id in ids]
     base = next((c for c in candidates if c.id == "c000" and c.ok and setup.config.baseline), None)
     if base is not None and base not in chosen:
@@ -452,16 +468,17 @@ def _confirm(
             for _, cand in _collect(paths, running, limit_s):
                 done += 1
                 bar.update(1)
+                confirmation = _confirmation(cand)  # set by _finish
                 if cand.confirmed:
                     logger.info(
                         "confirmed %s: objective %.4f on seeds %s (search: %.4f)",
                         cand.id,
-                        cand.confirmation["objective"],
+                        confirmation["objective"],
                         cfg.confirm.seeds,
-                        cand.result["objective"],
+                        _result(cand)["objective"],  # the confirmation set holds only ok candidates
                     )
                 else:
-                    logger.warning("confirmation of %s failed: %s", cand.id, cand.confirmation.get("error"))
+                    logger.warning("confirmation of %s failed: %s", cand.id, confirmation.get("error"))
     except BaseException:
         for r in running:
             _stop(r)

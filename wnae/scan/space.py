@@ -13,10 +13,13 @@ import copy
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wnae.config import parse_config
 from wnae.errors import ConfigError
+
+if TYPE_CHECKING:
+    from wnae.models.config import TrainConfig
 
 __all__ = [
     "apply_parameters",
@@ -116,7 +119,7 @@ def apply_parameters(doc: Mapping[str, Any], params: Mapping[str, Any]) -> dict[
     return out
 
 
-def train_config(doc: Mapping[str, Any], *, source: str):  # noqa: ANN201 (TrainConfig)
+def train_config(doc: Mapping[str, Any], *, source: str) -> TrainConfig:
     """Validate a candidate's train config mapping; a bad combination is a :class:`ConfigError` naming ``source``."""
     from wnae.models.config import TrainConfig
 

@@ -133,6 +133,7 @@ def _zero_bias_weights(row: SampleInfo, n_read: int, part: EventSet) -> np.ndarr
     events share S equally, and the unbiased sample's events at or above its pT-hat veto get 0
     (the slices stand for them), as in the rates.
     """
+    assert row.zb_weight is not None  # training_rows("zero_bias") keeps only the rows with one when any has one
     f = float(np.sum(split_mask(n_read, Split.TEST))) / n_read if row.role is SampleRole.BACKGROUND else 1.0
     w = np.full(len(part), row.zb_weight * row.n_generated * f / max(1, len(part)), np.float64)
     if row.zb_pthat_veto_gev is not None:
@@ -350,11 +351,14 @@ class _Block:
 
     @staticmethod
     def concatenate(blocks: list[_Block]) -> _Block:
+        def join_all(name: str) -> np.ndarray:
+            return np.concatenate([getattr(b, name) for b in blocks])
+
         def join(name: str) -> np.ndarray | None:
             values = [getattr(b, name) for b in blocks]
             return None if any(v is None for v in values) else np.concatenate(values)
 
-        return _Block(join("index"), join("features"), join("particles"), join("process_label"))
+        return _Block(join_all("index"), join_all("features"), join("particles"), join("process_label"))
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,7 @@ def configure_threads(intra_op: int, inter_op: int) -> None:
         )
 
 
-def _check_same_normalisation(path: Path, norm: Normaliser, data_dir: Path) -> None:
+def _check_same_normalisation(path: Path, norm: Normaliser, data_dir: str | Path) -> None:
     """On resume the training data must give the normalisation the run was trained with."""
     if not path.is_file():
         return
@@ -437,16 +437,16 @@ def train(
             rows, n_events = [], 0
             kind = family.batch_kind_at(epoch)
             for step, batch in enumerate(source.epoch_batches(kind, epoch)):
-                metrics = family.train_step(batch, epoch)
+                step_metrics = family.train_step(batch, epoch)
                 pruner.step(epoch, step)
-                if not all(math.isfinite(v) for v in metrics.values()):
+                if not all(math.isfinite(v) for v in step_metrics.values()):
                     msg = (
-                        f"non-finite loss at epoch {epoch + 1} ({metrics}); training stopped. The last good "
+                        f"non-finite loss at epoch {epoch + 1} ({step_metrics}); training stopped. The last good "
                         f"checkpoint (epoch {epoch}) is kept in {run_dir / CHECKPOINT_DIR}: lower the learning "
                         "rate or the Langevin step and --resume"
                     )
                     raise ModelError(msg)
-                rows.append(metrics)
+                rows.append(step_metrics)
                 n_events += len(next(iter(batch.values())))
             seconds = time.perf_counter() - t0
             val_rows = [family.validation_step(batch) for batch in source.validation_batches(kind)]
@@ -471,12 +471,12 @@ def train(
                 "epoch %d/%d: %s", epoch + 1, cfg.epochs, ", ".join(f"{k}={v:.4g}" for k, v in epoch_metrics.items())
             )
     except KeyboardInterrupt:
-        kept = f"the checkpoint of epoch {saved} is kept in {checkpoint_dir}" if saved else "no epoch was completed"
+        left = f"the checkpoint of epoch {saved} is kept in {checkpoint_dir}" if saved else "no epoch was completed"
         logger.warning(
             "interrupted in epoch %d: %s; continue with 'wnae train --name %s --resume' "
             "(bit-identical to an uninterrupted run)",
             epoch + 1,
-            kept,
+            left,
             run_dir.name,
         )
         raise

@@ -29,6 +29,7 @@ def _grid(*towers: tuple[int, int, float]) -> np.ndarray:
     return g
 
 
+@pytest.mark.slow
 def test_window_sum_and_seed():
     g = _grid((50, 10, 20.0), (52, 12, 5.0), (54, 14, 3.0), (55, 10, 7.0))  # last one is 5 towers away in η
     jets = calo.sliding_window_jets(g, 4.0, 9)

@@ -56,7 +56,16 @@ def _grow(rows: np.ndarray, n: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def tower_grids(offsets, pt, eta, phi, pid, charged_pt_min, tower_et_min, met_abs_eta_max):  # noqa: ANN001, ANN201
+def tower_grids(
+    offsets: np.ndarray,
+    pt: np.ndarray,
+    eta: np.ndarray,
+    phi: np.ndarray,
+    pid: np.ndarray,
+    charged_pt_min: float,
+    tower_et_min: float,
+    met_abs_eta_max: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Tower E_T grids of each event and the quantities read from them.
 
     Args:
@@ -110,7 +119,9 @@ def tower_grids(offsets, pt, eta, phi, pid, charged_pt_min, tower_et_min, met_ab
 
 
 @njit(cache=True)
-def egamma_candidates(total, em, rho, seed_et, abs_eta_max):  # noqa: ANN001, ANN201
+def egamma_candidates(
+    total: np.ndarray, em: np.ndarray, rho: np.ndarray, seed_et: float, abs_eta_max: float
+) -> np.ndarray:
     """e/γ seeds and their shower shapes.
 
     A seed is a tower with EM E_T ≥ ``seed_et`` that is the largest (ties allowed) of its 3 × 3
@@ -153,7 +164,7 @@ def egamma_candidates(total, em, rho, seed_et, abs_eta_max):  # noqa: ANN001, AN
 
 
 @njit(cache=True)
-def remove_cores(total, em, event, i_eta, i_phi):  # noqa: ANN001, ANN201
+def remove_cores(total: np.ndarray, em: np.ndarray, event: np.ndarray, i_eta: np.ndarray, i_phi: np.ndarray) -> None:
     """Subtract, in place, the EM E_T of the 3 × 3 core around each listed e/γ from ``total`` (each
     tower once, where cores overlap); ``em`` is emptied there."""
     for c in range(len(event)):
@@ -165,7 +176,7 @@ def remove_cores(total, em, event, i_eta, i_phi):  # noqa: ANN001, ANN201
 
 
 @njit(cache=True)
-def sliding_window_jets(towers, seed_et, size):  # noqa: ANN001, ANN201
+def sliding_window_jets(towers: np.ndarray, seed_et: float, size: int) -> np.ndarray:
     """Jets of a ``size`` × ``size`` tower window around each seed (the CMS L1 jet algorithm).
 
     A seed is a tower with E_T ≥ ``seed_et`` that is the local maximum of its window. Ties are

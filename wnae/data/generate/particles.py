@@ -130,16 +130,19 @@ class ParticleBlock:
                 starts = (np.cumsum(n_per_event) - n_per_event)[has]
                 pthat[has] = np.maximum(pthat[has], np.maximum.reduceat(pool.pthat[index], starts))
 
+        def gather_all(name: str) -> np.ndarray:
+            return np.concatenate([getattr(self, name), getattr(pool, name)])[flat]
+
         def gather(name: str) -> np.ndarray | None:
             if getattr(self, name) is None or getattr(pool, name) is None:
                 return None
-            return np.concatenate([getattr(self, name), getattr(pool, name)])[flat]
+            return gather_all(name)
 
         return ParticleBlock(
-            gather("pt"),
-            gather("eta"),
-            gather("phi"),
-            gather("pid"),
+            gather_all("pt"),
+            gather_all("eta"),
+            gather_all("phi"),
+            gather_all("pid"),
             out_start[seg_first],
             pthat,
             dxy=gather("dxy"),

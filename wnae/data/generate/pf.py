@@ -158,7 +158,9 @@ def _seen(
 
 
 @njit(cache=True)
-def _alpha(i, neighbours, pt, eta, phi, cone, min_dr):  # noqa: ANN001, ANN202
+def _alpha(
+    i: int, neighbours: np.ndarray, pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, cone: float, min_dr: float
+) -> float:
     """PUPPI's α_i = log Σ_j (pT_j / ΔR_ij)² over the ``neighbours`` j ≠ i (indices into one event's
     arrays) with ``min_dr`` ≤ ΔR_ij < ``cone`` (−∞ without any)."""
     xi = 0.0
@@ -178,7 +180,7 @@ def _alpha(i, neighbours, pt, eta, phi, cone, min_dr):  # noqa: ANN001, ANN202
 
 
 @njit(cache=True)
-def _median_left_rms(values):  # noqa: ANN001, ANN202
+def _median_left_rms(values: np.ndarray) -> tuple[float, float]:
     """Median of the finite values and their RMS about it from below (robust to the hard scatter)."""
     finite = values[np.isfinite(values)]
     if len(finite) == 0:
@@ -189,7 +191,16 @@ def _median_left_rms(values):  # noqa: ANN001, ANN202
 
 
 @njit(cache=True)
-def _puppi_weights(evt, pt, eta, phi, kind, track_eta, cone, min_dr):  # noqa: ANN001, ANN202
+def _puppi_weights(
+    evt: np.ndarray,
+    pt: np.ndarray,
+    eta: np.ndarray,
+    phi: np.ndarray,
+    kind: np.ndarray,
+    track_eta: float,
+    cone: float,
+    min_dr: float,
+) -> np.ndarray:
     """PUPPI weights (Bertolini et al., arXiv:1407.6013) of the neutral candidates (``kind`` 2; tracks are
     0 from the primary vertex, 1 from pile-up, and get weight 1).
 
@@ -323,7 +334,7 @@ def build_pf_candidates(
     out[e, r, 3] = dxy[o]
     out[e, r, 4] = np.clip(significance[o], -SIGNIFICANCE_MAX, SIGNIFICANCE_MAX)
     out[e, r, 5] = cls[o]
-    stored = out.astype(dtype)
+    stored: np.ndarray = out.astype(dtype)
     if np.dtype(dtype).itemsize < 8:  # φ rounded beyond ±π (float16: by up to 1e-3) goes back inside
         limit = np.nextafter(dtype(np.pi), dtype(0))
         np.clip(stored[..., 2], -limit, limit, out=stored[..., 2])

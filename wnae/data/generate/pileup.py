@@ -8,6 +8,9 @@ own random generator.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import BinaryIO
+
 import numpy as np
 
 from wnae.data.generate.particles import ParticleBlock
@@ -59,7 +62,7 @@ def overlay_pileup(
     return hard.overlay(pool, index, n_pu), n_pu
 
 
-def save_pool(path, pool: ParticleBlock) -> None:  # noqa: ANN001
+def save_pool(path: str | Path | BinaryIO, pool: ParticleBlock) -> None:
     """Write a pool to ``.npz`` (float32 kinematics; the caller makes it atomic)."""
     if pool.pthat is None:
         msg = "a pile-up pool needs the pT-hat of each interaction (the weighted zero bias vetoes on it)"
@@ -81,7 +84,7 @@ def save_pool(path, pool: ParticleBlock) -> None:  # noqa: ANN001
     )
 
 
-def load_pool(path) -> ParticleBlock:  # noqa: ANN001
+def load_pool(path: str | Path) -> ParticleBlock:
     with np.load(path) as f:
         vertex = {name: f[name] for name in ("dxy", "rxy") if name in f.files}
         return ParticleBlock(

@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -124,7 +125,7 @@ class PythiaRunner:
         return CrossSection(info.sigmaGen() * MB_TO_PB, info.sigmaErr() * MB_TO_PB, int(info.nAccepted()))
 
 
-def visible_particles(batch) -> ParticleBlock:  # noqa: ANN001 (awkward array)
+def visible_particles(batch: Any) -> ParticleBlock:  # batch: an awkward array
     """Visible final-state particles of a ``nextBatch`` awkward array.
 
     Kept: status > 0, not a neutrino, not a stable BSM state (|id| > 10⁶), and produced inside the

@@ -24,6 +24,7 @@ import logging
 import os
 import time
 import zlib
+from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
@@ -183,6 +184,7 @@ def _run_block(task: _BlockTask) -> _BlockResult:
         selected = merged if len(kept) == task.n_events else merged.take(kept)
         pf = build_pf_candidates(selected, [pf_rngs[i] for i in kept], PFConfig(**task.pf))
     xs = runner.cross_section()
+    assert hard.pthat is not None  # next_batch sets it
     pthat = (merged.pthat if merged.pthat is not None else hard.pthat).astype(np.float32)
     return _BlockResult(
         particles[keep],
@@ -484,8 +486,9 @@ def _write_samples(
             from wnae._dask import dask_client, map_in_order
 
             client = stack.enter_context(dask_client(scheduler, n_workers))
-            results = map_in_order(client, _run_block, all_tasks)
-            stack.callback(results.close)  # cancels what is left while the client is still open
+            on_cluster = map_in_order(client, _run_block, all_tasks)
+            stack.callback(on_cluster.close)  # cancels what is left while the client is still open
+            results: Iterator[Any] = on_cluster
         else:
             workers = stack.enter_context(worker_pool(n_workers))
             results = start_tasks(workers, _run_block, all_tasks) if workers is not None else map(_run_block, all_tasks)

@@ -24,15 +24,20 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from wnae._io import atomic_path, write_json_atomic
 from wnae.errors import FirmwareError
 from wnae.firmware.compare import OutputComparison, compare_outputs, deployed_model, simulation_inputs
+
+if TYPE_CHECKING:
+    from wnae.firmware.config import FirmwareConfig
+    from wnae.firmware.reports import SynthReport
 
 __all__ = [
     "RTL_DIR_NAME",
@@ -99,7 +104,7 @@ class DesignEstimate:
     def resource_source(self) -> str:
         return f"{self.da4ml} cost estimate"
 
-    def synth_report(self, checked_by: str | None = None):  # noqa: ANN201
+    def synth_report(self, checked_by: str | None = None) -> SynthReport:
         """The numbers as a :class:`~wnae.firmware.reports.SynthReport` for the budget check."""
         from wnae.firmware.reports import ResourceNumbers, SynthReport, TimingNumbers
 
@@ -127,7 +132,7 @@ class DesignEstimate:
         )
 
 
-def _pipeline(model, target):  # noqa: ANN001, ANN202
+def _pipeline(model: Any, target: FirmwareConfig) -> Any:
     """Trace ``model`` with da4ml and cut it into pipeline stages for ``target``: (traced, pipeline, estimate)."""
     from da4ml.trace import to_pipeline
 
@@ -154,7 +159,7 @@ def _pipeline(model, target):  # noqa: ANN001, ANN202
     return traced, pipeline, estimate
 
 
-def estimate_design(model, target) -> DesignEstimate:  # noqa: ANN001
+def estimate_design(model: Any, target: FirmwareConfig) -> DesignEstimate:
     """da4ml's latency and LUT estimate of a deployed QKeras model on ``target`` (``wnae scan`` costs every candidate so).
 
     Raises:
@@ -251,7 +256,7 @@ class RtlResult(OutputComparison):
         ]
         return "\n".join(lines) + "\n"
 
-    def synth_report(self):  # noqa: ANN201
+    def synth_report(self) -> SynthReport:
         """The numbers as a :class:`~wnae.firmware.reports.SynthReport` (stage ``rtl``) for the budget check."""
         from wnae.firmware.reports import ResourceNumbers
 
@@ -293,7 +298,7 @@ def load_rtl_result(rtl_dir: str | Path) -> RtlResult:
 
 
 @contextlib.contextmanager
-def _path_prepended(directory: Path | None):  # noqa: ANN202
+def _path_prepended(directory: Path | None) -> Iterator[None]:
     old = os.environ.get("PATH", "")
     if directory is not None:
         os.environ["PATH"] = f"{directory}{os.pathsep}{old}"
@@ -303,7 +308,7 @@ def _path_prepended(directory: Path | None):  # noqa: ANN202
         os.environ["PATH"] = old
 
 
-def _build_verilator(model, path_dir: Path | None) -> float:  # noqa: ANN001
+def _build_verilator(model: Any, path_dir: Path | None) -> float:
     """Compile da4ml's Verilator model; a failure's compiler output goes into the error."""
     start = time.perf_counter()
     captured_err, captured_out = io.StringIO(), io.StringIO()
@@ -324,7 +329,7 @@ def _build_verilator(model, path_dir: Path | None) -> float:  # noqa: ANN001
 
 def run_rtl(
     run_dir: str | Path,
-    target,  # noqa: ANN001
+    target: FirmwareConfig,
     *,
     data_dir: str | Path = "data",
     hls_projects: str | Path = "hls_projects",

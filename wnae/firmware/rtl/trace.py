@@ -46,7 +46,7 @@ DEFAULT_HWCONF = (1, -1, -1)
 SQUARE_TABLE_MAX_BITS = 8
 
 
-def round_half_even(v, fmt: FixedFormat):  # noqa: ANN001, ANN201 (da4ml FixedVariable)
+def round_half_even(v: Any, fmt: FixedFormat) -> Any:  # da4ml FixedVariable
     """One da4ml variable rounded half to even onto ``fmt`` and saturated, as QKeras does it.
 
     The saturation is ``hi − relu(hi − v)`` and ``lo + relu(v − lo)`` rather than da4ml's own
@@ -70,7 +70,7 @@ def round_half_even(v, fmt: FixedFormat):  # noqa: ANN001, ANN201 (da4ml FixedVa
     return v.quantize(int(fmt.signed), fmt.integer, fmt.fractional, "WRAP", "TRN")
 
 
-def square(v):  # noqa: ANN001, ANN201 (da4ml FixedVariable)
+def square(v: Any) -> Any:  # da4ml FixedVariable
     """``v · v`` exactly: a lookup table of the squares of every value ``v`` can take when ``v`` has at most
     :data:`SQUARE_TABLE_MAX_BITS` bits, da4ml's multiplier otherwise (or for a constant)."""
     if v.high == v.low or sum(v.kif) > SQUARE_TABLE_MAX_BITS:
@@ -80,7 +80,7 @@ def square(v):  # noqa: ANN001, ANN201 (da4ml FixedVariable)
     return v.lookup(grid * grid)  # exact: squares of a b-bit grid have ≤ 2b significant bits
 
 
-def _multiply_arrays(a, b, op):  # noqa: ANN001, ANN202
+def _multiply_arrays(a: Any, b: Any, op: Any) -> Any:
     """A ``Multiply`` layer: element-wise squares by table when both inputs are one tensor, else ``a * b``."""
     from da4ml.trace import FixedVariableArray
 
@@ -90,7 +90,7 @@ def _multiply_arrays(a, b, op):  # noqa: ANN001, ANN202
     return FixedVariableArray(np.array(flat, dtype=object).reshape(a.shape), a.solver_options)
 
 
-def _quantize_array(x, fmt: FixedFormat):  # noqa: ANN001, ANN202
+def _quantize_array(x: Any, fmt: FixedFormat) -> Any:
     from da4ml.trace import FixedVariableArray
 
     flat = [round_half_even(v, fmt) for v in x._vars.ravel()]
@@ -126,7 +126,7 @@ class TracedModel:
 
 
 def trace_model(
-    model,  # noqa: ANN001
+    model: Any,
     *,
     delay_constraint: int = 2,
     hwconf: tuple[int, int, int] = DEFAULT_HWCONF,
@@ -150,6 +150,7 @@ def trace_model(
     start = time.perf_counter()
     ops = deployed_ops(model)
     in_fmt = ops[0].fmt
+    assert in_fmt is not None  # deployed_ops: the input quantizer first
     n_inputs = int(np.prod(model.inputs[0].shape[1:]))
     k, i, f = (np.full(n_inputs, v) for v in in_fmt.kif())
     inputs = FixedVariableArray.from_kif(

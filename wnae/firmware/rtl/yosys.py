@@ -67,7 +67,7 @@ class YosysResources:
 
 def count_resources(cells: dict[str, int], source: str = "", seconds: float = 0.0) -> YosysResources:
     """Group Yosys cell counts (``{"LUT2": 120, "FDRE": 64, ...}``) into resources."""
-    total = Counter()
+    total: Counter[str] = Counter()
     for cell, n in cells.items():
         name = cell.lstrip("\\$")
         if name.startswith("LUT") or name.startswith(("SRL16", "SRLC32")):
