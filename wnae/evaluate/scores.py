@@ -171,7 +171,7 @@ def load_scorer(run_dir: str | Path) -> Scorer:
     """Open an L1 run directory (``runs/<name>/``) for evaluation.
 
     An HLT encoder run (``hlt_runs/<name>/``) is opened by :func:`wnae.hlt.model.load_hlt_run`; the
-    commands pick the loader by the run's files (:func:`wnae.commands._runs.load_any_scorer`).
+    commands pick the loader by the run's files (``wnae.commands._runs.load_any_scorer``).
 
     Raises:
         ModelError: not a directory, no ``run.json``, no model file, a ``run.json`` that is not JSON or

@@ -105,7 +105,7 @@ class ScanPaths:
 
 @dataclass
 class ScanResult:
-    """What :func:`run_scan` returns: every candidate, the front, the chosen one, what was written."""
+    """What :func:`wnae.scan.search.run_scan` returns: every candidate, the front, the chosen one, what was written."""
 
     root: Path
     candidates: list[Candidate]
