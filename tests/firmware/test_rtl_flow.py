@@ -218,3 +218,17 @@ def test_csim_and_rtl_from_a_plain_checkout_with_relative_paths(tiny, monkeypatc
     with pytest.raises(SystemExit) as info:  # argparse refuses it, naming the option
         main(["csim", "tiny", "--events", "0"])
     assert info.value.code == 2 and "--events: must be at least 1" in capsys.readouterr().err
+
+
+def test_synth_script_turns_off_abc9_verification_and_writes_the_netlist_to_time_on_7_series(tmp_path):
+    from wnae.firmware.rtl.yosys import NETLIST_NAME, write_synth_script
+
+    rtl_dir = tmp_path / "rtl"
+    (rtl_dir / "src").mkdir(parents=True)
+    (rtl_dir / "src" / "wnae_model.v").write_text("module wnae_model(); endmodule\n")
+    lines = write_synth_script(rtl_dir, "wnae_model", "xc7")[0].read_text().splitlines()
+    synth = next(i for i, line in enumerate(lines) if line.startswith("synth_xilinx"))
+    assert lines.index("scratchpad -set abc9.verify 0") < synth
+    assert lines.index("flatten") > synth and f"write_json {NETLIST_NAME}" in lines
+    lines = write_synth_script(rtl_dir, "wnae_model", "xcup")[0].read_text().splitlines()
+    assert "flatten" not in lines  # the cell delays are 7-series data

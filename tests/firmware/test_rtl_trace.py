@@ -202,3 +202,41 @@ def test_pruned_low_bit_layers_with_zero_rows_and_columns_trace_exactly():
     assert np.all(y_model[:, 1] == y_model[0, 1])  # the zero column is a constant output
     assert np.std(y_model[:, [0, 2, 3]]) > 0
     assert trace_model(model).lut_estimate < trace_model(_low_bit_mlp(prune=False)).lut_estimate  # zeros cost nothing
+
+
+def _wide_square_model(bits: int) -> keras.Model:
+    """input → a ``bits``-bit signed value → its square: too wide for a LUT table."""
+    x = keras.Input((3,))
+    q = QActivation("quantized_bits(16,6,alpha=1)", name="input_quant")(x)
+    q = QActivation(f"quantized_bits({bits},4,alpha=1)", name="wide")(q)
+    square = keras.layers.Multiply(name="square")([q, q])
+    score = keras.layers.Dense(1, use_bias=False, trainable=False, kernel_initializer="ones", name="sum")(square)
+    return keras.Model(x, score)
+
+
+def test_a_square_that_fits_a_dsp_is_a_dsp_deep_and_exact():
+    """On a target whose products go to DSP slices, a 12-bit square is the DSP48E1's 2.823 ns (2 adder
+    levels of 1.5 ns), not da4ml's 12-level shift-and-add; the logic computes the same numbers."""
+    from wnae.firmware.rtl.trace import DSP48E1
+
+    model = _wide_square_model(12)
+    plain = trace_model(model)
+    dsp = trace_model(model, dsp=DSP48E1, adder_delay_ns=1.5)
+    assert DSP48E1.levels(1.5) == 2 and DSP48E1.levels(1.0) == 3
+    assert plain.dsp_products == 0 and dsp.dsp_products == 3
+    square_plain = plain.layer_depth["square"] - plain.layer_depth["wide"]
+    square_dsp = dsp.layer_depth["square"] - dsp.layer_depth["wide"]
+    assert square_plain >= 12 and square_dsp == 2
+    assert dsp.adder_depth == plain.adder_depth - (square_plain - square_dsp)
+    assert dsp.lut_estimate < plain.lut_estimate  # the products cost DSPs, not LUTs
+    x = np.random.default_rng(5).normal(0, 8, size=(5_000, 3))
+    x_q = dsp.quantize_inputs(x)
+    np.testing.assert_array_equal(np.asarray(dsp.comb.predict(x_q)), np.asarray(plain.comb.predict(x_q)))
+
+
+def test_a_square_wider_than_the_dsp_port_stays_shift_and_add():
+    """18 signed bits fit the DSP48E1's 18-bit port (one DSP); 19 do not, and keep da4ml's count."""
+    from wnae.firmware.rtl.trace import DSP48E1
+
+    assert trace_model(_wide_square_model(18), dsp=DSP48E1).dsp_products == 3
+    assert trace_model(_wide_square_model(19), dsp=DSP48E1).dsp_products == 0

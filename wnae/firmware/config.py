@@ -202,6 +202,8 @@ class RtlConfig(StrictModel):
             add beyond its minimum depth to share more adders (−1: unconstrained).
         use_dsp: let Yosys map the score head's multiplications to DSP slices (``false``: LUTs only,
             as distributed-arithmetic firmware does).
+        hop_delay_ns: routing delay assumed for each net a path crosses, in the netlist's timed longest
+            path (7-series): the cells' delays are measured data, this is the model's assumption.
     """
 
     adder_delay_ns: float | None = Field(None, gt=0)
@@ -209,6 +211,7 @@ class RtlConfig(StrictModel):
     latency_cutoff: int | None = Field(None, ge=1)
     delay_constraint: int = Field(2, ge=-1)
     use_dsp: bool = True
+    hop_delay_ns: float = Field(0.4, gt=0)
 
 
 class FirmwareConfig(StrictModel):

@@ -56,9 +56,9 @@ RTL_DIR_NAME = "rtl"
 TOP_MODULE = "wnae_model"
 
 
-#: Resources an adder-graph design does not use: da4ml's constant multiplications are shift-and-add
-#: logic and the score's squares are LUT tables (the Yosys counts of every shipped model: 0 DSP, 0 BRAM).
-ESTIMATE_BASIS = "adder graph: 0 DSP, 0 BRAM; FF = pipeline registers"
+#: What da4ml's estimate stands on: constant multiplications are shift-and-add logic, narrow squares LUT
+#: tables, wider squares DSP slices on a target that uses them (the shipped models: 0 DSP, 0 BRAM).
+ESTIMATE_BASIS = "adder graph, squares wider than a LUT table in DSP slices, 0 BRAM; FF = pipeline registers"
 
 
 @dataclass(kw_only=True)
@@ -78,6 +78,7 @@ class DesignEstimate:
         lut_estimate: da4ml's cost estimate (≈ LUT).
         da4ml: the da4ml version string.
         seconds: wall time of trace and pipelining.
+        dsp_estimate: products mapped to DSP slices (one each; squares that do not fit a LUT table).
     """
 
     target: str
@@ -92,6 +93,7 @@ class DesignEstimate:
     da4ml: str
     seconds: float = 0.0
     ii_cycles: int = 1
+    dsp_estimate: int = 0
 
     @property
     def latency_ns(self) -> float:
@@ -126,7 +128,7 @@ class DesignEstimate:
                 stage="hls_estimate",
                 lut=self.lut_estimate,
                 ff=self.register_bits,
-                dsp=0,
+                dsp=self.dsp_estimate,
                 bram_18k=0,
             )
         )
@@ -137,12 +139,16 @@ def _pipeline(model: Any, target: FirmwareConfig) -> Any:
     from da4ml.trace import to_pipeline
 
     from wnae.firmware.rtl.tools import require_da4ml
-    from wnae.firmware.rtl.trace import trace_model
+    from wnae.firmware.rtl.trace import DSP48E1, trace_model
 
     da4ml_version = require_da4ml()
     start = time.perf_counter()
-    traced = trace_model(model, delay_constraint=target.rtl.delay_constraint)
-    pipeline = to_pipeline(traced.comb, target.latency_cutoff, verbose=False)
+    dsp = DSP48E1 if target.rtl.use_dsp and target.yosys_family == "xc7" else None
+    traced = trace_model(
+        model, delay_constraint=target.rtl.delay_constraint, dsp=dsp, adder_delay_ns=target.adder_delay_ns
+    )
+    # da4ml's retiming re-traces the logic with its own delay model, which would undo the DSP products' delay
+    pipeline = to_pipeline(traced.comb, target.latency_cutoff, retiming=not traced.dsp_products, verbose=False)
     estimate = DesignEstimate(
         target=str(target.name),
         part=target.part,
@@ -153,6 +159,7 @@ def _pipeline(model: Any, target: FirmwareConfig) -> Any:
         latency_cycles=len(pipeline.solutions),
         register_bits=int(pipeline.reg_bits),
         lut_estimate=traced.lut_estimate,
+        dsp_estimate=traced.dsp_products,
         da4ml=f"da4ml {da4ml_version}",
         seconds=time.perf_counter() - start,
     )
@@ -181,7 +188,7 @@ class RtlResult(OutputComparison):
         adder_depth: adder levels of the whole combinational graph (da4ml's delay unit).
         latency_cycles: clocks from input to output of the pipelined RTL (II is 1 by construction).
         register_bits: flip-flops da4ml puts between stages (input register included).
-        lut_estimate: da4ml's cost estimate (≈ LUT).
+        lut_estimate: da4ml's cost estimate (≈ LUT); ``dsp_estimate`` the products in DSP slices.
         resources: Yosys numbers (:class:`~wnae.firmware.rtl.yosys.YosysResources` as a dict), or
             ``None`` when Yosys was not run.
         tools: tool → version used.
@@ -204,6 +211,7 @@ class RtlResult(OutputComparison):
     seconds: dict[str, float] = field(default_factory=dict)
     rtl_events_per_second: float = 0.0
     ii_cycles: int = 1
+    dsp_estimate: int = 0
 
     @property
     def latency_ns(self) -> float:
@@ -223,6 +231,7 @@ class RtlResult(OutputComparison):
             lut_estimate=self.lut_estimate,
             da4ml=self.tools.get("da4ml", "da4ml"),
             ii_cycles=self.ii_cycles,
+            dsp_estimate=self.dsp_estimate,
         )
 
     def timing_source(self) -> str:
@@ -236,7 +245,9 @@ class RtlResult(OutputComparison):
             f"[{self.timing_source()}]",
             f"  pipeline          {self.adder_depth:g} adder levels, cutoff {self.latency_cutoff}/stage "
             f"(assumed {self.adder_delay_ns:g} ns per level), {self.register_bits} register bits",
-            f"  da4ml estimate    ≈ {self.lut_estimate:,.0f} LUT [{self.tools.get('da4ml', 'da4ml')} cost estimate]",
+            f"  da4ml estimate    ≈ {self.lut_estimate:,.0f} LUT"
+            + (f", {self.dsp_estimate} DSP (squares)" if self.dsp_estimate else "")
+            + f" [{self.tools.get('da4ml', 'da4ml')} cost estimate]",
         ]
         if self.resources is not None:
             r = self.resources
@@ -244,6 +255,15 @@ class RtlResult(OutputComparison):
                 f"  resources         LUT {r['lut']:,}, FF {r['ff']:,}, CARRY {r['carry']:,}, DSP {r['dsp']}, "
                 f"BRAM_18K {r['bram_18k']}, URAM {r['uram']} [{r['source']}]"
             )
+            path = r.get("critical_path")
+            if path:
+                margin = self.clock_period_ns - float(path["total_ns"])
+                lines.append(
+                    f"  longest path      {path['total_ns']:.2f} ns = {path['logic_ns']:.2f} ns of cells + "
+                    f"{path['hops']} nets × {path['hop_ns']:g} ns routing (assumed); {margin:+.2f} ns to the "
+                    f"{self.clock_period_ns:g} ns clock [Yosys netlist, Artix-7 cell delays of cells_sim.v; not "
+                    "calibrated against Vivado, not part of the budget check]"
+                )
         else:
             lines.append("  resources         Yosys not run")
         lines += ["RTL simulation against the exact reference:", *self.lines()]
@@ -422,6 +442,7 @@ def run_rtl(
                 yosys_tool,
                 use_dsp=target.rtl.use_dsp,
                 timeout_s=yosys_timeout_s,
+                hop_ns=target.rtl.hop_delay_ns,
             )
             resources = found.to_dict()
             seconds["yosys"] = found.seconds
@@ -439,6 +460,7 @@ def run_rtl(
             latency_cycles=estimate.latency_cycles,
             register_bits=estimate.register_bits,
             lut_estimate=estimate.lut_estimate,
+            dsp_estimate=estimate.dsp_estimate,
             resources=resources,
             tools=tools,
             seconds=seconds,

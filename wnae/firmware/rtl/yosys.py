@@ -20,10 +20,12 @@ import shutil
 import subprocess
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from wnae.errors import FirmwareError
+from wnae.firmware.rtl.timing import netlist_path
 from wnae.firmware.rtl.tools import YosysTool
 
 __all__ = ["YosysResources", "count_resources", "run_yosys", "write_synth_script"]
@@ -49,6 +51,8 @@ class YosysResources:
         cells: every cell type and its count.
         source: e.g. ``Yosys 0.70 synth_xilinx -family xc7 -noiopad``.
         seconds: wall time of the Yosys run.
+        critical_path: the longest register-to-register path of the netlist (7-series only;
+            :class:`~wnae.firmware.rtl.timing.PathTiming` as a dict with ``total_ns``), or ``None``.
     """
 
     lut: int
@@ -60,6 +64,7 @@ class YosysResources:
     cells: dict[str, int] = field(default_factory=dict)
     source: str = ""
     seconds: float = 0.0
+    critical_path: dict[str, Any] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -115,6 +120,12 @@ def design_sources(rtl_dir: Path, top: str) -> list[str]:
     return [str(p.relative_to(rtl_dir)) for p in files]
 
 
+#: The Yosys scratchpad key that turns ABC9's internal ``&verify`` pass on or off.
+ABC9_VERIFY = "abc9.verify"
+#: The flat netlist (Yosys JSON) the 7-series path timing reads; removed once timed (it is large).
+NETLIST_NAME = "netlist.json"
+
+
 def write_synth_script(rtl_dir: Path, top: str, family: str, *, use_dsp: bool = True) -> tuple[Path, str]:
     """Write ``synth.ys`` into ``rtl_dir``; return it and the synth command (for the source label)."""
     synth = f"synth_xilinx -family {family} -top {top} -noiopad" + ("" if use_dsp else " -nodsp")
@@ -127,8 +138,13 @@ def write_synth_script(rtl_dir: Path, top: str, family: str, *, use_dsp: bool = 
         # default MEM_FILE does not exist; its instances name their own .mem file)
         "read_verilog -defer " + " ".join(design_sources(rtl_dir, top)),
         *tables,
+        # ABC9's own equivalence check of its LUT mapping (`&verify`) took most of the run time (minutes
+        # on the default model) and checks ABC, not the design, which Verilator simulates bit for bit
+        f"scratchpad -set {ABC9_VERIFY} 0",
         synth,
         f"tee -q -o {STAT_NAME} stat -json -top {top}",
+        # the flat netlist, for the longest path with the 7-series cell delays (wnae.firmware.rtl.timing)
+        *(["flatten", f"write_json {NETLIST_NAME}"] if family == "xc7" else []),
         "",
     ]
     script = rtl_dir / SCRIPT_NAME
@@ -168,11 +184,15 @@ def run_yosys(
     *,
     use_dsp: bool = True,
     timeout_s: float = 3600,
+    hop_ns: float | None = None,
 ) -> YosysResources:
     """Synthesise ``top`` with Yosys in ``rtl_dir``; the log goes to ``yosys.log``.
 
     Raises:
         FirmwareError: Yosys failed or ran past ``timeout_s`` (the log's tail in the message).
+
+    With ``hop_ns`` on a 7-series family, the flat netlist's longest path is timed too
+    (:func:`~wnae.firmware.rtl.timing.netlist_path`, ``hop_ns`` of routing per net).
     """
     rtl_dir = Path(rtl_dir)
     script, synth = write_synth_script(rtl_dir, top, family, use_dsp=use_dsp)
@@ -197,6 +217,16 @@ def run_yosys(
         msg = f"Yosys failed on {rtl_dir} (exit {proc.returncode}); log {log}:\n{tail}"
         raise FirmwareError(msg)
     cells = _cells_from_stat(json.loads(stat.read_text()), top)
-    return count_resources(
+    resources = count_resources(
         cells, source=f"{tool.version} {synth.replace(f' -top {top}', '')} ({tool.kind})", seconds=seconds
     )
+    netlist = rtl_dir / NETLIST_NAME
+    cells_sim = tool.cells_sim("xilinx")
+    if netlist.is_file() and hop_ns is not None and cells_sim is not None:
+        path = netlist_path(netlist, top, cells_sim, hop_ns=hop_ns)
+        timed = {**asdict(path), "total_ns": round(path.total_ns, 6), "delays": str(cells_sim)}
+        resources = replace(resources, critical_path=timed)
+    elif netlist.is_file():
+        logger.info("no cell timing (%s's cells_sim.v not found): the netlist's path is not timed", tool.kind)
+    netlist.unlink(missing_ok=True)
+    return resources
