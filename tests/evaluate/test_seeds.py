@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import write_toy_data_dir
 from wnae.cli import main
 from wnae.errors import ConfigError, ModelError
-from wnae.evaluate.seeds import aggregate_label, compare_doc, format_compare, summarise
+from wnae.evaluate.seeds import aggregate_label, compare_doc, format_compare, paired_difference, summarise
 
 # --- aggregation on hand-made evaluations
 
@@ -93,6 +93,39 @@ def test_aggregate_and_ratio_on_hand_made_evaluations():
     assert "| wnae | embedding | 100 | 2 | 2 ± 1.414 | 3 ± 1.414 |" in md
     assert "| vae | – | – | 0 | no reconstruction | – |" in md
     assert "| sig | 1.15 | 1.11 | 2.5 | 2 |" in md
+
+
+def test_paired_difference_matches_seeds_not_positions():
+    # b lists its seeds in another order and lacks seed 2; a's seed 3 has no value
+    d = paired_difference([0.30, 0.10, 0.50, None], [0, 1, 2, 3], [0.20, 0.25, 0.40], [1, 0, 3])
+    assert d["n"] == 2  # seeds 0 and 1
+    assert d["mean"] == pytest.approx(((0.30 - 0.25) + (0.10 - 0.20)) / 2)
+    assert d["std_error"] == pytest.approx(abs(0.05 - (-0.10)) / math.sqrt(2) / math.sqrt(2))
+    assert (d["ahead"], d["behind"]) == (1, 1)
+    assert paired_difference([1.0], [0], [0.5], [1]) == {
+        "n": 0,
+        "mean": None,
+        "std_error": None,
+        "ahead": 0,
+        "behind": 0,
+    }
+
+
+def test_compare_pairs_two_labels_by_seed():
+    a = aggregate_label("a", [_evaluation(f"a{s}", 0.9, 0.9, 0.2 + 0.1 * s, 0.01 * s) for s in range(3)])
+    b = aggregate_label("b", [_evaluation(f"b{s}", 0.9, 0.8, 0.1 + 0.1 * s, 0.02) for s in range(3)])
+    a["seeds"], b["seeds"] = [0, 1, 2], [0, 1, 2]
+    doc = compare_doc([a, b])
+    paired = doc["paired"]
+    assert paired["efficiency"]["sig"]["A"]["mean"] == pytest.approx(0.1)  # ahead by 0.1 at every seed
+    assert paired["efficiency"]["sig"]["A"]["std_error"] == pytest.approx(0.0, abs=1e-12)
+    assert paired["efficiency"]["sig"]["B"]["ahead"] == 0 and paired["efficiency"]["sig"]["B"]["behind"] == 2
+    assert paired["auc_zero_bias"]["sig"]["mean"] == pytest.approx(0.1)
+    md = format_compare(json.loads(json.dumps(doc)))
+    assert "## Paired by seed: a − b" in md
+    assert "| sig | +0.100 ± 0.000 (3/3) | +10.00 ± 0.00 (3/3) | -1.00 ± 0.58 (0/3) |" in md
+    del a["seeds"]
+    assert "paired" not in compare_doc([a, b])  # no seeds, no pairing
 
 
 def test_aggregate_reads_real_evaluations():

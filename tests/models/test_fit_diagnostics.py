@@ -13,7 +13,7 @@ from wnae.models.config import TrainConfig
 from wnae.models.registry import build_model
 from wnae.models.sampler import langevin_chain, sample_chain
 from wnae.models.wnae import diagnostic_subsets
-from wnae.train.loop import best_epoch
+from wnae.train.loop import best_epoch, diagnosed
 
 
 def _quadratic(v):
@@ -113,6 +113,12 @@ def test_best_epoch_picks_the_lowest_eligible_finite_score():
     assert best_epoch(history, lambda e: e < 4) == 3  # 1-based
     assert best_epoch(history, lambda e: e == 0) is None
     assert best_epoch({}, lambda e: True) is None
+
+
+def test_diagnosed_epochs_are_every_nth_and_the_last():
+    assert [e for e in range(10) if diagnosed(e, 10, 1)] == list(range(10))
+    assert [e for e in range(10) if diagnosed(e, 10, 3)] == [2, 5, 8, 9]  # 0-based: epochs 3, 6, 9 and the last
+    assert [e for e in range(4) if diagnosed(e, 4, 2)] == [1, 3]
 
 
 def test_the_reconstruction_weight_adds_the_data_energy_to_w():

@@ -27,6 +27,26 @@ def test_assignment_matches_pot_emd2(n, d):
         assert transport.exact_w2(a, b, solver) == pytest.approx(reference, rel=1e-6)
 
 
+def test_assignment_is_exact_on_degenerate_batches():
+    """Ties everywhere (chains clamped to one corner of the bounds, duplicated data, identical clouds):
+    the Jonker-Volgenant solver still returns a permutation of the network simplex's cost."""
+    rng = np.random.default_rng(7)
+    data = rng.normal(size=(256, 10))
+    clamped = np.clip(3.0 * rng.normal(size=(256, 10)), -6.0, 6.0)
+    clamped[:150] = 6.0
+    duplicated = data.copy()
+    duplicated[:100] = data[0]
+    for a, b in [(data, clamped), (duplicated, clamped), (data, data), (np.zeros((64, 3)), np.zeros((64, 3)))]:
+        cost = ot.dist(a, b)
+        n = len(a)
+        cols = transport.assignment_columns(cost)
+        assert sorted(cols.tolist()) == list(range(n))
+        reference = ot.emd2(np.full(n, 1 / n), np.full(n, 1 / n), cost, numItermax=10_000_000)
+        assert float(cost[np.arange(n), cols].mean()) == pytest.approx(reference, rel=1e-9, abs=1e-12)
+    with pytest.raises(ValueError, match="square cost matrix, got shape"):
+        transport.assignment_columns(np.zeros((3, 4)))
+
+
 def test_exact_targets_are_a_matching_and_the_plan_barycentre_on_unequal_sizes():
     a, b = _clouds(40, 5, seed=1)
     w, targets = transport.exact_targets(a, b, "assignment")

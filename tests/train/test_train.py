@@ -107,6 +107,18 @@ def test_two_stage_run_records_both_stages_and_the_sampler(data_dir, tmp_path, c
     assert np.all(np.isfinite(run.anomaly_score(random_particles(50, 3))))
 
 
+def test_fit_diagnostics_every_second_epoch_and_the_last(data_dir, tmp_path):
+    diagnostics = {"events": 100, "long_steps": 5, "every": 2}
+    mcmc = {"steps": 2, "buffer_size": 512, "pretrain_epochs": 0, "diagnostics": diagnostics}
+    result = train(_cfg("wnae", epochs=3, mcmc=mcmc), data_dir=data_dir, runs_dir=tmp_path, progress=False)
+    history = json.loads((result.run_dir / "history.json").read_text())
+    measured = [v is not None for v in history["w_exact"]]
+    assert measured == [False, True, True]  # epoch 2, and epoch 3 as the last
+    assert all(v is not None for v in history["w_floor"][1:]) and history["selection_score"][0] is None
+    kept = json.loads((result.run_dir / "metrics.json").read_text())["kept_epoch"]
+    assert kept in (2, 3)
+
+
 @pytest.mark.slow
 def test_same_seed_same_model(data_dir, tmp_path):
     a = train(_cfg("ae"), data_dir=data_dir, runs_dir=tmp_path, name="a", progress=False)

@@ -9,7 +9,7 @@ by layer name; a run whose network has no ``reconstruction`` layer (a VAE scored
 encoder) has nothing to measure and is a :class:`~wnae.errors.ModelError`.
 
 The quality is the exact squared-Euclidean Wasserstein distance between the two point clouds, with
-uniform weights (POT's network simplex, :func:`wnae.models.transport.exact_w2`),
+uniform weights (an exact linear assignment, :func:`wnae.models.transport.exact_w2`),
 
 .. math::
 
@@ -204,7 +204,7 @@ def reconstruction_quality(run: Any, particles: np.ndarray) -> ReconstructionQua
 
     model, space = reconstruction_model(run.deploy_model, run.name)
     x, x_hat = reconstruct(model, run.features(particles))
-    emd = exact_w2(x, x_hat, solver="emd")
+    emd = exact_w2(x, x_hat)
     mse = float(np.mean(np.sum((x - x_hat) ** 2, axis=1)))
     logger.info("%s: EMD(SM test, reconstruction) = %.5g in %s space (%d events)", run.name, emd, space, len(x))
     return ReconstructionQuality(run.name, space, int(x.shape[1]), len(x), float(emd), mse)

@@ -44,7 +44,7 @@ from wnae.models.run_files import TrainingState, read_training_state
 from wnae.models.serialization import CHECKPOINT_DIR, CHECKPOINT_STATE
 from wnae.train.data_source import load_sm_split, open_source
 
-__all__ = ["TrainResult", "configure_threads", "load_sm_split", "throughput", "train"]
+__all__ = ["TrainResult", "configure_threads", "diagnosed", "load_sm_split", "throughput", "train"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,11 @@ _CHECKPOINTS_KEPT = 2
 NEGATIVES_PLOT = "negatives.png"
 #: The weights of the kept epoch (``mcmc.keep_epoch: best_w``), under the checkpoint directory.
 BEST_CHECKPOINT = "best"
+
+
+def diagnosed(epoch: int, epochs: int, every: int) -> bool:
+    """Whether the 0-based ``epoch`` of ``epochs`` gets the per-epoch fit diagnostics: every ``every``-th, and the last."""
+    return (epoch + 1) % every == 0 or epoch + 1 == epochs
 
 
 def best_epoch(history: dict[str, list[float]], eligible: Any) -> int | None:
@@ -451,7 +456,8 @@ def train(
             seconds = time.perf_counter() - t0
             val_rows = [family.validation_step(batch) for batch in source.validation_batches(kind)]
             epoch_metrics = {**_mean_metrics(rows), **{f"val_{k}": v for k, v in _mean_metrics(val_rows).items()}}
-            epoch_metrics.update(family.epoch_diagnostics(source.validation_sample, epoch))
+            if diagnosed(epoch, cfg.epochs, cfg.mcmc.diagnostics.every):
+                epoch_metrics.update(family.epoch_diagnostics(source.validation_sample, epoch))
             epoch_metrics["events_per_second"] = n_events / seconds
             epoch_metrics["seconds"] = seconds
             epoch_metrics["step_ms"] = 1e3 * seconds / max(1, len(rows))
