@@ -5,7 +5,7 @@
 For the default two-stage WNAE's head (``train_two_stage.yml``: 10-d embedding, ReLU-8 head) on a
 heavy-tailed 10-d cloud standing in for the embedding, prints the wall time of one
 :meth:`~wnae.models.wnae.AutoencoderFamily.epoch_diagnostics` call (fresh chains, ``w_exact``,
-``w_exact_long``, ``w_floor`` by POT's network simplex) per number of events and long-chain steps,
+``w_exact_long``, ``w_floor`` by the exact linear assignment) per number of events and long-chain steps,
 and, for scale, one WNAE training step (batch 512, exact W) of the same head.
 """
 

@@ -373,7 +373,7 @@ def format_compare(doc: Mapping[str, Any]) -> str:
         "",
         "## Background reconstruction quality",
         "",
-        "Exact EMD (squared Euclidean, uniform weights, POT network simplex) between held-out SM test events "
+        "Exact EMD (squared Euclidean, uniform weights, by linear assignment) between held-out SM test events "
         "and their reconstruction, in the space each model reconstructs; mean ‖x − x̂‖² pairs each event "
         "with its own reconstruction (an upper bound).",
         "",
