@@ -111,12 +111,13 @@ def test_paired_difference_matches_seeds_not_positions():
     }
 
 
-def test_compare_pairs_two_labels_by_seed():
+def test_compare_pairs_every_label_with_the_reference_by_seed():
     a = aggregate_label("a", [_evaluation(f"a{s}", 0.9, 0.9, 0.2 + 0.1 * s, 0.01 * s) for s in range(3)])
     b = aggregate_label("b", [_evaluation(f"b{s}", 0.9, 0.8, 0.1 + 0.1 * s, 0.02) for s in range(3)])
     a["seeds"], b["seeds"] = [0, 1, 2], [0, 1, 2]
-    doc = compare_doc([a, b])
-    paired = doc["paired"]
+    doc = compare_doc([a, b])  # the reference is the last label
+    (paired,) = doc["paired"]
+    assert (paired["minuend"], paired["subtrahend"]) == ("a", "b")
     assert paired["efficiency"]["sig"]["A"]["mean"] == pytest.approx(0.1)  # ahead by 0.1 at every seed
     assert paired["efficiency"]["sig"]["A"]["std_error"] == pytest.approx(0.0, abs=1e-12)
     assert paired["efficiency"]["sig"]["B"]["ahead"] == 0 and paired["efficiency"]["sig"]["B"]["behind"] == 2
@@ -124,8 +125,14 @@ def test_compare_pairs_two_labels_by_seed():
     md = format_compare(json.loads(json.dumps(doc)))
     assert "## Paired by seed: a − b" in md
     assert "| sig | +0.100 ± 0.000 (3/3) | +10.00 ± 0.00 (3/3) | -1.00 ± 0.58 (0/3) |" in md
+    c = aggregate_label("c", [_evaluation(f"c{s}", 0.9, 0.9, 0.3, 0.02) for s in range(2)])
+    c["seeds"] = [2, 0]
+    doc = compare_doc([a, b, c], reference="b")
+    assert [(p["minuend"], p["subtrahend"]) for p in doc["paired"]] == [("a", "b"), ("c", "b")]
+    assert doc["paired"][1]["efficiency"]["sig"]["A"]["mean"] == pytest.approx(((0.3 - 0.3) + (0.3 - 0.1)) / 2)
+    assert doc["ratio"] is None  # a ratio only between exactly two labels
     del a["seeds"]
-    assert "paired" not in compare_doc([a, b])  # no seeds, no pairing
+    assert compare_doc([a, b])["paired"] == []  # no seeds, no pairing
 
 
 def test_aggregate_reads_real_evaluations():
@@ -418,6 +425,7 @@ def test_an_entry_trains_on_its_own_data_and_is_evaluated_on_the_common_one(toy,
             "entries:\n  - {label: a, config: ae.yml, seeds: [0], train_data_dir: nodata}\n",
             "'entries.0.train_data_dir': no data directory nodata with a manifest.json",
         ),
+        ("reference: b\nentries:\n  - {label: a, config: ae.yml, seeds: [0]}\n", "reference 'b' is not a label (a)"),
     ],
     ids=[
         "missing-file",
@@ -429,6 +437,7 @@ def test_an_entry_trains_on_its_own_data_and_is_evaluated_on_the_common_one(toy,
         "bad-train-config",
         "no-entries",
         "missing-train-data",
+        "unknown-reference",
     ],
 )
 def test_bad_input_is_one_line_before_any_training(tmp_path, capsys, yaml, message):

@@ -116,10 +116,12 @@ class SeedCompareConfig(StrictModel):
             ``entries[].config``.
         reconstruction_events: SM test events in the reconstruction EMD (0 = no EMD).
         reconstruction_seed: seed of the events drawn for it (the same events for every run).
+        reference: the label every other label is compared with seed by seed (default: the last entry).
     """
 
     name: str | None = None
     entries: list[CompareEntry] = Field(min_length=1)
+    reference: str | None = None
     evaluate_config: str | None = None
     reconstruction_events: int = Field(2000, ge=0)
     reconstruction_seed: int = Field(0, ge=0)
@@ -138,6 +140,9 @@ class SeedCompareConfig(StrictModel):
         repeated = sorted({x for x in labels if labels.count(x) > 1})
         if repeated:
             msg = f"labels must be unique, {', '.join(repeated)} is given twice"
+            raise ValueError(msg)
+        if self.reference is not None and self.reference not in labels:
+            msg = f"reference '{self.reference}' is not a label ({', '.join(labels)})"
             raise ValueError(msg)
         return self
 
@@ -258,20 +263,23 @@ def paired_difference(
     }
 
 
-def compare_doc(labels: Sequence[Mapping[str, Any]], *, meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def compare_doc(
+    labels: Sequence[Mapping[str, Any]], *, meta: Mapping[str, Any] | None = None, reference: str | None = None
+) -> dict[str, Any]:
     """The ``compare.json`` document from :func:`aggregate_label` of each label (``label_order``: their order).
 
     With exactly two labels, ``ratio`` holds the first label's mean over the second's (None where the
     second is 0 or missing): ``efficiency[signal][wp]``, ``auc[signal]``, ``auc_zero_bias[signal]`` and
-    ``reconstruction_emd``; and, when both labels name their ``seeds``, ``paired`` holds the
-    :func:`paired_difference` first − second of ``efficiency[signal][wp]``, ``auc_zero_bias[signal]``
-    and ``reconstruction_emd``.
+    ``reconstruction_emd``. ``paired`` lists, for every other label that names its ``seeds``, the
+    :func:`paired_difference` label − ``reference`` (default: the last label) of
+    ``efficiency[signal][wp]``, ``auc_zero_bias[signal]`` and ``reconstruction_emd``.
     """
     doc: dict[str, Any] = {
         **(meta or {}),
         "labels": {lab["label"]: dict(lab) for lab in labels},
         "label_order": [lab["label"] for lab in labels],
         "ratio": None,
+        "paired": [],
     }
     if len(labels) == 2:
         a, b = labels
@@ -296,8 +304,10 @@ def compare_doc(labels: Sequence[Mapping[str, Any]], *, meta: Mapping[str, Any] 
             _ratio(ra["emd"]["mean"], rb["emd"]["mean"]) if ra is not None and rb is not None else None
         )
         doc["ratio"] = ratio
-        if "seeds" in a and "seeds" in b:
-            doc["paired"] = _paired(a, b)
+    by_label = {lab["label"]: lab for lab in labels}
+    ref = by_label.get(reference or "", labels[-1] if labels else None)
+    if ref is not None and "seeds" in ref:
+        doc["paired"] = [_paired(lab, ref) for lab in labels if lab is not ref and "seeds" in lab]
     return doc
 
 
@@ -403,8 +413,7 @@ def format_compare(doc: Mapping[str, Any]) -> str:
             cells += [_fmt(effs.get(wp)) for wp in wps]
             lines.append("| " + " | ".join(cells) + " |")
         lines += ["", f"Reconstruction EMD ratio: {_fmt(ratio['reconstruction_emd'])}."]
-    paired = doc.get("paired")
-    if paired:
+    for paired in doc.get("paired") or []:
         lines += [
             "",
             f"## Paired by seed: {paired['minuend']} − {paired['subtrahend']}",
@@ -687,6 +696,7 @@ def run_compare(plan: ComparePlan) -> dict[str, Any]:
     ev = plan.evaluate
     doc = compare_doc(
         labels,
+        reference=cfg.reference,
         meta={
             "name": plan.name,
             "data_dir": str(plan.data_dir),
