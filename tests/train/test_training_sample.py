@@ -108,6 +108,26 @@ def test_an_unweighted_zero_bias_or_any_one_sample_trains_unweighted_on_its_trai
     assert set(np.unique(qcd.train_events.sample_name)) == {"qcd"} and qcd.n_train == 240
 
 
+def test_a_union_of_samples_and_patterns_trains_unweighted_and_holds_out_every_part(tmp_path):
+    from wnae.data.samples import load_manifest
+    from wnae.evaluate.scores import trained_samples
+
+    data_dir = _weighted_zero_bias_dir(tmp_path / "data")
+    events, weights = load_training_split(data_dir, Split.TRAIN, "sm+qcd_*")
+    assert weights is None  # a union is unweighted, even with weighted zero-bias rows in it
+    assert set(np.unique(events.sample_name)) == {*SM_PROCESSES.values(), "qcd_hard"}
+    assert len(events) == 4 * 120 + 300  # 60 % of each row
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.yml").write_text("model: ae\ntraining_sample: sm+qcd_*\n")
+    assert trained_samples(run_dir, load_manifest(data_dir)) == {*SM_PROCESSES.values(), "qcd_hard"}
+    with pytest.raises(DataError, match="'nomatch_\\*' is not a sample of"):
+        load_training_split(data_dir, Split.TRAIN, "sm+nomatch_*")
+    for bad in ("sm+", "+sm", "sm++qcd", "sm+../x"):
+        with pytest.raises(ValueError, match="training_sample"):
+            _cfg(training_sample=bad)
+
+
 def test_evaluation_scores_only_the_test_split_of_what_a_run_trained_on(tmp_path):
     from tests.evaluate.conftest import SumPtRun
     from wnae.data.samples import load_manifest

@@ -18,6 +18,7 @@ evaluation see the same test events without storing index lists.
 from __future__ import annotations
 
 import enum
+import fnmatch
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -322,11 +323,16 @@ def training_rows(rows: Sequence[SampleInfo], sample: str, where: str | Path = "
 
     ``sm``: the background rows; ``zero_bias``: every row with a ``zb_weight`` (the weighted zero
     bias), or, where no row has one (an imported zero bias), every zero-bias row; anything else:
-    the sample of that name.
+    the sample of that name, or the samples a shell pattern matches (``qcd_pthat_*``). Parts joined
+    by ``+`` are united, in manifest order (``sm+qcd_pthat_*``: the SM cocktail and the QCD pT-hat
+    slices of the zero bias; a union is trained on unweighted).
 
     Raises:
         DataError: naming the manifest and what it lacks (or the samples it has).
     """
+    if "+" in sample:
+        names = {r.name for part in sample.split("+") for r in training_rows(rows, part, where)}
+        return [r for r in rows if r.name in names]
     if sample == "sm":
         chosen = [r for r in rows if r.role is SampleRole.BACKGROUND]
         if not chosen:
@@ -346,7 +352,7 @@ def training_rows(rows: Sequence[SampleInfo], sample: str, where: str | Path = "
             msg = f"training_sample zero_bias: {where} has no zero_bias sample"
             raise DataError(msg)
         return chosen
-    chosen = [r for r in rows if r.name == sample]
+    chosen = [r for r in rows if fnmatch.fnmatchcase(r.name, sample)]
     if not chosen:
         msg = (
             f"training_sample '{sample}' is not a sample of {where} (sm, zero_bias, or one of: "

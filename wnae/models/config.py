@@ -368,7 +368,9 @@ class TrainConfig(StrictModel):
             components), each epoch's events drawn with replacement at their weights from the train
             split, or, in a directory without weights (an imported zero bias), every zero-bias row
             with equal weights; or the name of one sample of the manifest (e.g. an imported L1
-            ntuple). The test split of every sample trained on is all that ``wnae evaluate`` scores
+            ntuple), or a shell pattern of names (``qcd_pthat_*``); parts joined by ``+`` are
+            united and trained on unweighted (``sm+qcd_pthat_*``: the cocktail and the zero
+            bias's QCD pT-hat slices). The test split of every sample trained on is all that ``wnae evaluate`` scores
             of it (for a zero bias: all it calibrates rates on).
         architecture, quant, mcmc, vae, contrastive, gmm: see their classes.
         extractor, head, vicreg: the two stages of ``model: two_stage`` (see their classes).
@@ -393,9 +395,10 @@ class TrainConfig(StrictModel):
     max_train_events: int | None = Field(None, ge=1)
     training_sample: str = Field(
         "sm",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$",
+        pattern=r"^[A-Za-z0-9*?][A-Za-z0-9_.*?-]{0,63}(\+[A-Za-z0-9*?][A-Za-z0-9_.*?-]{0,63}){0,15}$",
         description="sm: the SM cocktail (background rows); zero_bias: the zero bias (weighted where the manifest "
-        "weights it), events drawn at their weights; or one sample's name; the test split of what is "
+        "weights it), events drawn at their weights; or one sample's name or a pattern of names (qcd_pthat_*); "
+        "parts joined by + are united, unweighted (sm+qcd_pthat_*); the test split of what is "
         "trained on is held out for the evaluation (anything but sm: memory loading only)",
     )
     architecture: ArchitectureConfig = ArchitectureConfig()
