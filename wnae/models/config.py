@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -123,6 +124,10 @@ class CriticConfig(StrictModel):
     def _positive(self) -> CriticConfig:
         _check_widths(self.widths, "critic widths")
         return self
+
+
+#: One part of ``training_sample``: a sample name or a shell pattern of names.
+_SAMPLE_PART = re.compile(r"^[A-Za-z0-9*?][A-Za-z0-9_.*?-]*$")
 
 
 class McmcDiagnosticsConfig(StrictModel):
@@ -395,7 +400,7 @@ class TrainConfig(StrictModel):
     max_train_events: int | None = Field(None, ge=1)
     training_sample: str = Field(
         "sm",
-        pattern=r"^[A-Za-z0-9*?][A-Za-z0-9_.*?-]{0,63}(\+[A-Za-z0-9*?][A-Za-z0-9_.*?-]{0,63}){0,15}$",
+        max_length=256,
         description="sm: the SM cocktail (background rows); zero_bias: the zero bias (weighted where the manifest "
         "weights it), events drawn at their weights; or one sample's name or a pattern of names (qcd_pthat_*); "
         "parts joined by + are united, unweighted (sm+qcd_pthat_*); the test split of what is "
@@ -413,6 +418,17 @@ class TrainConfig(StrictModel):
     pruning: PruningConfig = PruningConfig()
     loading: LoadingConfig = LoadingConfig()
     threads: ThreadsConfig = ThreadsConfig()
+
+    @model_validator(mode="after")
+    def _sample_names(self) -> TrainConfig:
+        for part in self.training_sample.split("+"):
+            if not _SAMPLE_PART.match(part):
+                msg = (
+                    f"training_sample '{self.training_sample}': '{part}' is not a sample name or pattern "
+                    "(letters, digits, '_', '.', '-', '*', '?'; parts joined by '+')"
+                )
+                raise ValueError(msg)
+        return self
 
     @model_validator(mode="after")
     def _class_labels(self) -> TrainConfig:
