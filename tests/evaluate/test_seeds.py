@@ -95,6 +95,21 @@ def test_aggregate_and_ratio_on_hand_made_evaluations():
     assert "| sig | 1.15 | 1.11 | 2.5 | 2 |" in md
 
 
+def test_the_working_points_as_realised_are_summarised_and_shown():
+    docs = [_evaluation(f"w{i}", 0.9, 0.9, 0.2, 0.01) for i in range(3)]
+    for doc, rate, n_eff, resolved in zip(docs, (1.0, 1.7, 0.9), (20.0, 5.0, 8.0), (True, False, True), strict=True):
+        doc["working_points"][1].update({"rate_khz": rate, "n_zb_effective_above": n_eff, "resolved": resolved})
+    lab = aggregate_label("w", docs)
+    tight = lab["realised"]["B"]
+    assert tight["rate_khz"]["mean"] == pytest.approx(1.2)
+    assert tight["n_zb_effective"]["per_seed"] == [20.0, 5.0, 8.0]
+    assert tight["unresolved"] == 1
+    assert lab["realised"]["A"]["rate_khz"]["mean"] is None  # not recorded: nothing made up
+    md = format_compare(compare_doc([lab]))
+    assert "## Working points as realised" in md
+    assert "| w | – / – / 0 | 1.2 ± 0.436 / 11 ± 7.94 / 1 |" in md
+
+
 def test_paired_difference_matches_seeds_not_positions():
     # b lists its seeds in another order and lacks seed 2; a's seed 3 has no value
     d = paired_difference([0.30, 0.10, 0.50, None], [0, 1, 2, 3], [0.20, 0.25, 0.40], [1, 0, 3])
