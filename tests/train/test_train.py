@@ -107,10 +107,19 @@ def test_two_stage_run_records_both_stages_and_the_sampler(data_dir, tmp_path, c
     assert np.all(np.isfinite(run.anomaly_score(random_particles(50, 3))))
 
 
-def test_fit_diagnostics_every_second_epoch_and_the_last(data_dir, tmp_path):
+def test_fit_diagnostics_every_second_epoch_and_the_last(data_dir, tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    figures = []
+    save = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: (figures.append(fig), save(fig, *a, **k))[1])
     diagnostics = {"events": 100, "long_steps": 5, "every": 2}
     mcmc = {"steps": 2, "buffer_size": 512, "pretrain_epochs": 0, "diagnostics": diagnostics}
     result = train(_cfg("wnae", epochs=3, mcmc=mcmc), data_dir=data_dir, runs_dir=tmp_path, progress=False)
+    # loss.png draws the measured epochs as a line (not NaN-broken into nothing)
+    fit_axes = [ax for fig in figures for ax in fig.axes if ax.get_title() == "fit to held-out data (exact W)"]
+    (w_exact,) = [line for line in fit_axes[0].lines if line.get_label() == "w_exact"]
+    assert list(w_exact.get_xdata()) == [2, 3]
     history = json.loads((result.run_dir / "history.json").read_text())
     measured = [v is not None for v in history["w_exact"]]
     assert measured == [False, True, True]  # epoch 2, and epoch 3 as the last

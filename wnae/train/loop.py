@@ -203,6 +203,13 @@ _W_KEYS = ("w_exact", "w_exact_long", "w_floor", "w_neural")
 _RATIO_KEYS = ("diag_energy_ratio", "diag_neg_std_ratio", "diag_acceptance")
 
 
+def _measured(epochs: np.ndarray, values: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """The epochs with a finite value and those values: a metric measured every n-th epoch is drawn as a line."""
+    y = np.asarray(values, dtype=float)
+    keep = np.isfinite(y)
+    return epochs[keep], y[keep]
+
+
 def _plot_history(history: dict[str, list[float]], path: Path, kept_epoch: int | None = None) -> None:
     """Training and validation losses; for energy-based runs also the exact W against its floor and the
     negatives' energy and spread ratios, with the kept epoch marked."""
@@ -232,7 +239,7 @@ def _plot_history(history: dict[str, list[float]], path: Path, kept_epoch: int |
     epochs = np.arange(1, len(next(iter(history.values()))) + 1) if history else np.array([])
     for key in keys:
         ax = axes[1] if key.startswith("val_") else axes[0]
-        ax.plot(epochs, history[key], label=key)
+        ax.plot(*_measured(epochs, history[key]), label=key)
     for ax, title in zip(axes[:2], ("training", "validation"), strict=True):
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss / energy (normalised units)")
@@ -242,7 +249,7 @@ def _plot_history(history: dict[str, list[float]], path: Path, kept_epoch: int |
     if fit:
         ax = axes[panel]
         for key in fit:
-            ax.plot(epochs, history[key], label=key, ls="--" if key == "w_floor" else "-")
+            ax.plot(*_measured(epochs, history[key]), label=key, ls="--" if key == "w_floor" else "-")
         ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_ylabel("W, squared distance (energy space)")
@@ -251,7 +258,7 @@ def _plot_history(history: dict[str, list[float]], path: Path, kept_epoch: int |
     if ratios:
         ax = axes[panel]
         for key in ratios:
-            ax.plot(epochs, history[key], label=key)
+            ax.plot(*_measured(epochs, history[key]), label=key)
         ax.axhline(1.0, color="grey", lw=0.8)
         ax.set_xlabel("epoch")
         ax.set_title("negatives / data")
