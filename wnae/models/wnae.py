@@ -296,12 +296,12 @@ class AutoencoderFamily(ModelFamily):
         out = {"w_floor": self._floor(x_pos, x_ref)}
         # the solver releases the GIL: W of the short chains is solved while the long chains run
         with ThreadPoolExecutor(max_workers=1) as pool:
-            w_short = pool.submit(transport.exact_w2, x_pos, x_neg)
+            short = pool.submit(transport.exact_targets, x_pos, x_neg)
             if d.long_steps:
                 x_long, _ = sample_chain(energy, x_neg, steps=d.long_steps, seed=int(rng.integers(2**31)), **chain)
                 out["w_exact_long"] = transport.exact_w2(x_pos, x_long)
                 out["diag_energy_neg_long"] = float(np.mean(energy(x_long)))
-            out["w_exact"] = w_short.result()
+            out["w_exact"], targets = short.result()
         floor = max(out["w_floor"], 1e-12)
         out["w_ratio"] = out["w_exact"] / floor
         if "w_exact_long" in out:
@@ -321,7 +321,7 @@ class AutoencoderFamily(ModelFamily):
         if self.current_objective(epoch) != "ae":
             out["selection_score"] = max(out["w_exact"], out.get("w_exact_long", 0.0)) / floor
         if self.dual is not None and self.current_objective(epoch) == "wnae":
-            w, exact = transport.exact_targets(x_pos, x_neg)
+            w, exact = out["w_exact"], targets  # the exact plan of these negatives, solved above
             w_hat, neural = self.dual.targets(x_pos, x_neg)
             out.update(
                 {
