@@ -14,7 +14,7 @@ HLT_RUN     ?= hlt_runs/linformer-s0
 L1_RUN      ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint typecheck docs data data-check data-import data-export train evaluate convert hls-csim rtl synth-report export-cmssw scan hlt-train hlt-evaluate hlt-compare clean compare
+.PHONY: help install test test-fast lint typecheck docs data data-check data-import data-export train evaluate convert hls-csim rtl synth-report export-cmssw export-onnx scan hlt-train hlt-evaluate hlt-compare clean compare
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -90,6 +90,9 @@ scan: $(VENV)/.installed  ## design scan: Pareto front of efficiency vs LUT, cho
 
 hlt-train: $(VENV)/.installed  ## train the HLT Linformer over PF candidates (HLT_CONFIG=wnae/configs/hlt_deepsets.yml|hlt_pf_mlp.yml|hlt_l1_mlp.yml)
 	$(WNAE) hlt train $(if $(HLT_CONFIG),--config $(HLT_CONFIG))
+
+export-onnx: $(VENV)/.installed  ## HLT_RUN (encoder + GMM score) as one ONNX graph: exports/<run>-onnx/, checked against TensorFlow in ONNX Runtime and timed
+	$(WNAE) export onnx $(HLT_RUN)
 
 hlt-evaluate: $(VENV)/.installed  ## two-level trigger: the latest L1 run's Medium seed (or L1_RUN=) + HLT_RUN at 1 kHz
 	$(WNAE) hlt evaluate $(HLT_RUN) $(if $(L1_RUN),--l1-run $(L1_RUN))

@@ -13,7 +13,10 @@ For each HLT run (default: every ``hlt_runs/*-s0``):
    ``--seed-fraction`` of events that the L1 anomaly seed accepted (every k-th event: the cost
    does not depend on which) run the encoder + GMM. Prints events/s without and with the HLT path.
    The default fraction is the Medium seed's share of the Run-3 L1 accept rate, 20 / 110 kHz.
-3. **Projection onto a full HLT menu** of ``--menu-events-per-s`` (the design's 481.6 events/s per
+3. **ONNX Runtime** (what CMSSW's HLT runs): the run exported as one graph (``wnae export onnx``,
+   PF transforms + encoder + GMM) on one thread: ms/event at batch 1 (median, 90 % quantile of 200
+   calls) and events/s in batches of 256 (:func:`wnae.hlt.onnx.onnx_latency`).
+4. **Projection onto a full HLT menu** of ``--menu-events-per-s`` (the design's 481.6 events/s per
    process): 1 / (1/481.6 s + f × t_batch1), at our f and at the design's (its 481.6 → 477.7 events/s
    with ~4 ms/event imply f = (1/477.7 − 1/481.6) s / 4 ms = 0.42 %).
 
@@ -88,6 +91,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{run.name:<18} {run.info.get('parameters', 0):>9,} {lat.batch1_ms:>11.3f} {lat.batch1_p90_ms:>8.3f} "
               f"{lat.batched_ms:>11.4f} {base:>10.0f} {with_hlt:>11.0f} {args.menu_events_per_s:>6.1f} → {menu:.1f} "
               f"{menu_design:>14.1f}")
+
+    import tempfile
+
+    from wnae.hlt.onnx import export_onnx, graph_inputs, onnx_latency, onnx_session
+
+    print(f"\nONNX Runtime, 1 thread\n{'run':<18} {'batch 1 ms':>11} {'p90 ms':>8} {'ev/s at 256':>12}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for run_dir in runs:
+            run = load_hlt_run(run_dir)
+            export = export_onnx(run, Path(tmp) / run.name)
+            raw = events.pf_cands if run.config.encoder.reads_pf else events.particles
+            x = graph_inputs(run, raw, export.input_shape)
+            ms, p90, rate = onnx_latency(onnx_session(export.model, threads=1), export.input_name, x)
+            print(f"{run.name:<18} {ms:>11.3f} {p90:>8.3f} {rate:>12,.0f}")
     return 0
 
 

@@ -10,7 +10,10 @@ from pathlib import Path
 from wnae.commands._args import positive_int
 from wnae.commands._runs import resolve_run
 
-HELP = "export a trained run: 'cmssw' writes a CMSSW emulator plug-in (cms-hls4ml layout)"
+HELP = (
+    "export a trained run: 'cmssw' writes a CMSSW emulator plug-in (cms-hls4ml layout), 'onnx' an HLT "
+    "run's whole score as one ONNX graph for ONNX Runtime"
+)
 
 
 def _default_name(run_name: str) -> str:
@@ -36,6 +39,25 @@ def _cmssw(args: argparse.Namespace) -> int:
     if not check.bit_exact:
         msg = f"the plug-in's scores differ from the exact reference (see {output}/check.json)"
         raise FirmwareError(msg)
+    return 0
+
+
+def _onnx(args: argparse.Namespace) -> int:
+    from wnae.errors import ModelError
+    from wnae.hlt.model import load_hlt_run
+    from wnae.hlt.onnx import check_onnx, export_onnx
+
+    run = load_hlt_run(resolve_run(args.run, args.runs_dir))
+    output = args.output or Path("exports") / f"{run.name}-onnx"
+    export = export_onnx(run, output, overwrite=args.overwrite)
+    sys.stdout.write(f"wrote {export.model} (input '{export.input_name}' {export.input_shape}; see its README.md)\n")
+    if args.no_check:
+        return 0
+    check = check_onnx(run, export, args.data_dir, n_events=args.events)
+    sys.stdout.write(check.summary())
+    if not check.agree:
+        msg = f"ONNX Runtime's scores differ from TensorFlow's beyond the tolerance (see {output}/check.json)"
+        raise ModelError(msg)
     return 0
 
 
@@ -65,3 +87,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--no-check", action="store_true", help="only write the directory (no g++ build, no check)")
     c.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
     c.set_defaults(func=_cmssw)
+    o = export_sub.add_parser(
+        "onnx",
+        help="an HLT run (encoder + GMM score) as one ONNX graph, checked against TensorFlow in ONNX Runtime",
+        description="Write the HLT run's whole anomaly score (PF-candidate transforms, encoder, -log p(z) under "
+        "its Gaussian mixture) as <output>/<run>.onnx with a README naming the input, run it in ONNX Runtime "
+        "on one thread, compare its scores with TensorFlow + scikit-learn on real events from every sample and "
+        "time it (check.json; exit status 2 when they differ beyond the tolerance).",
+    )
+    o.add_argument("run", help="HLT run directory or name in --runs-dir (e.g. linformer-s0)")
+    o.add_argument("--output", type=Path, help="output directory (default exports/<run>-onnx)")
+    o.add_argument("--runs-dir", type=Path, default=Path("hlt_runs"), help="HLT runs directory (default hlt_runs/)")
+    o.add_argument("--data-dir", type=Path, default=Path("data"), help="events for the check (default data/)")
+    o.add_argument("--events", type=positive_int, default=10_000, help="real events in the check (default 10000)")
+    o.add_argument("--no-check", action="store_true", help="only write the model (no ONNX Runtime check)")
+    o.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
+    o.set_defaults(func=_onnx)
