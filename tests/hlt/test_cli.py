@@ -182,8 +182,9 @@ def test_compare_over_seeds(tmp_path, pf_data, l1_run, capsys) -> None:
         eff = e["efficiency"]["sig_a"]
         assert len(eff["per_seed"]) == 2 and eff["min"] <= eff["mean"] <= eff["max"]
         assert e["latency_ms"]["batch1_ms"]["mean"] > 0
+        assert e["onnx_latency"]["onnx_batch1_ms"]["mean"] > 0  # the exported graph, timed in ONNX Runtime
     md = (out / "comparison.md").read_text()
-    assert "± " in md and "## At 5 kHz" in md
+    assert "± " in md and "## At 5 kHz" in md and "ONNX Runtime ms/event" in md
     assert set(doc["encoders"][0]["efficiency_at_rate_khz"]["5"]) == {"sig_a", "sig_b"}
     # a second call reuses the runs (same configs)
     mtime = (tmp_path / "hlt_runs" / "deepsets-s0" / "encoder.weights.h5").stat().st_mtime_ns

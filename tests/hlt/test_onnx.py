@@ -106,6 +106,13 @@ def test_export_runs_in_onnx_runtime_with_tensorflow_scores(tmp_path, pf_data, c
     np.testing.assert_allclose(score, run.anomaly_score(raw), rtol=1e-4, atol=1e-4)
     assert latent.shape == (len(raw), run.config.encoder.latent_dim)
 
+    # the timing compare and the benchmark use: one export in a temporary directory
+    from wnae.hlt.onnx import measure_onnx_latency
+
+    timing = measure_onnx_latency(run, raw[:64], batch_size=16)
+    assert set(timing) == {"onnx_batch1_ms", "onnx_batch1_p90_ms", "onnx_events_per_second"}
+    assert 0 < timing["onnx_batch1_ms"] <= timing["onnx_batch1_p90_ms"] and timing["onnx_events_per_second"] > 0
+
     # never overwritten without being asked
     rc = main(["export", "onnx", run_name, "--runs-dir", str(runs), "--output", str(out), "--no-check"])
     assert rc == 2 and "--overwrite" in capsys.readouterr().err

@@ -2,7 +2,8 @@
 
 Every encoder gets the same SM training events, objective, GMM, zero bias, L1 seed and HLT rate; the
 L1 run scores the data once. Per encoder the table gives mean ± standard deviation over the seeds
-of the two-level efficiency at the HLT rate, the purity, and the latency (ms/event).
+of the two-level efficiency at the HLT rate, the purity, and the latency (ms/event) in TensorFlow and in
+ONNX Runtime on one thread (what CMSSW's HLT runs).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class EncoderSummary:
     purity: dict[str, list[float | None]] = field(default_factory=dict)
     efficiency_at: dict[float, dict[str, list[float]]] = field(default_factory=dict)  # rate → signal → per seed
     latency: list[dict[str, float]] = field(default_factory=list)
+    onnx_latency: list[dict[str, float]] = field(default_factory=list)
     train_seconds: list[float] = field(default_factory=list)
 
     def stats(self) -> dict[str, Any]:
@@ -68,6 +70,8 @@ class EncoderSummary:
         }
         if self.latency:
             out["latency_ms"] = {k: ms([d[k] for d in self.latency]) for k in ("batch1_ms", "batched_ms")}
+        if self.onnx_latency:
+            out["onnx_latency"] = {k: ms([d[k] for d in self.onnx_latency]) for k in self.onnx_latency[0]}
         out["train_seconds"] = ms(self.train_seconds) if self.train_seconds else None
         return out
 
@@ -85,12 +89,16 @@ def _efficiency_table(summaries: list[EncoderSummary], ev: TwoLevelEvaluation, r
     signals = list(summaries[0].efficiency)
     r = ev.config.hlt_rate_khz if rate is None else rate
     rows = [
-        "| encoder | parameters | " + " | ".join(signals) + " | ms/event (batch 1) | ms/event (batched) |",
-        "|---|---:|" + "---:|" * (len(signals) + 2),
-        "| L1 seed alone | – | " + " | ".join(f"{ev.signals[s].seed_efficiency:.4f}" for s in signals) + " | – | – |",
+        "| encoder | parameters | "
+        + " | ".join(signals)
+        + " | ms/event (batch 1) | ms/event (batched) | ONNX Runtime ms/event (batch 1, 1 thread) |",
+        "|---|---:|" + "---:|" * (len(signals) + 3),
+        "| L1 seed alone | – | "
+        + " | ".join(f"{ev.signals[s].seed_efficiency:.4f}" for s in signals)
+        + " | – | – | – |",
         f"| L1 run alone at {r:g} kHz | – | "
         + " | ".join(f"{ev.signals[s].raw_l1_at[r]:.4f}" for s in signals)
-        + " | – | – |",
+        + " | – | – | – |",
     ]
     for summ in summaries:
         st = summ.stats()
@@ -99,10 +107,12 @@ def _efficiency_table(summaries: list[EncoderSummary], ev: TwoLevelEvaluation, r
         lat = st.get("latency_ms", {})
         b1 = f"{lat['batch1_ms']['mean']:.2f}" if lat else "–"
         bb = f"{lat['batched_ms']['mean']:.3f}" if lat else "–"
+        onnx = st.get("onnx_latency", {})
+        ob = f"{onnx['onnx_batch1_ms']['mean']:.3f}" if onnx else "–"
         rows.append(
             f"| {summ.encoder} ({len(summ.runs)} seeds) | {summ.parameters:,} | "
             + " | ".join(cells)
-            + f" | {b1} | {bb} |"
+            + f" | {b1} | {bb} | {ob} |"
         )
     return rows
 
@@ -210,6 +220,7 @@ def compare_encoders(
     from wnae.data.io import read_events
     from wnae.data.samples import SampleRole, load_manifest
     from wnae.hlt.model import load_hlt_run
+    from wnae.hlt.onnx import measure_onnx_latency
     from wnae.hlt.timing import measure_latency
     from wnae.hlt.train import train_hlt
 
@@ -246,6 +257,7 @@ def compare_encoders(
                 if timing:
                     raw = timing_events.pf_cands if run.config.encoder.reads_pf else timing_events.particles
                     summary.latency.append(measure_latency(run, raw).to_dict())
+                    summary.onnx_latency.append(measure_onnx_latency(run, raw))
                 last = ev
                 logger.info("%s: %s", run.name, {k: round(v.efficiency[0], 4) for k, v in ev.signals.items()})
             summaries.append(summary)

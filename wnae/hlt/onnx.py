@@ -47,6 +47,7 @@ __all__ = [
     "check_onnx",
     "export_onnx",
     "graph_inputs",
+    "measure_onnx_latency",
     "onnx_latency",
     "onnx_session",
 ]
@@ -235,6 +236,18 @@ def onnx_latency(
     rate = len(x) / (time.perf_counter() - t0)
     ms = np.array(single) * 1e3
     return float(np.median(ms)), float(np.quantile(ms, 0.9)), float(rate)
+
+
+def measure_onnx_latency(run: HltRun, raw: np.ndarray, *, batch_size: int = 256) -> dict[str, float]:
+    """The run exported to a temporary directory and timed in ONNX Runtime on one thread on ``raw``
+    events: ``onnx_batch1_ms`` (median), ``onnx_batch1_p90_ms`` and ``onnx_events_per_second``."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        export = export_onnx(run, Path(tmp) / run.name)
+        x = graph_inputs(run, raw, export.input_shape)
+        ms, p90, rate = onnx_latency(onnx_session(export.model), export.input_name, x, batch_size=batch_size)
+    return {"onnx_batch1_ms": ms, "onnx_batch1_p90_ms": p90, "onnx_events_per_second": rate}
 
 
 def graph_inputs(run: HltRun, raw: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
