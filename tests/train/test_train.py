@@ -205,3 +205,22 @@ def test_cli_train_and_errors(data_dir, tmp_path, capsys):
     assert "did you mean 'epochs'" in capsys.readouterr().err
     assert main(["train", "--model", "ae", "--data-dir", str(tmp_path / "none")]) == 2
     assert "generate the data first" in capsys.readouterr().err
+
+
+def test_the_default_and_its_baseline_meet_on_equal_footing():
+    """`make train`'s WNAE and `train_vicreg_vae.yml` see the same inputs, sample and extractor: at one seed
+    they train the same extractor, so a paired difference isolates the head; both take the raw L1 hardware
+    inputs that `wnae export cmssw` needs."""
+    from pathlib import Path
+
+    from wnae.config import load_config
+
+    configs = Path(__file__).resolve().parents[2] / "wnae" / "configs"
+    wnae = load_config(configs / "train_two_stage.yml", TrainConfig)
+    vae = load_config(configs / "train_vicreg_vae.yml", TrainConfig)
+    assert wnae.normalisation == vae.normalisation == "l1_hardware"
+    for key in ("seed", "batch_size", "learning_rate", "weight_decay", "training_sample", "max_train_events"):
+        assert getattr(wnae, key) == getattr(vae, key), key
+    assert wnae.extractor == vae.extractor and wnae.vicreg == vae.vicreg
+    assert wnae.quant == vae.quant and wnae.pruning == vae.pruning
+    assert (wnae.head.model, vae.head.model) == ("wnae", "vae")
