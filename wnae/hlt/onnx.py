@@ -32,9 +32,10 @@ from typing import Any
 import numpy as np
 
 from wnae._io import atomic_dir, json_text
+from wnae.data.validate import PF_FEATURES, PF_MAX_CLASS
 from wnae.errors import DataError, ModelError, OutputError
 from wnae.hlt.encoders import input_shape
-from wnae.hlt.inputs import DXY_SCALE_MM, N_INPUTS
+from wnae.hlt.inputs import DXY_SCALE_MM
 from wnae.hlt.model import HltRun, encoder_inputs
 from wnae.models.gmm import gmm_anomaly_score
 
@@ -61,7 +62,7 @@ CHECK_FILE = "check.json"
 #: 2e-5 for a DeepSets trained one epoch, whose latents crowd into components of width ~1e-2). A wrong
 #: transform, weight or component moves the score by ≥ 1e-2.
 SCORE_TOLERANCE = 1e-4
-_PF_FEATURES = 6
+_PF_FEATURES = len(PF_FEATURES)  # what a stored candidate holds
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def _candidate_transform(tf: Any, pf: Any, max_candidates: int) -> Any:
         ],
         axis=-1,
     )
-    classes = tf.constant(np.arange(1, N_INPUTS - _PF_FEATURES + 1, dtype=np.float32))  # inside the graph
+    classes = tf.constant(np.arange(1, PF_MAX_CLASS + 1, dtype=np.float32))  # inside the graph
     onehot = tf.cast(tf.equal(cls[..., None], classes), tf.float32)
     return tf.concat([dense * filled, onehot], axis=-1)
 
