@@ -25,6 +25,7 @@ def _rates(metrics: dict) -> str:
 def _run(args: argparse.Namespace) -> int:
     from wnae.config import load_config
     from wnae.errors import ConfigError
+    from wnae.firmware.rtl import budget_gate
     from wnae.models.config import TrainConfig
     from wnae.train.loop import train
 
@@ -62,6 +63,7 @@ def _run(args: argparse.Namespace) -> int:
         epochs=args.epochs if args.resume else None,
         model=args.model if args.resume else None,
         seed=args.seed if args.resume else None,
+        budget_gate_for=budget_gate,
     )
     final = result.metrics["final"]
     assert result.config is not None  # train() returns the config the run used
@@ -81,6 +83,13 @@ def _run(args: argparse.Namespace) -> int:
             f"kept epoch {result.metrics['kept_epoch']}: exact W of its samples {kept['w_ratio']:.2f}x the two-sample "
             f"floor{long}; <E->/<E+> {kept.get('diag_energy_ratio', float('nan')):.2f}, "
             f"negatives' spread {kept.get('diag_neg_std_ratio', float('nan')):.2f} of the data's\n"
+        )
+    budget = result.metrics.get("firmware_budget")
+    if budget:
+        checked = budget["checked"]
+        sys.stdout.write(
+            f"fits {budget['target']} (da4ml estimate): epoch {checked[-1]['epoch']}"
+            + (f", after {len(checked) - 1} better-ranked epoch(s) over budget\n" if len(checked) > 1 else "\n")
         )
     return 0
 

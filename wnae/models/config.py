@@ -382,6 +382,11 @@ class TrainConfig(StrictModel):
         pruning: magnitude pruning of the kernels (off by default).
         loading: in memory or streamed from the HDF5 files (see :class:`LoadingConfig`).
         threads: TensorFlow's CPU threads (see :class:`ThreadsConfig`).
+        firmware_budget: a firmware target (name or YAML path, e.g. ``gt_run3``) whose latency and
+            resource budget the kept epoch must meet: of the epochs that ``mcmc.keep_epoch`` ranks,
+            the run keeps the best one whose deployed model da4ml places within the budget (a
+            latency-aware selection: the design fits by construction, not by luck). ``null``: no check.
+            Checked by ``wnae train`` (the training loop takes the check as a callable).
 
     Example:
         >>> from wnae.config import parse_config
@@ -418,6 +423,11 @@ class TrainConfig(StrictModel):
     pruning: PruningConfig = PruningConfig()
     loading: LoadingConfig = LoadingConfig()
     threads: ThreadsConfig = ThreadsConfig()
+    firmware_budget: str | None = Field(
+        None,
+        description="firmware target whose budget the kept epoch must meet (da4ml latency and LUT estimate); "
+        "null: none",
+    )
 
     @model_validator(mode="after")
     def _sample_names(self) -> TrainConfig:

@@ -25,6 +25,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,7 +45,16 @@ from wnae.models.run_files import TrainingState, read_training_state
 from wnae.models.serialization import CHECKPOINT_DIR, CHECKPOINT_STATE
 from wnae.train.data_source import load_sm_split, open_source
 
-__all__ = ["TrainResult", "configure_threads", "diagnosed", "load_sm_split", "throughput", "train"]
+__all__ = [
+    "BudgetGate",
+    "TrainResult",
+    "configure_threads",
+    "diagnosed",
+    "load_sm_split",
+    "ranked_epochs",
+    "throughput",
+    "train",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +64,16 @@ _CHECKPOINTS_KEPT = 2
 NEGATIVES_PLOT = "negatives.png"
 #: The weights of the kept epoch (``mcmc.keep_epoch: best_w``), under the checkpoint directory.
 BEST_CHECKPOINT = "best"
+#: The weights of every epoch a budget-constrained selection may keep (``firmware_budget``), one
+#: directory per epoch (``candidates/0042``), under the checkpoint directory.
+CANDIDATE_CHECKPOINTS = "candidates"
+#: How many of the best-ranked epochs a budget-constrained selection tries. An epoch outside the
+#: best ``CANDIDATES_TRIED`` when it is measured can only fall further, so only those are saved.
+CANDIDATES_TRIED = 10
+
+#: A firmware budget check for the kept epoch: deployed QKeras model → ``None`` when it fits, or
+#: why not (one line). ``wnae train`` builds one from the target (:func:`wnae.firmware.rtl.budget_gate`).
+BudgetGate = Callable[[Any], "str | None"]
 
 
 def diagnosed(epoch: int, epochs: int, every: int) -> bool:
@@ -61,37 +81,93 @@ def diagnosed(epoch: int, epochs: int, every: int) -> bool:
     return (epoch + 1) % every == 0 or epoch + 1 == epochs
 
 
-def best_epoch(history: dict[str, list[float]], eligible: Any) -> int | None:
-    """The 1-based epoch with the lowest finite ``selection_score`` among ``eligible(epoch0)``; ``None`` if none.
+def ranked_epochs(history: dict[str, list[float]], eligible: Any) -> list[int]:
+    """The 1-based epochs with a finite ``selection_score`` among ``eligible(epoch0)``, best (lowest) first.
 
-    Ties keep the earliest epoch. The score uses no signal: it is the family's fit to the
+    Ties keep the earlier epoch first. The score uses no signal: it is the family's fit to the
     training data (for energy-based models, max(w_exact, w_exact_long) / w_floor).
     """
     scores = history.get("selection_score", [])
-    best, best_score = None, math.inf
-    for e, score in enumerate(scores):
-        if math.isfinite(score) and eligible(e) and score < best_score:
-            best, best_score = e + 1, score
-    return best
+    epochs = [e for e, score in enumerate(scores) if math.isfinite(score) and eligible(e)]
+    return [e + 1 for e in sorted(epochs, key=lambda e: (scores[e], e))]
 
 
-def _save_best(networks: dict[str, Any], checkpoint_dir: Path) -> None:
-    """Write the networks' weights to ``checkpoints/best/`` atomically (a new directory renamed into place)."""
+def best_epoch(history: dict[str, list[float]], eligible: Any) -> int | None:
+    """The 1-based epoch with the lowest finite ``selection_score`` among ``eligible(epoch0)``; ``None`` if none."""
+    ranked = ranked_epochs(history, eligible)
+    return ranked[0] if ranked else None
+
+
+def _save_best(networks: dict[str, Any], checkpoint_dir: Path, subdir: str = BEST_CHECKPOINT) -> None:
+    """Write the networks' weights to ``checkpoints/<subdir>/`` atomically (a new directory renamed into place)."""
     import tensorflow as tf
 
-    with atomic_dir(checkpoint_dir / BEST_CHECKPOINT) as tmp:
+    with atomic_dir(checkpoint_dir / subdir) as tmp:
         tf.train.Checkpoint(**networks).write(str(tmp / "weights"))
 
 
-def _restore_best(networks: dict[str, Any], checkpoint_dir: Path) -> None:
+def _restore_best(networks: dict[str, Any], checkpoint_dir: Path, subdir: str = BEST_CHECKPOINT) -> None:
     import tensorflow as tf
 
-    prefix = checkpoint_dir / BEST_CHECKPOINT / "weights"
+    prefix = checkpoint_dir / subdir / "weights"
     try:
         tf.train.Checkpoint(**networks).read(str(prefix)).assert_existing_objects_matched()
     except (tf.errors.OpError, AssertionError, ValueError) as err:
         msg = f"{prefix}: cannot restore the weights of the kept epoch ({err}); resume the run with --resume"
         raise ModelError(msg) from err
+
+
+def _as_saved(model: Any) -> Any:
+    """``model`` as ``deploy.h5`` will hold it (saved and loaded: one flat graph, as the firmware tools read it)."""
+    import tempfile
+
+    from wnae.models.serialization import load_qkeras_model, save_qkeras_model
+
+    with tempfile.TemporaryDirectory(prefix="wnae-deploy-") as tmp:
+        path = Path(tmp) / "deploy.h5"
+        save_qkeras_model(model, path)
+        return load_qkeras_model(path)
+
+
+def _candidate_dir(epoch: int) -> str:
+    return f"{CANDIDATE_CHECKPOINTS}/{epoch:04d}"
+
+
+def _keep_within_budget(
+    family: Any, candidates: list[int], last: int, checkpoint_dir: Path, gate: BudgetGate, target: str
+) -> tuple[int, list[dict[str, Any]]]:
+    """The first of ``candidates`` (the best-ranked epochs; ``[]``: the last epoch, in memory) whose deployed model fits.
+
+    Restores each candidate's weights in turn (``checkpoints/candidates/<epoch>``) and asks ``gate``;
+    returns the kept epoch and one record per epoch checked.
+
+    Raises:
+        ModelError: no candidate fits (the run's checkpoints stay, so it can be resumed for longer).
+    """
+    checked: list[dict[str, Any]] = []
+    for epoch in candidates or [last]:
+        if candidates:
+            _restore_best(family.networks, checkpoint_dir, _candidate_dir(epoch))
+        start = time.perf_counter()
+        reason = gate(_as_saved(family.deploy_model()))
+        checked.append(
+            {
+                "epoch": epoch,
+                "within": reason is None,
+                "reason": reason,
+                "seconds": round(time.perf_counter() - start, 2),
+            }
+        )
+        if reason is None:
+            return epoch, checked
+        logger.info("epoch %d does not fit the %s budget: %s", epoch, target, reason)
+    first = checked[0]["reason"]
+    msg = (
+        f"firmware_budget {target}: none of the {len(checked)} best-ranked epochs fits its budget "
+        f"(the best: {first}); the checkpoints are kept in {checkpoint_dir}: train longer (--resume --epochs), "
+        "prune or quantise harder, or choose a larger target"
+    )
+    raise ModelError(msg)
 
 
 @dataclass
@@ -356,6 +432,7 @@ def train(
     progress: bool | None = None,
     model: str | None = None,
     seed: int | None = None,
+    budget_gate_for: Callable[[str], BudgetGate] | None = None,
 ) -> TrainResult:
     """Train one model and write its run directory.
 
@@ -371,11 +448,16 @@ def train(
         progress: show a progress bar (default: only on a terminal).
         model, seed: on ``resume``, what the caller asked for (``--model``, ``--seed``): a
             different model family or seed than the run's is refused.
+        budget_gate_for: target name → the check of the config's ``firmware_budget`` (deployed
+            model → ``None`` when it fits, else why not): the run keeps the best-ranked epoch that
+            passes. Without it a ``firmware_budget`` is not checked (a warning says so); ``wnae
+            train`` passes :func:`wnae.firmware.rtl.budget_gate`.
 
     Raises:
         ModelError: the run exists (without ``resume``); on ``resume``: no such run, another
             model or seed, fewer epochs than done, or a truncated/corrupt ``checkpoints/`` file
-            (named); the loss became NaN/inf (the last good checkpoint is kept).
+            (named); the loss became NaN/inf (the last good checkpoint is kept); no epoch the
+            run could keep fits ``firmware_budget``.
     """
     import tensorflow as tf
     from tqdm.auto import tqdm
@@ -413,6 +495,16 @@ def train(
     _check_input_precision(cfg, norm, source.train_sample)
     family = build_model(cfg.model, cfg, cfg.seed, n_classes=len(SM_PROCESSES))
     family.build_optimizer()
+    budget = cfg.firmware_budget
+    if budget is not None and family.deployed_output != "score":
+        msg = (
+            f"firmware_budget {budget}: model {cfg.model} deploys a latent vector, whose on-chip score is built "
+            "after training; check it with 'wnae rtl --check-budget' instead"
+        )
+        raise ConfigError(msg)
+    budget_gate = None if budget is None or budget_gate_for is None else budget_gate_for(budget)
+    if budget is not None and budget_gate is None:
+        logger.warning("firmware_budget %s is not checked: no budget gate given (wnae train gives one)", budget)
     pruner = MagnitudePruner(cfg.pruning, family.prunable_layers(), source.steps_per_epoch)
     checkpoint_dir = run_dir / CHECKPOINT_DIR
     if resume:  # before anything in the run directory changes: a bad checkpoint file leaves it as it was
@@ -479,6 +571,12 @@ def train(
             saved = epoch + 1
             if keep_best and best_epoch(history, pruner.at_target) == saved:
                 _save_best(family.networks, checkpoint_dir)
+            if (
+                keep_best
+                and budget is not None
+                and saved in ranked_epochs(history, pruner.at_target)[:CANDIDATES_TRIED]
+            ):
+                _save_best(family.networks, checkpoint_dir, _candidate_dir(saved))
             bar.set_postfix(loss=f"{epoch_metrics['loss']:.4g}", ev_s=f"{epoch_metrics['events_per_second']:.0f}")
             logger.info(
                 "epoch %d/%d: %s", epoch + 1, cfg.epochs, ", ".join(f"{k}={v:.4g}" for k, v in epoch_metrics.items())
@@ -495,10 +593,20 @@ def train(
         raise
 
     kept = best_epoch(history, pruner.at_target) if keep_best else None
-    if kept is not None and kept != saved:
+    budget_checked: list[dict[str, Any]] = []
+    if budget is not None and budget_gate is not None:
+        ranked = ranked_epochs(history, pruner.at_target)[:CANDIDATES_TRIED] if keep_best else []
+        kept, budget_checked = _keep_within_budget(family, ranked, saved, checkpoint_dir, budget_gate, budget)
+        kept = kept if ranked else None
+    elif kept is not None and kept != saved:
         _restore_best(family.networks, checkpoint_dir)
+    if kept is not None:
         logger.info(
-            "keeping epoch %d of %d (lowest selection score %.3g)", kept, saved, history["selection_score"][kept - 1]
+            "keeping epoch %d of %d (selection score %.3g%s)",
+            kept,
+            saved,
+            history["selection_score"][kept - 1],
+            f"; the best that fits {budget}" if budget_checked else "",
         )
     kept_epoch = kept or saved
     deploy = family.deploy_model()
@@ -519,6 +627,8 @@ def train(
     }
     if pruner.active:
         metrics["kernel_sparsity"] = pruner.sparsity_report()
+    if budget_checked:
+        metrics["firmware_budget"] = {"target": budget, "checked": budget_checked}
     if family.deployed_output == "latent":
         import joblib
 

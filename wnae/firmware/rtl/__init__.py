@@ -12,10 +12,19 @@ from __future__ import annotations
 from wnae.firmware.rtl.flow import (
     DesignEstimate,
     RtlResult,
+    budget_gate,
     estimate_design,
     load_rtl_result,
     require_bit_exact_rtl,
     run_rtl,
 )
 
-__all__ = ["DesignEstimate", "RtlResult", "estimate_design", "load_rtl_result", "require_bit_exact_rtl", "run_rtl"]
+__all__ = [
+    "DesignEstimate",
+    "RtlResult",
+    "budget_gate",
+    "estimate_design",
+    "load_rtl_result",
+    "require_bit_exact_rtl",
+    "run_rtl",
+]

@@ -24,7 +24,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +43,7 @@ __all__ = [
     "RTL_DIR_NAME",
     "DesignEstimate",
     "RtlResult",
+    "budget_gate",
     "estimate_design",
     "load_rtl_result",
     "require_bit_exact_rtl",
@@ -164,6 +165,31 @@ def _pipeline(model: Any, target: FirmwareConfig) -> Any:
         seconds=time.perf_counter() - start,
     )
     return traced, pipeline, estimate
+
+
+def budget_gate(target: FirmwareConfig | str) -> Callable[[Any], str | None]:
+    """A check for ``firmware_budget`` in training: deployed QKeras model → ``None`` when da4ml places it
+    within ``target``'s budget (latency, II, LUT, DSP; :func:`~wnae.firmware.budgets.check_budget`),
+    else the verdict and the failing quantities in one line.
+
+    The target (a name or YAML path) is resolved once, here: a wrong name fails before training.
+
+    Raises:
+        ConfigError: no such target.
+        ToolNotFoundError: da4ml missing.
+    """
+    from wnae.firmware.budgets import check_budget
+    from wnae.firmware.config import resolve_target
+    from wnae.firmware.rtl.tools import require_da4ml
+
+    config = resolve_target(target) if isinstance(target, str) else target
+    require_da4ml()
+
+    def gate(model: Any) -> str | None:
+        check = check_budget(estimate_design(model, config).synth_report(), config)
+        return None if check.exit_code == 0 else check.summary()
+
+    return gate
 
 
 def estimate_design(model: Any, target: FirmwareConfig) -> DesignEstimate:
