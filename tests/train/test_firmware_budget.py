@@ -86,6 +86,17 @@ def test_no_epoch_within_budget_is_an_error_that_names_the_target(data_dir, tmp_
     assert len(list((tmp_path / "r" / "checkpoints" / "candidates").iterdir())) in (3, 4)
 
 
+def test_only_the_best_ranked_candidates_stay_on_disk(data_dir, tmp_path, monkeypatch):
+    import wnae.train.loop as loop
+
+    monkeypatch.setattr(loop, "CANDIDATES_TRIED", 2)
+    result = train(
+        _cfg(), data_dir=data_dir, runs_dir=tmp_path, name="r", progress=False, budget_gate_for=lambda t: lambda m: None
+    )
+    kept = sorted(int(p.name) for p in (result.run_dir / "checkpoints" / "candidates").iterdir())
+    assert kept == sorted(ranked_epochs(result.history, lambda e: True)[:2])
+
+
 def test_without_a_gate_the_budget_is_not_checked_and_a_warning_says_so(data_dir, tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="wnae.train.loop"):
         result = train(_cfg(epochs=2), data_dir=data_dir, runs_dir=tmp_path, name="r", progress=False)

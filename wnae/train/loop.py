@@ -133,6 +133,15 @@ def _candidate_dir(epoch: int) -> str:
     return f"{CANDIDATE_CHECKPOINTS}/{epoch:04d}"
 
 
+def _drop_candidates(checkpoint_dir: Path, keep: set[int]) -> None:
+    """Remove the saved candidates outside ``keep`` (they fell out of the best ranks and can only fall further)."""
+    import shutil
+
+    for path in (checkpoint_dir / CANDIDATE_CHECKPOINTS).glob("[0-9]*"):
+        if path.is_dir() and path.name.isdigit() and int(path.name) not in keep:
+            shutil.rmtree(path)
+
+
 def _keep_within_budget(
     family: Any, candidates: list[int], last: int, checkpoint_dir: Path, gate: BudgetGate, target: str
 ) -> tuple[int, list[dict[str, Any]]]:
@@ -597,6 +606,7 @@ def train(
     if budget is not None and budget_gate is not None:
         ranked = ranked_epochs(history, pruner.at_target)[:CANDIDATES_TRIED] if keep_best else []
         kept, budget_checked = _keep_within_budget(family, ranked, saved, checkpoint_dir, budget_gate, budget)
+        _drop_candidates(checkpoint_dir, keep=set(ranked))
         kept = kept if ranked else None
     elif kept is not None and kept != saved:
         _restore_best(family.networks, checkpoint_dir)
