@@ -186,6 +186,22 @@ def test_compare_over_seeds(tmp_path, pf_data, l1_run, capsys) -> None:
     md = (out / "comparison.md").read_text()
     assert "± " in md and "## At 5 kHz" in md and "ONNX Runtime ms/event" in md
     assert set(doc["encoders"][0]["efficiency_at_rate_khz"]["5"]) == {"sig_a", "sig_b"}
+    # per seed: the two-level efficiency beside the L1 run alone at the same rate, with intervals
+    rate = f"{R0 * 120 / 600 / 4:g}"
+    assert f"## Per seed at {rate} kHz" in md and f"| L1 run alone at {rate} kHz |" in md and "## Purity S/B" in md
+    alone = doc["l1_alone"]
+    for e in doc["encoders"]:
+        ahead = doc["ahead_of_l1_alone"][e["encoder"]]
+        assert len(ahead) == 2
+        for i in range(2):
+            expect = [n for n in ("sig_a", "sig_b") if e["efficiency"][n]["per_seed"][i] > alone[n][0]]
+            assert ahead[i] == expect
+            for n in ("sig_a", "sig_b"):
+                lo, hi = e["interval"][n][i]
+                assert lo <= e["efficiency"][n]["per_seed"][i] <= hi
+        assert {rate, "5"} <= set(e["purity_at_rate_khz"])  # the HLT rate and the tabulated ones
+    for eff, lo, hi in alone.values():
+        assert 0 <= lo <= eff <= hi <= 1
     # a second call reuses the runs (same configs)
     mtime = (tmp_path / "hlt_runs" / "deepsets-s0" / "encoder.weights.h5").stat().st_mtime_ns
     assert (
@@ -317,3 +333,14 @@ def test_an_l1_run_that_does_not_exist_is_named_once_and_leaves_nothing(tmp_path
     assert line.count(str(missing)) == 1, line
     assert not (tmp_path / "out").exists()
     assert not (tmp_path / "hlt_runs").exists()
+
+
+def test_purity_rises_compares_seed_means_and_says_when_there_is_no_background():
+    from wnae.hlt.compare import EncoderSummary, purity_rises
+
+    summary = EncoderSummary("deepsets", runs=["deepsets-s0", "deepsets-s1"])
+    summary.purity_at = {
+        10.0: {"up": [1.0, 3.0], "down": [4.0, 4.0], "empty": [None, None]},
+        1.0: {"up": [2.0, 4.0], "down": [1.0, None], "empty": [2.0, None]},
+    }
+    assert purity_rises(summary, ["up", "down", "empty"], 10.0, 1.0) == {"up": True, "down": False, "empty": None}

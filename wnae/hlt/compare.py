@@ -3,7 +3,10 @@
 Every encoder gets the same SM training events, objective, GMM, zero bias, L1 seed and HLT rate; the
 L1 run scores the data once. Per encoder the table gives mean ± standard deviation over the seeds
 of the two-level efficiency at the HLT rate, the purity, and the latency (ms/event) in TensorFlow and in
-ONNX Runtime on one thread (what CMSSW's HLT runs).
+ONNX Runtime on one thread (what CMSSW's HLT runs). Per encoder and seed it then sets the two-level
+efficiency at the HLT rate beside the L1 run alone tightened to the same rate, both with
+Clopper–Pearson intervals, counts the signals where the two-level trigger keeps more, and follows
+the purity S/B from the highest tabulated rate down to the HLT rate.
 """
 
 from __future__ import annotations
@@ -17,13 +20,15 @@ import numpy as np
 
 from wnae._io import atomic_path, output_dir, write_json_atomic
 from wnae.config import load_config
+from wnae.data.samples import SampleRole
 from wnae.errors import ConfigError, ModelError
+from wnae.evaluate.rates import binomial_interval
 from wnae.evaluate.scores import load_scorer, score_samples
 from wnae.hlt.config import CompareConfig, HltEvaluateConfig, HltTrainConfig
 from wnae.hlt.evaluate import TwoLevelEvaluation, read_l1_seed, two_level_from_scores
 from wnae.hlt.report import write_two_level
 
-__all__ = ["EncoderSummary", "compare_encoders", "comparison_markdown"]
+__all__ = ["EncoderSummary", "compare_encoders", "comparison_markdown", "l1_alone", "purity_rises", "seeds_ahead"]
 
 logger = logging.getLogger(__name__)
 TWO_LEVEL_DIR = "two_level"
@@ -41,6 +46,8 @@ class EncoderSummary:
     efficiency: dict[str, list[float]] = field(default_factory=dict)  # signal → per seed, at the HLT rate
     purity: dict[str, list[float | None]] = field(default_factory=dict)
     efficiency_at: dict[float, dict[str, list[float]]] = field(default_factory=dict)  # rate → signal → per seed
+    interval: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # signal → per seed (CP, HLT rate)
+    purity_at: dict[float, dict[str, list[float | None]]] = field(default_factory=dict)  # rate → signal → per seed
     latency: list[dict[str, float]] = field(default_factory=list)
     onnx_latency: list[dict[str, float]] = field(default_factory=list)
     train_seconds: list[float] = field(default_factory=list)
@@ -68,6 +75,14 @@ class EncoderSummary:
             k: {**(ms([x for x in v if x is not None]) if any(x is not None for x in v) else {}), "per_seed": v}
             for k, v in self.purity.items()
         }
+        out["interval"] = {k: [list(i) for i in v] for k, v in self.interval.items()}
+        out["purity_at_rate_khz"] = {
+            f"{r:g}": {
+                k: {**(ms([x for x in v if x is not None]) if any(x is not None for x in v) else {}), "per_seed": v}
+                for k, v in p.items()
+            }
+            for r, p in sorted(self.purity_at.items(), reverse=True)
+        }
         if self.latency:
             out["latency_ms"] = {k: ms([d[k] for d in self.latency]) for k in ("batch1_ms", "batched_ms")}
         if self.onnx_latency:
@@ -79,7 +94,10 @@ class EncoderSummary:
 def _record(summary: EncoderSummary, ev: TwoLevelEvaluation, rate: float, table_rates: list[float]) -> None:
     for name, s in ev.signals.items():
         summary.efficiency.setdefault(name, []).append(s.efficiency[0])
+        summary.interval.setdefault(name, []).append((s.efficiency[1], s.efficiency[2]))
         summary.purity.setdefault(name, []).append(s.purity.get(rate))
+        for r, value in s.purity.items():
+            summary.purity_at.setdefault(r, {}).setdefault(name, []).append(value)
         for r in (r for r in table_rates if r in s.efficiency_at):  # (rates below the seed's)
             summary.efficiency_at.setdefault(r, {}).setdefault(name, []).append(s.efficiency_at[r])
 
@@ -115,6 +133,117 @@ def _efficiency_table(summaries: list[EncoderSummary], ev: TwoLevelEvaluation, r
             + f" | {b1} | {bb} | {ob} |"
         )
     return rows
+
+
+def l1_alone(ev: TwoLevelEvaluation, rate: float | None = None) -> dict[str, tuple[float, float, float]]:
+    """Signal → the L1 run alone tightened to ``rate`` (default the HLT rate): ``(ε, low, high)`` (Clopper–Pearson)."""
+    r = ev.config.hlt_rate_khz if rate is None else rate
+    out = {}
+    for name, s in ev.signals.items():
+        eff, n = s.raw_l1_at[r], round(s.n_generated)
+        lo, hi = binomial_interval(round(eff * n), n, ev.config.confidence_level)
+        out[name] = (eff, float(lo), float(hi))
+    return out
+
+
+def _signal_names(ev: TwoLevelEvaluation) -> list[str]:
+    """The signals (role ``signal``; not the unseen SM samples, which are shown but not counted)."""
+    return [name for name, s in ev.signals.items() if s.role == SampleRole.SIGNAL.value]
+
+
+def seeds_ahead(summary: EncoderSummary, ev: TwoLevelEvaluation) -> list[list[str]]:
+    """Per seed of ``summary``, the signals where the two-level efficiency at the HLT rate exceeds the L1 run alone's."""
+    alone = l1_alone(ev)
+    return [[n for n in _signal_names(ev) if summary.efficiency[n][i] > alone[n][0]] for i in range(len(summary.runs))]
+
+
+def purity_rises(summary: EncoderSummary, names: list[str], high: float, low: float) -> dict[str, bool | None]:
+    """Signal → whether the seed-mean S/B (equal weights) at ``low`` kHz exceeds that at ``high`` kHz (None: B = 0)."""
+    out: dict[str, bool | None] = {}
+    for name in names:
+        means = []
+        for r in (high, low):
+            values = [v for v in summary.purity_at.get(r, {}).get(name, []) if v is not None]
+            means.append(float(np.mean(values)) if values else None)
+        out[name] = None if None in means else bool(means[1] > means[0])  # type: ignore[operator]
+    return out
+
+
+def _per_seed_section(summaries: list[EncoderSummary], ev: TwoLevelEvaluation) -> list[str]:
+    signals = list(summaries[0].efficiency)
+    counted = _signal_names(ev)
+    rate = ev.config.hlt_rate_khz
+    alone = l1_alone(ev)
+    level = f"{100 * ev.config.confidence_level:.4g} %"
+    lines = [
+        "",
+        f"## Per seed at {rate:g} kHz: the two-level trigger against the L1 run alone at {rate:g} kHz",
+        "",
+        f"Efficiency in % [Clopper–Pearson {level}]; ▲ where the two-level trigger keeps more than the L1 run "
+        "alone tightened to the same rate, ▲▲ where even its lower bound is above the L1 run's upper bound; "
+        f"'ahead' counts the {len(counted)} signals (not the SM samples no model trained on).",
+        "",
+        "| run | " + " | ".join(signals) + " | ahead |",
+        "|---|" + "---:|" * (len(signals) + 1),
+        f"| L1 run alone at {rate:g} kHz | "
+        + " | ".join(f"{100 * alone[n][0]:.2f} [{100 * alone[n][1]:.2f}, {100 * alone[n][2]:.2f}]" for n in signals)
+        + " | – |",
+    ]
+    for summ in summaries:
+        for i, (run, ahead) in enumerate(zip(summ.runs, seeds_ahead(summ, ev), strict=True)):
+            cells = []
+            for n in signals:
+                eff, (lo, hi) = summ.efficiency[n][i], summ.interval[n][i]
+                mark = " ▲▲" if lo > alone[n][2] else " ▲" if n in ahead else ""
+                cells.append(f"{100 * eff:.2f} [{100 * lo:.2f}, {100 * hi:.2f}]{mark}")
+            lines.append(f"| {run} | " + " | ".join(cells) + f" | {len(ahead)}/{len(counted)} |")
+        mean_ahead = [n for n in counted if np.mean(summ.efficiency[n]) > alone[n][0]]
+        lines.append(
+            f"| **{summ.encoder}, mean over {len(summ.runs)} seeds** | "
+            + " | ".join(
+                f"{100 * np.mean(summ.efficiency[n]):.2f}" + (" ▲" if n in mean_ahead else "") for n in signals
+            )
+            + f" | {len(mean_ahead)}/{len(counted)} |"
+        )
+    return lines
+
+
+def _purity_trend_section(summaries: list[EncoderSummary], ev: TwoLevelEvaluation) -> list[str]:
+    signals = list(summaries[0].efficiency)
+    rates = sorted({r for s in summaries for r in s.purity_at}, reverse=True)
+    low = ev.config.hlt_rate_khz
+    high = rates[0] if rates and rates[0] > low else None
+    lines = [
+        "",
+        "## Purity S/B (equal weights) along the HLT rate",
+        "",
+        "Mean over the seeds where B > 0, at each HLT rate"
+        + (
+            f"; ↑ where S/B at {low:g} kHz is above S/B at {high:g} kHz (the purity rises as the rate falls)."
+            if high is not None
+            else "."
+        ),
+        "",
+        "| encoder | rate (kHz) | " + " | ".join(signals) + " |",
+        "|---|---:|" + "---:|" * len(signals),
+    ]
+    for summ in summaries:
+        st = summ.stats()["purity_at_rate_khz"]
+        for r in rates:
+            cells = [
+                f"{st[f'{r:g}'][n]['mean']:.3g}" if "mean" in st[f"{r:g}"].get(n, {}) else "B = 0" for n in signals
+            ]
+            lines.append(f"| {summ.encoder} | {r:g} | " + " | ".join(cells) + " |")
+        if high is None:
+            continue
+        rises = purity_rises(summ, signals, high, low)
+        n_rise = sum(rises[n] is True for n in _signal_names(ev))
+        lines.append(
+            f"| {summ.encoder}: {n_rise}/{len(_signal_names(ev))} signals rise {high:g} → {low:g} kHz | | "
+            + " | ".join("↑" if rises[n] else "–" if rises[n] is None else "↓" for n in signals)
+            + " |"
+        )
+    return lines
 
 
 def comparison_markdown(
@@ -155,6 +284,8 @@ def comparison_markdown(
         st = summ.stats()
         cells = [f"{st['purity'][s]['mean']:.3g}" if "mean" in st["purity"][s] else "B = 0" for s in signals]
         lines.append(f"| {summ.encoder} | " + " | ".join(cells) + " |")
+    lines += _per_seed_section(summaries, ev)
+    lines += _purity_trend_section(summaries, ev)
     return "\n".join(lines) + "\n"
 
 
@@ -218,7 +349,7 @@ def compare_encoders(
     and a failed comparison leaves no output directory it created behind.
     """
     from wnae.data.io import read_events
-    from wnae.data.samples import SampleRole, load_manifest
+    from wnae.data.samples import load_manifest
     from wnae.hlt.model import load_hlt_run
     from wnae.hlt.onnx import measure_onnx_latency
     from wnae.hlt.timing import measure_latency
@@ -270,6 +401,8 @@ def compare_encoders(
                 "seeds": compare.seeds,
                 "table_rates_khz": table_rates,
                 "encoders": [s.stats() for s in summaries],
+                "l1_alone": {k: list(v) for k, v in l1_alone(last).items()} if last is not None else {},
+                "ahead_of_l1_alone": {s.encoder: seeds_ahead(s, last) for s in summaries} if last is not None else {},
             },
         )
         assert last is not None  # the config names at least one encoder and one seed
