@@ -219,7 +219,8 @@ def _purity_trend_section(summaries: list[EncoderSummary], ev: TwoLevelEvaluatio
         "",
         "Mean over the seeds where B > 0, at each HLT rate"
         + (
-            f"; ↑ where S/B at {low:g} kHz is above S/B at {high:g} kHz (the purity rises as the rate falls)."
+            f"; ↑ where S/B at {low:g} kHz is above S/B at {high:g} kHz (the purity rises as the rate falls), "
+            "↓ where it is not."
             if high is not None
             else "."
         ),
