@@ -107,6 +107,16 @@ def test_train_and_two_level_evaluate(tmp_path, pf_data, l1_run, capsys) -> None
     plots = {p.name for p in (run / "two_level" / "plots").iterdir()}
     assert {"efficiency_vs_rate.png", "purity_vs_rate.png", "latent_tsne.png", "hlt_scores.png"} <= plots
     assert "Two-level trigger" in (run / "two_level" / "report.md").read_text()
+    # the HLT decision that keeps the L1 score: its own directory, the encoder's results untouched
+    before = (run / "two_level" / "metrics.json").read_text()
+    args = ["-q", "hlt", "evaluate", str(run), "--l1-run", str(l1_run), "--data-dir", str(pf_data)]
+    assert main([*args, "--hlt-rate-khz", str(seed_rate / 4), "--hlt-score", "with_l1", "--no-plots"]) == 0
+    combined = json.loads((run / "two_level_with_l1" / "metrics.json").read_text())
+    assert combined["hlt_run"].endswith("+L1") and combined["hlt_working_point"]["n_zb_above"] == 30
+    for name in ("sig_a", "sig_b"):
+        s = combined["signals"][name]
+        assert 0 <= s["efficiency"] <= s["seed_efficiency"] <= 1
+    assert (run / "two_level" / "metrics.json").read_text() == before
 
 
 @pytest.mark.slow

@@ -159,3 +159,60 @@ def test_raw_l1_reference_at_the_same_rate() -> None:
     ev = two_level_from_scores(l1, hlt, seed, HltEvaluateConfig(hlt_rate_khz=rate, rate_points_khz=[]))
     expected = np.count_nonzero(np.linspace(5_000, 6_500, 100) > 5_939.5) / 100
     assert ev.signals["sig"].raw_l1_at[rate] == pytest.approx(expected)
+
+
+def test_zero_bias_tail_score_is_the_weighted_rarity() -> None:
+    from wnae.hlt.two_level import zero_bias_tail_score
+
+    ref = np.array([4.0, 1.0, 3.0, 2.0])
+    q = zero_bias_tail_score(np.array([0.0, 2.0, 2.5, 4.0, 9.0]), ref)
+    # P(x >= v): 1, 3/4, 2/4, 1/4, and above every reference event half the smallest share (1/8)
+    np.testing.assert_allclose(q, -np.log10([1.0, 0.75, 0.5, 0.25, 0.125]))
+    w = np.array([1.0, 1.0, 1.0, 5.0])  # the event at 2 carries 5/8 of the crossings
+    np.testing.assert_allclose(zero_bias_tail_score(np.array([2.0, 3.0]), ref, w), -np.log10([7 / 8, 2 / 8]))
+    grid = np.linspace(-1, 10, 200)
+    assert np.all(np.diff(zero_bias_tail_score(grid, ref, w)) >= 0)
+    with pytest.raises(DataError, match="positive weights"):
+        zero_bias_tail_score(grid, np.zeros(0))
+
+
+def _with_l1_evaluation(hlt_values: dict[str, np.ndarray], l1_values: dict[str, np.ndarray], rate: float):
+    infos = _infos(n_qcd=500, n_signal=500, n_signal_generated=500)
+    l1 = _scores("l1", l1_values, infos)
+    hlt = _scores("hlt", hlt_values, infos)
+    seed = L1Seed("l1", "Medium", 10.0, R0, {"Medium": 10.0}, {"Medium": 3e3})
+    cfg = HltEvaluateConfig(hlt_rate_khz=rate, rate_points_khz=[], hlt_score="with_l1")
+    return two_level_from_scores(l1, hlt, seed, cfg)
+
+
+def test_with_l1_reduces_to_l1_tightening_when_the_hlt_score_is_the_l1_score() -> None:
+    rng = np.random.default_rng(3)
+    l1 = {
+        "zero_bias": np.r_[rng.uniform(0, 10, 5_400), rng.uniform(10.5, 20, 600)],
+        "qcd": rng.uniform(0, 20, 500),
+        "sig": rng.uniform(5, 30, 500),
+    }
+    rate = R0 * 60 / 6_000  # a tenth of the seed's 600 events
+    ev = _with_l1_evaluation(l1, l1, rate)
+    s = ev.signals["sig"]
+    assert s.efficiency[0] == pytest.approx(s.raw_l1_at[rate])
+    assert ev.hlt_run == "hlt+L1"
+
+
+def test_with_l1_keeps_the_events_either_score_finds_rare() -> None:
+    rng = np.random.default_rng(4)
+    zb_l1 = np.r_[rng.uniform(0, 10, 5_400), rng.uniform(10.5, 20, 600)]
+    zb_hlt = rng.uniform(0, 1, 6_000)
+    # signal: 250 events very anomalous for L1 alone, 250 seeded but L1-ordinary and very anomalous for the HLT
+    sig_l1, sig_hlt = np.r_[np.full(250, 50.0), np.full(250, 11.0)], np.r_[np.full(250, 0.5), np.full(250, 5.0)]
+    l1 = {"zero_bias": zb_l1, "qcd": np.zeros(500), "sig": sig_l1}
+    hlt = {"zero_bias": zb_hlt, "qcd": np.zeros(500), "sig": sig_hlt}
+    rate = R0 * 60 / 6_000
+    combined = _with_l1_evaluation(hlt, l1, rate).signals["sig"]
+    assert combined.efficiency[0] == pytest.approx(1.0)  # both halves pass
+    assert combined.raw_l1_at[rate] == pytest.approx(0.5)  # L1 tightening keeps only the first
+    infos = _infos(n_qcd=500, n_signal=500, n_signal_generated=500)
+    seed = L1Seed("l1", "Medium", 10.0, R0, {"Medium": 10.0}, {"Medium": 3e3})
+    cfg = HltEvaluateConfig(hlt_rate_khz=rate, rate_points_khz=[])
+    encoder_only = two_level_from_scores(_scores("l1", l1, infos), _scores("hlt", hlt, infos), seed, cfg)
+    assert encoder_only.signals["sig"].efficiency[0] == pytest.approx(0.5)  # only the HLT-anomalous half

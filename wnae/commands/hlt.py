@@ -26,6 +26,8 @@ def _eval_config(args: argparse.Namespace) -> HltEvaluateConfig:
         overrides["l1_working_point"], source["l1_working_point"] = args.seed_wp, "--l1-working-point"
     if args.hlt_rate_khz is not None:
         overrides["hlt_rate_khz"], source["hlt_rate_khz"] = args.hlt_rate_khz, "--hlt-rate-khz"
+    if args.hlt_score is not None:
+        overrides["hlt_score"], source["hlt_score"] = args.hlt_score, "--hlt-score"
     return load_config(args.eval_config, HltEvaluateConfig, overrides=overrides, override_source=source)
 
 
@@ -61,7 +63,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     cfg = _eval_config(args)
     l1_run = args.l1_run or resolve_run(None, args.l1_runs_dir)
-    out = args.output or Path(args.hlt_run) / "two_level"
+    out = args.output or Path(args.hlt_run) / cfg.output_name
     ev = evaluate_two_level(l1_run, args.hlt_run, args.data_dir, cfg)
     write_two_level(ev, out, plots=not args.no_plots)
     sys.stdout.write(report_markdown(ev) + f"\nwrote {out}/metrics.json, report.md and plots/\n")
@@ -125,6 +127,13 @@ def _two_level_options(p: argparse.ArgumentParser) -> None:
         "--l1-working-point", dest="seed_wp", default=None, help="the L1 working point that seeds (default Medium)"
     )
     p.add_argument("--hlt-rate-khz", type=positive_float, default=None, help="HLT output rate in kHz (default 1)")
+    p.add_argument(
+        "--hlt-score",
+        choices=("encoder", "with_l1"),
+        default=None,
+        help="what the HLT cuts on: the encoder's score, or with_l1: the rarer of the L1 and HLT scores among the "
+        "seeded zero bias (default: the config's, encoder)",
+    )
     p.add_argument("--output", type=Path, default=None, help="output directory")
 
 

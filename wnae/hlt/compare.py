@@ -31,7 +31,6 @@ from wnae.hlt.report import write_two_level
 __all__ = ["EncoderSummary", "compare_encoders", "comparison_markdown", "l1_alone", "purity_rises", "seeds_ahead"]
 
 logger = logging.getLogger(__name__)
-TWO_LEVEL_DIR = "two_level"
 #: Zero-bias events the latency is measured on.
 TIMING_EVENTS = 2048
 
@@ -381,7 +380,9 @@ def compare_encoders(
                 run = load_hlt_run(run_dir)
                 hlt_scores = score_samples(run, data_dir, chunk_events=eval_cfg.chunk_events)
                 ev = two_level_from_scores(l1_scores, hlt_scores, seed, eval_cfg, hlt_info=run.info)
-                write_two_level(ev, run_dir / TWO_LEVEL_DIR, plots=False)  # the tables; 'wnae hlt evaluate' draws
+                write_two_level(
+                    ev, run_dir / eval_cfg.output_name, plots=False
+                )  # the tables; 'wnae hlt evaluate' draws
                 _record(summary, ev, eval_cfg.hlt_rate_khz, table_rates)
                 summary.runs.append(run.name)
                 summary.parameters = int(run.info.get("parameters", 0))

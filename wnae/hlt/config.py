@@ -139,6 +139,10 @@ class HltEvaluateConfig(StrictModel):
         confidence_level: of the rate and efficiency intervals.
         latent_events: events per sample kept for the t-SNE map.
         chunk_events: events read and scored at a time.
+        hlt_score: what the HLT threshold cuts on: ``encoder``, the HLT run's own score; or
+            ``with_l1``, the larger of the L1 and HLT scores' rarities among the seeded zero bias
+            (:func:`~wnae.hlt.two_level.l1_combined_scores`), so the events L1 finds most anomalous
+            are not given up.
     """
 
     l1_working_point: str = "Medium"
@@ -147,6 +151,12 @@ class HltEvaluateConfig(StrictModel):
     confidence_level: float = Field(0.6827, gt=0, lt=1)
     latent_events: int = Field(300, ge=0)
     chunk_events: int = Field(20_000, ge=1)
+    hlt_score: Literal["encoder", "with_l1"] = "encoder"
+
+    @property
+    def output_name(self) -> str:
+        """The directory an HLT run's two-level results go to: ``two_level``, or ``two_level_with_l1``."""
+        return "two_level" if self.hlt_score == "encoder" else f"two_level_{self.hlt_score}"
 
 
 class CompareConfig(StrictModel):

@@ -10,6 +10,7 @@ behind the same seed, equal and cross-section weights) along the HLT rate.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -27,7 +28,7 @@ from wnae.evaluate.rates import WorkingPoint, binomial_interval, threshold_for_r
 from wnae.evaluate.scores import SampleScores, Scorer, load_scorer, score_samples
 from wnae.hlt.config import HltEvaluateConfig
 from wnae.hlt.model import load_hlt_run
-from wnae.hlt.two_level import TwoLevelTrigger
+from wnae.hlt.two_level import TwoLevelTrigger, l1_combined_scores
 
 __all__ = [
     "L1Seed",
@@ -36,6 +37,7 @@ __all__ = [
     "evaluate_two_level",
     "read_l1_seed",
     "two_level_from_scores",
+    "with_l1_score",
 ]
 
 logger = logging.getLogger(__name__)
@@ -199,6 +201,40 @@ def _purities(n_signal: np.ndarray, n_sm: np.ndarray, w_signal: float, w_sm: np.
     return [purity(k, n_sm[:, j], signal_weight=w_signal, background_weight=w_sm) for j, k in enumerate(n_signal)]
 
 
+def with_l1_score(
+    l1: SampleScores, hlt: SampleScores, l1_threshold: float, *, weighted_zero_bias: bool = True
+) -> SampleScores:
+    """``hlt`` with every sample's scores replaced by :func:`~wnae.hlt.two_level.l1_combined_scores`: the
+    larger of the L1 and HLT scores' rarities among the zero-bias events the seed accepts.
+
+    Raises:
+        DataError: the runs scored different events, or no zero-bias event passes the seed.
+    """
+    _check_same_events(l1, hlt)
+    ml1, mhlt = l1.zero_bias_mixture(weighted=weighted_zero_bias), hlt.zero_bias_mixture(weighted=weighted_zero_bias)
+    if not np.any(ml1.scores > l1_threshold):
+        msg = f"no zero-bias event passes the L1 seed (L1 score > {l1_threshold:g}): the HLT rate cannot be calibrated"
+        raise DataError(msg)
+    weights = ml1.weights if ml1.weighted else None
+
+    def combined(a: np.ndarray, s: np.ndarray) -> np.ndarray:
+        return l1_combined_scores(a, s, ml1.scores, mhlt.scores, l1_threshold, weights)
+
+    samples = {
+        name: dataclasses.replace(h, scores=combined(l1.samples[name].scores, h.scores))
+        for name, h in hlt.samples.items()
+    }
+    return SampleScores(f"{hlt.run_name}+L1", samples)
+
+
+def _check_same_events(l1: SampleScores, hlt: SampleScores) -> None:
+    if list(l1.samples) != list(hlt.samples) or any(
+        l1.samples[k].n_scored != hlt.samples[k].n_scored for k in l1.samples
+    ):
+        msg = "the L1 and HLT runs did not score the same samples and events"
+        raise DataError(msg)
+
+
 def two_level_from_scores(
     l1: SampleScores,
     hlt: SampleScores,
@@ -214,11 +250,9 @@ def two_level_from_scores(
         DataError: the runs scored different events, no ZB event passes the seed, no SM test events.
         ConfigError: an HLT rate not below the seed's rate.
     """
-    if list(l1.samples) != list(hlt.samples) or any(
-        l1.samples[k].n_scored != hlt.samples[k].n_scored for k in l1.samples
-    ):
-        msg = "the L1 and HLT runs did not score the same samples and events"
-        raise DataError(msg)
+    _check_same_events(l1, hlt)
+    if cfg.hlt_score == "with_l1":
+        hlt = with_l1_score(l1, hlt, seed.threshold, weighted_zero_bias=weighted_zero_bias)
     ml1, mhlt = l1.zero_bias_mixture(weighted=weighted_zero_bias), hlt.zero_bias_mixture(weighted=weighted_zero_bias)
     trigger = TwoLevelTrigger(
         ml1.scores, mhlt.scores, seed.input_rate_khz, seed.threshold, ml1.weights if ml1.weighted else None

@@ -29,7 +29,7 @@ import numpy as np
 from wnae.errors import ConfigError, DataError
 from wnae.evaluate.rates import RateCurve, WorkingPoint, threshold_for_rate
 
-__all__ = ["TwoLevelTrigger", "seeded_scores"]
+__all__ = ["TwoLevelTrigger", "l1_combined_scores", "seeded_scores", "zero_bias_tail_score"]
 
 
 def seeded_scores(
@@ -41,6 +41,52 @@ def seeded_scores(
         msg = f"{len(a)} L1 scores for {len(s)} HLT scores: the two runs did not score the same events"
         raise DataError(msg)
     return np.where(a > l1_threshold, s, floor)
+
+
+def zero_bias_tail_score(values: np.ndarray, reference: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """:math:`q(v) = -\\log_{10} P_{ZB}(x \\ge v)`, the rarity of ``values`` among the ``reference`` zero-bias
+    scores (weighted by ``weights``, the events' shares of the crossings; None: equal).
+
+    Monotone non-decreasing in ``v``; a value above every reference one gets half the smallest
+    reference weight's share as its tail, so it is rarer than any zero-bias event and stays finite.
+
+    Raises:
+        DataError: no reference events, or weights that do not match them or are not positive in sum.
+    """
+    ref = np.asarray(reference, float)
+    w = np.ones(len(ref)) if weights is None else np.asarray(weights, float)
+    if len(ref) == 0 or w.shape != ref.shape or not np.sum(w) > 0:
+        msg = f"the tail score needs zero-bias reference scores with positive weights ({len(ref)} scores, {w.size} weights)"
+        raise DataError(msg)
+    order = np.argsort(ref)
+    ref, w = ref[order], w[order] / np.sum(w)
+    tail = np.concatenate([np.cumsum(w[::-1])[::-1], [0.0]])  # tail[k] = P(x >= ref[k]); tail[n] = 0
+    floor = 0.5 * float(np.min(w[w > 0]))
+    k = np.searchsorted(ref, np.asarray(values, float), side="left")  # first reference >= v
+    return -np.log10(np.maximum(tail[k], floor))
+
+
+def l1_combined_scores(
+    l1_scores: np.ndarray,
+    hlt_scores: np.ndarray,
+    zb_l1: np.ndarray,
+    zb_hlt: np.ndarray,
+    l1_threshold: float,
+    zb_weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """The HLT decision score that keeps the L1 score: :math:`\\max(q_{L1}(a), q_{HLT}(s))`, each the rarity
+    (:func:`zero_bias_tail_score`) among the zero-bias events the seed accepts.
+
+    A cut on it accepts an event when *either* score is rarer than the cut among the seeded zero bias:
+    the L1 score keeps the events it already finds most anomalous (prompt leptons), the HLT score
+    adds the ones only it finds. No signal enters: both tails come from the zero bias. With the L1
+    score as the HLT score it reduces to L1 tightening.
+    """
+    seeded = np.asarray(zb_l1, float) > l1_threshold
+    w = None if zb_weights is None else np.asarray(zb_weights, float)[seeded]
+    q_l1 = zero_bias_tail_score(l1_scores, np.asarray(zb_l1, float)[seeded], w)
+    q_hlt = zero_bias_tail_score(hlt_scores, np.asarray(zb_hlt, float)[seeded], w)
+    return np.maximum(q_l1, q_hlt)
 
 
 @dataclass(frozen=True)
