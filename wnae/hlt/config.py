@@ -86,6 +86,18 @@ class PfAugmentConfig(StrictModel):
     drop_probability: float = Field(0.2, ge=0, le=1)
 
 
+class DisplacementTargetConfig(StrictModel):
+    """An auxiliary target that makes the latent carry the event's displacement: a linear head on z
+    regresses, per view, log(1 + Σ pT) and log(1 + N) of the candidates with |d_xy/σ| above
+    ``min_significance`` and pT above ``min_pt_gev`` (standardised on the SM training events); its
+    mean squared error enters the loss with ``weight`` (0: off). SM events only, no signal.
+    """
+
+    weight: float = Field(0.0, ge=0)
+    min_significance: float = Field(3.0, gt=0)
+    min_pt_gev: float = Field(1.0, ge=0)
+
+
 class HltTrainConfig(StrictModel):
     """One HLT encoder training: L = β·InfoNCE(two views) + CE(SM process), GMM on SM latents.
 
@@ -98,6 +110,7 @@ class HltTrainConfig(StrictModel):
         encoder: the network (see :class:`EncoderConfig`).
         contrastive: β, temperature and projection size; the L1-object augmentations for ``l1_mlp``.
         augment: the PF-candidate augmentations.
+        displacement: the auxiliary displacement target (PF encoders; off by default).
         gmm: the Gaussian mixture on SM latents (components by BIC by default).
         threads: TensorFlow's CPU threads (0: TensorFlow's default, all cores).
     """
@@ -112,6 +125,7 @@ class HltTrainConfig(StrictModel):
     encoder: EncoderConfig = EncoderConfig()
     contrastive: ContrastiveConfig = ContrastiveConfig(projection_dim=6)
     augment: PfAugmentConfig = PfAugmentConfig()
+    displacement: DisplacementTargetConfig = DisplacementTargetConfig()
     gmm: GmmConfig = GmmConfig()
     threads: ThreadsConfig = ThreadsConfig(intra_op=0, inter_op=0)
 

@@ -30,12 +30,20 @@ from wnae.models import losses
 from wnae.models.augment import augment, augment_candidates
 from wnae.models.gmm import fit_gmm
 
-__all__ = ["HltTrainResult", "check_new_run", "train_hlt"]
+__all__ = ["HltTrainResult", "check_new_run", "displacement_targets", "train_hlt"]
 
 logger = logging.getLogger(__name__)
 HISTORY_FILE = "history.json"
 #: Events of the training split whose (unaugmented) latents the GMM is fitted on, at most.
 GMM_EVENTS = 20_000
+
+
+def displacement_targets(pf_cands: np.ndarray, min_significance: float, min_pt_gev: float) -> np.ndarray:
+    """Per event, float32 (n, 2): log(1 + Σ pT / GeV) and log(1 + N) of the candidates with
+    |d_xy/σ| > ``min_significance`` and pT > ``min_pt_gev`` (padding has pT 0)."""
+    pt, significance = pf_cands[..., 0], pf_cands[..., 4]
+    displaced = (np.abs(significance) > min_significance) & (pt > min_pt_gev)
+    return np.stack([np.log1p((pt * displaced).sum(-1)), np.log1p(displaced.sum(-1))], axis=-1).astype(np.float32)
 
 
 @dataclass
@@ -62,6 +70,12 @@ class _Networks:
         self.classifier = keras.Sequential([keras.layers.Dense(n_classes)], name="classifier")
         self.projection.build((None, cfg.encoder.latent_dim))
         self.classifier.build((None, cfg.encoder.latent_dim))
+        weight = cfg.displacement.weight if cfg.encoder.reads_pf else 0.0
+        # built only when used: the default run draws the same initial weights as before this head existed
+        self.displacement = None
+        if weight > 0:
+            self.displacement = keras.Sequential([keras.layers.Dense(2)], name="displacement")
+            self.displacement.build((None, cfg.encoder.latent_dim))
         # AdamW with a cosine decay of the learning rate to 0 over the training (Loshchilov & Hutter,
         # arXiv:1608.03983): the transformer converges within a fixed, small number of epochs.
         schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=max(total_steps, 1))
@@ -69,22 +83,24 @@ class _Networks:
         variables = (
             self.encoder.trainable_variables + self.projection.trainable_variables + self.classifier.trainable_variables
         )
+        if self.displacement is not None:
+            variables += self.displacement.trainable_variables
+        head = self.displacement
 
-        def losses_of(v1: Any, v2: Any, labels: Any, training: bool) -> Any:
-            return losses.contrastive_classification_loss(
-                self.encoder(v1, training=training),
-                self.encoder(v2, training=training),
-                labels,
-                self.projection,
-                self.classifier,
-                beta=c.beta,
-                temperature=c.temperature,
+        def losses_of(v1: Any, v2: Any, labels: Any, y1: Any, y2: Any, training: bool) -> Any:
+            z1, z2 = self.encoder(v1, training=training), self.encoder(v2, training=training)
+            loss, nce, xent, accuracy = losses.contrastive_classification_loss(
+                z1, z2, labels, self.projection, self.classifier, beta=c.beta, temperature=c.temperature
             )
+            if head is None:
+                return loss, nce, xent, accuracy, tf.zeros_like(loss)
+            mse = 0.5 * (tf.reduce_mean(tf.square(head(z1) - y1)) + tf.reduce_mean(tf.square(head(z2) - y2)))
+            return loss + weight * mse, nce, xent, accuracy, mse
 
         @tf.function(reduce_retracing=True)
-        def step(v1: Any, v2: Any, labels: Any) -> Any:
+        def step(v1: Any, v2: Any, labels: Any, y1: Any, y2: Any) -> Any:
             with tf.GradientTape() as tape:
-                out = losses_of(v1, v2, labels, True)
+                out = losses_of(v1, v2, labels, y1, y2, True)
             grads = tape.gradient(out[0], variables)
             self.optimizer.apply_gradients(zip(grads, variables, strict=True))
             return out
@@ -93,10 +109,15 @@ class _Networks:
 
 
 def _views(
-    cfg: HltTrainConfig, raw: np.ndarray, rng: np.random.Generator, normaliser: Normaliser | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Two augmented views of a batch, as encoder inputs."""
-    out = []
+    cfg: HltTrainConfig,
+    raw: np.ndarray,
+    rng: np.random.Generator,
+    normaliser: Normaliser | None,
+    standardise: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Two augmented views of a batch, as encoder inputs, and each view's standardised displacement
+    targets (zeros for an encoder that does not read the candidates or without ``standardise``)."""
+    out, targets = [], []
     for _ in range(2):
         if cfg.encoder.reads_pf:
             a = cfg.augment
@@ -109,7 +130,13 @@ def _views(
                 raw, rng, pt_smear=c.pt_smear, drop_pt_gev=c.drop_pt_gev, drop_probability=c.drop_probability
             )
         out.append(encoder_inputs(cfg.encoder, view, normaliser))
-    return out[0], out[1]
+        if cfg.encoder.reads_pf and standardise is not None:
+            d = cfg.displacement
+            mean, std = standardise
+            targets.append((displacement_targets(view, d.min_significance, d.min_pt_gev) - mean) / std)
+        else:
+            targets.append(np.zeros((len(raw), 2), np.float32))
+    return out[0], out[1], targets[0], targets[1]
 
 
 def _split(data_dir: Path, cfg: HltTrainConfig, split: str, cap: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -143,23 +170,24 @@ def _run_epoch(
     normaliser: Normaliser | None,
     *,
     train: bool,
+    standardise: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, float]:
     order = rng.permutation(len(raw)) if train else np.arange(len(raw))
-    sums, n_seen = np.zeros(4), 0
+    sums, n_seen = np.zeros(5), 0
     for start in range(0, len(order), cfg.batch_size):
         idx = np.sort(order[start : start + cfg.batch_size])
         if len(idx) < 2:  # InfoNCE needs a negative
             continue
-        v1, v2 = _views(cfg, raw[idx], rng, normaliser)
+        v1, v2, y1, y2 = _views(cfg, raw[idx], rng, normaliser, standardise)
         batch_labels = labels[idx]
-        out = nets.step(v1, v2, batch_labels) if train else nets.evaluate(v1, v2, batch_labels, False)
+        out = nets.step(v1, v2, batch_labels, y1, y2) if train else nets.evaluate(v1, v2, batch_labels, y1, y2, False)
         values = np.array([float(v) for v in out])
         if not np.isfinite(values).all():
             msg = f"training diverged: non-finite loss at events {start}..{start + len(idx)} (lower the learning rate)"
             raise ModelError(msg)
         sums += values * len(idx)
         n_seen += len(idx)
-    keys = ("loss", "info_nce", "cross_entropy", "accuracy")
+    keys = ("loss", "info_nce", "cross_entropy", "accuracy", "displacement_mse")
     return {k: float(v / max(n_seen, 1)) for k, v in zip(keys, sums, strict=True)}
 
 
@@ -204,6 +232,10 @@ def train_hlt(
     raw, labels = _split(data_dir, cfg, "train", cap)
     val_raw, val_labels = _split(data_dir, cfg, "validation", None if cap is None else max(cap // 3, 2))
     normaliser = None if cfg.encoder.reads_pf else fit_normaliser([raw], "standard")
+    standardise = None
+    if cfg.encoder.reads_pf and cfg.displacement.weight > 0:
+        y = displacement_targets(raw, cfg.displacement.min_significance, cfg.displacement.min_pt_gev)
+        standardise = (y.mean(axis=0), np.maximum(y.std(axis=0), 1e-3))
     steps_per_epoch = sum(1 for start in range(0, len(raw), cfg.batch_size) if len(raw) - start >= 2)
     nets = _Networks(cfg, len(SM_PROCESSES), cfg.epochs * steps_per_epoch)
     logger.info(
@@ -219,10 +251,26 @@ def train_hlt(
     for epoch in range(cfg.epochs):
         t0 = time.perf_counter()
         metrics = _run_epoch(
-            nets, cfg, raw, labels, np.random.default_rng([cfg.seed, 1, epoch]), normaliser, train=True
+            nets,
+            cfg,
+            raw,
+            labels,
+            np.random.default_rng([cfg.seed, 1, epoch]),
+            normaliser,
+            train=True,
+            standardise=standardise,
         )
         train_seconds += time.perf_counter() - t0
-        val = _run_epoch(nets, cfg, val_raw, val_labels, np.random.default_rng([cfg.seed, 2]), normaliser, train=False)
+        val = _run_epoch(
+            nets,
+            cfg,
+            val_raw,
+            val_labels,
+            np.random.default_rng([cfg.seed, 2]),
+            normaliser,
+            train=False,
+            standardise=standardise,
+        )
         for k, v in metrics.items():
             history.setdefault(k, []).append(v)
         for k, v in val.items():
