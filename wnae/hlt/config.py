@@ -15,6 +15,7 @@ RateKhz = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 __all__ = [
     "ENCODERS",
     "CompareConfig",
+    "DisplacementTargetConfig",
     "EncoderConfig",
     "HltEvaluateConfig",
     "HltTrainConfig",
