@@ -94,11 +94,11 @@ hlt-train: $(VENV)/.installed  ## train the HLT Linformer over PF candidates (HL
 export-onnx: $(VENV)/.installed  ## HLT_RUN (encoder + GMM score) as one ONNX graph: exports/<run>-onnx/, checked against TensorFlow in ONNX Runtime and timed
 	$(WNAE) export onnx $(HLT_RUN)
 
-hlt-evaluate: $(VENV)/.installed  ## two-level trigger: the latest L1 run's Medium seed (or L1_RUN=) + HLT_RUN at 1 kHz
-	$(WNAE) hlt evaluate $(HLT_RUN) $(if $(L1_RUN),--l1-run $(L1_RUN))
+hlt-evaluate: $(VENV)/.installed  ## two-level trigger: the latest L1 run's Medium seed (or L1_RUN=) + HLT_RUN at 1 kHz (HLT_SCORE=with_l1: keep the L1 score)
+	$(WNAE) hlt evaluate $(HLT_RUN) $(if $(L1_RUN),--l1-run $(L1_RUN)) $(if $(HLT_SCORE),--hlt-score $(HLT_SCORE))
 
-hlt-compare: $(VENV)/.installed  ## Linformer vs DeepSets vs PF MLP vs L1-object MLP, 3 seeds each, behind the same seed (~50 min; L1_RUN=)
-	$(WNAE) hlt compare $(if $(L1_RUN),--l1-run $(L1_RUN))
+hlt-compare: $(VENV)/.installed  ## Linformer vs DeepSets vs PF MLP vs L1-object MLP, 3 seeds each, behind the same seed (~50 min; L1_RUN=, HLT_SCORE=with_l1)
+	$(WNAE) hlt compare $(if $(L1_RUN),--l1-run $(L1_RUN)) $(if $(HLT_SCORE),--hlt-score $(HLT_SCORE))
 
 clean:  ## remove generated data, runs, scans, comparisons and HLS projects (keeps .venv)
 	find data -mindepth 1 ! -name README.md -exec rm -rf {} +
