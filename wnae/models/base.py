@@ -7,6 +7,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from wnae.models.config import scheduled_learning_rate
+
 __all__ = ["ModelFamily", "apply_gradients", "make_optimizer", "qdense_layers"]
 
 
@@ -79,6 +81,14 @@ class ModelFamily:
         """Create the optimizer's slots now (a checkpoint then restores them eagerly, not mid-step)."""
         assert self.optimizer is not None, "a family without its own optimizer overrides build_optimizer"
         self.optimizer.build(self.trainable_variables())
+
+    def start_epoch(self, epoch: int, epochs: int | None = None) -> None:
+        """Set the learning rate of 0-based ``epoch`` of ``epochs`` (default: the config's) by the config's
+        ``learning_rate_schedule``; called by the training loop before each epoch (also after a resume)."""
+        assert self.optimizer is not None, "a family without its own optimizer overrides start_epoch"
+        cfg = self.cfg
+        rate = scheduled_learning_rate(cfg.learning_rate_schedule, cfg.learning_rate, epoch, epochs or cfg.epochs)
+        self.optimizer.learning_rate.assign(rate)
 
     def batch_kind_at(self, epoch: int) -> str:
         """The batches of 0-based ``epoch`` (``features`` or ``views``): :attr:`batch_kind` unless overridden."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Literal
 
@@ -18,6 +19,7 @@ __all__ = [
     "GmmConfig",
     "HeadConfig",
     "LayerQuant",
+    "LearningRateScheduleConfig",
     "LoadingConfig",
     "McmcConfig",
     "PruningConfig",
@@ -26,6 +28,7 @@ __all__ = [
     "TrainConfig",
     "VaeConfig",
     "VicregConfig",
+    "scheduled_learning_rate",
 ]
 
 ModelName = Literal["wnae", "ae", "nae", "vae", "mlp_encoder", "two_stage"]
@@ -253,6 +256,40 @@ class ExtractorConfig(StrictModel):
         return self
 
 
+class LearningRateScheduleConfig(StrictModel):
+    """How each optimizer's learning rate moves over the epochs of the stage it trains.
+
+    ``constant``: ``learning_rate`` throughout. ``cosine`` (Loshchilov & Hutter, arXiv:1608.03983,
+    without restarts): at 0-based epoch e of a stage of n epochs, ``learning_rate`` ×
+    (f + (1 − f)·(1 + cos(π·e/(n − 1)))/2), f = ``final_factor``: the full rate in the first epoch,
+    f times it in the last. Set per epoch. A two-stage model schedules each stage over its own
+    epochs (the extractor's, then the head's). The schedule follows the configured number of
+    epochs, so a run extended with ``--resume --epochs`` changes course from the resumed epoch on.
+    """
+
+    kind: Literal["constant", "cosine"] = Field(
+        "constant", description="constant, or cosine decay over the stage's epochs"
+    )
+    final_factor: float = Field(0.0, ge=0, le=1, description="cosine: the last epoch's rate over learning_rate")
+
+
+def scheduled_learning_rate(
+    schedule: LearningRateScheduleConfig, learning_rate: float, epoch: int, epochs: int
+) -> float:
+    """The learning rate of 0-based ``epoch`` of a stage of ``epochs`` epochs under ``schedule``.
+
+    Example:
+        >>> cosine = LearningRateScheduleConfig(kind="cosine", final_factor=0.1)
+        >>> [round(scheduled_learning_rate(cosine, 1.0, e, 5), 4) for e in range(5)]
+        [1.0, 0.8682, 0.55, 0.2318, 0.1]
+    """
+    if schedule.kind == "constant" or epochs <= 1:
+        return learning_rate
+    t = min(max(epoch, 0), epochs - 1) / (epochs - 1)
+    f = schedule.final_factor
+    return learning_rate * (f + (1 - f) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
 class HeadConfig(StrictModel):
     """The second stage: a density model on the embedding, ``model`` one of the autoencoder families.
 
@@ -265,6 +302,12 @@ class HeadConfig(StrictModel):
     encoder: list[int] = Field(default_factory=list)
     latent_dim: int = Field(4, ge=1, le=64)
     latent_activation: Literal["relu", "linear"] = "relu"
+    learning_rate: float | None = Field(
+        None, gt=0, description="the head's own AdamW learning rate (null: the run's learning_rate)"
+    )
+    learning_rate_schedule: LearningRateScheduleConfig | None = Field(
+        None, description="the head's own schedule over its epochs (null: the run's learning_rate_schedule)"
+    )
 
     @model_validator(mode="after")
     def _positive(self) -> HeadConfig:
@@ -362,6 +405,8 @@ class TrainConfig(StrictModel):
         epochs: passes over the SM training split.
         batch_size: events per optimizer step (also the size of each EMD problem: n × n).
         learning_rate, weight_decay: AdamW.
+        learning_rate_schedule: constant or cosine over each stage's epochs (see
+            :class:`LearningRateScheduleConfig`).
         normalisation: ``fixed_point`` (the FPGA form, default), ``l1_hardware`` (the 57 raw L1
             hardware integers of CMSSW's AXOL1TL condition, scaled as on chip by ``(x − offset) >>
             shift``: what ``wnae export cmssw`` needs) or ``standard``; fitted on the SM training split
@@ -401,6 +446,10 @@ class TrainConfig(StrictModel):
     batch_size: int = Field(512, ge=2)
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
+    learning_rate_schedule: LearningRateScheduleConfig = Field(
+        default_factory=LearningRateScheduleConfig,
+        description="each optimizer's rate over its stage's epochs (constant or cosine)",
+    )
     normalisation: Literal["fixed_point", "standard", "l1_hardware"] = "fixed_point"
     max_train_events: int | None = Field(None, ge=1)
     training_sample: str = Field(

@@ -63,6 +63,8 @@ def head_config(cfg: Any) -> Any:
         update={
             "model": head.model,
             "epochs": cfg.epochs - cfg.extractor.epochs,
+            "learning_rate": head.learning_rate or cfg.learning_rate,
+            "learning_rate_schedule": head.learning_rate_schedule or cfg.learning_rate_schedule,
             "architecture": arch,
             "quant": cfg.quant.model_copy(update={"input": cfg.quant.embedding}),
             "vae": cfg.vae.model_copy(update={"deployed_score": "reconstruction"}),
@@ -117,6 +119,13 @@ class TwoStageFamily(ModelFamily):
         if self.in_extractor_stage(epoch):
             return self.cfg.extractor.method
         return self.head.phase(epoch - self.extractor_epochs)
+
+    def start_epoch(self, epoch: int, epochs: int | None = None) -> None:
+        """Each stage's learning rate follows the schedule over that stage's own epochs."""
+        if self.in_extractor_stage(epoch):
+            self.extractor.start_epoch(epoch, self.extractor_epochs)
+        else:
+            self.head.start_epoch(epoch - self.extractor_epochs)
 
     def embed(self, x: np.ndarray) -> np.ndarray:
         """The (frozen) extractor's embedding of normalised features, float32 (n, embedding_dim)."""

@@ -549,6 +549,7 @@ def train(
             t0 = time.perf_counter()
             rows, n_events = [], 0
             kind = family.batch_kind_at(epoch)
+            family.start_epoch(epoch)
             for step, batch in enumerate(source.epoch_batches(kind, epoch)):
                 step_metrics = family.train_step(batch, epoch)
                 pruner.step(epoch, step)
