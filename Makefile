@@ -14,7 +14,7 @@ HLT_RUN     ?= hlt_runs/linformer-s0
 L1_RUN      ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint typecheck docs data data-check data-import data-export train evaluate convert hls-csim rtl synth-report export-cmssw export-onnx scan hlt-train hlt-evaluate hlt-compare clean compare
+.PHONY: help install test test-fast lint typecheck docs data data-rate-tail data-check data-import data-export train evaluate convert hls-csim rtl synth-report export-cmssw export-onnx scan hlt-train hlt-evaluate hlt-compare clean compare
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -46,6 +46,10 @@ docs: $(VENV)/.installed  ## build the documentation site into docs/_build/html 
 
 data: $(VENV)/.installed  ## generate the default data set under data/ (SCHEDULER=local or tcp://HOST:PORT: as Dask tasks)
 	$(WNAE) generate $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+data-rate-tail: $(VENV)/.installed  ## data_rate_tail/: the default data with 12x/4x/2x the QCD pT-hat slices that set the 1 kHz rate (~25 min; reuses data/'s files)
+	mkdir -p data_rate_tail && for f in data/*.h5; do [ -e "$$f" ] || continue; [ -e "data_rate_tail/$${f#data/}" ] || cp "$$f" data_rate_tail/; done
+	$(WNAE) generate --config wnae/configs/generate_rate_tail.yml $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 data-check: $(VENV)/.installed  ## summarise the default data set (counts, spectra, plots)
 	$(WNAE) data summary data/*.h5
