@@ -24,6 +24,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,lint,rtl,docs]'
 	$(PY) -m pip check
+	$(PY) -m wnae.firmware.rtl.warmup  # da4ml's numba kernels, compiled once here rather than in the first make train (~2 min)
 	touch $@
 
 install: $(VENV)/.installed  ## create .venv and install wnae with its pinned dependencies
