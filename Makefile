@@ -48,8 +48,9 @@ docs: $(VENV)/.installed  ## build the documentation site into docs/_build/html 
 data: $(VENV)/.installed  ## generate the default data set under data/ (SCHEDULER=local or tcp://HOST:PORT: as Dask tasks)
 	$(WNAE) generate $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
-data-rate-tail: $(VENV)/.installed  ## data_rate_tail/: the default data with 12x/4x/2x the QCD pT-hat slices that set the 1 kHz rate (~25 min; reuses data/'s files)
-	mkdir -p data_rate_tail && for f in data/*.h5; do [ -e "$$f" ] || continue; [ -e "data_rate_tail/$${f#data/}" ] || cp "$$f" data_rate_tail/; done
+data-rate-tail: $(VENV)/.installed  ## data_rate_tail/: the default data with 12x/4x/2x the QCD pT-hat slices that set the 1 kHz rate (~17 min after make data, whose files it reuses)
+	mkdir -p data_rate_tail
+	cp -n data/*.h5 data_rate_tail/ 2>/dev/null || true  # the default's files: the generator reuses those that match
 	$(WNAE) generate --config wnae/configs/generate_rate_tail.yml $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 data-check: $(VENV)/.installed  ## summarise the default data set (counts, spectra, plots)

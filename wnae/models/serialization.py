@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TrainedRun",
+    "as_deployed",
     "custom_objects",
     "latest_run",
     "load_qkeras_model",
@@ -82,6 +83,16 @@ def save_qkeras_model(model: Any, path: str | Path) -> None:
     with atomic_path(path) as tmp:
         model.save(tmp.with_suffix(".h5"), include_optimizer=False)
         tmp.with_suffix(".h5").replace(tmp)
+
+
+def as_deployed(model: Any) -> Any:
+    """``model`` as ``deploy.h5`` holds it: saved and loaded again, one flat graph, as the firmware tools read it."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="wnae-deploy-") as tmp:
+        path = Path(tmp) / DEPLOY_MODEL
+        save_qkeras_model(model, path)
+        return load_qkeras_model(path)
 
 
 @dataclass

@@ -42,7 +42,7 @@ from wnae.models.config import TrainConfig
 from wnae.models.gmm import fit_gmm
 from wnae.models.pruning import MagnitudePruner
 from wnae.models.run_files import TrainingState, read_training_state
-from wnae.models.serialization import CHECKPOINT_DIR, CHECKPOINT_STATE
+from wnae.models.serialization import CHECKPOINT_DIR, CHECKPOINT_STATE, as_deployed
 from wnae.train.data_source import load_sm_split, open_source
 
 __all__ = [
@@ -117,18 +117,6 @@ def _restore_best(networks: dict[str, Any], checkpoint_dir: Path, subdir: str = 
         raise ModelError(msg) from err
 
 
-def _as_saved(model: Any) -> Any:
-    """``model`` as ``deploy.h5`` will hold it (saved and loaded: one flat graph, as the firmware tools read it)."""
-    import tempfile
-
-    from wnae.models.serialization import load_qkeras_model, save_qkeras_model
-
-    with tempfile.TemporaryDirectory(prefix="wnae-deploy-") as tmp:
-        path = Path(tmp) / "deploy.h5"
-        save_qkeras_model(model, path)
-        return load_qkeras_model(path)
-
-
 def _candidate_dir(epoch: int) -> str:
     return f"{CANDIDATE_CHECKPOINTS}/{epoch:04d}"
 
@@ -158,7 +146,7 @@ def _keep_within_budget(
         if candidates:
             _restore_best(family.networks, checkpoint_dir, _candidate_dir(epoch))
         start = time.perf_counter()
-        reason = gate(_as_saved(family.deploy_model()))
+        reason = gate(as_deployed(family.deploy_model()))
         checked.append(
             {
                 "epoch": epoch,

@@ -12,16 +12,14 @@ which compiles the same kernels (numba specialises on argument types, not sizes)
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from wnae.config import parse_config
 from wnae.firmware.config import resolve_target
 from wnae.firmware.rtl.flow import DesignEstimate, estimate_design
 from wnae.models.config import TrainConfig
 from wnae.models.registry import build_model
-from wnae.models.serialization import load_qkeras_model, save_qkeras_model
+from wnae.models.serialization import as_deployed
 
 __all__ = ["compile_kernels"]
 
@@ -39,10 +37,7 @@ def compile_kernels(target: str = "gt_run3") -> tuple[DesignEstimate, float]:
     """Trace a small untrained two-stage model with da4ml on ``target``; returns its estimate and the seconds taken
     (the first call in an environment compiles and caches da4ml's kernels)."""
     cfg = parse_config(TrainConfig, _SMALL_TWO_STAGE)
-    with tempfile.TemporaryDirectory(prefix="wnae-warmup-") as tmp:  # as deploy.h5 holds it: one flat graph
-        path = Path(tmp) / "deploy.h5"
-        save_qkeras_model(build_model(cfg.model, cfg, cfg.seed).deploy_model(), path)
-        model = load_qkeras_model(path)
+    model = as_deployed(build_model(cfg.model, cfg, cfg.seed).deploy_model())
     start = time.perf_counter()
     estimate = estimate_design(model, resolve_target(target))
     return estimate, time.perf_counter() - start
