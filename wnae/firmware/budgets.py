@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from wnae.firmware.config import FirmwareConfig
 from wnae.firmware.parts import same_part
-from wnae.firmware.reports import LHC_BUNCH_SPACING_NS, RESOURCE_LABELS, RESOURCES, SynthReport
+from wnae.firmware.reports import LHC_BUNCH_SPACING_NS, RESOURCE_LABELS, RESOURCES, SynthReport, TimingNumbers
 
 __all__ = [
     "EXIT_BUDGET_EXCEEDED",
@@ -39,6 +39,7 @@ __all__ = [
     "BudgetCheck",
     "BudgetLine",
     "check_budget",
+    "latency_margin_line",
 ]
 
 #: Exit status of ``wnae synth-report`` when every budget line passes.
@@ -131,6 +132,9 @@ class BudgetCheck:
             text += ": " + ", ".join(f"{line.quantity} {line.value} (limit {line.limit})" for line in self.failed)
         if self.unknown:
             text += "; not reported: " + ", ".join(line.quantity for line in self.unknown)
+        margin = next((line for line in self.lines if line.quantity == "latency margin"), None)
+        if margin is not None:
+            text += f"; latency margin {margin.value}"
         return text
 
     def capacity_sources(self) -> list[str]:
@@ -249,7 +253,40 @@ def _latency_lines(report: SynthReport, config: FirmwareConfig) -> list[BudgetLi
             lines.append(
                 BudgetLine("latency (worst case)", status, value, limit_text, timing.source, ns, limit_ns, "ns")
             )
+            margin = latency_margin_line(timing, limit_ns)
+            if margin is not None:
+                lines.append(margin)
     return lines
+
+
+def latency_margin_line(timing: TimingNumbers, limit_ns: float) -> BudgetLine | None:
+    """The latency margin of an adder-level model, in ns, at its nominal delay per level and across its range.
+
+    The budget's whole cycles (``limit_ns`` over the clock period) each hold ``usable_cycle_ns`` of adder
+    levels; the margin is that time less ``adder_levels`` × the delay of one level. Where its sign changes
+    inside the model's range of delays the line says the verdict is within the model's uncertainty.
+    ``None`` for a timing that does not come from such a model.
+    """
+    if timing.adder_levels is None or timing.adder_delay_ns is None or timing.usable_cycle_ns is None:
+        return None
+    if not timing.clock_period_target_ns:
+        return None
+    cycles = math.floor(limit_ns / timing.clock_period_target_ns * (1 + REL_TOL_NS))
+    available = cycles * timing.usable_cycle_ns
+    low, nominal, high = timing.adder_delay_ns
+    margin, worst, best = (available - timing.adder_levels * t for t in (nominal, high, low))
+    if worst >= 0:
+        reading = "fits at every delay in the range"
+    elif best < 0:
+        reading = "over at every delay in the range"
+    else:
+        reading = "within the model's uncertainty"
+    value = f"{margin:+.1f} ns ({worst:+.1f} to {best:+.1f} ns at {low:g}–{high:g} ns per adder level): {reading}"
+    source = (
+        f"{timing.adder_levels:g} adder levels × {nominal:g} ns against {cycles} × {timing.usable_cycle_ns:g} ns "
+        "usable per cycle (docs: the latency model and its evidence)"
+    )
+    return BudgetLine("latency margin", "info", value, "", source, margin, 0.0, "ns")
 
 
 def _ii_lines(report: SynthReport, config: FirmwareConfig) -> list[BudgetLine]:

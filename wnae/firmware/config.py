@@ -35,6 +35,7 @@ from wnae.fixed_point.ap_types import parse_ap_type
 
 __all__ = [
     "ADDER_DELAY_NS",
+    "ADDER_DELAY_RANGE_NS",
     "FIRMWARE_CONFIG_DIR",
     "PACKAGED_TARGET_DIR",
     "BudgetConfig",
@@ -179,6 +180,15 @@ class Hls4mlTarget:
 #: ``rtl.adder_delay_ns`` or ``rtl.latency_cutoff`` in a target for a measured value.
 ADDER_DELAY_NS: dict[str, float] = {"xc7": 1.5, "xcup": 1.0}
 
+#: The range of the delay of one adder level that the public evidence allows, in ns, per family: the
+#: latency model's uncertainty (``docs/guide/rtl.md``, "The latency model and its evidence"). 7-series
+#: −2: 1.0 ns is the logic alone (Project X-Ray cell delays on our netlists, 0.84–1.11 ns per level;
+#: Vitis HLS 2024.1's estimate for the deployed AXOL1TL v6, 2 × 33.36 ns over its ~61–65 levels);
+#: 2.0 ns adds 1.3–1.4 routed nets per level at ≈ 0.5–0.6 ns each (FloPoCo's 7-series local routing
+#: delay, 0.5 ns, taken from Vivado reports). UltraScale+: ±30 % around the 1 level per ns that da4ml's
+#: authors pipeline at on a VU13P, an assumption, not a fit.
+ADDER_DELAY_RANGE_NS: dict[str, tuple[float, float]] = {"xc7": (1.0, 2.0), "xcup": (0.7, 1.3)}
+
 
 def yosys_family(part: str) -> str:
     """Yosys ``synth_xilinx -family`` of a part: ``xcup`` for UltraScale+, ``xcu`` for UltraScale, else ``xc7``."""
@@ -204,6 +214,8 @@ class RtlConfig(StrictModel):
             as distributed-arithmetic firmware does).
         hop_delay_ns: routing delay assumed for each net a path crosses, in the netlist's timed longest
             path (7-series): the cells' delays are measured data, this is the model's assumption.
+        adder_delay_range_ns: ``[low, high]`` delay of one adder level the evidence allows (default per
+            family, :data:`ADDER_DELAY_RANGE_NS`): the budget check reports the latency margin across it.
     """
 
     adder_delay_ns: float | None = Field(None, gt=0)
@@ -212,6 +224,15 @@ class RtlConfig(StrictModel):
     delay_constraint: int = Field(2, ge=-1)
     use_dsp: bool = True
     hop_delay_ns: float = Field(0.4, gt=0)
+    adder_delay_range_ns: tuple[float, float] | None = None
+
+    @field_validator("adder_delay_range_ns")
+    @classmethod
+    def _ordered_range(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not 0 < value[0] <= value[1]:
+            msg = f"adder_delay_range_ns must be [low, high] with 0 < low <= high, got {list(value)}"
+            raise ValueError(msg)
+        return value
 
 
 class FirmwareConfig(StrictModel):
@@ -286,12 +307,24 @@ class FirmwareConfig(StrictModel):
         return ADDER_DELAY_NS["xc7" if self.yosys_family == "xc7" else "xcup"]
 
     @property
+    def adder_delay_range_ns(self) -> tuple[float, float]:
+        """``(low, high)`` delay of one adder level the evidence allows, widened to hold :attr:`adder_delay_ns`."""
+        low, high = (
+            self.rtl.adder_delay_range_ns or ADDER_DELAY_RANGE_NS["xc7" if self.yosys_family == "xc7" else "xcup"]
+        )
+        return min(low, self.adder_delay_ns), max(high, self.adder_delay_ns)
+
+    @property
+    def usable_cycle_ns(self) -> float:
+        """The part of one clock period adder levels may fill: ``clock_period_ns · (1 − clock_uncertainty)``."""
+        return self.clock_period_ns * (1.0 - self.rtl.clock_uncertainty)
+
+    @property
     def latency_cutoff(self) -> int:
         """Adder levels per pipeline stage of the RTL (see :class:`RtlConfig`), at least 1."""
         if self.rtl.latency_cutoff is not None:
             return self.rtl.latency_cutoff
-        usable = self.clock_period_ns * (1.0 - self.rtl.clock_uncertainty)
-        return max(1, int(usable / self.adder_delay_ns + 1e-9))
+        return max(1, int(self.usable_cycle_ns / self.adder_delay_ns + 1e-9))
 
     def hls4ml_target(self) -> Hls4mlTarget:
         """The pieces of this target that go into an hls4ml conversion (see :class:`Hls4mlTarget`)."""

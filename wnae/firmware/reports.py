@@ -80,6 +80,11 @@ class TimingNumbers:
         latency_best_cycles, latency_worst_cycles: latency in clock cycles (``None`` when the tool
             reports it as undefined).
         ii_min_cycles, ii_max_cycles: initiation interval in clock cycles.
+        adder_levels: for a latency from an adder-level model (the open RTL flow), the design's
+            combinational depth in adder levels; ``adder_delay_ns`` the model's ``(low, nominal,
+            high)`` delay of one level and ``usable_cycle_ns`` the part of a clock period levels may
+            fill. With them the budget check reports the latency margin in ns across the model's
+            uncertainty. ``None`` for tool reports.
     """
 
     source: str
@@ -90,6 +95,9 @@ class TimingNumbers:
     latency_worst_cycles: int | None = None
     ii_min_cycles: int | None = None
     ii_max_cycles: int | None = None
+    adder_levels: float | None = None
+    adder_delay_ns: tuple[float, float, float] | None = None
+    usable_cycle_ns: float | None = None
 
     def _ns(self, cycles: int | None) -> float | None:
         if cycles is None or self.clock_period_target_ns is None:

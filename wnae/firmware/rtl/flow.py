@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import io
 import logging
+import math
 import os
 import shutil
 import time
@@ -80,6 +81,9 @@ class DesignEstimate:
         da4ml: the da4ml version string.
         seconds: wall time of trace and pipelining.
         dsp_estimate: products mapped to DSP slices (one each; squares that do not fit a LUT table).
+        adder_delay_range_ns: ``(low, high)`` delay of one adder level the evidence allows (the
+            model's uncertainty, :attr:`~wnae.firmware.config.FirmwareConfig.adder_delay_range_ns`);
+            ``usable_cycle_ns`` the part of a clock period the levels may fill.
     """
 
     target: str
@@ -95,10 +99,36 @@ class DesignEstimate:
     seconds: float = 0.0
     ii_cycles: int = 1
     dsp_estimate: int = 0
+    adder_delay_range_ns: tuple[float, float] | None = None
+    usable_cycle_ns: float | None = None
 
     @property
     def latency_ns(self) -> float:
         return self.latency_cycles * self.clock_period_ns
+
+    def cycles_at(self, adder_delay_ns: float) -> int:
+        """Pipeline stages the same adder graph needs if one level takes ``adder_delay_ns``
+        (``⌈depth / ⌊usable_cycle_ns / delay⌋⌉``; :attr:`latency_cycles` is da4ml's own cut at the nominal delay).
+
+        Raises:
+            ValueError: an estimate without ``usable_cycle_ns`` or a delay that is not positive.
+        """
+        if self.usable_cycle_ns is None or adder_delay_ns <= 0:
+            msg = f"cycles_at needs usable_cycle_ns and a positive delay (got {self.usable_cycle_ns}, {adder_delay_ns})"
+            raise ValueError(msg)
+        per_cycle = max(1, int(self.usable_cycle_ns / adder_delay_ns + 1e-9))
+        return max(1, math.ceil(self.adder_depth / per_cycle))
+
+    def _margin_model(self) -> dict[str, Any]:
+        """The adder-level model behind the latency, for the budget check's margin line (empty without a range)."""
+        if self.adder_delay_range_ns is None or self.usable_cycle_ns is None:
+            return {}
+        low, high = self.adder_delay_range_ns
+        return {
+            "adder_levels": self.adder_depth,
+            "adder_delay_ns": (low, self.adder_delay_ns, high),
+            "usable_cycle_ns": self.usable_cycle_ns,
+        }
 
     def timing_source(self, checked_by: str | None = None) -> str:
         checked = f" (checked by {checked_by} simulation)" if checked_by else ""
@@ -121,6 +151,7 @@ class DesignEstimate:
                 latency_worst_cycles=self.latency_cycles,
                 ii_min_cycles=self.ii_cycles,
                 ii_max_cycles=self.ii_cycles,
+                **self._margin_model(),
             )
         )
         return report.with_resources(
@@ -163,6 +194,8 @@ def _pipeline(model: Any, target: FirmwareConfig) -> Any:
         dsp_estimate=traced.dsp_products,
         da4ml=f"da4ml {da4ml_version}",
         seconds=time.perf_counter() - start,
+        adder_delay_range_ns=target.adder_delay_range_ns,
+        usable_cycle_ns=target.usable_cycle_ns,
     )
     return traced, pipeline, estimate
 
@@ -238,6 +271,13 @@ class RtlResult(OutputComparison):
     rtl_events_per_second: float = 0.0
     ii_cycles: int = 1
     dsp_estimate: int = 0
+    adder_delay_range_ns: tuple[float, float] | None = None
+    usable_cycle_ns: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.adder_delay_range_ns is not None:  # a JSON list when read back from rtl.json
+            low, high = self.adder_delay_range_ns
+            self.adder_delay_range_ns = (float(low), float(high))
 
     @property
     def latency_ns(self) -> float:
@@ -258,6 +298,8 @@ class RtlResult(OutputComparison):
             da4ml=self.tools.get("da4ml", "da4ml"),
             ii_cycles=self.ii_cycles,
             dsp_estimate=self.dsp_estimate,
+            adder_delay_range_ns=self.adder_delay_range_ns,
+            usable_cycle_ns=self.usable_cycle_ns,
         )
 
     def timing_source(self) -> str:
@@ -270,7 +312,7 @@ class RtlResult(OutputComparison):
             f"  latency           {self.latency_cycles} cycles = {self.latency_ns:g} ns, II {self.ii_cycles} "
             f"[{self.timing_source()}]",
             f"  pipeline          {self.adder_depth:g} adder levels, cutoff {self.latency_cutoff}/stage "
-            f"(assumed {self.adder_delay_ns:g} ns per level), {self.register_bits} register bits",
+            f"(assumed {self.adder_delay_ns:g} ns per level{self._range_text()}), {self.register_bits} register bits",
             f"  da4ml estimate    ≈ {self.lut_estimate:,.0f} LUT"
             + (f", {self.dsp_estimate} DSP (squares)" if self.dsp_estimate else "")
             + f" [{self.tools.get('da4ml', 'da4ml')} cost estimate]",
@@ -301,6 +343,12 @@ class RtlResult(OutputComparison):
             else "  MISMATCH: the RTL does not compute what the quantized model computes",
         ]
         return "\n".join(lines) + "\n"
+
+    def _range_text(self) -> str:
+        if self.adder_delay_range_ns is None:
+            return ""
+        low, high = self.adder_delay_range_ns
+        return f"; the evidence allows {low:g}–{high:g}"
 
     def synth_report(self) -> SynthReport:
         """The numbers as a :class:`~wnae.firmware.reports.SynthReport` (stage ``rtl``) for the budget check."""
@@ -487,6 +535,8 @@ def run_rtl(
             register_bits=estimate.register_bits,
             lut_estimate=estimate.lut_estimate,
             dsp_estimate=estimate.dsp_estimate,
+            adder_delay_range_ns=estimate.adder_delay_range_ns,
+            usable_cycle_ns=estimate.usable_cycle_ns,
             resources=resources,
             tools=tools,
             seconds=seconds,
