@@ -108,7 +108,7 @@ class DesignEstimate:
 
     def cycles_at(self, adder_delay_ns: float) -> int:
         """Pipeline stages the same adder graph needs if one level takes ``adder_delay_ns``
-        (``⌈depth / ⌊usable_cycle_ns / delay⌋⌉``; :attr:`latency_cycles` is da4ml's own cut at the nominal delay).
+        (``⌈depth / ⌊usable_cycle_ns / delay⌋⌉``; ``latency_cycles`` is da4ml's own cut at the nominal delay).
 
         Raises:
             ValueError: an estimate without ``usable_cycle_ns`` or a delay that is not positive.
