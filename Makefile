@@ -14,7 +14,7 @@ HLT_RUN     ?= hlt_runs/linformer-s0
 L1_RUN      ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint typecheck docs data data-rate-tail data-check data-import data-export train evaluate convert hls-csim rtl synth-report export-cmssw export-onnx scan hlt-train hlt-evaluate hlt-compare clean compare
+.PHONY: help install test test-fast lint typecheck docs data data-rate-tail data-study data-check data-import data-export train evaluate convert hls-csim rtl synth-report export-cmssw export-onnx scan hlt-train hlt-evaluate hlt-compare clean compare
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -52,6 +52,11 @@ data-rate-tail: $(VENV)/.installed  ## data_rate_tail/: the default data with 12
 	mkdir -p data_rate_tail
 	cp -n data/*.h5 data_rate_tail/ 2>/dev/null || true  # the default's files: the generator reuses those that match
 	$(WNAE) generate --config wnae/configs/generate_rate_tail.yml $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+data-study: $(VENV)/.installed  ## data_study/: the HLT study's scale, 50k events per SM process with PF candidates, beside data_rate_tail/'s zero bias (reuses data_rate_tail/ or data/)
+	mkdir -p data_study
+	cp -n $(if $(wildcard data_rate_tail/*.h5),data_rate_tail,data)/*.h5 data_study/ 2>/dev/null || true  # the generator reuses those that match
+	$(WNAE) generate --config wnae/configs/generate_study.yml $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 data-check: $(VENV)/.installed  ## summarise the default data set (counts, spectra, plots)
 	$(WNAE) data summary data/*.h5

@@ -26,3 +26,18 @@ def test_the_rate_tail_preset_changes_only_the_output_and_the_slice_sizes():
     assert grown[:3] == [12, 4, 2] and grown[3:] == [1, 1, 1, 1]
     same = {"output_dir": None, "zero_bias_slices": None}
     assert tail.model_copy(update=same) == default.model_copy(update=same)
+
+
+def test_the_study_preset_is_the_rate_tail_preset_with_50k_events_per_sm_process():
+    """The HLT study's scale: only the SM cocktail grows, so its zero bias, slices and signals are
+    the rate-tail files, reused event for event."""
+    tail, study = _load("generate_rate_tail.yml"), _load("generate_study.yml")
+    assert study.output_dir not in (tail.output_dir, _load("generate_default.yml").output_dir)
+    sm = ("dy", "qcd", "ttbar", "wjets")
+    assert all(study.samples[p].n_events == 50_000 for p in sm)
+    assert study.pf is not None
+    others = {k: v for k, v in study.samples.items() if k not in sm}
+    assert others == {k: v for k, v in tail.samples.items() if k not in sm}
+    assert set(study.samples) == set(tail.samples)
+    blank = {"output_dir": None, "samples": {}}
+    assert study.model_copy(update=blank) == tail.model_copy(update=blank)
