@@ -45,6 +45,7 @@ __all__ = [
     "PrecisionConfig",
     "RtlConfig",
     "find_target",
+    "levels_per_cycle",
     "list_targets",
     "load_firmware_config",
     "resolve_target",
@@ -190,6 +191,11 @@ ADDER_DELAY_NS: dict[str, float] = {"xc7": 1.5, "xcup": 1.0}
 ADDER_DELAY_RANGE_NS: dict[str, tuple[float, float]] = {"xc7": (1.0, 2.0), "xcup": (0.7, 1.3)}
 
 
+def levels_per_cycle(usable_cycle_ns: float, adder_delay_ns: float) -> int:
+    """Adder levels that fit in ``usable_cycle_ns`` at ``adder_delay_ns`` each, at least 1."""
+    return max(1, int(usable_cycle_ns / adder_delay_ns + 1e-9))
+
+
 def yosys_family(part: str) -> str:
     """Yosys ``synth_xilinx -family`` of a part: ``xcup`` for UltraScale+, ``xcu`` for UltraScale, else ``xc7``."""
     p = part.lower()
@@ -324,7 +330,7 @@ class FirmwareConfig(StrictModel):
         """Adder levels per pipeline stage of the RTL (see :class:`RtlConfig`), at least 1."""
         if self.rtl.latency_cutoff is not None:
             return self.rtl.latency_cutoff
-        return max(1, int(self.usable_cycle_ns / self.adder_delay_ns + 1e-9))
+        return levels_per_cycle(self.usable_cycle_ns, self.adder_delay_ns)
 
     def hls4ml_target(self) -> Hls4mlTarget:
         """The pieces of this target that go into an hls4ml conversion (see :class:`Hls4mlTarget`)."""

@@ -116,8 +116,9 @@ class DesignEstimate:
         if self.usable_cycle_ns is None or adder_delay_ns <= 0:
             msg = f"cycles_at needs usable_cycle_ns and a positive delay (got {self.usable_cycle_ns}, {adder_delay_ns})"
             raise ValueError(msg)
-        per_cycle = max(1, int(self.usable_cycle_ns / adder_delay_ns + 1e-9))
-        return max(1, math.ceil(self.adder_depth / per_cycle))
+        from wnae.firmware.config import levels_per_cycle
+
+        return max(1, math.ceil(self.adder_depth / levels_per_cycle(self.usable_cycle_ns, adder_delay_ns)))
 
     def _margin_model(self) -> dict[str, Any]:
         """The adder-level model behind the latency, for the budget check's margin line (empty without a range)."""
