@@ -132,6 +132,12 @@ def test_two_level_from_scores_efficiency_and_purity() -> None:
     doc = ev.to_dict()
     assert doc["l1_seed"]["n_zb_seeded"] == 600
     assert doc["hlt_fraction_of_seed"] == pytest.approx(1 / 6)
+    assert doc["hlt_path"] == {
+        "rule": "L1 > l1_seed_above and HLT > hlt_score_above",
+        "l1_seed_above": 10.0,
+        "l1_score_above": None,
+        "hlt_score_above": t,
+    }
 
 
 def test_config_refusals() -> None:
@@ -216,3 +222,42 @@ def test_with_l1_keeps_the_events_either_score_finds_rare() -> None:
     cfg = HltEvaluateConfig(hlt_rate_khz=rate, rate_points_khz=[])
     encoder_only = two_level_from_scores(_scores("l1", l1, infos), _scores("hlt", hlt, infos), seed, cfg)
     assert encoder_only.signals["sig"].efficiency[0] == pytest.approx(0.5)  # only the HLT-anomalous half
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_tail_score_cut_is_the_rarity_cut_on_the_score_itself(weighted: bool) -> None:
+    from wnae.hlt.two_level import tail_score_cut, zero_bias_tail_score
+
+    rng = np.random.default_rng(5)
+    ref = np.round(rng.normal(0, 1, 400), 1)  # ties, as quantised scores have
+    w = rng.uniform(0.1, 3.0, 400) if weighted else None
+    values = np.r_[np.round(rng.normal(0, 1.5, 2_000), 1), ref, ref.max() + 1]
+    q = zero_bias_tail_score(values, ref, w)
+    for q_cut in np.r_[-1.0, np.unique(q), np.quantile(q, [0.3, 0.9]) + 1e-3, 10.0]:
+        cut = tail_score_cut(q_cut, ref, w)
+        np.testing.assert_array_equal(values > cut, q > q_cut)
+    assert tail_score_cut(-1.0, ref, w) == -np.inf
+    assert tail_score_cut(q.max(), ref, w) == np.inf
+
+
+def test_with_l1_working_point_runs_as_two_cuts_on_the_scores() -> None:
+    rng = np.random.default_rng(6)
+    l1 = {
+        "zero_bias": np.round(np.r_[rng.uniform(0, 10, 5_400), rng.uniform(10.5, 20, 600)], 1),
+        "qcd": rng.uniform(0, 20, 500),
+        "sig": rng.uniform(5, 30, 500),
+    }
+    hlt = {name: rng.normal(0, 1, len(v)) + (name == "sig") for name, v in l1.items()}
+    rate = R0 * 60 / 6_000
+    ev = _with_l1_evaluation(hlt, l1, rate)
+    path = ev.to_dict()["hlt_path"]
+    assert path["l1_seed_above"] == 10.0 and "or" in path["rule"]
+    a, s = l1["sig"], hlt["sig"]
+    passing = (a > path["l1_seed_above"]) & ((a > path["l1_score_above"]) | (s > path["hlt_score_above"]))
+    assert np.count_nonzero(passing) / 500 == pytest.approx(ev.signals["sig"].efficiency[0])
+    zb_passing = (l1["zero_bias"] > 10.0) & (
+        (l1["zero_bias"] > path["l1_score_above"]) | (hlt["zero_bias"] > path["hlt_score_above"])
+    )
+    assert np.count_nonzero(zb_passing) == ev.working_point.n_zb_above
+    # both cuts are real: each score alone lets through events the other does not
+    assert path["l1_score_above"] > 10.0 and path["hlt_score_above"] < np.max(hlt["zero_bias"][l1["zero_bias"] > 10])

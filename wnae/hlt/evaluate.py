@@ -28,7 +28,7 @@ from wnae.evaluate.rates import WorkingPoint, binomial_interval, threshold_for_r
 from wnae.evaluate.scores import SampleScores, Scorer, load_scorer, score_samples
 from wnae.hlt.config import HltEvaluateConfig
 from wnae.hlt.model import load_hlt_run
-from wnae.hlt.two_level import TwoLevelTrigger, l1_combined_scores
+from wnae.hlt.two_level import TwoLevelTrigger, l1_combined_cuts, l1_combined_scores
 
 __all__ = [
     "L1Seed",
@@ -158,6 +158,27 @@ class TwoLevelEvaluation:
     hlt_scores: SampleScores
     l1_rate_points_khz: dict[str, float] = field(default_factory=dict)
     rate_point_wps: dict[float, WorkingPoint] = field(default_factory=dict)
+    path_cuts: tuple[float, float] | None = None
+
+    @property
+    def hlt_path(self) -> dict[str, Any]:
+        """The working point as the trigger path runs it, on the two scores themselves: the seed's L1 cut,
+        then HLT score > ``hlt_score_above``, or (``with_l1``) L1 score > ``l1_score_above`` or HLT score >
+        ``hlt_score_above`` (None: no cut on that score passes anything)."""
+        l1_cut, hlt_cut = self.path_cuts if self.path_cuts else (None, self.working_point.threshold)
+
+        def finite(v: float | None) -> float | None:
+            return None if v is None or not np.isfinite(v) else float(v)
+
+        rule = "L1 > l1_seed_above and HLT > hlt_score_above"
+        if self.path_cuts:
+            rule = "L1 > l1_seed_above and (L1 > l1_score_above or HLT > hlt_score_above)"
+        return {
+            "rule": rule,
+            "l1_seed_above": self.seed.threshold,
+            "l1_score_above": finite(l1_cut),
+            "hlt_score_above": finite(hlt_cut),
+        }
 
     def to_dict(self) -> dict[str, Any]:
         t = self.trigger
@@ -183,6 +204,7 @@ class TwoLevelEvaluation:
             },
             "hlt_working_point": self.working_point.to_dict(),
             "hlt_fraction_of_seed": float(t.hlt_fraction(self.working_point.threshold)),
+            "hlt_path": self.hlt_path,
             "sm_test_events": self.sm_test_events,
             "rate_points_khz": self.rate_points,
             "rate_point_working_points": {f"{r:g}": wp.to_dict() for r, wp in self.rate_point_wps.items()},
@@ -251,6 +273,7 @@ def two_level_from_scores(
         ConfigError: an HLT rate not below the seed's rate.
     """
     _check_same_events(l1, hlt)
+    encoder_zb = hlt.zero_bias_mixture(weighted=weighted_zero_bias).scores
     if cfg.hlt_score == "with_l1":
         hlt = with_l1_score(l1, hlt, seed.threshold, weighted_zero_bias=weighted_zero_bias)
     ml1, mhlt = l1.zero_bias_mixture(weighted=weighted_zero_bias), hlt.zero_bias_mixture(weighted=weighted_zero_bias)
@@ -290,6 +313,8 @@ def two_level_from_scores(
         hlt,
         l1_rates,
     )
+    if cfg.hlt_score == "with_l1":
+        evaluation.path_cuts = l1_combined_cuts(wp.threshold, ml1.scores, encoder_zb, seed.threshold, trigger.zb_weights)
     evaluation.rate_point_wps = {
         r: wp if r == cfg.hlt_rate_khz else trigger.working_point(r, confidence_level=cfg.confidence_level)
         for r in evaluation.rate_points

@@ -23,6 +23,15 @@ def _fmt(v: float | None, digits: int = 3) -> str:
     return "B = 0" if v is None else f"{v:.{digits}g}"
 
 
+def _path_line(path: dict[str, Any]) -> str:
+    """The HLT path's cuts on the two scores themselves (what a trigger menu runs)."""
+    hlt = "no HLT score" if path["hlt_score_above"] is None else f"HLT score > {path['hlt_score_above']:.6g}"
+    if "l1_score_above" in path["rule"]:
+        l1 = "no L1 score" if path["l1_score_above"] is None else f"L1 score > {path['l1_score_above']:.6g}"
+        return f"- **As the path runs it**: L1 score > {path['l1_seed_above']:.6g} (seed), then {l1} or {hlt}."
+    return f"- **As the path runs it**: L1 score > {path['l1_seed_above']:.6g} (seed), then {hlt}."
+
+
 def report_markdown(ev: TwoLevelEvaluation) -> str:
     """The human-readable report of one two-level evaluation."""
     d = ev.to_dict()
@@ -41,6 +50,7 @@ def report_markdown(ev: TwoLevelEvaluation) -> str:
         f"[{wp.rate_low_khz:.3g}, {wp.rate_high_khz:.3g}] from {wp.n_zb_effective_above:.1f} effective ZB events "
         f"({'resolved' if wp.resolved else 'NOT resolved: fewer than 10 effective events'}); the HLT keeps "
         f"{d['hlt_fraction_of_seed']:.3f} of the seeded crossings.",
+        _path_line(d["hlt_path"]),
         f"- Efficiency S(t)/S0 with S0 counted before the L1 seed; purity S/B against the {ev.sm_test_events:,} "
         "SM test events behind the same seed.",
         "",

@@ -29,7 +29,14 @@ import numpy as np
 from wnae.errors import ConfigError, DataError
 from wnae.evaluate.rates import RateCurve, WorkingPoint, threshold_for_rate
 
-__all__ = ["TwoLevelTrigger", "l1_combined_scores", "seeded_scores", "zero_bias_tail_score"]
+__all__ = [
+    "TwoLevelTrigger",
+    "l1_combined_cuts",
+    "l1_combined_scores",
+    "seeded_scores",
+    "tail_score_cut",
+    "zero_bias_tail_score",
+]
 
 
 def seeded_scores(
@@ -43,6 +50,21 @@ def seeded_scores(
     return np.where(a > l1_threshold, s, floor)
 
 
+def _tail_table(reference: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(sorted reference, q)`` with ``q[k]`` the rarity of any value whose first reference ≥ it is ``k``
+    (``q[n]``: above every reference); see :func:`zero_bias_tail_score`."""
+    ref = np.asarray(reference, float)
+    w = np.ones(len(ref)) if weights is None else np.asarray(weights, float)
+    if len(ref) == 0 or w.shape != ref.shape or not np.sum(w) > 0:
+        msg = f"the tail score needs zero-bias reference scores with positive weights ({len(ref)} scores, {w.size} weights)"
+        raise DataError(msg)
+    order = np.argsort(ref)
+    ref, w = ref[order], w[order] / np.sum(w)
+    tail = np.concatenate([np.cumsum(w[::-1])[::-1], [0.0]])  # tail[k] = P(x >= ref[k]); tail[n] = 0
+    floor = 0.5 * float(np.min(w[w > 0]))
+    return ref, -np.log10(np.maximum(tail, floor))
+
+
 def zero_bias_tail_score(values: np.ndarray, reference: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """:math:`q(v) = -\\log_{10} P_{ZB}(x \\ge v)`, the rarity of ``values`` among the ``reference`` zero-bias
     scores (weighted by ``weights``, the events' shares of the crossings; None: equal).
@@ -53,17 +75,25 @@ def zero_bias_tail_score(values: np.ndarray, reference: np.ndarray, weights: np.
     Raises:
         DataError: no reference events, or weights that do not match them or are not positive in sum.
     """
-    ref = np.asarray(reference, float)
-    w = np.ones(len(ref)) if weights is None else np.asarray(weights, float)
-    if len(ref) == 0 or w.shape != ref.shape or not np.sum(w) > 0:
-        msg = f"the tail score needs zero-bias reference scores with positive weights ({len(ref)} scores, {w.size} weights)"
-        raise DataError(msg)
-    order = np.argsort(ref)
-    ref, w = ref[order], w[order] / np.sum(w)
-    tail = np.concatenate([np.cumsum(w[::-1])[::-1], [0.0]])  # tail[k] = P(x >= ref[k]); tail[n] = 0
-    floor = 0.5 * float(np.min(w[w > 0]))
-    k = np.searchsorted(ref, np.asarray(values, float), side="left")  # first reference >= v
-    return -np.log10(np.maximum(tail[k], floor))
+    ref, q = _tail_table(reference, weights)
+    return q[np.searchsorted(ref, np.asarray(values, float), side="left")]  # first reference >= v
+
+
+def tail_score_cut(q_cut: float, reference: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """The score cut equivalent to a rarity cut: ``zero_bias_tail_score(v) > q_cut`` ⇔ ``v > tail_score_cut(q_cut)``.
+
+    ``-inf`` when every value passes, ``+inf`` when none does. It turns a cut on
+    :func:`l1_combined_scores` back into a cut on each score, the form a trigger path runs.
+
+    Raises:
+        DataError: as :func:`zero_bias_tail_score`.
+    """
+    ref, q = _tail_table(reference, weights)
+    above = np.flatnonzero(q > q_cut)  # q is non-decreasing: the values passing are those whose k >= above[0]
+    if len(above) == 0:
+        return float("inf")
+    k = int(above[0])
+    return float("-inf") if k == 0 else float(ref[k - 1])
 
 
 def l1_combined_scores(
@@ -87,6 +117,27 @@ def l1_combined_scores(
     q_l1 = zero_bias_tail_score(l1_scores, np.asarray(zb_l1, float)[seeded], w)
     q_hlt = zero_bias_tail_score(hlt_scores, np.asarray(zb_hlt, float)[seeded], w)
     return np.maximum(q_l1, q_hlt)
+
+
+def l1_combined_cuts(
+    q_cut: float,
+    zb_l1: np.ndarray,
+    zb_hlt: np.ndarray,
+    l1_threshold: float,
+    zb_weights: np.ndarray | None = None,
+) -> tuple[float, float]:
+    """``(l1_cut, hlt_cut)``: a cut ``> q_cut`` on :func:`l1_combined_scores` as the path runs it, an event
+    behind the seed passing when its L1 score > ``l1_cut`` **or** its HLT score > ``hlt_cut``.
+
+    Exact: each rarity is non-decreasing in its score, so max(q_L1, q_HLT) > q_cut ⇔ q_L1 > q_cut or
+    q_HLT > q_cut, and each of those is a cut on its own score (:func:`tail_score_cut`).
+    """
+    seeded = np.asarray(zb_l1, float) > l1_threshold
+    w = None if zb_weights is None else np.asarray(zb_weights, float)[seeded]
+    return (
+        tail_score_cut(q_cut, np.asarray(zb_l1, float)[seeded], w),
+        tail_score_cut(q_cut, np.asarray(zb_hlt, float)[seeded], w),
+    )
 
 
 @dataclass(frozen=True)
