@@ -10,7 +10,8 @@ CONFIG      ?=
 SCAN        ?=
 SCHEDULER   ?=
 HLT_CONFIG  ?=
-HLT_RUN     ?= hlt_runs/linformer-s0
+HLT_RUN     ?= hlt_runs/pf_mlp-s0
+HLT_DATA    ?=
 L1_RUN      ?=
 
 .DEFAULT_GOAL := help
@@ -99,17 +100,17 @@ synth-report: $(VENV)/.installed  ## synthesis reports against the L1 budget (RU
 scan: $(VENV)/.installed  ## design scan: Pareto front of efficiency vs LUT, chosen.yml (~50 min; SCAN=<yml>, NAME=, NO_SYNTH=1, SCHEDULER=)
 	$(WNAE) scan $(SCAN) $(if $(NAME),--name $(NAME)) $(if $(NO_SYNTH),--no-synth) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
-hlt-train: $(VENV)/.installed  ## train the HLT Linformer over PF candidates (HLT_CONFIG=wnae/configs/hlt_deepsets.yml|hlt_pf_mlp.yml|hlt_l1_mlp.yml)
+hlt-train: $(VENV)/.installed  ## train the default HLT encoder, an MLP over the PF candidates with a displacement target (HLT_CONFIG=wnae/configs/hlt_linformer.yml|hlt_deepsets.yml|hlt_pf_mlp.yml|hlt_l1_mlp.yml)
 	$(WNAE) hlt train $(if $(HLT_CONFIG),--config $(HLT_CONFIG))
 
 export-onnx: $(VENV)/.installed  ## HLT_RUN (encoder + GMM score) as one ONNX graph: exports/<run>-onnx/, checked against TensorFlow in ONNX Runtime and timed
 	$(WNAE) export onnx $(HLT_RUN)
 
-hlt-evaluate: $(VENV)/.installed  ## two-level trigger: the latest L1 run's Medium seed (or L1_RUN=) + HLT_RUN at 1 kHz (HLT_SCORE=with_l1: keep the L1 score)
-	$(WNAE) hlt evaluate $(HLT_RUN) $(if $(L1_RUN),--l1-run $(L1_RUN)) $(if $(HLT_SCORE),--hlt-score $(HLT_SCORE))
+hlt-evaluate: $(VENV)/.installed  ## two-level trigger: the latest L1 run's Medium seed (or L1_RUN=) + HLT_RUN at 1 kHz, cutting on the rarer of the L1 and HLT scores (HLT_SCORE=encoder: the HLT score alone; HLT_DATA=data_rate_tail: rates on enough zero bias)
+	$(WNAE) hlt evaluate $(HLT_RUN) $(if $(L1_RUN),--l1-run $(L1_RUN)) $(if $(HLT_SCORE),--hlt-score $(HLT_SCORE)) $(if $(HLT_DATA),--data-dir $(HLT_DATA))
 
-hlt-compare: $(VENV)/.installed  ## Linformer vs DeepSets vs PF MLP vs L1-object MLP, 3 seeds each, behind the same seed (~50 min; L1_RUN=, HLT_SCORE=with_l1)
-	$(WNAE) hlt compare $(if $(L1_RUN),--l1-run $(L1_RUN)) $(if $(HLT_SCORE),--hlt-score $(HLT_SCORE))
+hlt-compare: $(VENV)/.installed  ## PF MLP (default) vs Linformer vs DeepSets vs L1-object MLP, 3 seeds each, behind the same seed (~50 min; L1_RUN=, HLT_SCORE=encoder, HLT_DATA=)
+	$(WNAE) hlt compare $(if $(L1_RUN),--l1-run $(L1_RUN)) $(if $(HLT_SCORE),--hlt-score $(HLT_SCORE)) $(if $(HLT_DATA),--data-dir $(HLT_DATA))
 
 clean:  ## remove generated data, runs, scans, comparisons and HLS projects (keeps .venv)
 	find data -mindepth 1 ! -name README.md -exec rm -rf {} +

@@ -45,7 +45,12 @@ def l1_run(tmp_path, pf_data, monkeypatch):
 def _train(tmp_path, pf_data, kind: str, seed: int = 0) -> int:
     from wnae.commands.hlt import CONFIGS
 
-    config = {"linformer": "hlt_train.yml", "deepsets": "hlt_deepsets.yml", "l1_mlp": "hlt_l1_mlp.yml"}[kind]
+    config = {
+        "pf_mlp": "hlt_train.yml",
+        "linformer": "hlt_linformer.yml",
+        "deepsets": "hlt_deepsets.yml",
+        "l1_mlp": "hlt_l1_mlp.yml",
+    }[kind]
     return main(
         [
             "-q",
@@ -93,6 +98,8 @@ def test_train_and_two_level_evaluate(tmp_path, pf_data, l1_run, capsys) -> None
             str(pf_data),
             "--hlt-rate-khz",
             str(seed_rate / 4),
+            "--hlt-score",
+            "encoder",
         ]
     )
     assert rc == 0, capsys.readouterr().err
@@ -107,12 +114,13 @@ def test_train_and_two_level_evaluate(tmp_path, pf_data, l1_run, capsys) -> None
     plots = {p.name for p in (run / "two_level" / "plots").iterdir()}
     assert {"efficiency_vs_rate.png", "purity_vs_rate.png", "latent_tsne.png", "hlt_scores.png"} <= plots
     assert "Two-level trigger" in (run / "two_level" / "report.md").read_text()
-    # the HLT decision that keeps the L1 score: its own directory, the encoder's results untouched
+    # the default decision keeps the L1 score: its own directory, the encoder's results untouched
     before = (run / "two_level" / "metrics.json").read_text()
     args = ["-q", "hlt", "evaluate", str(run), "--l1-run", str(l1_run), "--data-dir", str(pf_data)]
-    assert main([*args, "--hlt-rate-khz", str(seed_rate / 4), "--hlt-score", "with_l1", "--no-plots"]) == 0
+    assert main([*args, "--hlt-rate-khz", str(seed_rate / 4), "--no-plots"]) == 0
     combined = json.loads((run / "two_level_with_l1" / "metrics.json").read_text())
     assert combined["hlt_run"].endswith("+L1") and combined["hlt_working_point"]["n_zb_above"] == 30
+    assert "or" in combined["hlt_path"]["rule"] and combined["hlt_path"]["l1_seed_above"] == doc["l1_seed"]["threshold"]
     for name in ("sig_a", "sig_b"):
         s = combined["signals"][name]
         assert 0 <= s["efficiency"] <= s["seed_efficiency"] <= 1

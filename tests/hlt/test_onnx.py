@@ -69,7 +69,10 @@ def _train(runs, pf_data, config: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("config", "run_name"), [("hlt_train.yml", "linformer-s0"), ("hlt_l1_mlp.yml", "l1_mlp-s0")])
+@pytest.mark.parametrize(
+    ("config", "run_name"),
+    [("hlt_linformer.yml", "linformer-s0"), ("hlt_train.yml", "pf_mlp-s0"), ("hlt_l1_mlp.yml", "l1_mlp-s0")],
+)
 def test_export_runs_in_onnx_runtime_with_tensorflow_scores(tmp_path, pf_data, capsys, config, run_name) -> None:
     import onnxruntime
 

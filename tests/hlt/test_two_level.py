@@ -116,7 +116,7 @@ def test_two_level_from_scores_efficiency_and_purity() -> None:
     hlt = _scores("hlt", {"zero_bias": zb_hlt, "qcd": qcd_hlt, "sig": sig_hlt}, infos)
     seed = L1Seed("l1", "Medium", 10.0, R0, {"Loose": 5.0, "Medium": 10.0}, {"Loose": 2e4, "Medium": 3e3})
     r_l1 = R0 * 600 / 6_000
-    cfg = HltEvaluateConfig(hlt_rate_khz=r_l1 / 6, rate_points_khz=[r_l1 / 2])
+    cfg = HltEvaluateConfig(hlt_rate_khz=r_l1 / 6, rate_points_khz=[r_l1 / 2], hlt_score="encoder")
     ev = two_level_from_scores(l1, hlt, seed, cfg)
     assert ev.trigger.l1_rate_khz == pytest.approx(r_l1)
     assert ev.working_point.n_zb_above == 100
@@ -162,7 +162,9 @@ def test_raw_l1_reference_at_the_same_rate() -> None:
     hlt = _scores("hlt", {"zero_bias": rng.uniform(size=6_000), "qcd": np.zeros(100), "sig": np.ones(100)}, infos)
     seed = L1Seed("l1", "Medium", 5_399.5, R0, {"Medium": 5_399.5}, {"Medium": R0 / 10})  # 600 ZB above
     rate = R0 * 60 / 6_000  # 60 ZB events' worth: the L1 alone cuts at 5939.5
-    ev = two_level_from_scores(l1, hlt, seed, HltEvaluateConfig(hlt_rate_khz=rate, rate_points_khz=[]))
+    ev = two_level_from_scores(
+        l1, hlt, seed, HltEvaluateConfig(hlt_rate_khz=rate, rate_points_khz=[], hlt_score="encoder")
+    )
     expected = np.count_nonzero(np.linspace(5_000, 6_500, 100) > 5_939.5) / 100
     assert ev.signals["sig"].raw_l1_at[rate] == pytest.approx(expected)
 
@@ -219,7 +221,7 @@ def test_with_l1_keeps_the_events_either_score_finds_rare() -> None:
     assert combined.raw_l1_at[rate] == pytest.approx(0.5)  # L1 tightening keeps only the first
     infos = _infos(n_qcd=500, n_signal=500, n_signal_generated=500)
     seed = L1Seed("l1", "Medium", 10.0, R0, {"Medium": 10.0}, {"Medium": 3e3})
-    cfg = HltEvaluateConfig(hlt_rate_khz=rate, rate_points_khz=[])
+    cfg = HltEvaluateConfig(hlt_rate_khz=rate, rate_points_khz=[], hlt_score="encoder")
     encoder_only = two_level_from_scores(_scores("l1", l1, infos), _scores("hlt", hlt, infos), seed, cfg)
     assert encoder_only.signals["sig"].efficiency[0] == pytest.approx(0.5)  # only the HLT-anomalous half
 

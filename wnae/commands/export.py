@@ -95,7 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "on one thread, compare its scores with TensorFlow + scikit-learn on real events from every sample and "
         "time it (check.json; exit status 2 when they differ beyond the tolerance).",
     )
-    o.add_argument("run", help="HLT run directory or name in --runs-dir (e.g. linformer-s0)")
+    o.add_argument("run", help="HLT run directory or name in --runs-dir (e.g. pf_mlp-s0)")
     o.add_argument("--output", type=Path, help="output directory (default exports/<run>-onnx)")
     o.add_argument("--runs-dir", type=Path, default=Path("hlt_runs"), help="HLT runs directory (default hlt_runs/)")
     o.add_argument("--data-dir", type=Path, default=Path("data"), help="events for the check (default data/)")

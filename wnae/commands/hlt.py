@@ -131,8 +131,8 @@ def _two_level_options(p: argparse.ArgumentParser) -> None:
         "--hlt-score",
         choices=("encoder", "with_l1"),
         default=None,
-        help="what the HLT cuts on: the encoder's score, or with_l1: the rarer of the L1 and HLT scores among the "
-        "seeded zero bias (default: the config's, encoder)",
+        help="what the HLT cuts on: with_l1, the rarer of the L1 and HLT scores among the seeded zero bias, or "
+        "encoder, the HLT score alone (default: the config's, with_l1)",
     )
     p.add_argument("--output", type=Path, default=None, help="output directory")
 
@@ -146,7 +146,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--config",
         type=Path,
         default=CONFIGS / "hlt_train.yml",
-        help="training YAML (default: the Linformer, hlt_train.yml; hlt_deepsets.yml, hlt_pf_mlp.yml, hlt_l1_mlp.yml)",
+        help="training YAML (default: hlt_train.yml, the PF MLP with the displacement target; hlt_linformer.yml, "
+        "hlt_deepsets.yml, hlt_pf_mlp.yml, hlt_l1_mlp.yml)",
     )
     t.add_argument("--seed", type=int, default=None, help="override the config's seed")
     t.add_argument("--epochs", type=positive_int, default=None, help="override the config's epochs")

@@ -154,10 +154,10 @@ class HltEvaluateConfig(StrictModel):
         confidence_level: of the rate and efficiency intervals.
         latent_events: events per sample kept for the t-SNE map.
         chunk_events: events read and scored at a time.
-        hlt_score: what the HLT threshold cuts on: ``encoder``, the HLT run's own score; or
-            ``with_l1``, the larger of the L1 and HLT scores' rarities among the seeded zero bias
+        hlt_score: what the HLT threshold cuts on: ``with_l1`` (the default), the larger of the L1 and
+            HLT scores' rarities among the seeded zero bias
             (:func:`~wnae.hlt.two_level.l1_combined_scores`), so the events L1 finds most anomalous
-            are not given up.
+            are not given up; or ``encoder``, the HLT run's own score alone.
     """
 
     l1_working_point: str = "Medium"
@@ -166,7 +166,7 @@ class HltEvaluateConfig(StrictModel):
     confidence_level: float = Field(0.6827, gt=0, lt=1)
     latent_events: int = Field(300, ge=0)
     chunk_events: int = Field(20_000, ge=1)
-    hlt_score: Literal["encoder", "with_l1"] = "encoder"
+    hlt_score: Literal["encoder", "with_l1"] = "with_l1"
 
     @property
     def output_name(self) -> str:

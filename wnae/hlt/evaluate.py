@@ -314,7 +314,9 @@ def two_level_from_scores(
         l1_rates,
     )
     if cfg.hlt_score == "with_l1":
-        evaluation.path_cuts = l1_combined_cuts(wp.threshold, ml1.scores, encoder_zb, seed.threshold, trigger.zb_weights)
+        evaluation.path_cuts = l1_combined_cuts(
+            wp.threshold, ml1.scores, encoder_zb, seed.threshold, trigger.zb_weights
+        )
     evaluation.rate_point_wps = {
         r: wp if r == cfg.hlt_rate_khz else trigger.working_point(r, confidence_level=cfg.confidence_level)
         for r in evaluation.rate_points

@@ -352,5 +352,9 @@ def _readme(run: HltRun, name: str, shape: tuple[int, ...]) -> str:
         f"Run it with ONNX Runtime (CPU, opset {OPSET}), e.g. CMSSW's `cms::Ort::ONNXRuntime` "
         "(`PhysicsTools/ONNXRuntime`: float inputs and outputs, batch in the first dimension); `check.json` "
         "holds the comparison with TensorFlow + scikit-learn on real events and the measured latency.\n\n"
+        "The path's cuts on this score (and, by default, on the event's L1 anomaly score from the uGT record: "
+        "pass when L1 score > `l1_score_above` or score > `hlt_score_above`) are in `hlt_path` of "
+        f"`{run.name}/two_level_with_l1/metrics.json`, written by `wnae hlt evaluate` for a chosen L1 seed and "
+        "HLT rate.\n\n"
         f"```json\n{info}\n```\n"
     )
