@@ -84,7 +84,7 @@ def _compare(args: argparse.Namespace) -> int:
         )
     cfg = _eval_config(args)
     l1_run = args.l1_run or resolve_run(None, args.l1_runs_dir)
-    out = args.output or Path(args.runs_dir) / "comparison"
+    out = args.output or Path(args.runs_dir) / cfg.output_name.replace("two_level", "comparison")
     compare_encoders(
         compare,
         l1_run,

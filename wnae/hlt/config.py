@@ -170,7 +170,8 @@ class HltEvaluateConfig(StrictModel):
 
     @property
     def output_name(self) -> str:
-        """The directory an HLT run's two-level results go to: ``two_level``, or ``two_level_with_l1``."""
+        """The directory an HLT run's two-level results go to: ``two_level``, or ``two_level_with_l1``
+        (``wnae hlt compare`` writes ``comparison`` or ``comparison_with_l1`` in the same way)."""
         return "two_level" if self.hlt_score == "encoder" else f"two_level_{self.hlt_score}"
 
 
