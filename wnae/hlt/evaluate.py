@@ -164,7 +164,8 @@ class TwoLevelEvaluation:
     def hlt_path(self) -> dict[str, Any]:
         """The working point as the trigger path runs it, on the two scores themselves: the seed's L1 cut,
         then HLT score > ``hlt_score_above``, or (``with_l1``) L1 score > ``l1_score_above`` or HLT score >
-        ``hlt_score_above`` (None: no cut on that score passes anything)."""
+        ``hlt_score_above``. An infinite cut is written as None; at a working point strictly between 0
+        and the seed's rate both cuts are finite."""
         l1_cut, hlt_cut = self.path_cuts if self.path_cuts else (None, self.working_point.threshold)
 
         def finite(v: float | None) -> float | None:
