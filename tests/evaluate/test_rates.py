@@ -169,3 +169,24 @@ def test_json_outputs_never_hold_nan_or_infinity(tmp_path):
         "n": None,
         "ok": 2.5,
     }
+
+
+def test_the_threshold_lies_within_its_range_on_quantised_weighted_scores():
+    """Quantised scores (multiples of 1/q, as a fixed-point score is: many ties) with crossing-share
+    weights: the ends of the range must never fall on the wrong side of the threshold, not even by a
+    rounding error of the interpolation between tied scores (a plot of the range refuses a negative
+    error bar). Seeds 5, 10, 19 and 21 broke it by 1 ulp before the range was closed around the threshold."""
+    from wnae.evaluate.rates import RateCurve, threshold_for_rate
+
+    bad = []
+    for seed in range(24):
+        rng = np.random.default_rng(seed)
+        q, n = rng.choice([1, 4, 16]), rng.choice([2000, 10000])
+        scores = np.round(rng.exponential(rng.choice([0.3, 1.0, 3.0]), n) * q) / q
+        weights = rng.choice([1.0, 0.02, 0.003], size=n) if seed % 2 else rng.uniform(0.001, 1, n)
+        curve = RateCurve.from_scores(scores, input_rate_khz=28_608.8, weights=weights)
+        for rate in np.geomspace(0.05, 2000, 25):
+            wp = threshold_for_rate(curve, float(rate))
+            if not wp.threshold_low <= wp.threshold <= wp.threshold_high:
+                bad.append((seed, rate, wp.threshold_low, wp.threshold, wp.threshold_high))
+    assert not bad, bad[:3]

@@ -279,7 +279,9 @@ class RateCurve:
         frac = (target - c[j]) / self._units[j]
         if frac <= 0.0:
             return midpoint(j)
-        return (1 - frac) * midpoint(j) + frac * midpoint(j + 1)
+        hi, lo = midpoint(j), midpoint(j + 1)
+        # from the upper end, clipped: tied scores (equal midpoints) give the score itself, not one ulp off it
+        return float(min(max(hi + frac * (lo - hi), lo), hi))
 
     def effective_events_at(self, fraction: float, threshold: float) -> float:
         """Effective events that ``fraction`` of crossings amounts to, at the weights near
@@ -472,8 +474,8 @@ def threshold_for_rate(
         name=name,
         target_rate_khz=float(rate_khz),
         threshold=float(threshold),
-        threshold_low=float(min(t_low, t_high)),
-        threshold_high=float(max(t_low, t_high)),
+        threshold_low=float(min(t_low, t_high, threshold)),
+        threshold_high=float(max(t_low, t_high, threshold)),
         threshold_uncertainty=float(abs(t_high - t_low) / 2),
         rate_khz=float(curve.rate_khz(threshold)),
         rate_low_khz=float(r_lo),
