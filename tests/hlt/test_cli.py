@@ -218,6 +218,16 @@ def test_compare_over_seeds(tmp_path, pf_data, l1_run, capsys) -> None:
                 lo, hi = e["interval"][n][i]
                 assert lo <= e["efficiency"][n]["per_seed"][i] <= hi
         assert {rate, "5"} <= set(e["purity_at_rate_khz"])  # the HLT rate and the tabulated ones
+        # every run's own zero-bias support of its threshold, as its two-level metrics give it
+        support = e["zb_effective_above_at_rate_khz"][rate]
+        own = [
+            json.loads((tmp_path / "hlt_runs" / r / "two_level_with_l1" / "metrics.json").read_text())
+            for r in e["runs"]
+        ]
+        assert support["per_seed"] == [m["hlt_working_point"]["n_zb_effective_above"] for m in own]
+        assert support["resolved_per_seed"] == [m["hlt_working_point"]["resolved"] for m in own]
+    n = [x for e in doc["encoders"] for x in e["zb_effective_above_at_rate_khz"][rate]["per_seed"]]
+    assert f"thresholds from {min(n):.0f}–{max(n):.0f} effective ZB events over the 4 runs" in md
     for eff, lo, hi in alone.values():
         assert 0 <= lo <= eff <= hi <= 1
     # a second call reuses the runs (same configs)

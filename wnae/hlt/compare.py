@@ -50,6 +50,9 @@ class EncoderSummary:
     latency: list[dict[str, float]] = field(default_factory=list)
     onnx_latency: list[dict[str, float]] = field(default_factory=list)
     train_seconds: list[float] = field(default_factory=list)
+    # rate → per seed: the effective zero-bias events above that rate's threshold, and whether it is resolved
+    zb_effective_at: dict[float, list[float]] = field(default_factory=dict)
+    resolved_at: dict[float, list[bool]] = field(default_factory=dict)
 
     def stats(self) -> dict[str, Any]:
         def ms(values: list[float]) -> dict[str, float]:
@@ -87,10 +90,17 @@ class EncoderSummary:
         if self.onnx_latency:
             out["onnx_latency"] = {k: ms([d[k] for d in self.onnx_latency]) for k in self.onnx_latency[0]}
         out["train_seconds"] = ms(self.train_seconds) if self.train_seconds else None
+        out["zb_effective_above_at_rate_khz"] = {
+            f"{r:g}": {**ms(v), "per_seed": v, "resolved_per_seed": self.resolved_at[r]}
+            for r, v in sorted(self.zb_effective_at.items(), reverse=True)
+        }
         return out
 
 
 def _record(summary: EncoderSummary, ev: TwoLevelEvaluation, rate: float, table_rates: list[float]) -> None:
+    for r, wp in ev.rate_point_wps.items():
+        summary.zb_effective_at.setdefault(r, []).append(float(wp.n_zb_effective_above))
+        summary.resolved_at.setdefault(r, []).append(bool(wp.resolved))
     for name, s in ev.signals.items():
         summary.efficiency.setdefault(name, []).append(s.efficiency[0])
         summary.interval.setdefault(name, []).append((s.efficiency[1], s.efficiency[2]))
@@ -246,30 +256,38 @@ def _purity_trend_section(summaries: list[EncoderSummary], ev: TwoLevelEvaluatio
     return lines
 
 
+def _zb_support(summaries: list[EncoderSummary], rate: float) -> str:
+    """How many effective zero-bias events the runs' thresholds at ``rate`` rest on, over every run."""
+    n = [x for summ in summaries for x in summ.zb_effective_at.get(rate, [])]
+    resolved = [x for summ in summaries for x in summ.resolved_at.get(rate, [])]
+    if not n:
+        return "no threshold"
+    unresolved = resolved.count(False)
+    return f"thresholds from {min(n):.0f}–{max(n):.0f} effective ZB events over the {len(n)} runs" + (
+        f", {unresolved} not resolved" if unresolved else ""
+    )
+
+
 def comparison_markdown(
     summaries: list[EncoderSummary], ev: TwoLevelEvaluation, table_rates: list[float] | None = None
 ) -> str:
     """The comparison tables (efficiency at the HLT rate and at ``table_rates``, mean ± std over seeds),
     the purity and the latencies."""
     signals = list(summaries[0].efficiency)
-    wp = ev.working_point
     lines = [
         f"# HLT encoders behind L1 `{ev.l1_run}` {ev.seed.name} ({ev.trigger.l1_rate_khz:.3g} kHz)",
         "",
         "Two-level efficiency S(t)/S0 (S0 before the L1 seed), mean ± standard deviation over the seeds; the "
         f"first row is the L1 seed alone at {ev.trigger.l1_rate_khz:.3g} kHz.",
         "",
-        f"## At {ev.config.hlt_rate_khz:g} kHz (each threshold from ≈ {wp.n_zb_effective_above:.0f} effective ZB "
-        f"events{'' if wp.resolved else ': not resolved'})",
+        f"## At {ev.config.hlt_rate_khz:g} kHz ({_zb_support(summaries, ev.config.hlt_rate_khz)})",
         "",
         *_efficiency_table(summaries, ev, None),
     ]
     for rate in (r for r in table_rates or [] if r in ev.rate_point_wps):
-        point = ev.rate_point_wps[rate]
         lines += [
             "",
-            f"## At {rate:g} kHz (≈ {point.n_zb_effective_above:.0f} effective ZB events"
-            f"{'' if point.resolved else ': not resolved'})",
+            f"## At {rate:g} kHz ({_zb_support(summaries, rate)})",
             "",
             *_efficiency_table(summaries, ev, rate),
         ]
