@@ -175,7 +175,7 @@ def test_the_threshold_lies_within_its_range_on_quantised_weighted_scores():
     """Quantised scores (multiples of 1/q, as a fixed-point score is: many ties) with crossing-share
     weights: the ends of the range must never fall on the wrong side of the threshold, not even by a
     rounding error of the interpolation between tied scores (a plot of the range refuses a negative
-    error bar). Seeds 5, 10, 19 and 21 broke it by 1 ulp before the range was closed around the threshold."""
+    error bar). Seeds 5, 10, 19 and 21 broke it by 1 ulp before tied scores interpolated to themselves."""
     from wnae.evaluate.rates import RateCurve, threshold_for_rate
 
     bad = []

@@ -274,8 +274,9 @@ def two_level_from_scores(
         ConfigError: an HLT rate not below the seed's rate.
     """
     _check_same_events(l1, hlt)
-    encoder_zb = hlt.zero_bias_mixture(weighted=weighted_zero_bias).scores
+    encoder_zb = None  # the HLT run's own zero-bias scores, for the path's cuts when the L1 score is kept
     if cfg.hlt_score == "with_l1":
+        encoder_zb = hlt.zero_bias_mixture(weighted=weighted_zero_bias).scores
         hlt = with_l1_score(l1, hlt, seed.threshold, weighted_zero_bias=weighted_zero_bias)
     ml1, mhlt = l1.zero_bias_mixture(weighted=weighted_zero_bias), hlt.zero_bias_mixture(weighted=weighted_zero_bias)
     trigger = TwoLevelTrigger(
@@ -314,7 +315,7 @@ def two_level_from_scores(
         hlt,
         l1_rates,
     )
-    if cfg.hlt_score == "with_l1":
+    if encoder_zb is not None:
         evaluation.path_cuts = l1_combined_cuts(
             wp.threshold, ml1.scores, encoder_zb, seed.threshold, trigger.zb_weights
         )

@@ -535,67 +535,66 @@ def train(
     epoch = saved = start_epoch
     # one BLAS thread: the step's NumPy products (512 x 512 x 10) are too small to share, and OpenBLAS's
     # idle threads spin (make train on 2 cores: 74 s of system time, 3.5 s with one; same results and wall time)
-    with threadpool_limits(limits=1, user_api="blas"):
-        try:
-            for epoch in bar:
-                t0 = time.perf_counter()
-                rows, n_events = [], 0
-                kind = family.batch_kind_at(epoch)
-                family.start_epoch(epoch)
-                for step, batch in enumerate(source.epoch_batches(kind, epoch)):
-                    step_metrics = family.train_step(batch, epoch)
-                    pruner.step(epoch, step)
-                    if not all(math.isfinite(v) for v in step_metrics.values()):
-                        msg = (
-                            f"non-finite loss at epoch {epoch + 1} ({step_metrics}); training stopped. The last good "
-                            f"checkpoint (epoch {epoch}) is kept in {run_dir / CHECKPOINT_DIR}: lower the learning "
-                            "rate or the Langevin step and --resume"
-                        )
-                        raise ModelError(msg)
-                    rows.append(step_metrics)
-                    n_events += len(next(iter(batch.values())))
-                seconds = time.perf_counter() - t0
-                val_rows = [family.validation_step(batch) for batch in source.validation_batches(kind)]
-                epoch_metrics = {**_mean_metrics(rows), **{f"val_{k}": v for k, v in _mean_metrics(val_rows).items()}}
-                if diagnosed(epoch, cfg.epochs, cfg.mcmc.diagnostics.every):
-                    epoch_metrics.update(family.epoch_diagnostics(source.validation_sample, epoch))
-                epoch_metrics["events_per_second"] = n_events / seconds
-                epoch_metrics["seconds"] = seconds
-                epoch_metrics["step_ms"] = 1e3 * seconds / max(1, len(rows))
-                n_done = len(history.get("loss", []))
-                for key in [*history, *(k for k in epoch_metrics if k not in history)]:
-                    # a metric may start later (energy_neg after AE pre-training): earlier epochs get NaN
-                    history.setdefault(key, [math.nan] * n_done).append(epoch_metrics.get(key, math.nan))
-                # the TF checkpoint first, then state.npz naming it: an interruption in between keeps the previous pair
-                manager.save(checkpoint_number=epoch + 1)
-                with atomic_path(state_path) as tmp, tmp.open("wb") as f:
-                    np.savez(f, history=json.dumps(history), epoch=epoch + 1, **family.extra_state())
-                saved = epoch + 1
-                if keep_best and best_epoch(history, pruner.at_target) == saved:
-                    _save_best(family.networks, checkpoint_dir)
-                if (
-                    keep_best
-                    and budget is not None
-                    and saved in ranked_epochs(history, pruner.at_target)[:CANDIDATES_TRIED]
-                ):
-                    _save_best(family.networks, checkpoint_dir, _candidate_dir(saved))
-                bar.set_postfix(loss=f"{epoch_metrics['loss']:.4g}", ev_s=f"{epoch_metrics['events_per_second']:.0f}")
-                logger.info(
-                    "epoch %d/%d: %s",
-                    epoch + 1,
-                    cfg.epochs,
-                    ", ".join(f"{k}={v:.4g}" for k, v in epoch_metrics.items()),
-                )
-        except KeyboardInterrupt:
-            left = f"the checkpoint of epoch {saved} is kept in {checkpoint_dir}" if saved else "no epoch was completed"
-            logger.warning(
-                "interrupted in epoch %d: %s; continue with 'wnae train --name %s --resume' "
-                "(bit-identical to an uninterrupted run)",
-                epoch + 1,
-                left,
-                run_dir.name,
+    blas = threadpool_limits(limits=1, user_api="blas")  # restored in the finally below
+    try:
+        for epoch in bar:
+            t0 = time.perf_counter()
+            rows, n_events = [], 0
+            kind = family.batch_kind_at(epoch)
+            family.start_epoch(epoch)
+            for step, batch in enumerate(source.epoch_batches(kind, epoch)):
+                step_metrics = family.train_step(batch, epoch)
+                pruner.step(epoch, step)
+                if not all(math.isfinite(v) for v in step_metrics.values()):
+                    msg = (
+                        f"non-finite loss at epoch {epoch + 1} ({step_metrics}); training stopped. The last good "
+                        f"checkpoint (epoch {epoch}) is kept in {run_dir / CHECKPOINT_DIR}: lower the learning "
+                        "rate or the Langevin step and --resume"
+                    )
+                    raise ModelError(msg)
+                rows.append(step_metrics)
+                n_events += len(next(iter(batch.values())))
+            seconds = time.perf_counter() - t0
+            val_rows = [family.validation_step(batch) for batch in source.validation_batches(kind)]
+            epoch_metrics = {**_mean_metrics(rows), **{f"val_{k}": v for k, v in _mean_metrics(val_rows).items()}}
+            if diagnosed(epoch, cfg.epochs, cfg.mcmc.diagnostics.every):
+                epoch_metrics.update(family.epoch_diagnostics(source.validation_sample, epoch))
+            epoch_metrics["events_per_second"] = n_events / seconds
+            epoch_metrics["seconds"] = seconds
+            epoch_metrics["step_ms"] = 1e3 * seconds / max(1, len(rows))
+            n_done = len(history.get("loss", []))
+            for key in [*history, *(k for k in epoch_metrics if k not in history)]:
+                # a metric may start later (energy_neg after AE pre-training): earlier epochs get NaN
+                history.setdefault(key, [math.nan] * n_done).append(epoch_metrics.get(key, math.nan))
+            # the TF checkpoint first, then state.npz naming it: an interruption in between keeps the previous pair
+            manager.save(checkpoint_number=epoch + 1)
+            with atomic_path(state_path) as tmp, tmp.open("wb") as f:
+                np.savez(f, history=json.dumps(history), epoch=epoch + 1, **family.extra_state())
+            saved = epoch + 1
+            if keep_best and best_epoch(history, pruner.at_target) == saved:
+                _save_best(family.networks, checkpoint_dir)
+            if (
+                keep_best
+                and budget is not None
+                and saved in ranked_epochs(history, pruner.at_target)[:CANDIDATES_TRIED]
+            ):
+                _save_best(family.networks, checkpoint_dir, _candidate_dir(saved))
+            bar.set_postfix(loss=f"{epoch_metrics['loss']:.4g}", ev_s=f"{epoch_metrics['events_per_second']:.0f}")
+            logger.info(
+                "epoch %d/%d: %s", epoch + 1, cfg.epochs, ", ".join(f"{k}={v:.4g}" for k, v in epoch_metrics.items())
             )
-            raise
+    except KeyboardInterrupt:
+        left = f"the checkpoint of epoch {saved} is kept in {checkpoint_dir}" if saved else "no epoch was completed"
+        logger.warning(
+            "interrupted in epoch %d: %s; continue with 'wnae train --name %s --resume' "
+            "(bit-identical to an uninterrupted run)",
+            epoch + 1,
+            left,
+            run_dir.name,
+        )
+        raise
+    finally:
+        blas.restore_original_limits()
 
     kept = best_epoch(history, pruner.at_target) if keep_best else None
     budget_checked: list[dict[str, Any]] = []
