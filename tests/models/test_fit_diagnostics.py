@@ -11,7 +11,7 @@ import tensorflow as tf
 from wnae.config import parse_config
 from wnae.models.config import TrainConfig
 from wnae.models.registry import build_model
-from wnae.models.sampler import langevin_chain, sample_chain
+from wnae.models.sampler import covariance_preconditioner, langevin_chain, sample_chain
 from wnae.models.wnae import diagnostic_subsets
 from wnae.train.loop import best_epoch, diagnosed
 
@@ -54,6 +54,131 @@ def test_the_differentiable_chain_with_metropolis_refuses_unstable_steps_and_sta
         loss = tf.reduce_sum(tf.square(x))
     assert float(tf.reduce_max(tf.abs(x))) < 5.0  # without the correction the chain grows by 2x per step
     assert tape.gradient(loss, scale) is not None
+
+
+def test_the_covariance_preconditioner_has_the_data_shape_and_mean_variance_one():
+    rng = np.random.default_rng(0)
+    x = rng.multivariate_normal([1.0, -2.0, 0.0], [[4.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 0.25]], size=5000)
+    lower = covariance_preconditioner(x.astype(np.float32)).numpy()
+    assert np.allclose(lower, np.tril(lower))
+    cov = np.cov(x, rowvar=False)
+    expected = 3 * cov / np.trace(cov) + 1e-3 * np.eye(3)
+    np.testing.assert_allclose(lower @ lower.T, expected, rtol=1e-4, atol=1e-5)
+
+
+def _ill_conditioned_gaussian():
+    """E = xᵀΣ⁻¹x/2 with Σ = R diag(4, 0.04) Rᵀ (R a 30° rotation): exp(−E) is 𝒩(0, Σ)."""
+    c, s = math.cos(math.pi / 6), math.sin(math.pi / 6)
+    rot = np.array([[c, -s], [s, c]])
+    sigma = rot @ np.diag([4.0, 0.04]) @ rot.T
+    precision = tf.constant(np.linalg.inv(sigma).astype(np.float32))
+    return sigma, lambda v: 0.5 * tf.reduce_sum(tf.matmul(v, precision) * v, axis=-1)
+
+
+def test_the_preconditioned_chain_samples_every_direction_at_its_own_scale():
+    sigma, energy = _ill_conditioned_gaussian()
+    lower = covariance_preconditioner(
+        np.random.default_rng(1).multivariate_normal([0, 0], sigma, 20_000).astype(np.float32)
+    )
+    x0 = np.zeros((4000, 2), np.float32)
+    kwargs = {"step_size": 0.05, "noise": math.sqrt(0.1), "temperature": 1.0, "bound": 50.0, "seed": 2, "steps": 100}
+    x_pre, _ = sample_chain(energy, x0, preconditioner=lower.numpy(), **kwargs)
+    np.testing.assert_allclose(np.cov(x_pre, rowvar=False), sigma, rtol=0.1, atol=0.02)  # the target, both ways
+    x_plain, _ = sample_chain(energy, x0, **kwargs)
+    wide = np.linalg.eigh(sigma)[1][:, 1]
+    assert np.var(x_plain @ wide) < 0.95 * 4.0  # the plain chain has not spread along the wide direction yet
+    assert np.var(x_pre @ wide) == pytest.approx(4.0, rel=0.08)
+    # the differentiable chain takes the same preconditioned steps
+    x_tf = langevin_chain(energy, tf.constant(x0), preconditioner=lower, **kwargs)
+    assert np.var(x_tf.numpy() @ wide) == pytest.approx(4.0, rel=0.08)
+
+
+def test_the_preconditioned_sampler_refuses_the_metropolis_correction():
+    from wnae.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="precondition"):
+        parse_config(TrainConfig, {"model": "wnae", "mcmc": {"precondition": "covariance", "metropolis": True}})
+    with pytest.raises(ValueError, match="Metropolis"):
+        sample_chain(
+            _quadratic,
+            np.zeros((4, 2), np.float32),
+            steps=1,
+            step_size=0.1,
+            noise=0.5,
+            temperature=1.0,
+            bound=5.0,
+            seed=0,
+            metropolis=True,
+            preconditioner=np.eye(2, dtype=np.float32),
+        )
+
+
+def test_a_preconditioned_wnae_trains_and_measures_its_fit_with_its_own_sampler():
+    def family(precondition: str):
+        cfg = parse_config(
+            TrainConfig,
+            {
+                "model": "wnae",
+                "batch_size": 64,
+                "architecture": {"encoder": [8], "latent_dim": 2},
+                "mcmc": {
+                    "steps": 3,
+                    "buffer_size": 256,
+                    "distance": "emd",
+                    "precondition": precondition,
+                    "diagnostics": {"events": 100, "long_steps": 10},
+                },
+            },
+        )
+        fam = build_model("wnae", cfg, 0, dim=4)
+        fam.build_optimizer()
+        return fam
+
+    rng = np.random.default_rng(4)
+    x = (rng.normal(size=(400, 4)) * np.array([3.0, 1.0, 0.3, 0.1])).astype(np.float32)
+    plain, pre = family("none"), family("covariance")
+    out_plain = plain.train_step({"features": x[:64]}, epoch=0)
+    out_pre = pre.train_step({"features": x[:64]}, epoch=0)
+    assert math.isfinite(out_pre["loss"]) and out_pre["loss"] != out_plain["loss"]
+    # the negatives move along the data's wide direction more than along its narrow one
+    moved = np.abs(pre.buffer.samples - plain.buffer.samples)  # the same starts, the same noise draws
+    assert moved[:, 0].mean() > moved[:, 3].mean()
+    d = pre.epoch_diagnostics(x, epoch=0)
+    assert d["w_exact"] > 0 and d["selection_score"] > 0
+
+
+def test_long_chains_expose_a_low_energy_valley_that_short_chains_hide():
+    # E = x₂²/2: flat along x₁, so exp(−E/T) spreads over the whole box along x₁ while the data sit
+    # in 𝒩(0, 1); chains started on the data (a replay buffer of data-like points) stay there for a
+    # few steps and drift along the valley given many
+    cfg = parse_config(
+        TrainConfig,
+        {
+            "model": "wnae",
+            "mcmc": {
+                "steps": 5,
+                "noise": 0.1,
+                "temperature": 1.0,
+                "bound": 6.0,
+                "diagnostics": {"events": 500, "long_steps": 5, "equilibrium_steps": 20_000},
+            },
+        },
+    )
+    fam = build_model("wnae", cfg, 0, dim=2)
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((2000, 2)).astype(np.float32)
+    fam.buffer.set_samples(rng.standard_normal((4000, 2)).astype(np.float32))
+    valley = tf.function(lambda v: 0.5 * tf.square(v[:, 1]), reduce_retracing=True)
+    fam._diagnostic_energy = lambda: valley
+    short = fam.epoch_diagnostics(data, epoch=5)
+    eq = fam.equilibrium_diagnostics(data)
+    assert short["w_long_ratio"] < 2.0  # the short chains look like the data
+    assert eq["w_equilibrium_ratio"] > 5.0  # exp(-E/T) does not
+    assert eq["diag_neg_std_ratio_equilibrium"] > 1.5  # spread along x1 over the box (uniform in ±6: 3.5)
+    assert eq == fam.equilibrium_diagnostics(data)  # fixed subsets and noise
+    off = cfg.mcmc.diagnostics.model_copy(update={"equilibrium_steps": 0})
+    fam.cfg = cfg.model_copy(update={"mcmc": cfg.mcmc.model_copy(update={"diagnostics": off})})
+    assert fam.equilibrium_diagnostics(data) == {}
 
 
 def test_diagnostic_subsets_are_disjoint_fixed_and_random():

@@ -113,7 +113,7 @@ def test_fit_diagnostics_every_second_epoch_and_the_last(data_dir, tmp_path, mon
     figures = []
     save = Figure.savefig
     monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: (figures.append(fig), save(fig, *a, **k))[1])
-    diagnostics = {"events": 100, "long_steps": 5, "every": 2}
+    diagnostics = {"events": 100, "long_steps": 5, "every": 2, "equilibrium_steps": 30}
     mcmc = {"steps": 2, "buffer_size": 512, "pretrain_epochs": 0, "diagnostics": diagnostics}
     result = train(_cfg("wnae", epochs=3, mcmc=mcmc), data_dir=data_dir, runs_dir=tmp_path, progress=False)
     # loss.png draws the measured epochs as a line (not NaN-broken into nothing)
@@ -124,8 +124,12 @@ def test_fit_diagnostics_every_second_epoch_and_the_last(data_dir, tmp_path, mon
     measured = [v is not None for v in history["w_exact"]]
     assert measured == [False, True, True]  # epoch 2, and epoch 3 as the last
     assert all(v is not None for v in history["w_floor"][1:]) and history["selection_score"][0] is None
-    kept = json.loads((result.run_dir / "metrics.json").read_text())["kept_epoch"]
-    assert kept in (2, 3)
+    metrics = json.loads((result.run_dir / "metrics.json").read_text())
+    assert metrics["kept_epoch"] in (2, 3)
+    # once, at the kept epoch: the fit of chains run 30 steps longer
+    eq = metrics["equilibrium"]
+    assert eq["steps"] == 30 and eq["w_exact_equilibrium"] > 0
+    assert eq["w_equilibrium_ratio"] * history["w_floor"][-1] == pytest.approx(eq["w_exact_equilibrium"], rel=1e-4)
 
 
 @pytest.mark.slow

@@ -84,6 +84,13 @@ def _run(args: argparse.Namespace) -> int:
             f"floor{long}; <E->/<E+> {kept.get('diag_energy_ratio', float('nan')):.2f}, "
             f"negatives' spread {kept.get('diag_neg_std_ratio', float('nan')):.2f} of the data's\n"
         )
+    eq = result.metrics.get("equilibrium")
+    if eq:
+        sys.stdout.write(
+            f"after {eq['steps']} more steps (exp(-E/T) itself): {eq['w_equilibrium_ratio']:.2f}x the floor; "
+            f"<E->/<E+> {eq['diag_energy_ratio_equilibrium']:.2f}, "
+            f"spread {eq['diag_neg_std_ratio_equilibrium']:.2f} of the data's\n"
+        )
     budget = result.metrics.get("firmware_budget")
     if budget:
         checked = budget["checked"]

@@ -109,6 +109,10 @@ class ModelFamily:
         """Extra history entries computed after 0-based ``epoch`` on held-out normalised ``features``."""
         return {}
 
+    def equilibrium_diagnostics(self, features: np.ndarray) -> dict[str, float]:
+        """The model's fit with long-run samples, measured once at the kept epoch (energy-based families)."""
+        return {}
+
     def diagnostic_samples(self) -> np.ndarray | None:
         """Samples the family draws from its own model (MCMC negatives) for the diagnostic plot, if any."""
         return None

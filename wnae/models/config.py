@@ -146,13 +146,21 @@ class McmcDiagnosticsConfig(StrictModel):
     ``keep_epoch: best_w`` (:class:`McmcConfig`) the run keeps the epoch with the lowest
     max(w_exact, w_exact_long) once pruning has reached its target sparsity, among the measured
     epochs (``every``: every epoch, or every n-th and the last; the others log NaN). ``events: 0``
-    switches the measurement off.
+    switches the measurement off. Once, at the kept epoch, ``equilibrium_steps`` further steps
+    measure whether exp(−E/T) itself holds the data (``w_exact_equilibrium`` in ``metrics.json``'s
+    ``equilibrium``): chains that run long drift wherever the energy is low, data or not.
     """
 
     events: int = Field(1000, ge=0, description="validation events per W sample (0: no diagnostics)")
     long_steps: int = Field(200, ge=0, le=5000, description="further sampler steps for w_exact_long")
     every: int = Field(
         1, ge=1, description="measure every this many epochs and at the last; the kept epoch is one of them"
+    )
+    equilibrium_steps: int = Field(
+        0,
+        ge=0,
+        le=100_000,
+        description="at the kept epoch: the fit after this many further sampler steps (w_exact_equilibrium; 0: not measured)",
     )
     seed: int = Field(12345, description="seed of the subset and of the diagnostic chains' noise")
 
@@ -161,7 +169,9 @@ class McmcConfig(StrictModel):
     """Langevin sampling of negative samples (WNAE and NAE).
 
     x ← x − step·∇ₓE(x)/T + noise·𝒩(0, 1), clamped to ±bound; step = noise²/2 when not given, so
-    the chain's stationary density is ∝ exp(−E/T). With E the *mean* squared error over 57 inputs,
+    the chain's stationary density is ∝ exp(−E/T). With ``precondition: covariance`` the drift and the
+    noise are shaped by M = d·Σ/tr Σ of the data batch (x ← x − step·M∇ₓE/T + noise·L𝒩(0, 1), LLᵀ = M):
+    the same stationary density, with every direction of the data explored at its own scale. With E the *mean* squared error over 57 inputs,
     exp(−E/T) spreads each off-manifold direction with variance 57·T/2: T = 0.01 gives 0.29,
     close to the SM residual variance per input (≈ 0.45), while T = 0.05 (1.4) forces the network
     to inflate E on the data to pull the chains in (⟨E₊⟩ 8.2 instead of 1.9 after 40 epochs on
@@ -201,10 +211,22 @@ class McmcConfig(StrictModel):
     )
     pretrain_epochs: int = Field(0, ge=0, description="plain-AE epochs before the WNAE/NAE objective")
     metropolis: bool = Field(False, description="Metropolis-adjusted Langevin (MALA): exact exp(-E/T) at any step")
+    precondition: Literal["none", "covariance"] = Field(
+        "none",
+        description="Langevin preconditioned by the data batch's covariance (scaled to mean variance 1): "
+        "every direction of the data moves at its own scale; not with metropolis",
+    )
     diagnostics: McmcDiagnosticsConfig = McmcDiagnosticsConfig()
     keep_epoch: Literal["best_w", "last"] = Field(
         "best_w", description="the epoch the run keeps: lowest max(w_exact, w_exact_long), or the last"
     )
+
+    @model_validator(mode="after")
+    def _precondition_without_metropolis(self) -> McmcConfig:
+        if self.precondition != "none" and self.metropolis:
+            msg = "mcmc.precondition: the Metropolis correction is for the plain sampler; set metropolis: false"
+            raise ValueError(msg)
+        return self
 
     @property
     def resolved_step_size(self) -> float:

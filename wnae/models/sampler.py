@@ -3,6 +3,10 @@
 .. math:: x \\leftarrow \\mathrm{clip}\\big(x - \\epsilon\\, \\nabla_x E(x) / T + \\sigma\\, \\xi,\\ -b,\\ b\\big),
           \\quad \\xi \\sim \\mathcal{N}(0, 1)
 
+or, preconditioned by a fixed positive-definite M = LLᵀ (:func:`covariance_preconditioner`),
+x ← clip(x − ε M∇ₓE/T + σ Lξ): with σ² = 2ε both leave exp(−E/T) stationary; M shaped like the data
+lets every direction of the data move at its own scale instead of the narrowest one's.
+
 The chain is built from differentiable TensorFlow operations inside the caller's ``GradientTape``:
 each ∇ₓE is taken with an inner tape, so the outer tape differentiates through the whole chain —
 what makes the Wasserstein NAE train (arXiv:2510.02168).
@@ -16,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ReplayBuffer", "langevin_chain", "sample_chain"]
+__all__ = ["ReplayBuffer", "covariance_preconditioner", "langevin_chain", "sample_chain"]
 
 
 class ReplayBuffer:
@@ -104,6 +108,32 @@ class ReplayBuffer:
         self.samples = samples.astype(np.float32)
 
 
+def covariance_preconditioner(x: Any, jitter: float = 1e-3) -> Any:  # tensor
+    """L (d, d), lower triangular, with LLᵀ = M = d·Σ/tr Σ + jitter·I for Σ the covariance of ``x`` (n, d).
+
+    M has the shape of the data's spread and mean variance 1 (so the step size keeps its meaning);
+    ``jitter`` keeps it positive-definite. No gradient flows through it.
+    """
+    import tensorflow as tf
+
+    x = tf.stop_gradient(tf.convert_to_tensor(x, tf.float32))
+    n, d = tf.cast(tf.shape(x)[0], tf.float32), tf.shape(x)[1]
+    centred = x - tf.reduce_mean(x, axis=0, keepdims=True)
+    cov = tf.matmul(centred, centred, transpose_a=True) / tf.maximum(n - 1.0, 1.0)
+    scale = tf.cast(d, tf.float32) / tf.maximum(tf.linalg.trace(cov), 1e-12)
+    return tf.linalg.cholesky(scale * cov + jitter * tf.eye(d))
+
+
+def _drift_and_noise(grad: Any, xi: Any, preconditioner: Any) -> tuple[Any, Any]:  # tensors
+    """(∇E, ξ), or (M∇E, Lξ) with M = LLᵀ (rows are samples)."""
+    import tensorflow as tf
+
+    if preconditioner is None:
+        return grad, xi
+    lower = preconditioner
+    return tf.matmul(tf.matmul(grad, lower), lower, transpose_b=True), tf.matmul(xi, lower, transpose_b=True)
+
+
 def _mh_log_accept(
     x: Any, y: Any, e_x: Any, e_y: Any, g_x: Any, g_y: Any, step_size: float, temperature: float
 ) -> Any:  # tensors
@@ -143,6 +173,7 @@ def langevin_chain(
     seed: int | None = None,
     generator: Any = None,
     metropolis: bool = False,
+    preconditioner: Any = None,
 ) -> Any:
     """Run ``steps`` Langevin updates from ``x0``; returns the end points (differentiable).
 
@@ -160,9 +191,14 @@ def langevin_chain(
             overshoots (the curvature above the explicit-Euler limit) is refused instead of
             thrown to the bounds. Needs ``noise² = 2·step_size``. The accepted points stay
             differentiable in the weights; the accept decision is not.
+        preconditioner: L (d, d) of a fixed M = LLᵀ (:func:`covariance_preconditioner`), or None;
+            not with ``metropolis``.
     """
     import tensorflow as tf
 
+    if metropolis and preconditioner is not None:
+        msg = "the Metropolis correction is implemented for the plain sampler, not a preconditioned one"
+        raise ValueError(msg)
     x = tf.convert_to_tensor(x0)
     # one draw of the generator for the whole chain (one stateful op, not one per step)
     shape = tf.concat([[steps], tf.shape(x)], 0)
@@ -179,7 +215,8 @@ def langevin_chain(
     e_x, grad = _energy_and_grad(energy, x)
     for i in range(steps):
         xi = xis[i] if xis is not None else tf.random.normal(tf.shape(x), seed=seed)
-        y = tf.clip_by_value(x - step_size * grad / temperature + noise * xi, -bound, bound)
+        drift, kick = _drift_and_noise(grad, xi, preconditioner)
+        y = tf.clip_by_value(x - step_size * drift / temperature + noise * kick, -bound, bound)
         if not metropolis:
             x = y
             if i + 1 < steps:
@@ -206,6 +243,7 @@ def sample_chain(
     bound: float,
     seed: int,
     metropolis: bool = False,
+    preconditioner: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
     """Run the sampler of :func:`langevin_chain` outside training (no gradient in the weights).
 
@@ -222,29 +260,38 @@ def sample_chain(
     n, d = np.shape(x0)
     xis = tf.constant(rng.standard_normal((steps, n, d)).astype(np.float32))
     logu = tf.constant(np.log(rng.uniform(size=(steps, n))).astype(np.float32))
-    run = _compiled_chain(energy, metropolis)
+    if metropolis and preconditioner is not None:
+        msg = "the Metropolis correction is implemented for the plain sampler, not a preconditioned one"
+        raise ValueError(msg)
+    run = _compiled_chain(energy, metropolis, preconditioner is not None)
+    lower = tf.constant(
+        np.eye(d, dtype=np.float32) if preconditioner is None else np.asarray(preconditioner, np.float32)
+    )
     params = [tf.constant(v, tf.float32) for v in (step_size, noise, temperature, bound)]
-    x, acceptance = run(tf.constant(np.asarray(x0, np.float32)), xis, logu, *params)
+    x, acceptance = run(tf.constant(np.asarray(x0, np.float32)), xis, logu, lower, *params)
     return x.numpy(), float(acceptance)
 
 
-_COMPILED: dict[tuple[int, bool], tuple[Callable, Callable]] = {}
+_COMPILED: dict[tuple[int, bool, bool], tuple[Callable, Callable]] = {}
 
 
-def _compiled_chain(energy: Callable, metropolis: bool) -> Callable:
+def _compiled_chain(energy: Callable, metropolis: bool, preconditioned: bool) -> Callable:
     """One compiled sampler loop per energy function (the steps, noise and settings are its inputs)."""
-    key = (id(energy), metropolis)
+    key = (id(energy), metropolis, preconditioned)
     if key in _COMPILED and _COMPILED[key][0] is energy:
         return _COMPILED[key][1]
     import tensorflow as tf
 
     @tf.function(reduce_retracing=True)
-    def run(x: Any, xis: Any, logu: Any, step_size: Any, noise: Any, temperature: Any, bound: Any) -> tuple[Any, Any]:
+    def run(
+        x: Any, xis: Any, logu: Any, lower: Any, step_size: Any, noise: Any, temperature: Any, bound: Any
+    ) -> tuple[Any, Any]:
         e_x, g_x = _energy_and_grad(energy, x)
         accepted = tf.constant(0.0)
         steps = tf.shape(xis)[0]
         for i in tf.range(steps):
-            y = tf.clip_by_value(x - step_size * g_x / temperature + noise * xis[i], -bound, bound)
+            drift, kick = _drift_and_noise(g_x, xis[i], lower if preconditioned else None)
+            y = tf.clip_by_value(x - step_size * drift / temperature + noise * kick, -bound, bound)
             e_y, g_y = _energy_and_grad(energy, y)
             if metropolis:
                 accept = logu[i] < _mh_log_accept(x, y, e_x, e_y, g_x, g_y, step_size, temperature)

@@ -187,6 +187,9 @@ class TwoStageFamily(ModelFamily):
         # the head draws its own fixed random subset of the embedded validation events
         return self.head.epoch_diagnostics(self.embed(features), epoch - self.extractor_epochs)
 
+    def equilibrium_diagnostics(self, features: np.ndarray) -> dict[str, float]:
+        return self.head.equilibrium_diagnostics(self.embed(features))
+
     def diagnostic_samples(self) -> np.ndarray | None:
         return self.head.diagnostic_samples()
 

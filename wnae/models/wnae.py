@@ -39,7 +39,7 @@ from wnae.models import losses, transport
 from wnae.models.ae import build_autoencoder
 from wnae.models.base import ModelFamily, apply_gradients
 from wnae.models.registry import register_model
-from wnae.models.sampler import ReplayBuffer, langevin_chain, sample_chain
+from wnae.models.sampler import ReplayBuffer, covariance_preconditioner, langevin_chain, sample_chain
 
 __all__ = ["AutoencoderFamily", "diagnostic_subsets"]
 
@@ -117,8 +117,13 @@ class AutoencoderFamily(ModelFamily):
         xq, recon = self.autoencoder(x, training=training)
         return losses.reconstruction_energy(xq, recon)
 
-    def negatives(self, x0: Any) -> Any:
-        """Langevin chain end points from starts ``x0`` (n, dim), differentiable in the weights."""
+    def preconditioner(self, x_pos: Any) -> Any:
+        """The sampler's L for the data batch ``x_pos`` (``mcmc.precondition``), or None."""
+        return covariance_preconditioner(x_pos) if self.cfg.mcmc.precondition == "covariance" else None
+
+    def negatives(self, x0: Any, preconditioner: Any = None) -> Any:
+        """Langevin chain end points from starts ``x0`` (n, dim), differentiable in the weights
+        (``preconditioner``: :meth:`preconditioner` of the data batch)."""
         m = self.cfg.mcmc
         return langevin_chain(
             self.energy,
@@ -130,6 +135,7 @@ class AutoencoderFamily(ModelFamily):
             bound=m.bound,
             generator=self.noise,
             metropolis=m.metropolis,
+            preconditioner=preconditioner,
         )
 
     # --- the objectives
@@ -187,7 +193,7 @@ class AutoencoderFamily(ModelFamily):
                 if objective == "ae":
                     x_neg, e_neg = x0, tf.zeros_like(e_pos)
                 else:
-                    x_neg = self.negatives(x0)
+                    x_neg = self.negatives(x0, self.preconditioner(x_pos))
                     e_neg = self.energy(x_neg)
                 cost = transport.squared_distances(x_pos, x_neg) if neural else None
                 loss = self.objective_loss(x_pos, x_neg, e_pos, e_neg, objective, cost)
@@ -215,7 +221,8 @@ class AutoencoderFamily(ModelFamily):
         assert self.dual is not None  # train_step warms the critic only when there is one
         steps = self.cfg.mcmc.critic.warmup_steps
         x_pos = tf.constant(x_pos)
-        cost = transport.squared_distances(x_pos, tf.stop_gradient(self.negatives(tf.constant(x0))))
+        x_neg = self.negatives(tf.constant(x0), self.preconditioner(x_pos))
+        cost = transport.squared_distances(x_pos, tf.stop_gradient(x_neg))
         ascend = tf.function(self.dual.ascend)
         for _ in range(max(1, steps // self.dual.steps)):
             ascend(x_pos, cost)
@@ -285,13 +292,7 @@ class AutoencoderFamily(ModelFamily):
         else:  # no chains yet (the warm-up): the sampler's own fresh starts
             x0 = np.clip(rng.standard_normal((n, self.dim)), -m.bound, m.bound).astype(np.float32)
         energy = self._diagnostic_energy()
-        chain = {
-            "step_size": m.resolved_step_size,
-            "noise": m.noise,
-            "temperature": m.temperature,
-            "bound": m.bound,
-            "metropolis": m.metropolis,
-        }
+        chain = self._diagnostic_chain(x_pos)
         x_neg, acceptance = sample_chain(energy, x0, steps=m.steps, seed=int(rng.integers(2**31)), **chain)
         out = {"w_floor": self._floor(x_pos, x_ref)}
         # the solver releases the GIL: W of the short chains is solved while the long chains run
@@ -331,6 +332,55 @@ class AutoencoderFamily(ModelFamily):
                 }
             )
         return out
+
+    def equilibrium_diagnostics(self, features: np.ndarray) -> dict[str, float]:
+        """The fit once the chains have run long: ``diagnostics.equilibrium_steps`` further steps.
+
+        Measured once, at the kept epoch: the chains start as :meth:`epoch_diagnostics`' do (from the
+        replay buffer), run the training's steps and ``equilibrium_steps`` more, and are compared
+        with the same fixed data subset. Persistent short chains can match the data while exp(−E/T)
+        does not: an energy that is low along a valley far from the data lets long chains drift
+        there. Returns ``w_exact_equilibrium``, ``w_equilibrium_ratio`` (over the floor),
+        ``diag_energy_ratio_equilibrium``, ``diag_neg_std_ratio_equilibrium`` and
+        ``diag_neg_at_bound_equilibrium``; empty when not asked for (``equilibrium_steps: 0``).
+        """
+        m = self.cfg.mcmc
+        d = m.diagnostics
+        subset = diagnostic_subsets(len(features), d.events, d.seed)
+        if subset is None or not d.equilibrium_steps or self.objective == "ae":
+            return {}
+        x_pos = np.asarray(features[subset[0]], np.float32)
+        x_ref = np.asarray(features[subset[1]], np.float32)
+        n = len(x_pos)
+        rng = np.random.default_rng([d.seed, 1_000_003])
+        if len(self.buffer.samples) >= n:
+            x0 = self.buffer.samples[rng.choice(len(self.buffer.samples), n, replace=False)]
+        else:
+            x0 = np.clip(rng.standard_normal((n, self.dim)), -m.bound, m.bound).astype(np.float32)
+        energy = self._diagnostic_energy()
+        steps = m.steps + d.equilibrium_steps
+        x_eq, _ = sample_chain(energy, x0, steps=steps, seed=int(rng.integers(2**31)), **self._diagnostic_chain(x_pos))
+        w = transport.exact_w2(x_pos, x_eq)
+        e_pos = float(np.mean(energy(x_pos)))
+        return {
+            "w_exact_equilibrium": w,
+            "w_equilibrium_ratio": w / max(self._floor(x_pos, x_ref), 1e-12),
+            "diag_energy_ratio_equilibrium": float(np.mean(energy(x_eq))) / e_pos if e_pos > 0 else math.nan,
+            "diag_neg_std_ratio_equilibrium": negative_diagnostics(x_pos, x_eq)["neg_std_ratio"],
+            "diag_neg_at_bound_equilibrium": float(np.mean(np.abs(x_eq) >= m.bound)),
+        }
+
+    def _diagnostic_chain(self, x_pos: np.ndarray) -> dict[str, Any]:
+        """The training's sampler settings for :func:`sample_chain` (preconditioned by ``x_pos`` if asked)."""
+        m = self.cfg.mcmc
+        return {
+            "step_size": m.resolved_step_size,
+            "noise": m.noise,
+            "temperature": m.temperature,
+            "bound": m.bound,
+            "metropolis": m.metropolis,
+            "preconditioner": None if m.precondition == "none" else self.preconditioner(x_pos).numpy(),
+        }
 
     def _diagnostic_energy(self) -> Any:
         """E(x) as a compiled function of any batch size (inference mode)."""

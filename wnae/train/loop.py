@@ -614,6 +614,7 @@ def train(
             f"; the best that fits {budget}" if budget_checked else "",
         )
     kept_epoch = kept or saved
+    equilibrium = family.equilibrium_diagnostics(source.validation_sample)
     deploy = family.deploy_model()
     save_qkeras_model(deploy, run_dir / DEPLOY_MODEL)
     overall, by_phase = throughput(history, [family.phase(e) for e in range(len(history.get("loss", [])))])
@@ -630,6 +631,8 @@ def train(
         "events_per_second_by_phase": by_phase,
         **family.describe(),
     }
+    if equilibrium:
+        metrics["equilibrium"] = {"steps": cfg.mcmc.diagnostics.equilibrium_steps, **equilibrium}
     if pruner.active:
         metrics["kernel_sparsity"] = pruner.sparsity_report()
     if budget_checked:
