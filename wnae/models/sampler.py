@@ -124,6 +124,12 @@ def covariance_preconditioner(x: Any, jitter: float = 1e-3) -> Any:  # tensor
     return tf.linalg.cholesky(scale * cov + jitter * tf.eye(d))
 
 
+def _refuse_preconditioned_metropolis(metropolis: bool, preconditioner: Any) -> None:
+    if metropolis and preconditioner is not None:
+        msg = "the Metropolis correction is implemented for the plain sampler, not a preconditioned one"
+        raise ValueError(msg)
+
+
 def _drift_and_noise(grad: Any, xi: Any, preconditioner: Any) -> tuple[Any, Any]:  # tensors
     """(∇E, ξ), or (M∇E, Lξ) with M = LLᵀ (rows are samples)."""
     import tensorflow as tf
@@ -196,9 +202,7 @@ def langevin_chain(
     """
     import tensorflow as tf
 
-    if metropolis and preconditioner is not None:
-        msg = "the Metropolis correction is implemented for the plain sampler, not a preconditioned one"
-        raise ValueError(msg)
+    _refuse_preconditioned_metropolis(metropolis, preconditioner)
     x = tf.convert_to_tensor(x0)
     # one draw of the generator for the whole chain (one stateful op, not one per step)
     shape = tf.concat([[steps], tf.shape(x)], 0)
@@ -260,9 +264,7 @@ def sample_chain(
     n, d = np.shape(x0)
     xis = tf.constant(rng.standard_normal((steps, n, d)).astype(np.float32))
     logu = tf.constant(np.log(rng.uniform(size=(steps, n))).astype(np.float32))
-    if metropolis and preconditioner is not None:
-        msg = "the Metropolis correction is implemented for the plain sampler, not a preconditioned one"
-        raise ValueError(msg)
+    _refuse_preconditioned_metropolis(metropolis, preconditioner)
     run = _compiled_chain(energy, metropolis, preconditioner is not None)
     lower = tf.constant(
         np.eye(d, dtype=np.float32) if preconditioner is None else np.asarray(preconditioner, np.float32)
