@@ -113,26 +113,25 @@ def test_the_preconditioned_sampler_refuses_the_metropolis_correction():
         )
 
 
+def _tiny_wnae(dim: int, **mcmc):
+    """A small WNAE (batch 64, 3 sampler steps, exact W), its optimizer built."""
+    cfg = parse_config(
+        TrainConfig,
+        {
+            "model": "wnae",
+            "batch_size": 64,
+            "architecture": {"encoder": [8], "latent_dim": 2},
+            "mcmc": {"steps": 3, "buffer_size": 256, "distance": "emd", **mcmc},
+        },
+    )
+    fam = build_model("wnae", cfg, 0, dim=dim)
+    fam.build_optimizer()
+    return fam
+
+
 def test_a_preconditioned_wnae_trains_and_measures_its_fit_with_its_own_sampler():
     def family(precondition: str):
-        cfg = parse_config(
-            TrainConfig,
-            {
-                "model": "wnae",
-                "batch_size": 64,
-                "architecture": {"encoder": [8], "latent_dim": 2},
-                "mcmc": {
-                    "steps": 3,
-                    "buffer_size": 256,
-                    "distance": "emd",
-                    "precondition": precondition,
-                    "diagnostics": {"events": 100, "long_steps": 10},
-                },
-            },
-        )
-        fam = build_model("wnae", cfg, 0, dim=4)
-        fam.build_optimizer()
-        return fam
+        return _tiny_wnae(4, precondition=precondition, diagnostics={"events": 100, "long_steps": 10})
 
     rng = np.random.default_rng(4)
     x = (rng.normal(size=(400, 4)) * np.array([3.0, 1.0, 0.3, 0.1])).astype(np.float32)
@@ -194,22 +193,7 @@ def test_diagnostic_subsets_are_disjoint_fixed_and_random():
 
 @pytest.mark.slow
 def test_epoch_diagnostics_measure_the_fit_with_the_exact_w_without_touching_training_streams():
-    cfg = parse_config(
-        TrainConfig,
-        {
-            "model": "wnae",
-            "batch_size": 64,
-            "architecture": {"encoder": [8], "latent_dim": 2},
-            "mcmc": {
-                "steps": 3,
-                "buffer_size": 256,
-                "distance": "emd",
-                "diagnostics": {"events": 100, "long_steps": 20},
-            },
-        },
-    )
-    fam = build_model("wnae", cfg, 0, dim=6)
-    fam.build_optimizer()
+    fam = _tiny_wnae(6, diagnostics={"events": 100, "long_steps": 20})
     x = np.random.default_rng(6).normal(size=(400, 6)).astype(np.float32)
     fam.train_step({"features": x[:64]}, epoch=0)
     noise_state = fam.noise.state.numpy().copy()
