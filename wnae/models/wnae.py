@@ -266,7 +266,8 @@ class AutoencoderFamily(ModelFamily):
         }
 
     def epoch_diagnostics(self, features: np.ndarray, epoch: int) -> dict[str, float]:
-        """How well exp(−E/T) fits the data, measured with the exact W (see :class:`McmcDiagnosticsConfig`).
+        """How well the sampler's chains fit the data, measured with the exact W (see
+        :class:`McmcDiagnosticsConfig`; exp(−E/T) itself: :meth:`equilibrium_diagnostics`).
 
         ``features``: the validation events in the energy's space. Returns ``w_exact``,
         ``w_exact_long``, ``w_floor``, their ratios ``w_ratio`` and ``w_long_ratio``, ``diag_energy_pos``
@@ -287,10 +288,7 @@ class AutoencoderFamily(ModelFamily):
         x_ref = np.asarray(features[subset[1]], np.float32)
         n = len(x_pos)
         rng = np.random.default_rng([d.seed, epoch])
-        if len(self.buffer.samples) >= n:  # fresh chains from the persistent ones, as in training
-            x0 = self.buffer.samples[rng.choice(len(self.buffer.samples), n, replace=False)]
-        else:  # no chains yet (the warm-up): the sampler's own fresh starts
-            x0 = np.clip(rng.standard_normal((n, self.dim)), -m.bound, m.bound).astype(np.float32)
+        x0 = self._diagnostic_starts(rng, n)
         energy = self._diagnostic_energy()
         chain = self._diagnostic_chain(x_pos)
         x_neg, acceptance = sample_chain(energy, x0, steps=m.steps, seed=int(rng.integers(2**31)), **chain)
@@ -353,10 +351,7 @@ class AutoencoderFamily(ModelFamily):
         x_ref = np.asarray(features[subset[1]], np.float32)
         n = len(x_pos)
         rng = np.random.default_rng([d.seed, 1_000_003])
-        if len(self.buffer.samples) >= n:
-            x0 = self.buffer.samples[rng.choice(len(self.buffer.samples), n, replace=False)]
-        else:
-            x0 = np.clip(rng.standard_normal((n, self.dim)), -m.bound, m.bound).astype(np.float32)
+        x0 = self._diagnostic_starts(rng, n)
         energy = self._diagnostic_energy()
         steps = m.steps + d.equilibrium_steps
         x_eq, _ = sample_chain(energy, x0, steps=steps, seed=int(rng.integers(2**31)), **self._diagnostic_chain(x_pos))
@@ -369,6 +364,14 @@ class AutoencoderFamily(ModelFamily):
             "diag_neg_std_ratio_equilibrium": negative_diagnostics(x_pos, x_eq)["neg_std_ratio"],
             "diag_neg_at_bound_equilibrium": float(np.mean(np.abs(x_eq) >= m.bound)),
         }
+
+    def _diagnostic_starts(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` chain starts: persistent chains of the buffer, as in training, or (none yet, the
+        warm-up) the sampler's own fresh starts."""
+        if len(self.buffer.samples) >= n:
+            return self.buffer.samples[rng.choice(len(self.buffer.samples), n, replace=False)]
+        bound = self.cfg.mcmc.bound
+        return np.clip(rng.standard_normal((n, self.dim)), -bound, bound).astype(np.float32)
 
     def _diagnostic_chain(self, x_pos: np.ndarray) -> dict[str, Any]:
         """The training's sampler settings for :func:`sample_chain` (preconditioned by ``x_pos`` if asked)."""
