@@ -128,7 +128,9 @@ def test_fit_diagnostics_every_second_epoch_and_the_last(data_dir, tmp_path, mon
     assert metrics["kept_epoch"] in (2, 3)
     # once, at the kept epoch: the fit of chains run 30 steps longer
     eq = metrics["equilibrium"]
-    assert eq["steps"] == 30 and eq["w_exact_equilibrium"] > 0
+    assert eq["steps"] == 30 and eq["epoch"] == metrics["kept_epoch"] and eq["w_exact_equilibrium"] > 0
+    (star,) = [line for line in fit_axes[0].lines if line.get_label() == "w_exact after 30 more steps"]
+    assert list(star.get_xdata()) == [eq["epoch"]] and list(star.get_ydata()) == [eq["w_exact_equilibrium"]]
     assert eq["w_equilibrium_ratio"] * history["w_floor"][-1] == pytest.approx(eq["w_exact_equilibrium"], rel=1e-4)
 
 

@@ -284,9 +284,15 @@ def _measured(epochs: np.ndarray, values: list[float]) -> tuple[np.ndarray, np.n
     return epochs[keep], y[keep]
 
 
-def _plot_history(history: dict[str, list[float]], path: Path, kept_epoch: int | None = None) -> None:
+def _plot_history(
+    history: dict[str, list[float]],
+    path: Path,
+    kept_epoch: int | None = None,
+    equilibrium: dict[str, float] | None = None,
+) -> None:
     """Training and validation losses; for energy-based runs also the exact W against its floor and the
-    negatives' energy and spread ratios, with the kept epoch marked."""
+    negatives' energy and spread ratios, with the kept epoch marked and the fit of exp(−E/T) after
+    ``equilibrium['steps']`` further sampler steps at ``equilibrium['epoch']``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -324,6 +330,9 @@ def _plot_history(history: dict[str, list[float]], path: Path, kept_epoch: int |
         ax = axes[panel]
         for key in fit:
             ax.plot(*_measured(epochs, history[key]), label=key, ls="--" if key == "w_floor" else "-")
+        if equilibrium:
+            label = f"w_exact after {equilibrium['steps']} more steps"
+            ax.plot([equilibrium["epoch"]], [equilibrium["w_exact_equilibrium"]], "k*", ms=9, label=label)
         ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_ylabel("W, squared distance (energy space)")
@@ -632,7 +641,7 @@ def train(
         **family.describe(),
     }
     if equilibrium:
-        metrics["equilibrium"] = {"steps": cfg.mcmc.diagnostics.equilibrium_steps, **equilibrium}
+        metrics["equilibrium"] = {"steps": cfg.mcmc.diagnostics.equilibrium_steps, "epoch": kept_epoch, **equilibrium}
     if pruner.active:
         metrics["kernel_sparsity"] = pruner.sparsity_report()
     if budget_checked:
@@ -659,7 +668,7 @@ def train(
         tmp.write_text("\n".join(lines) + "\n")
     write_json_atomic(run_dir / "metrics.json", metrics)
     if history:
-        _plot_history(history, run_dir / "loss.png", kept)
+        _plot_history(history, run_dir / "loss.png", kept, metrics.get("equilibrium"))
     negatives = family.diagnostic_samples()
     if negatives is not None:
         plot_negatives(family.sample_space(source.train_sample), negatives, run_dir / NEGATIVES_PLOT, seed=cfg.seed)
