@@ -281,11 +281,10 @@ class AutoencoderFamily(ModelFamily):
         """
         m = self.cfg.mcmc
         d = m.diagnostics
-        subset = diagnostic_subsets(len(features), d.events, d.seed)
-        if subset is None:
+        pair = self._diagnostic_data(features)
+        if pair is None:
             return {}
-        x_pos = np.asarray(features[subset[0]], np.float32)
-        x_ref = np.asarray(features[subset[1]], np.float32)
+        x_pos, x_ref = pair
         n = len(x_pos)
         rng = np.random.default_rng([d.seed, epoch])
         x0 = self._diagnostic_starts(rng, n)
@@ -344,11 +343,10 @@ class AutoencoderFamily(ModelFamily):
         """
         m = self.cfg.mcmc
         d = m.diagnostics
-        subset = diagnostic_subsets(len(features), d.events, d.seed)
-        if subset is None or not d.equilibrium_steps or self.objective == "ae":
+        pair = self._diagnostic_data(features)
+        if pair is None or not d.equilibrium_steps or self.objective == "ae":
             return {}
-        x_pos = np.asarray(features[subset[0]], np.float32)
-        x_ref = np.asarray(features[subset[1]], np.float32)
+        x_pos, x_ref = pair
         n = len(x_pos)
         rng = np.random.default_rng([d.seed, 1_000_003])
         x0 = self._diagnostic_starts(rng, n)
@@ -364,6 +362,14 @@ class AutoencoderFamily(ModelFamily):
             "diag_neg_std_ratio_equilibrium": negative_diagnostics(x_pos, x_eq)["neg_std_ratio"],
             "diag_neg_at_bound_equilibrium": float(np.mean(np.abs(x_eq) >= m.bound)),
         }
+
+    def _diagnostic_data(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The fixed data subset the fit is measured against and the disjoint one of the floor."""
+        d = self.cfg.mcmc.diagnostics
+        subset = diagnostic_subsets(len(features), d.events, d.seed)
+        if subset is None:
+            return None
+        return np.asarray(features[subset[0]], np.float32), np.asarray(features[subset[1]], np.float32)
 
     def _diagnostic_starts(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` chain starts: persistent chains of the buffer, as in training, or (none yet, the
