@@ -172,8 +172,8 @@ class McmcConfig(StrictModel):
     the chain's stationary density is ∝ exp(−E/T). With ``precondition: covariance`` the drift and the
     noise are shaped by M = d·Σ/tr Σ of the data batch (x ← x − step·M∇ₓE/T + noise·L𝒩(0, 1), LLᵀ = M):
     the same stationary density, with every direction of the data explored at its own scale.
-    With E the *mean* squared error over 57 inputs, exp(−E/T) spreads each off-manifold direction with variance 57·T/2: T = 0.01 gives 0.29,
-    close to the SM residual variance per input (≈ 0.45), while T = 0.05 (1.4) forces the network
+    With E the *mean* squared error over 57 inputs, exp(−E/T) spreads each off-manifold direction
+    with variance 57·T/2: T = 0.01 gives 0.29, close to the SM residual variance per input (≈ 0.45), while T = 0.05 (1.4) forces the network
     to inflate E on the data to pull the chains in (⟨E₊⟩ 8.2 instead of 1.9 after 40 epochs on
     the default data, with the same AUCs).
     Chains persist through a replay buffer (PCD): a fraction ``replay_ratio`` of each batch of
