@@ -10,7 +10,8 @@ import pytest
 
 from tests.conftest import write_toy_data_dir
 from wnae.cli import main
-from wnae.errors import ConfigError, ModelError
+from wnae.errors import ConfigError, DataError, ModelError
+from wnae.evaluate.density_fit import FIT_KEYS, run_density_fit
 from wnae.evaluate.seeds import aggregate_label, compare_doc, format_compare, paired_difference, summarise
 
 # --- aggregation on hand-made evaluations
@@ -298,7 +299,7 @@ def toy(tmp_path_factory):
         "model: two_stage\nepochs: 2\nbatch_size: 128\n"
         "extractor: {method: vicreg, widths: [8], embedding_dim: 4, epochs: 1}\n"
         "head: {model: wnae, encoder: [], latent_dim: 2}\n"
-        "mcmc: {steps: 2, buffer_size: 256, pretrain_epochs: 0, distance: emd}\n"
+        "mcmc: {steps: 2, buffer_size: 256, pretrain_epochs: 0, distance: emd, diagnostics: {equilibrium_steps: 20}}\n"
     )
     (root / "ae.yml").write_text("model: ae\nepochs: 1\nbatch_size: 128\narchitecture: {encoder: [8], latent_dim: 2}\n")
     (root / "eval.yml").write_text(
@@ -370,6 +371,23 @@ def test_compare_end_to_end(toy, capsys, monkeypatch):
     assert "| sig_a | wnae (2) |" in md
     assert "## Ratio wnae / ae of the mean" in md
     assert md in out
+    # the density fit, as each run measured it at its kept epoch (the AE's energy too, without the long run)
+    for label in ("wnae", "ae"):
+        fit = doc["labels"][label]["density_fit"]
+        for seed in (0, 1):
+            metrics = json.loads((toy / "runs" / f"compare-{label}-s{seed}" / "metrics.json").read_text())
+            kept = metrics["kept"]
+            assert fit["w_over_floor"]["per_seed"][seed] == max(kept["w_ratio"], kept["w_long_ratio"])
+            if label == "wnae":
+                eq = metrics["equilibrium"]
+                assert fit["w_over_floor_equilibrium"]["per_seed"][seed] == eq["w_equilibrium_ratio"]
+                assert fit["neg_std_ratio_equilibrium"]["per_seed"][seed] == eq["diag_neg_std_ratio_equilibrium"]
+    assert doc["labels"]["wnae"]["density_fit"]["equilibrium_steps"] == 20
+    assert doc["labels"]["ae"]["density_fit"]["w_over_floor_equilibrium"]["n"] == 0
+    section = md.split("## How well each model's density fits the data")[1].split("\n## ")[0]
+    assert "after 20 further steps" in section
+    assert f"| wnae | 2 | {doc['labels']['wnae']['density_fit']['w_over_floor']['mean']:.2f} ± " in section
+    assert "| ae | 2 |" in section
     # a finished comparison is not replaced unless asked
     assert main(_args(toy)) == 2
     assert "compare.json exists" in capsys.readouterr().err
@@ -513,3 +531,47 @@ def test_shipped_config_and_command_options(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["compare", "--seeds", "-1"])
     assert "a seed must be in" in capsys.readouterr().err
+
+
+def test_density_fit_of_a_run_directory(tmp_path):
+    """The kept epoch's fit is read as the run wrote it; a model without one gives None; bad files are named."""
+    kept = {"w_ratio": 2.5, "w_long_ratio": 2.75, "diag_energy_ratio": 0.6, "diag_neg_std_ratio": 0.8}
+    (tmp_path / "metrics.json").write_text(json.dumps({"kept": kept}))
+    fit = run_density_fit(tmp_path)
+    assert fit["w_over_floor"] == 2.75  # the larger of the short and the long chains
+    assert (fit["energy_ratio"], fit["neg_std_ratio"]) == (0.6, 0.8)
+    assert fit["equilibrium_steps"] == 0
+    assert fit["w_over_floor_equilibrium"] is None  # not measured: nothing made up
+    equilibrium = {"steps": 5000, "w_equilibrium_ratio": 12.9, "diag_energy_ratio_equilibrium": math.nan}
+    (tmp_path / "metrics.json").write_text(json.dumps({"kept": kept, "equilibrium": equilibrium}))
+    fit = run_density_fit(tmp_path)
+    assert (fit["equilibrium_steps"], fit["w_over_floor_equilibrium"]) == (5000, 12.9)
+    assert fit["energy_ratio_equilibrium"] is None  # NaN is no value
+    (tmp_path / "metrics.json").write_text(json.dumps({"kept": {"loss": 1.0}}))  # an AE or a VAE
+    assert run_density_fit(tmp_path) is None
+    (tmp_path / "metrics.json").write_text("{not json")
+    with pytest.raises(DataError, match=r"metrics\.json: not readable as JSON"):
+        run_density_fit(tmp_path)
+    with pytest.raises(DataError, match=r"metrics\.json: missing"):
+        run_density_fit(tmp_path / "nowhere")
+
+
+def test_the_density_fit_is_summarised_and_shown_for_the_labels_that_measured_it():
+    docs = [_evaluation(f"w{i}", 0.9, 0.9, 0.2, 0.01) for i in range(3)]
+    fits = [
+        {key: 2.0 + i for key in FIT_KEYS} | {"equilibrium_steps": 5000, "w_over_floor_equilibrium": 10.0 + i}
+        for i in range(3)
+    ]
+    wnae = aggregate_label("w", docs, fits=fits)
+    vae = aggregate_label("v", docs, fits=[None, None, None])
+    assert vae["density_fit"] is None
+    fit = wnae["density_fit"]
+    assert fit["w_over_floor"]["mean"] == pytest.approx(3.0)
+    assert fit["w_over_floor_equilibrium"]["per_seed"] == [10.0, 11.0, 12.0]
+    md = format_compare(compare_doc([wnae, vae]))
+    section = md.split("## How well each model's density fits the data")[1].split("\n## ")[0]
+    assert "after 5000 further steps" in section
+    assert "| w | 3 | 3.00 ± 1.00 [2.00–4.00] |" in section
+    assert "11.00 ± 1.00 [10.00–12.00]" in section
+    assert "| v |" not in section
+    assert "## How well" not in format_compare(compare_doc([vae]))  # nothing measured, no section

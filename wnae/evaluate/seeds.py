@@ -14,7 +14,8 @@ seeds are summarised by their mean and sample standard deviation,
     s = \\sqrt{\\frac{1}{n-1} \\sum_{k=1}^{n} (v_k - \\bar v)^2} \\quad (n \\ge 2),
 
 for every signal's AUC (vs SM test and vs zero bias), TPR at the target FPR and efficiency at each
-working point, and for the reconstruction EMD. With exactly two labels the ratio of the first
+working point, for the reconstruction EMD, and for the density fit each run measured at its kept
+epoch (:mod:`wnae.evaluate.density_fit`). With exactly two labels the ratio of the first
 label's mean efficiency to the second's is given per signal and working point, and their
 difference seed by seed (:func:`paired_difference`: two configs trained at one seed share the data
 split and, for two-stage configs, the extractor, so the paired difference is the sharper test).
@@ -40,6 +41,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from wnae._io import atomic_path, ensure_dir, write_json_atomic
 from wnae.config import StrictModel, load_config
 from wnae.errors import ConfigError, ModelError, OutputError
+from wnae.evaluate.density_fit import FIT_KEYS, run_density_fit
 
 __all__ = [
     "COMPARE_JSON",
@@ -167,7 +169,10 @@ def summarise(values: Sequence[float | None]) -> dict[str, Any]:
 
 
 def aggregate_label(
-    label: str, evaluations: Sequence[Mapping[str, Any]], reconstruction: Sequence[Mapping[str, Any] | None] = ()
+    label: str,
+    evaluations: Sequence[Mapping[str, Any]],
+    reconstruction: Sequence[Mapping[str, Any] | None] = (),
+    fits: Sequence[Mapping[str, Any] | None] = (),
 ) -> dict[str, Any]:
     """One label's seeds summarised (:func:`summarise`) per signal and working point.
 
@@ -175,13 +180,15 @@ def aggregate_label(
         label: the entry's label.
         evaluations: each seed's evaluation document (:meth:`RunEvaluation.to_dict`, ``metrics.json``).
         reconstruction: each seed's :meth:`ReconstructionQuality.to_dict`, or None where it has none.
+        fits: each seed's :func:`~wnae.evaluate.density_fit.run_density_fit`, or None where it has none.
 
     Returns:
         ``{"label", "runs", "n_seeds", "working_points_khz", "realised": {wp: {"rate_khz",
         "n_zb_effective": summaries, "unresolved": seeds whose threshold the zero bias does not
         resolve}}, "signals": {signal: {"auc",
         "auc_zero_bias", "tpr_at_fpr", "tpr_at_zero_bias_fpr", "efficiency": {wp: summary}}},
-        "reconstruction": {"space", "n_events", "emd", "mean_squared_error"} or None}``.
+        "reconstruction": {"space", "n_events", "emd", "mean_squared_error"} or None,
+        "density_fit": {"equilibrium_steps", key: summary for key in FIT_KEYS} or None}``.
     """
     if not evaluations:
         msg = f"label '{label}': no evaluation to summarise"
@@ -222,6 +229,12 @@ def aggregate_label(
             "n_events": known[0]["n_events"],
             "emd": summarise([None if r is None else r["emd"] for r in reconstruction]),
             "mean_squared_error": summarise([None if r is None else r["mean_squared_error"] for r in reconstruction]),
+        }
+    out["density_fit"] = None
+    if any(f is not None for f in fits):
+        out["density_fit"] = {
+            "equilibrium_steps": max(f["equilibrium_steps"] for f in fits if f is not None),
+            **{key: summarise([None if f is None else f[key] for f in fits]) for key in FIT_KEYS},
         }
     return out
 
@@ -437,6 +450,7 @@ def format_compare(doc: Mapping[str, Any]) -> str:
             f"| {lab['label']} | {r['space']} | {r['n_events']} | {r['emd']['n']} | "
             f"{_pm(r['emd'], '.4g')} | {_pm(r['mean_squared_error'], '.4g')} |"
         )
+    lines += _density_fit_section(labels)
     ratio = doc.get("ratio")
     if ratio:
         lines += [
@@ -471,6 +485,42 @@ def format_compare(doc: Mapping[str, Any]) -> str:
         if emd is not None:
             lines += ["", f"Reconstruction EMD, paired: {_diff(emd, '.3f', 1.0)}."]
     return "\n".join(lines) + "\n"
+
+
+def _density_fit_section(labels: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The ``compare.md`` table of the density fit of the labels whose runs measured it (a VAE has none)."""
+    fitted = [lab for lab in labels if lab.get("density_fit")]
+    if not fitted:
+        return []
+    steps = max(lab["density_fit"]["equilibrium_steps"] for lab in fitted)
+    lines = [
+        "",
+        "## How well each model's density fits the data",
+        "",
+        "The exact W (squared Euclidean, in the space the energy lives in) between the model's Langevin samples "
+        "and held-out data over the two-sample floor (1: as close as two disjoint samples of the data), at each "
+        "run's kept epoch: on the chains of training (the larger of W and W after the long-chain steps), and "
+        + (f"after {steps} further steps, where the samples follow exp(−E/T) itself" if steps else "not run longer")
+        + "; ⟨E₋⟩/⟨E₊⟩ and the samples' spread over the data's. Mean ± std [min–max] over the seeds.",
+        "",
+        "| label | seeds | W/floor, trained chains | ⟨E₋⟩/⟨E₊⟩ | spread | W/floor, long run | ⟨E₋⟩/⟨E₊⟩, long run "
+        "| spread, long run |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for lab in fitted:
+        fit = lab["density_fit"]
+        cells = [lab["label"], str(fit["w_over_floor"]["n"])] + [_pm_range(fit[key]) for key in FIT_KEYS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _pm_range(summary: Mapping[str, Any]) -> str:
+    """``"2.99 ± 0.31 [2.57–3.50]"`` (``"–"`` without a value)."""
+    known = [v for v in summary["per_seed"] if v is not None and math.isfinite(v)]
+    if not known:
+        return "–"
+    text = _pm(summary, ".2f")
+    return text if len(known) < 2 else f"{text} [{min(known):.2f}–{max(known):.2f}]"
 
 
 def _diff(d: Mapping[str, Any], spec: str, scale: float) -> str:
@@ -709,8 +759,10 @@ def run_compare(plan: ComparePlan) -> dict[str, Any]:
         )
     docs: dict[str, list[dict[str, Any]]] = {e.label: [] for e in plan.entries}
     recon: dict[str, list[dict[str, Any] | None]] = {e.label: [] for e in plan.entries}
+    fits: dict[str, list[dict[str, Any] | None]] = {e.label: [] for e in plan.entries}
     for planned in plan.runs:
         _train(planned, planned.train_data_dir or plan.data_dir)
+        fits[planned.label].append(run_density_fit(planned.run_dir))
         scorer = load_scorer(planned.run_dir)
         evaluation = evaluate_run(
             planned.run_dir, data_dir=plan.data_dir, config=plan.evaluate, scorer=scorer, write=False
@@ -725,7 +777,7 @@ def run_compare(plan: ComparePlan) -> dict[str, Any]:
             except ModelError as err:
                 logger.warning("%s: %s; its reconstruction EMD is skipped", planned.run_dir.name, err)
         recon[planned.label].append(quality)
-    labels = [aggregate_label(e.label, docs[e.label], recon[e.label]) for e in plan.entries]
+    labels = [aggregate_label(e.label, docs[e.label], recon[e.label], fits[e.label]) for e in plan.entries]
     for lab, entry in zip(labels, plan.entries, strict=True):
         lab["seeds"] = list(entry.seeds)
         lab["config"] = plan.config_paths[entry.label]
