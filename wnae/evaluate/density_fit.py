@@ -1,9 +1,9 @@
 """How well a trained model's density exp(−E/T) fits the data, read from its run directory.
 
 Every WNAE run (and an AE or NAE trained with the diagnostics on: its energy is measured the same
-way) measures at its kept epoch the exact W (squared Euclidean, in the space the energy
-lives in) between its sampler's samples and held-out data, over the two-sample floor (1 = as close
-as two disjoint samples of the data): once on the chains of training (the larger of W and W after
+way) measures at its kept epoch the exact W (squared Euclidean, in the space the energy lives in)
+between its sampler's samples and held-out data, over the two-sample floor (1 = as close as two
+disjoint samples of the data): once on the chains of training (the larger of W and W after
 ``long_steps`` more steps, what ``keep_epoch: best_w`` minimises), and once after
 ``equilibrium_steps`` more steps, where the samples follow exp(−E/T) itself rather than the short
 chains. Short chains can match the data while the energy's density does not; a multi-seed
