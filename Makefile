@@ -30,11 +30,13 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 install: $(VENV)/.installed  ## create .venv and install wnae with its pinned dependencies
 
-test: $(VENV)/.installed  ## run the full test suite, on every core (pytest-xdist)
-	$(PY) -m pytest -n auto $(PYTEST_ARGS)
+# --dist loadscope: the scan's and the RTL flow's module fixtures (~100 s and ~75 s) are built once, not on
+# both workers (--dist loadgroup does not group on pytest 9.2: pytest-xdist issue 1386)
+test: $(VENV)/.installed  ## run the full test suite, on every core (pytest-xdist, a module per worker: its module-scoped fixtures are built once)
+	$(PY) -m pytest -n auto --dist loadscope $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.installed  ## the quick loop: every test not marked slow, on every core (~2 min on 2 cores)
-	$(PY) -m pytest -n auto -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto --dist loadscope -m "not slow" $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed  ## ruff check and ruff format --check over the package and the tests
 	$(VENV)/bin/ruff check wnae tests
