@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import write_toy_data_dir
 from wnae.cli import main
-from wnae.errors import ConfigError, DataError, ModelError
+from wnae.errors import ConfigError, ModelError
 from wnae.evaluate.density_fit import FIT_KEYS, run_density_fit
 from wnae.evaluate.seeds import aggregate_label, compare_doc, format_compare, paired_difference, summarise
 
@@ -550,9 +550,9 @@ def test_density_fit_of_a_run_directory(tmp_path):
     (tmp_path / "metrics.json").write_text(json.dumps({"kept": {"loss": 1.0}}))  # an AE or a VAE
     assert run_density_fit(tmp_path) is None
     (tmp_path / "metrics.json").write_text("{not json")
-    with pytest.raises(DataError, match=r"metrics\.json: not readable as JSON"):
+    with pytest.raises(ModelError, match=r"metrics\.json: not valid JSON"):
         run_density_fit(tmp_path)
-    with pytest.raises(DataError, match=r"metrics\.json: missing"):
+    with pytest.raises(ModelError, match=r"metrics\.json: file not found"):
         run_density_fit(tmp_path / "nowhere")
 
 

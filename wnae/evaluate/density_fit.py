@@ -12,12 +12,11 @@ comparison shows both (``wnae compare``, :mod:`wnae.evaluate.seeds`).
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
-from wnae.errors import DataError
+from wnae.models.run_files import read_json
 
 __all__ = ["FIT_KEYS", "run_density_fit"]
 
@@ -49,17 +48,14 @@ def run_density_fit(run_dir: str | Path) -> dict[str, Any] | None:
         the run did not measure them), and ``equilibrium_steps`` (0 where not measured).
 
     Raises:
-        DataError: ``metrics.json`` is missing or not JSON (named).
+        ModelError: ``metrics.json`` is missing, not a JSON object, or its ``kept`` or ``equilibrium``
+            is not an object (named, by :func:`~wnae.models.run_files.read_json`).
     """
-    path = Path(run_dir) / RUN_METRICS
-    try:
-        metrics = json.loads(path.read_text())
-    except FileNotFoundError:
-        msg = f"{path}: missing (the run did not finish)"
-        raise DataError(msg) from None
-    except (OSError, ValueError) as err:
-        msg = f"{path}: not readable as JSON ({err})"
-        raise DataError(msg) from None
+    metrics = read_json(
+        Path(run_dir) / RUN_METRICS,
+        optional={"kept": dict, "equilibrium": dict},
+        hint="the run did not finish: train it again or resume it",
+    )
     kept = metrics.get("kept") or {}
     short, long = _value(kept, "w_ratio"), _value(kept, "w_long_ratio")
     if short is None and long is None:
