@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import ot
 import pytest
@@ -39,12 +41,71 @@ def test_assignment_is_exact_on_degenerate_batches():
     for a, b in [(data, clamped), (duplicated, clamped), (data, data), (np.zeros((64, 3)), np.zeros((64, 3)))]:
         cost = ot.dist(a, b)
         n = len(a)
-        cols = transport.assignment_columns(cost)
-        assert sorted(cols.tolist()) == list(range(n))
         reference = ot.emd2(np.full(n, 1 / n), np.full(n, 1 / n), cost, numItermax=10_000_000)
-        assert float(cost[np.arange(n), cols].mean()) == pytest.approx(reference, rel=1e-9, abs=1e-12)
+        for backend in transport.ASSIGNMENT_BACKENDS:
+            cols = transport.assignment_columns(cost, backend)
+            assert sorted(cols.tolist()) == list(range(n))
+            assert float(cost[np.arange(n), cols].mean()) == pytest.approx(reference, rel=1e-9, abs=1e-12)
     with pytest.raises(ValueError, match="square cost matrix, got shape"):
         transport.assignment_columns(np.zeros((3, 4)))
+
+
+def test_auto_backend_times_both_on_the_first_problems_of_each_size_and_keeps_the_faster(monkeypatch, caplog):
+    """The first three problems of >= 256 rows of each size are solved by both implementations and timed;
+    the faster in total (here made so: SciPy sleeps at 300 rows, lapjv at 260) solves every later problem
+    of that size; smaller problems take lapjv untimed."""
+    monkeypatch.setattr(transport, "_calibration", {})
+    calls = []
+    solve = transport._solve_assignment
+    slow = {300: "scipy", 260: "lapjv"}
+
+    def timed(cost, backend):
+        calls.append((len(cost), backend))
+        if slow.get(len(cost)) == backend:
+            time.sleep(0.1)
+        return solve(cost, backend)
+
+    monkeypatch.setattr(transport, "_solve_assignment", timed)
+    small, large, other = (ot.dist(*_clouds(n, 3, seed=n)) for n in (32, 300, 260))
+    transport.assignment_columns(small)
+    assert calls == [(32, "lapjv")]
+    with caplog.at_level("INFO", logger="wnae.models.transport"):
+        for _ in range(3):
+            cols = transport.assignment_columns(large)
+            assert sorted(cols.tolist()) == list(range(300))
+            assert 300 not in transport.assignment_backend() or _ == 2
+        for _ in range(3):
+            transport.assignment_columns(other)
+    assert transport.assignment_backend() == {300: "lapjv", 260: "scipy"}
+    assert [c for c in calls if c[0] == 300] == [(300, "lapjv"), (300, "scipy")] * 3
+    assert "exact assignment of 300 rows: lapjv" in caplog.text
+    assert "exact assignment of 260 rows: scipy" in caplog.text
+    calls.clear()
+    transport.assignment_columns(large)
+    transport.assignment_columns(other)
+    transport.assignment_columns(small)
+    assert calls == [(300, "lapjv"), (260, "scipy"), (32, "lapjv")]
+    with pytest.raises(ValueError, match="unknown assignment backend 'hungarian'"):
+        transport.assignment_columns(small, "hungarian")
+
+
+def test_training_step_solves_with_the_configured_backend(monkeypatch):
+    """The WNAE's step takes mcmc.assignment_backend, never the timed choice: the run stays reproducible."""
+    backends = []
+    solve = transport._solve_assignment
+    monkeypatch.setattr(transport, "_solve_assignment", lambda cost, b: backends.append(b) or solve(cost, b))
+    for backend in ("scipy", "lapjv"):
+        cfg = parse_config(
+            TrainConfig,
+            {"model": "wnae", "mcmc": {"steps": 2, "buffer_size": 64, "assignment_backend": backend}},
+        )
+        fam = build_model("wnae", cfg, 0)
+        fam.build_optimizer()
+        x = np.random.default_rng(0).normal(size=(32, fam.dim)).astype(np.float32)
+        backends.clear()
+        fam.train_step({"features": x}, epoch=0)
+        assert backends == [backend]
+        assert fam.describe()["assignment_backend"] == backend
 
 
 def test_exact_targets_are_a_matching_and_the_plan_barycentre_on_unequal_sizes():
@@ -205,5 +266,6 @@ def test_a_neural_run_records_its_estimator_step_time_and_accuracy(tmp_path):
         progress=False,
     )
     assert exact.metrics["distance"] == "assignment"
+    assert exact.metrics["assignment_backend"] == "lapjv"  # fixed: a run does not depend on timing
     assert exact.history["solver_ms"][1] > 0
     assert "neural_grad_cosine" not in exact.history

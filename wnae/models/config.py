@@ -185,7 +185,12 @@ class McmcConfig(StrictModel):
     (:mod:`wnae.models.transport`): ``assignment`` (exact, the Jonker–Volgenant linear assignment:
     the default, 4–6× faster than the network simplex at batch 512), ``emd`` (exact, POT's network
     simplex: the same W and plan), ``sliced`` (``n_projections`` random 1-D projections) or ``neural`` (a learned
-    dual potential, :class:`CriticConfig`, what the shipped WNAE configs use).
+    dual potential, :class:`CriticConfig`, what the shipped WNAE configs use). ``assignment_backend``
+    names the implementation of the assignment in the training step: ``lapjv`` (the default) or
+    ``scipy`` give the same W, but where two permutations cost the same to rounding they may pick
+    different ones and the run then takes another path; ``auto`` takes the faster on this machine
+    (:func:`wnae.models.transport.assignment_columns`), at the price of a run that another machine
+    may not reproduce. The fit diagnostics always take the faster (they only measure W).
     """
 
     steps: int = Field(10, ge=1, le=200)
@@ -201,6 +206,12 @@ class McmcConfig(StrictModel):
         "assignment",
         description="W estimator (wnae.models.transport): exact by network simplex or assignment, "
         "sliced, or a learned dual potential (the shipped WNAE configs)",
+    )
+    assignment_backend: Literal["lapjv", "scipy", "auto"] = Field(
+        "lapjv",
+        description="distance assignment: the training step's implementation (the lapjv package, SciPy's "
+        "linear_sum_assignment, or auto: the faster on this machine's first problems; the same W, but near-ties "
+        "may be broken differently, so a run is reproducible only with a fixed one)",
     )
     n_projections: int = Field(128, ge=1)
     critic: CriticConfig = CriticConfig()

@@ -8,9 +8,13 @@ trade exactness for time:
 * ``emd``: the exact optimal plan by POT's network simplex (``ot.emd``) [1].
 * ``assignment``: the same exact optimum as a linear assignment problem — with n = m and uniform
   weights the optimal plan is a permutation (Birkhoff–von Neumann), found by the Jonker–Volgenant
-  shortest augmenting path algorithm (the ``lapjv`` package) [2]: 4–6× faster than the network
-  simplex at n = 512–1000 (``benchmarks/bench_training.py``); unequal sizes fall back to the
-  network simplex.
+  shortest augmenting path algorithm [2]: 4–6× faster than the network simplex at n = 512–1000
+  (``benchmarks/bench_training.py``); unequal sizes fall back to the network simplex. Two
+  implementations solve it, the ``lapjv`` package and SciPy's ``linear_sum_assignment`` (a modified
+  Jonker–Volgenant); which is faster depends on the CPU (on the default WNAE's batches of 512,
+  lapjv took 12–23 ms and was the faster on one 2-core machine, 50 ms against SciPy's 30 ms on
+  another), so by default the first problems of each size are timed with both and the faster
+  solves the rest (:func:`assignment_columns`).
 * ``sliced``: the sliced distance (POT ``ot.sliced_wasserstein_distance``), random 1-D projections
   sorted, O(P·n log n); a different distance, not an estimate of W.
 * ``neural``: a learned Kantorovich potential, see :class:`NeuralDual`.
@@ -36,13 +40,18 @@ References:
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from typing import Any
 
 import numpy as np
 
 __all__ = [
+    "ASSIGNMENT_BACKENDS",
     "EXACT_SOLVERS",
     "NeuralDual",
+    "assignment_backend",
     "assignment_columns",
     "exact_targets",
     "exact_w2",
@@ -51,8 +60,24 @@ __all__ = [
     "squared_distances",
 ]
 
+logger = logging.getLogger(__name__)
+
 #: The exact solvers of :func:`exact_targets`, by config name.
 EXACT_SOLVERS = ("emd", "assignment")
+
+#: The implementations of the linear assignment (:func:`assignment_columns`), by name.
+ASSIGNMENT_BACKENDS = ("lapjv", "scipy")
+
+#: Problems from this size on are timed to choose the ``auto`` backend; smaller ones take lapjv
+#: (both solve them in well under a millisecond).
+_CALIBRATION_SIZE = 256
+
+#: How many problems of one size ``auto`` solves with both backends before it keeps the faster.
+_CALIBRATION_PROBLEMS = 3
+
+#: Problem size → backend → wall times (s) of the calibration solves of this process.
+_calibration: dict[int, dict[str, list[float]]] = {}
+_calibration_lock = threading.Lock()  # the fit diagnostics solve in a second thread
 
 
 def squared_distances(x: Any, y: Any) -> Any:  # tensors
@@ -85,22 +110,81 @@ def network_simplex_plan(cost: np.ndarray) -> np.ndarray:
     return ot.emd(np.full(n, 1.0 / n), np.full(m, 1.0 / m), np.asarray(cost, np.float64), numItermax=10_000_000)
 
 
-def assignment_columns(cost: np.ndarray) -> np.ndarray:
+def _solve_assignment(cost: np.ndarray, backend: str) -> np.ndarray:
+    if backend == "lapjv":
+        from lapjv import lapjv
+
+        return np.asarray(lapjv(cost)[0], np.int64)
+    from scipy.optimize import linear_sum_assignment
+
+    return np.asarray(linear_sum_assignment(cost)[1], np.int64)
+
+
+def assignment_backend() -> dict[int, str]:
+    """Problem size → the implementation ``backend="auto"`` chose for it in this process (sizes still
+    being timed are left out)."""
+    return {n: _fastest(times) for n, times in _calibration.items() if len(times["lapjv"]) >= _CALIBRATION_PROBLEMS}
+
+
+def _fastest(times: dict[str, list[float]]) -> str:
+    return min(ASSIGNMENT_BACKENDS, key=lambda name: sum(times[name]))
+
+
+def assignment_columns(cost: np.ndarray, backend: str = "auto") -> np.ndarray:
     """For a square cost, the column each row is assigned to in a minimum-cost permutation (int array).
 
-    The Jonker–Volgenant algorithm of the ``lapjv`` package [2], exact like the network simplex (the
-    two agree to rounding, tested) and 4–6× faster than it on the WNAE's batches.
+    The Jonker–Volgenant algorithm, exact like the network simplex (the two agree to rounding,
+    tested). ``backend``: ``"lapjv"`` (the ``lapjv`` package [2]), ``"scipy"``
+    (``scipy.optimize.linear_sum_assignment``), or ``"auto"``: the first three problems of each size
+    (from 256 rows) in this process are solved by both and timed, and the faster in total solves
+    every later one of that size (logged once; :func:`assignment_backend`). Which is faster depends
+    on the CPU and on the problem: data against data, lapjv; data against a WNAE's negatives,
+    sometimes SciPy. Both give the same optimal permutation (where two permutations cost the same to
+    rounding they may pick different ones), so the choice changes the time only.
     """
-    from lapjv import lapjv
-
     cost = np.ascontiguousarray(cost, np.float64)
     if cost.ndim != 2 or cost.shape[0] != cost.shape[1]:
         msg = f"linear assignment needs a square cost matrix, got shape {cost.shape}"
         raise ValueError(msg)
-    return np.asarray(lapjv(cost)[0], np.int64)
+    if backend != "auto":
+        if backend not in ASSIGNMENT_BACKENDS:
+            msg = f"unknown assignment backend '{backend}' (auto, {', '.join(ASSIGNMENT_BACKENDS)})"
+            raise ValueError(msg)
+        return _solve_assignment(cost, backend)
+    n = len(cost)
+    if n < _CALIBRATION_SIZE:
+        return _solve_assignment(cost, "lapjv")
+    with _calibration_lock:
+        times = _calibration.setdefault(n, {name: [] for name in ASSIGNMENT_BACKENDS})
+        if len(times["lapjv"]) < _CALIBRATION_PROBLEMS:
+            return _calibrate(cost, times)
+    return _solve_assignment(cost, _fastest(times))
 
 
-def exact_targets(x_pos: np.ndarray, x_neg: np.ndarray, solver: str = "assignment") -> tuple[float, np.ndarray]:
+def _calibrate(cost: np.ndarray, times: dict[str, list[float]]) -> np.ndarray:
+    """Solve ``cost`` with every backend, timed into ``times``; log the choice once it is made."""
+    if not times["lapjv"]:  # imports and first-call costs outside the timing
+        for name in ASSIGNMENT_BACKENDS:
+            _solve_assignment(np.zeros((2, 2)), name)
+    columns = np.empty(0, np.int64)
+    for name in ASSIGNMENT_BACKENDS:
+        t0 = time.perf_counter()
+        columns = _solve_assignment(cost, name)
+        times[name].append(time.perf_counter() - t0)
+    if len(times["lapjv"]) == _CALIBRATION_PROBLEMS:
+        logger.info(
+            "exact assignment of %d rows: %s (over the first %d problems: %s)",
+            len(cost),
+            _fastest(times),
+            _CALIBRATION_PROBLEMS,
+            ", ".join(f"{name} {1e3 * sum(t):.0f} ms" for name, t in times.items()),
+        )
+    return columns
+
+
+def exact_targets(
+    x_pos: np.ndarray, x_neg: np.ndarray, solver: str = "assignment", backend: str = "auto"
+) -> tuple[float, np.ndarray]:
     """The exact W between two point clouds and, for each negative, the data point it is sent to.
 
     Args:
@@ -108,6 +192,10 @@ def exact_targets(x_pos: np.ndarray, x_neg: np.ndarray, solver: str = "assignmen
         x_neg: (m, d) negatives.
         solver: ``"assignment"`` (Jonker–Volgenant, n = m; otherwise the network simplex) or
             ``"emd"`` (POT's network simplex).
+        backend: the assignment's implementation (:func:`assignment_columns`). W is the same to
+            rounding with each; a training step names a fixed one, since where two permutations
+            cost the same to rounding the two may pick different ones, and the run would then
+            depend on which was timed faster.
 
     Returns:
         ``(W, targets)``: W in float64 (squared distance units), targets float32 (m, d), the
@@ -120,7 +208,7 @@ def exact_targets(x_pos: np.ndarray, x_neg: np.ndarray, solver: str = "assignmen
     cost = _cost(x_pos, x_neg)
     n, m = cost.shape
     if solver == "assignment" and n == m:
-        cols = assignment_columns(cost)
+        cols = assignment_columns(cost, backend)
         targets = np.empty_like(np.asarray(x_neg, np.float32))
         targets[cols] = x_pos
         return float(cost[np.arange(n), cols].sum() / n), targets
@@ -128,9 +216,9 @@ def exact_targets(x_pos: np.ndarray, x_neg: np.ndarray, solver: str = "assignmen
     return float((plan * cost).sum()), (m * (plan.T @ np.asarray(x_pos, np.float64))).astype(np.float32)
 
 
-def exact_w2(x_pos: np.ndarray, x_neg: np.ndarray, solver: str = "assignment") -> float:
-    """The exact squared-Euclidean W between two point clouds (float64)."""
-    return exact_targets(x_pos, x_neg, solver)[0]
+def exact_w2(x_pos: np.ndarray, x_neg: np.ndarray, solver: str = "assignment", backend: str = "auto") -> float:
+    """The exact squared-Euclidean W between two point clouds (float64; ``backend``: :func:`exact_targets`)."""
+    return exact_targets(x_pos, x_neg, solver, backend)[0]
 
 
 def gradient_cosine(x_neg: np.ndarray, targets_a: np.ndarray, targets_b: np.ndarray) -> float:

@@ -142,7 +142,8 @@ class AutoencoderFamily(ModelFamily):
     def _exact_solve(self, x_pos: np.ndarray, x_neg: np.ndarray) -> tuple[np.float32, np.ndarray]:
         """The exact W and each negative's target (NumPy, inside the step), timed."""
         t0 = time.perf_counter()
-        w, targets = transport.exact_targets(x_pos, x_neg, self.cfg.mcmc.distance)
+        m = self.cfg.mcmc
+        w, targets = transport.exact_targets(x_pos, x_neg, m.distance, m.assignment_backend)
         self._solver_seconds += time.perf_counter() - t0
         return np.float32(w), targets
 
@@ -260,10 +261,12 @@ class AutoencoderFamily(ModelFamily):
 
     def describe(self) -> dict[str, Any]:
         """The objective and, for a WNAE, its W estimator (``metrics.json``)."""
-        return {
-            "objective": self.objective,
-            **({"distance": self.cfg.mcmc.distance} if self.objective == "wnae" else {}),
-        }
+        out: dict[str, Any] = {"objective": self.objective}
+        if self.objective == "wnae":
+            out["distance"] = self.cfg.mcmc.distance
+            if self.cfg.mcmc.distance == "assignment":
+                out["assignment_backend"] = self.cfg.mcmc.assignment_backend
+        return out
 
     def epoch_diagnostics(self, features: np.ndarray, epoch: int) -> dict[str, float]:
         """How well the sampler's chains fit the data, measured with the exact W (see
