@@ -13,8 +13,10 @@ trade exactness for time:
   implementations solve it, the ``lapjv`` package and SciPy's ``linear_sum_assignment`` (a modified
   Jonker–Volgenant); which is faster depends on the CPU (on the default WNAE's batches of 512,
   lapjv took 12–23 ms and was the faster on one 2-core machine, 50 ms against SciPy's 30 ms on
-  another), so by default the first problems of each size are timed with both and the faster
-  solves the rest (:func:`assignment_columns`).
+  another). :func:`assignment_columns` takes either, or (``auto``) times both on the first problems
+  of each size and lets the faster solve the rest: what the fit diagnostics and the reconstruction
+  EMD do. A training step names a fixed one (``mcmc.assignment_backend``), so that a seed gives
+  the same run on every machine.
 * ``sliced``: the sliced distance (POT ``ot.sliced_wasserstein_distance``), random 1-D projections
   sorted, O(P·n log n); a different distance, not an estimate of W.
 * ``neural``: a learned Kantorovich potential, see :class:`NeuralDual`.
