@@ -6,7 +6,9 @@
 Prints up to five tables (``print`` is fine here: benchmarks are scripts, not library code):
 
 1. ``solvers``: one W evaluation between two (n, 57) Gaussian clouds, milliseconds: POT's network
-   simplex (``ot.emd2``), SciPy's linear assignment (:func:`wnae.models.transport.exact_w2`), the
+   simplex (``ot.emd2``), the linear assignment (:func:`wnae.models.transport.exact_w2`) by each of
+   its implementations (``lapjv``, SciPy's ``linear_sum_assignment``; which is faster depends on the
+   CPU and on the problem: a trained run's own problems are timed by ``bench_assignment.py``), the
    sliced distance (POT, 128 projections) and the neural estimate (a forward pass of
    :class:`~wnae.models.transport.NeuralDual`, untrained: its cost does not depend on training).
 2. ``estimators``: one full training step (Langevin chain, W, update; what ``wnae train`` runs) of
@@ -51,7 +53,7 @@ def bench_solvers(sizes: list[int]) -> None:
 
     rng = np.random.default_rng(0)
     print("\n## One W evaluation, (n, 57) vs (n, 57), milliseconds (median)")
-    print(f"{'n':>6} {'ot.emd2':>10} {'assignment':>11} {'sliced':>8} {'neural':>8}")
+    print(f"{'n':>6} {'ot.emd2':>10} {'lapjv':>8} {'scipy':>8} {'sliced':>8} {'neural':>8}")
     dual = transport.NeuralDual(57, [128, 128], 1e-3, 1, 0)
     estimate = tf.function(dual.estimate)
     for n in sizes:
@@ -60,11 +62,13 @@ def bench_solvers(sizes: list[int]) -> None:
         w = np.full(n, 1.0 / n)
         reps = 1 if n >= 4096 else 3
         exact = _time(lambda: ot.emd2(w, w, ot.dist(x, y), numItermax=10_000_000), reps)  # noqa: B023
-        assignment = _time(lambda: transport.exact_w2(x, y, "assignment"), reps)  # noqa: B023
+        lapjv, scipy = (_time(lambda b=b: transport.exact_w2(x, y, "assignment", b), reps)  # noqa: B023
+                        for b in transport.ASSIGNMENT_BACKENDS)
         sliced = _time(lambda: ot.sliced_wasserstein_distance(x, y, n_projections=128, seed=0), reps)  # noqa: B023
         xt, yt = tf.constant(x, tf.float32), tf.constant(y, tf.float32)
         neural = _time(lambda: estimate(xt, yt).numpy(), max(reps, 3))  # noqa: B023
-        print(f"{n:>6} {1e3 * exact:>10.1f} {1e3 * assignment:>11.1f} {1e3 * sliced:>8.1f} {1e3 * neural:>8.2f}")
+        print(f"{n:>6} {1e3 * exact:>10.1f} {1e3 * lapjv:>8.1f} {1e3 * scipy:>8.1f} {1e3 * sliced:>8.1f} "
+              f"{1e3 * neural:>8.2f}")
 
 
 #: The WNAEs of table 2: label → (shipped config, epochs before the WNAE objective trains).
